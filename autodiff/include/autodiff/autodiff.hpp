@@ -1,0 +1,8 @@
+// matgrad's engine: include this one header.
+#pragma once
+
+#include <autodiff/blas.hpp>
+#include <autodiff/elementwise.hpp>
+#include <autodiff/gradcheck.hpp>
+#include <autodiff/ops.hpp>
+#include <autodiff/tape.hpp>

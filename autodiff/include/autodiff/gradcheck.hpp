@@ -1,0 +1,36 @@
+// gradcheck: compares backward() against central finite differences for any graph builder.
+#pragma once
+
+#include <autodiff/tape.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace matgrad {
+
+/// Builds a graph on `tape` from one Var per input (all variables) and returns a 1x1 output.
+using GraphBuilder = std::function<Var(Tape& tape, const std::vector<Var>& inputs)>;
+
+struct GradcheckResult {
+    bool ok = true;
+    double max_error = 0.0;       ///< max over all elements of |ad - fd| / max(1, |fd|)
+    std::size_t worst_input = 0;  ///< where max_error occurred
+    std::size_t worst_row = 0;
+    std::size_t worst_col = 0;
+    double autodiff = 0.0;        ///< the two derivatives there
+    double numeric = 0.0;
+    std::string message;          ///< a readable summary of the worst element
+};
+
+/// Central-difference derivative of f's output with respect to every element of inputs[which]
+/// (step eps): (f(x + eps) - f(x - eps)) / (2 eps).
+Matrix numerical_gradient(const GraphBuilder& f, const std::vector<Matrix>& inputs,
+                          std::size_t which, double eps = 1e-6);
+
+/// Runs f once with backward() and compares every input's gradient with numerical_gradient.
+/// Passes when |ad - fd| <= tol * max(1, |fd|) everywhere.
+GradcheckResult gradcheck(const GraphBuilder& f, const std::vector<Matrix>& inputs,
+                          double tol = 1e-6, double eps = 1e-6);
+
+}  // namespace matgrad

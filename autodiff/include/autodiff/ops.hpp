@@ -1,0 +1,35 @@
+// The built-in ops. Each is defined next to its backward in src/ (one file per family) and its
+// derivative is listed in docs/derivatives.md.
+#pragma once
+
+#include <autodiff/tape.hpp>
+
+namespace matgrad {
+
+// Linear algebra (src/linalg_ops.cpp)
+Var matmul(const Var& a, const Var& b);  ///< (m x k)(k x n) = m x n
+Var transpose(const Var& a);
+
+// Element-wise, with numpy broadcasting among m x n, m x 1, 1 x n, 1 x 1 (src/elementwise_ops.cpp)
+Var operator+(const Var& a, const Var& b);
+Var operator-(const Var& a, const Var& b);
+Var operator*(const Var& a, const Var& b);  ///< element-wise (Hadamard) product, not matmul
+Var operator/(const Var& a, const Var& b);
+Var operator-(const Var& a);
+Var operator+(const Var& a, double b);
+Var operator+(double a, const Var& b);
+Var operator-(const Var& a, double b);
+Var operator-(double a, const Var& b);
+Var operator*(const Var& a, double b);
+Var operator*(double a, const Var& b);
+Var operator/(const Var& a, double b);
+Var operator/(double a, const Var& b);
+Var sigmoid(const Var& a);
+Var log(const Var& a);
+Var exp(const Var& a);
+
+// Reductions to 1x1 (src/reduction_ops.cpp)
+Var sum(const Var& a);
+Var mean(const Var& a);
+
+}  // namespace matgrad

@@ -1,0 +1,205 @@
+// The reverse-mode tape: an append-only list of nodes addressed by index, and Var, a cheap handle
+// to one of them. Every op -- built-in or user-defined -- is added with Tape::record(), giving its
+// forward value and its vector-Jacobian product (backward) side by side.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <initializer_list>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <xtensor/xnoalias.hpp>
+#include <xtensor/xtensor.hpp>
+
+namespace matgrad {
+
+/// Every value is a 2-D row-major matrix of doubles; a scalar is 1x1.
+using Matrix = xt::xtensor<double, 2>;
+
+/// Wrong shapes, non-broadcastable operands, backward() on a non-scalar, Vars of two tapes mixed.
+/// The message names the op, the operands (by name when they have one) and their shapes.
+class ShapeError : public std::invalid_argument {
+public:
+    using std::invalid_argument::invalid_argument;
+};
+
+/// Misuse that is not about shapes: a Var used after its tape was cleared, grad() read before
+/// backward(), an empty Var handle.
+class UsageError : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
+};
+
+/// Thrown in anomaly-detection mode when an op produces the first NaN or Inf.
+class NumericalError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class Tape;
+class BackwardContext;
+
+/// An op's vector-Jacobian product: reads the output's gradient from the context and adds
+/// (+=) each input's share into ctx.grad_input(i) for the inputs with ctx.needs_grad(i).
+using BackwardFn = void (*)(const BackwardContext&);
+
+/// A handle to one node of a tape: tape pointer, node index and the tape generation it was made in
+/// (so a Var kept across Tape::clear() is detected instead of silently reading another node).
+class Var {
+public:
+    Var() = default;  ///< an empty handle; every accessor throws UsageError
+
+    const Matrix& value() const;
+    /// d out / d this node after tape.backward(out). Throws UsageError for a constant or when no
+    /// backward() has run since this node was recorded.
+    const Matrix& grad() const;
+    const std::string& name() const;
+    /// Names this node (e.g. "Z1") for error messages, explain and DOT output; returns *this.
+    const Var& named(std::string name) const;
+
+    std::size_t rows() const;
+    std::size_t cols() const;
+    std::array<std::size_t, 2> shape() const { return {rows(), cols()}; }
+    /// "64x10"
+    std::string shape_string() const;
+    /// The name if it has one, else a description such as "the unnamed matmul result #5".
+    std::string describe() const;
+
+    const char* op() const;        ///< "variable", "constant", "matmul", "add", ...
+    bool requires_grad() const;    ///< true for variables and everything computed from one
+    std::size_t num_inputs() const;
+    Var input(std::size_t i) const;
+
+    Tape& tape() const;
+    std::size_t index() const { return index_; }
+    bool valid() const;  ///< false for an empty handle or one made before the tape's last clear()
+
+private:
+    friend class Tape;
+    Var(Tape* tape, std::uint32_t index, std::uint64_t generation)
+        : tape_(tape), index_(index), generation_(generation) {}
+
+    Tape* tape_ = nullptr;
+    std::uint32_t index_ = 0;
+    std::uint64_t generation_ = 0;
+};
+
+/// What an op's backward function sees: its inputs' values, its own value and gradient, and the
+/// gradient buffers of the inputs that need one.
+class BackwardContext {
+public:
+    const Matrix& output() const;
+    const Matrix& grad_output() const;
+    std::size_t num_inputs() const;
+    const Matrix& input(std::size_t i) const;
+    bool needs_grad(std::size_t i) const;
+    /// The gradient buffer of input i, already shaped like the input; add into it (+=).
+    Matrix& grad_input(std::size_t i) const;
+
+private:
+    friend class Tape;
+    BackwardContext(Tape& tape, std::uint32_t node) : tape_(tape), node_(node) {}
+    Tape& tape_;
+    std::uint32_t node_;
+};
+
+class Tape {
+public:
+    Tape();
+    Tape(const Tape&) = delete;             // Vars point at their tape: it must not move
+    Tape& operator=(const Tape&) = delete;
+
+    /// An input that needs no gradient (data, labels). Empty matrices are refused. An lvalue is
+    /// copied into the node's kept buffer (no allocation when the shape repeats after clear());
+    /// an rvalue is moved in.
+    Var constant(const Matrix& value, std::string name = "");
+    Var constant(Matrix&& value, std::string name = "");
+    Var constant(double value, std::string name = "");
+    /// A leaf that needs a gradient (a parameter); copied or moved in like constant().
+    Var variable(const Matrix& value, std::string name = "");
+    Var variable(Matrix&& value, std::string name = "");
+
+    /// Records an op: checks that all inputs live on this tape, appends a rows x cols node, calls
+    /// forward(out) to fill its value (read inputs through their Vars inside forward), and keeps
+    /// backward for the reverse pass. Inputs that need no gradient cost no backward work.
+    template <class Forward>
+    Var record(const char* op, std::initializer_list<Var> inputs, std::size_t rows,
+               std::size_t cols, Forward&& forward, BackwardFn backward);
+
+    /// Reverse pass from a 1x1 node. Afterwards grad() of every node that depends on a variable
+    /// holds d out / d node (leaves and intermediates); a variable `out` does not depend on gets a
+    /// zero matrix of its own shape. Each call recomputes all gradients from scratch: gradients of
+    /// two backward() calls are never summed.
+    void backward(const Var& out);
+
+    /// Forgets all nodes (existing Vars become invalid) but keeps every buffer, so a training loop
+    /// that builds the same graph each step does not allocate in steady state.
+    void clear();
+
+    std::size_t size() const { return count_; }  ///< number of recorded nodes
+    Var node(std::size_t index) const;           ///< a handle to recorded node `index`
+
+    /// Anomaly detection: when on, the first NaN or Inf produced by an op's forward value or by a
+    /// backward step throws NumericalError naming the op, the node, its shape, the position of the
+    /// first bad element and the input values there.
+    void set_anomaly_detection(bool on) { detect_anomalies_ = on; }
+    bool anomaly_detection() const { return detect_anomalies_; }
+
+    /// Per-node wall-clock timing of forward and backward (for trace tools); off by default.
+    void set_timing(bool on) { timing_ = on; }
+    bool timing() const { return timing_; }
+    double forward_seconds(std::size_t index) const;
+    double backward_seconds(std::size_t index) const;
+
+private:
+    friend class Var;
+    friend class BackwardContext;
+
+    struct Node {
+        const char* op = "";
+        std::string name;
+        Matrix value;
+        Matrix grad;
+        BackwardFn backward = nullptr;
+        std::uint32_t first_input = 0;  // into inputs_
+        std::uint32_t num_inputs = 0;
+        bool requires_grad = false;
+        bool has_grad = false;  // grad() is meaningful: set by backward()
+        double forward_seconds = 0.0;
+        double backward_seconds = 0.0;
+    };
+
+    Var push_node(const char* op, std::initializer_list<Var> inputs, std::size_t rows,
+                  std::size_t cols, BackwardFn backward);
+    void finish_forward(std::uint32_t index, double seconds);
+    Var make_leaf(const char* op, const Matrix& value, std::string&& name, bool requires_grad,
+                  Matrix* steal_from);
+    Node& checked(const Var& v, const char* what) const;
+    const Node& input_node(const Node& n, std::size_t i) const;
+    static double now_seconds();
+
+    // A deque keeps references to existing nodes valid while new ones are appended.
+    mutable std::deque<Node> nodes_;
+    std::size_t count_ = 0;
+    std::vector<std::uint32_t> inputs_;  // flat input lists of all nodes
+    std::size_t input_count_ = 0;
+    std::uint64_t generation_;
+    bool detect_anomalies_ = false;
+    bool timing_ = false;
+};
+
+template <class Forward>
+Var Tape::record(const char* op, std::initializer_list<Var> inputs, std::size_t rows,
+                 std::size_t cols, Forward&& forward, BackwardFn backward) {
+    Var out = push_node(op, inputs, rows, cols, backward);
+    const double start = timing_ ? now_seconds() : 0.0;
+    forward(nodes_[out.index_].value);
+    finish_forward(out.index_, timing_ ? now_seconds() - start : 0.0);
+    return out;
+}
+
+}  // namespace matgrad

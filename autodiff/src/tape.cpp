@@ -1,0 +1,288 @@
+#include <autodiff/tape.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <sstream>
+
+namespace matgrad {
+
+namespace {
+
+// Generations are unique across all tapes, so a Var never matches a different tape's nodes by chance.
+std::uint64_t next_generation() {
+    static std::atomic<std::uint64_t> counter{1};
+    return counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::string shape_of(const Matrix& m) {
+    return std::to_string(m.shape(0)) + "x" + std::to_string(m.shape(1));
+}
+
+// Index of the first NaN/Inf in m, or m.size() when all are finite.
+std::size_t first_non_finite(const Matrix& m) {
+    const double* p = m.data();
+    for (std::size_t k = 0; k < m.size(); ++k)
+        if (!std::isfinite(p[k])) return k;
+    return m.size();
+}
+
+std::string format_value(double x) {
+    if (std::isnan(x)) return "nan";  // not "-nan": the sign of a NaN means nothing to a user
+    std::ostringstream s;
+    s.precision(17);
+    s << x;
+    return s.str();
+}
+
+// Value of `m` at the position (i, j) of a broadcast result (m may be broadcast along either axis).
+double broadcast_value(const Matrix& m, std::size_t i, std::size_t j) {
+    return m(m.shape(0) == 1 ? 0 : i, m.shape(1) == 1 ? 0 : j);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Var
+
+Tape::Node& Tape::checked(const Var& v, const char* what) const {
+    if (v.tape_ != this)
+        throw UsageError(std::string(what) + ": the Var belongs to a different tape");
+    if (v.generation_ != generation_ || v.index_ >= count_)
+        throw UsageError(std::string(what) +
+                         ": the Var was made before its tape was cleared (Tape::clear() "
+                         "invalidates every Var); rebuild the graph");
+    return nodes_[v.index_];
+}
+
+namespace {
+Tape& tape_of(Tape* tape, const char* what) {
+    if (tape == nullptr) throw UsageError(std::string(what) + ": empty Var (default-constructed)");
+    return *tape;
+}
+}  // namespace
+
+bool Var::valid() const {
+    return tape_ != nullptr && generation_ == tape_->generation_ && index_ < tape_->count_;
+}
+const Matrix& Var::value() const { return tape_of(tape_, "value()").checked(*this, "value()").value; }
+const std::string& Var::name() const { return tape_of(tape_, "name()").checked(*this, "name()").name; }
+const Var& Var::named(std::string name) const {
+    tape_of(tape_, "named()").checked(*this, "named()").name = std::move(name);
+    return *this;
+}
+std::size_t Var::rows() const { return value().shape(0); }
+std::size_t Var::cols() const { return value().shape(1); }
+std::string Var::shape_string() const { return shape_of(value()); }
+const char* Var::op() const { return tape_of(tape_, "op()").checked(*this, "op()").op; }
+bool Var::requires_grad() const {
+    return tape_of(tape_, "requires_grad()").checked(*this, "requires_grad()").requires_grad;
+}
+std::size_t Var::num_inputs() const {
+    return tape_of(tape_, "num_inputs()").checked(*this, "num_inputs()").num_inputs;
+}
+Var Var::input(std::size_t i) const {
+    const Tape& t = tape_of(tape_, "input()");
+    const Tape::Node& n = t.checked(*this, "input()");
+    if (i >= n.num_inputs)
+        throw std::out_of_range("input(" + std::to_string(i) + "): " + describe() + " has " +
+                                std::to_string(n.num_inputs) + " inputs");
+    return Var(tape_, t.inputs_[n.first_input + i], generation_);
+}
+Tape& Var::tape() const { return tape_of(tape_, "tape()"); }
+
+std::string Var::describe() const {
+    const Tape::Node& n = tape_of(tape_, "describe()").checked(*this, "describe()");
+    if (!n.name.empty()) return n.name;
+    return std::string("the unnamed ") + n.op + " result #" + std::to_string(index_);
+}
+
+const Matrix& Var::grad() const {
+    const Tape::Node& n = tape_of(tape_, "grad()").checked(*this, "grad()");
+    if (!n.requires_grad)
+        throw UsageError("grad(): " + describe() +
+                         " is a constant (or computed only from constants) and has no gradient");
+    if (!n.has_grad)
+        throw UsageError("grad(): no backward() has run since " + describe() + " was recorded");
+    return n.grad;
+}
+
+// ---------------------------------------------------------------------------------------------
+// BackwardContext
+
+const Matrix& BackwardContext::output() const { return tape_.nodes_[node_].value; }
+const Matrix& BackwardContext::grad_output() const { return tape_.nodes_[node_].grad; }
+std::size_t BackwardContext::num_inputs() const { return tape_.nodes_[node_].num_inputs; }
+const Matrix& BackwardContext::input(std::size_t i) const {
+    return tape_.input_node(tape_.nodes_[node_], i).value;
+}
+bool BackwardContext::needs_grad(std::size_t i) const {
+    return tape_.input_node(tape_.nodes_[node_], i).requires_grad;
+}
+Matrix& BackwardContext::grad_input(std::size_t i) const {
+    auto& n = const_cast<Tape::Node&>(tape_.input_node(tape_.nodes_[node_], i));
+    if (!n.requires_grad)
+        throw UsageError(std::string(tape_.nodes_[node_].op) + " backward: input " +
+                         std::to_string(i) + " needs no gradient (check needs_grad(i) first)");
+    return n.grad;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tape
+
+Tape::Tape() : generation_(next_generation()) {}
+
+const Tape::Node& Tape::input_node(const Node& n, std::size_t i) const {
+    if (i >= n.num_inputs)
+        throw std::out_of_range(std::string(n.op) + ": input " + std::to_string(i) +
+                                " out of range (" + std::to_string(n.num_inputs) + " inputs)");
+    return nodes_[inputs_[n.first_input + i]];
+}
+
+Var Tape::push_node(const char* op, std::initializer_list<Var> inputs, std::size_t rows,
+                    std::size_t cols, BackwardFn backward) {
+    bool requires_grad = false;
+    for (const Var& in : inputs) {
+        if (in.tape_ == nullptr) throw UsageError(std::string(op) + ": an input is an empty Var");
+        if (in.tape_ != this)
+            throw ShapeError(std::string(op) + ": " + in.describe() + " (" + in.shape_string() +
+                             ") belongs to a different tape than the other operands");
+        requires_grad = checked(in, op).requires_grad || requires_grad;
+    }
+    if (count_ == nodes_.size()) nodes_.emplace_back();
+    if (input_count_ + inputs.size() > inputs_.size()) inputs_.resize(input_count_ + inputs.size());
+
+    Node& n = nodes_[count_];
+    n.op = op;
+    n.name.clear();
+    n.value.resize({rows, cols});  // keeps the buffer when the size is unchanged
+    n.backward = backward;
+    n.first_input = static_cast<std::uint32_t>(input_count_);
+    n.num_inputs = static_cast<std::uint32_t>(inputs.size());
+    n.requires_grad = requires_grad;
+    n.has_grad = false;
+    n.forward_seconds = n.backward_seconds = 0.0;
+    for (const Var& in : inputs) inputs_[input_count_++] = in.index_;
+    return Var(this, static_cast<std::uint32_t>(count_++), generation_);
+}
+
+void Tape::finish_forward(std::uint32_t index, double seconds) {
+    Node& n = nodes_[index];
+    n.forward_seconds = seconds;
+    if (!detect_anomalies_) return;
+    const std::size_t bad = first_non_finite(n.value);
+    if (bad == n.value.size()) return;
+    const std::size_t i = bad / n.value.shape(1), j = bad % n.value.shape(1);
+    std::ostringstream msg;
+    msg << n.op << ": " << Var(this, index, generation_).describe() << " (" << shape_of(n.value)
+        << ") has " << format_value(n.value(i, j)) << " at (" << i << "," << j << ")";
+    for (std::uint32_t k = 0; k < n.num_inputs; ++k) {
+        const Node& in = input_node(n, k);
+        msg << (k == 0 ? " from " : ", ") << "input " << k << " = "
+            << format_value(broadcast_value(in.value, i, j));
+    }
+    throw NumericalError(msg.str());
+}
+
+Var Tape::make_leaf(const char* op, const Matrix& value, std::string&& name, bool requires_grad,
+                    Matrix* steal_from) {
+    if (value.size() == 0)
+        throw ShapeError(std::string(op) + " " + (name.empty() ? "" : name + " ") +
+                         "is empty (" + shape_of(value) + "); every matrix needs at least 1x1");
+    Var v = push_node(op, {}, value.shape(0), value.shape(1), nullptr);
+    Node& n = nodes_[v.index_];
+    if (steal_from != nullptr)
+        n.value = std::move(*steal_from);
+    else
+        n.value = value;  // same shape as last time: copies into the kept buffer, no allocation
+    n.name = std::move(name);
+    n.requires_grad = requires_grad;
+    finish_forward(v.index_, 0.0);
+    return v;
+}
+
+Var Tape::constant(const Matrix& value, std::string name) {
+    return make_leaf("constant", value, std::move(name), false, nullptr);
+}
+Var Tape::constant(Matrix&& value, std::string name) {
+    return make_leaf("constant", value, std::move(name), false, &value);
+}
+
+Var Tape::constant(double value, std::string name) {
+    // Reuse the node's 1x1 buffer instead of allocating a new matrix each step.
+    return record("constant", {}, 1, 1, [value](Matrix& out) { out(0, 0) = value; }, nullptr)
+        .named(std::move(name));
+}
+
+Var Tape::variable(const Matrix& value, std::string name) {
+    return make_leaf("variable", value, std::move(name), true, nullptr);
+}
+Var Tape::variable(Matrix&& value, std::string name) {
+    return make_leaf("variable", value, std::move(name), true, &value);
+}
+
+Var Tape::node(std::size_t index) const {
+    if (index >= count_)
+        throw std::out_of_range("Tape::node(" + std::to_string(index) + "): the tape has " +
+                                std::to_string(count_) + " nodes");
+    return Var(const_cast<Tape*>(this), static_cast<std::uint32_t>(index), generation_);
+}
+
+void Tape::clear() {
+    count_ = 0;
+    input_count_ = 0;
+    generation_ = next_generation();
+}
+
+double Tape::now_seconds() {
+    using clock = std::chrono::steady_clock;
+    return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+double Tape::forward_seconds(std::size_t index) const { return nodes_.at(index).forward_seconds; }
+double Tape::backward_seconds(std::size_t index) const { return nodes_.at(index).backward_seconds; }
+
+void Tape::backward(const Var& out) {
+    if (out.tape_ != this) throw ShapeError("backward: the output belongs to a different tape");
+    Node& root = checked(out, "backward");
+    if (root.value.shape(0) != 1 || root.value.shape(1) != 1)
+        throw ShapeError("backward: " + out.describe() + " is " + shape_of(root.value) +
+                         " but the output of backward() must be 1x1 (reduce it with sum() or "
+                         "mean() first)");
+
+    for (std::size_t k = 0; k < count_; ++k) {
+        Node& n = nodes_[k];
+        n.has_grad = true;
+        if (!n.requires_grad) continue;
+        n.grad.resize({n.value.shape(0), n.value.shape(1)});  // no allocation when unchanged
+        std::fill(n.grad.begin(), n.grad.end(), 0.0);
+        n.backward_seconds = 0.0;
+    }
+    if (!root.requires_grad) return;  // out depends on no variable: every gradient is zero
+    root.grad(0, 0) = 1.0;
+
+    for (std::size_t k = out.index_ + 1; k-- > 0;) {
+        Node& n = nodes_[k];
+        if (!n.requires_grad || n.backward == nullptr) continue;
+        const double start = timing_ ? now_seconds() : 0.0;
+        n.backward(BackwardContext(*this, static_cast<std::uint32_t>(k)));
+        if (timing_) n.backward_seconds = now_seconds() - start;
+        if (!detect_anomalies_) continue;
+        for (std::uint32_t i = 0; i < n.num_inputs; ++i) {
+            const Node& in = input_node(n, i);
+            if (!in.requires_grad) continue;
+            const std::size_t bad = first_non_finite(in.grad);
+            if (bad == in.grad.size()) continue;
+            const std::size_t r = bad / in.grad.shape(1), c = bad % in.grad.shape(1);
+            std::ostringstream msg;
+            msg << n.op << " backward: the gradient of input " << i << " ("
+                << Var(this, inputs_[n.first_input + i], generation_).describe() << ", "
+                << shape_of(in.grad) << ") has " << format_value(in.grad(r, c)) << " at (" << r
+                << "," << c << "); input value there = " << format_value(in.value(r, c));
+            throw NumericalError(msg.str());
+        }
+    }
+}
+
+}  // namespace matgrad
