@@ -1,0 +1,13 @@
+// The subcommands of `matgrad`. Each lives in its own cmd_<name>.cpp and registers itself on the
+// app. A command's callback stores the exit status in `status` (0 success, 1 a check failed); bad
+// usage or bad input throws (CLI::ParseError or any std::exception), which main() turns into one
+// line on stderr and exit status 2.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace matgrad::cli {
+
+// one line per command, e.g.: void add_seed_command(CLI::App& app, int& status);
+
+}  // namespace matgrad::cli
