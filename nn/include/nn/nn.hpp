@@ -1,0 +1,11 @@
+// matgrad::nn: include this one header. Layers and the MLP (layers.hpp), initialization (init.hpp),
+// losses (losses.hpp), optimizers (optim.hpp), the slides' hand-derived reference (reference.hpp)
+// and file I/O (io.hpp).
+#pragma once
+
+#include <nn/init.hpp>
+#include <nn/io.hpp>
+#include <nn/layers.hpp>
+#include <nn/losses.hpp>
+#include <nn/optim.hpp>
+#include <nn/reference.hpp>
