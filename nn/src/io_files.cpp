@@ -1,0 +1,163 @@
+// Whole-file reads, atomic file writes (temporary file + fsync + rename) and atomic replacement of
+// a whole directory (the model directory of `matgrad train`).
+#include "io_files.hpp"
+
+#include <nn/io.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace matgrad::io {
+namespace detail {
+namespace {
+
+std::string errno_text() { return std::strerror(errno); }
+
+/// Closes a file descriptor on scope exit unless released.
+struct FdGuard {
+    int fd;
+    ~FdGuard() {
+        if (fd >= 0) ::close(fd);
+    }
+};
+
+/// A name for a temporary sibling of `path` that no other writer (thread or process) uses:
+/// `dir/.name.tmp-<pid>-<counter>`.
+std::string temporary_sibling(const std::string& path) {
+    static std::atomic<unsigned> counter{0};
+    std::filesystem::path p(path);
+    // "model/" names the directory "model": drop trailing separators before taking the name.
+    while (p.has_relative_path() && !p.has_filename()) p = p.parent_path();
+    const std::filesystem::path dir = p.parent_path();
+    const std::string name = "." + p.filename().string() + ".tmp-" + std::to_string(::getpid()) +
+                             "-" + std::to_string(counter++);
+    return dir.empty() ? name : (dir / name).string();
+}
+
+/// Makes a rename durable: fsync the directory holding the renamed entry (best effort).
+void sync_parent_directory(const std::string& path) {
+    std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    ::fsync(fd);
+    ::close(fd);
+}
+
+}  // namespace
+
+std::string printable(std::string_view text, std::size_t max_length) {
+    std::string out;
+    for (const char c : text.substr(0, max_length)) {
+        const auto u = static_cast<unsigned char>(c);
+        out += (u < 0x20 || u == 0x7f) ? '?' : c;
+    }
+    if (text.size() > max_length) out += "...";
+    return out;
+}
+
+std::string read_file_bytes(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw InputError(path + ": cannot open: " + errno_text());
+    FdGuard guard{fd};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) throw InputError(path + ": cannot read: " + errno_text());
+    if (S_ISDIR(st.st_mode)) throw InputError(path + ": is a directory, not a file");
+
+    std::string bytes;
+    if (S_ISREG(st.st_mode)) bytes.reserve(static_cast<std::size_t>(st.st_size));
+    char buffer[1 << 16];
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n == 0) break;
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw InputError(path + ": cannot read: " + errno_text());
+        }
+        bytes.append(buffer, static_cast<std::size_t>(n));
+    }
+    return bytes;
+}
+
+void write_file_atomically(const std::string& path, std::string_view bytes) {
+    const std::string temp = temporary_sibling(path);
+    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0) throw std::runtime_error(path + ": cannot write: " + errno_text());
+
+    // Any failure below removes the temporary file, so `path` keeps its old contents.
+    auto fail = [&](const char* what) {
+        const std::string reason = errno_text();
+        ::unlink(temp.c_str());
+        throw std::runtime_error(path + ": cannot " + what + ": " + reason);
+    };
+    {
+        FdGuard guard{fd};
+        std::size_t done = 0;
+        while (done < bytes.size()) {
+            const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                fail("write");
+            }
+            done += static_cast<std::size_t>(n);
+        }
+        if (::fsync(fd) != 0) fail("write (fsync)");
+        guard.fd = -1;
+        if (::close(fd) != 0) fail("write (close)");
+    }
+    if (::rename(temp.c_str(), path.c_str()) != 0) fail("write (rename)");
+    sync_parent_directory(path);
+}
+
+}  // namespace detail
+
+void write_text_file(const std::string& path, const std::string& contents) {
+    detail::write_file_atomically(path, contents);
+}
+
+std::string make_staging_directory(const std::string& dir) {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        const std::string staged = detail::temporary_sibling(dir);
+        if (::mkdir(staged.c_str(), 0777) == 0) return staged;
+        if (errno != EEXIST)
+            throw std::runtime_error(dir + ": cannot create a directory beside it: " +
+                                     detail::errno_text());
+    }
+    throw std::runtime_error(dir + ": cannot create a unique temporary directory beside it");
+}
+
+void publish_directory(const std::string& staged, const std::string& dir) {
+    auto fail = [&](const std::string& reason) {
+        std::error_code ignored;
+        std::filesystem::remove_all(staged, ignored);
+        throw std::runtime_error(dir + ": cannot replace it: " + reason);
+    };
+    // The staged files are fsynced by their writers; make their directory entries durable too.
+    if (const int fd = ::open(staged.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
+    }
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) {
+        if (errno != ENOENT) fail(detail::errno_text());
+        if (::rename(staged.c_str(), dir.c_str()) != 0) fail(detail::errno_text());
+    } else {
+        if (!S_ISDIR(st.st_mode)) fail("it exists and is not a directory");
+        // One atomic step: `dir` now holds the new files and `staged` the old ones.
+        if (::renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0)
+            fail(detail::errno_text());
+        std::error_code ignored;
+        std::filesystem::remove_all(staged, ignored);
+    }
+    detail::sync_parent_directory(dir);
+}
+
+}  // namespace matgrad::io

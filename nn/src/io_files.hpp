@@ -1,0 +1,21 @@
+// Internal to the io implementation: whole-file reads and the atomic file write both readers and
+// writers share. Not installed.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace matgrad::io::detail {
+
+/// The whole contents of `path` (a regular file or a pipe). Throws InputError naming the file
+/// when it is missing, unreadable or a directory.
+std::string read_file_bytes(const std::string& path);
+
+/// Writes `bytes` to a temporary file beside `path`, fsyncs it and renames it over `path`.
+/// Throws std::runtime_error naming `path`; `path` is then untouched and no temporary remains.
+void write_file_atomically(const std::string& path, std::string_view bytes);
+
+/// `text` made safe for a one-line message: control bytes become '?', long text is cut with "...".
+std::string printable(std::string_view text, std::size_t max_length = 40);
+
+}  // namespace matgrad::io::detail
