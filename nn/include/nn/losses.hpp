@@ -17,8 +17,8 @@ Var binary_cross_entropy(const Var& A, const Var& Y);
 /// stays finite for any finite z. Z and Y must have the same shape.
 Var binary_cross_entropy_with_logits(const Var& Z, const Var& Y);
 
-/// Share of columns whose prediction (output >= threshold) equals the 0/1 label; for 1 x n
-/// outputs and labels. Throws std::invalid_argument if shapes differ.
+/// Share of elements whose prediction (output >= threshold) equals the 0/1 label: for a 1 x n
+/// output, the share of samples classified right. Throws std::invalid_argument if shapes differ.
 double accuracy(const Matrix& output, const Matrix& labels, double threshold = 0.5);
 
 }  // namespace matgrad::nn

@@ -5,7 +5,8 @@
 //   no gradient code with the tape:
 //       dZ[L] = (A[L] - Y) / n,           dA[L] = (-Y / A[L] + (1 - Y) / (1 - A[L])) / n,
 //       dW[l] = dZ[l] A[l-1]ᵀ,            db[l] = row sums of dZ[l],
-//       dA[l-1] = W[l]ᵀ dZ[l],            dZ[l] = dA[l] ⊙ A[l] (1 - A[l])    for l < L.
+//       dA[l-1] = W[l]ᵀ dZ[l],            dZ[l] = dA[l] ⊙ A[l] (1 - A[l])    for l < L,
+//   with n the number of elements of Y (the samples, for the slides' single output).
 // - autodiff_pass: the same network recorded on a Tape, every intermediate read back from backward().
 //
 // Parameters are given as lists with W[0] = the slides' W1 (out x in), b[0] = b1 (out x 1). Both
