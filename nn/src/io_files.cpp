@@ -123,6 +123,21 @@ void write_text_file(const std::string& path, const std::string& contents) {
     detail::write_file_atomically(path, contents);
 }
 
+void check_output_path(const std::string& path) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+        throw InputError(path + ": is a directory; expected a file name to write");
+    std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        throw InputError(path + ": cannot write there: the directory " + dir.string() +
+                         " does not exist");
+    if (::access(dir.c_str(), W_OK) != 0)
+        throw InputError(path + ": cannot write there: " + detail::errno_text());
+}
+
+std::string read_text_file(const std::string& path) { return detail::read_file_bytes(path); }
+
 std::string make_staging_directory(const std::string& dir) {
     for (int attempt = 0; attempt < 100; ++attempt) {
         const std::string staged = detail::temporary_sibling(dir);

@@ -34,6 +34,12 @@ Matrix parse_npy(std::string_view bytes, const std::string& name);
 void write_npy(const std::string& path, const Matrix& values);
 /// Writes a text file atomically, like write_npy.
 void write_text_file(const std::string& path, const std::string& contents);
+/// Throws InputError unless a file can be written at `path`: its directory exists and is writable
+/// and `path` is not a directory. Lets a long run refuse a bad output path before it starts.
+void check_output_path(const std::string& path);
+/// The whole file as a string; InputError naming the file if it is missing, unreadable or a
+/// directory.
+std::string read_text_file(const std::string& path);
 
 /// A numeric CSV table: the header's column names and one row of `values` per data line.
 struct CsvTable {

@@ -1,0 +1,38 @@
+#include "progress.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include <unistd.h>
+
+namespace matgrad::cli {
+
+TrainingProgress::TrainingProgress(std::size_t total_epochs)
+    : total_(total_epochs), terminal_(::isatty(STDERR_FILENO) == 1) {}
+
+void TrainingProgress::epoch_done(std::size_t epoch, double loss, double train_accuracy,
+                                  double test_accuracy) {
+    if (terminal_) {
+        constexpr std::size_t width = 24;
+        const std::size_t filled = width * epoch / std::max<std::size_t>(total_, 1);
+        const std::string bar = std::string(filled, '#') + std::string(width - filled, '.');
+        // "\r" returns to the start of the line, "\x1b[K" erases what a longer line left behind.
+        std::fprintf(stderr, "\repoch %zu/%zu [%s] loss %.4f  train acc %.3f  test acc %.3f\x1b[K",
+                     epoch, total_, bar.c_str(), loss, train_accuracy, test_accuracy);
+        line_open_ = true;
+    } else {
+        const std::size_t every = std::max<std::size_t>(1, total_ / 20);
+        if (epoch % every != 0 && epoch != total_ && epoch != 1) return;
+        std::fprintf(stderr, "epoch %zu/%zu  loss %.4f  train acc %.3f  test acc %.3f\n", epoch,
+                     total_, loss, train_accuracy, test_accuracy);
+    }
+    std::fflush(stderr);
+}
+
+void TrainingProgress::finish() {
+    if (line_open_) std::fputc('\n', stderr);
+    line_open_ = false;
+}
+
+}  // namespace matgrad::cli

@@ -1,0 +1,23 @@
+// Training progress on stderr: one updating line with a bar when stderr is a terminal, otherwise
+// plain lines (about 20 per run, plus the last epoch) that read well in logs.
+#pragma once
+
+#include <cstddef>
+
+namespace matgrad::cli {
+
+class TrainingProgress {
+public:
+    explicit TrainingProgress(std::size_t total_epochs);
+    /// Reports a finished epoch (1-based).
+    void epoch_done(std::size_t epoch, double loss, double train_accuracy, double test_accuracy);
+    /// Ends the updating line (a no-op for plain lines).
+    void finish();
+
+private:
+    std::size_t total_;
+    bool terminal_;
+    bool line_open_ = false;
+};
+
+}  // namespace matgrad::cli
