@@ -42,6 +42,7 @@ public:
 
 class Tape;
 class BackwardContext;
+struct DotOptions;  // <autodiff/inspect.hpp>
 
 /// An op's vector-Jacobian product: reads the output's gradient from the context and adds
 /// (+=) each input's share into ctx.grad_input(i) for the inputs with ctx.needs_grad(i).
@@ -154,6 +155,14 @@ public:
     bool timing() const { return timing_; }
     double forward_seconds(std::size_t index) const;
     double backward_seconds(std::size_t index) const;
+
+    /// Graphviz DOT of the recorded graph, one node per op (implemented in inspect.cpp; the
+    /// options are in <autodiff/inspect.hpp>).
+    std::string to_dot() const;
+    std::string to_dot(const DotOptions& options) const;
+    /// A table, one row per node: index, op, name, shape, value min/max/mean, gradient norm,
+    /// forward and backward time (with set_timing(true)).
+    std::string trace() const;
 
 private:
     friend class Var;

@@ -1,0 +1,67 @@
+// Looking at a recorded tape: Graphviz DOT (Tape::to_dot), a per-node table (Tape::trace), and
+// explain(), which reads the graph back as named matrix equations in the slides' notation -- the
+// forward pass, then every gradient as a formula with the shapes that make it work.
+//
+// Everything here goes through the tape's public inspection API (node(), op(), input(), name(),
+// shape(), grad()), so it works on any graph, built-in ops or user-defined ones.
+#pragma once
+
+#include <autodiff/gradcheck.hpp>
+#include <autodiff/tape.hpp>
+
+#include <array>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace matgrad {
+
+/// Options of Tape::to_dot.
+struct DotOptions {
+    /// Adds ‖grad‖ (Frobenius norm) to every node that has a gradient (after backward()).
+    bool gradient_norms = false;
+    std::string graph_name = "matgrad";
+};
+
+/// One line of explain(): an input, a forward equation, a gradient equation, or a note.
+struct ExplainLine {
+    enum class Kind { input, forward, backward, note };
+    Kind kind = Kind::note;
+    std::string lhs;      ///< "Z1", "dW1" (empty for notes)
+    std::string formula;  ///< "W1 X + b1", "dZ1 Xᵀ"; for inputs "variable"/"constant"; for notes the text
+    std::string shapes;   ///< how the shapes combine: "(64×7)(7×10) = 64×10"
+    std::string layout;   ///< backward through a matmul: the layout step the slides make; else empty
+    std::size_t node = 0; ///< the tape node the line is about
+    std::array<std::size_t, 2> shape{};  ///< that node's (and, for gradients, its gradient's) shape
+    /// explain(f, ...) with check: max |autodiff - central finite differences| of this gradient
+    /// (variables only); NaN when not checked.
+    double fd_error = std::numeric_limits<double>::quiet_NaN();
+};
+
+/// Explains the graph that produced `output` (1x1), after tape.backward(output): the inputs, one
+/// forward equation per named node (unnamed single-use intermediates are written inline, so the
+/// slides' loss reads as one formula), one gradient equation per named node and variable that
+/// `output` depends on -- ordered as the reverse pass completes them -- and a note naming each
+/// variable `output` does not depend on. Built-in ops get the slides' rules (matmul, broadcast
+/// reductions, σ' = A(1 − A), ...); an op explain does not know is written generically as
+/// vjp(op, input i, g). Throws UsageError if backward(output) has not run.
+std::vector<ExplainLine> explain(const Tape& tape, const Var& output);
+
+/// Builds f on a fresh tape from variables named `names` with the values `inputs` (as gradcheck
+/// does), runs backward() and explains it. With `check`, every variable's gradient line also gets
+/// fd_error from numerical_gradient.
+std::vector<ExplainLine> explain(const GraphBuilder& f, const std::vector<Matrix>& inputs,
+                                 const std::vector<std::string>& names, bool check = false);
+
+/// The lines as aligned text: "Forward", "Backward" and "Notes" sections, one equation per line.
+std::string format_explanation(const std::vector<ExplainLine>& lines);
+
+/// "64×10" (with the multiplication sign the slides use).
+std::string shape_text(std::size_t rows, std::size_t cols);
+
+/// Rows of cells as an aligned text table (columns padded by displayed width, so UTF-8 cells such
+/// as "64×10" line up), two spaces between columns, one line per row.
+std::string format_table(const std::vector<std::vector<std::string>>& rows);
+
+}  // namespace matgrad

@@ -1,0 +1,588 @@
+// Tape::to_dot, Tape::trace and explain(): read-only views of a recorded tape, built only on the
+// public inspection API (node(), op(), input(), name(), value(), grad()).
+#include <autodiff/inspect.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+namespace matgrad {
+
+std::string shape_text(std::size_t rows, std::size_t cols) {
+    return std::to_string(rows) + "×" + std::to_string(cols);
+}
+
+namespace {
+
+std::string shape_of(const Var& v) { return shape_text(v.rows(), v.cols()); }
+
+// Displayed characters of a UTF-8 string: every byte that does not continue a code point.
+std::size_t display_width(const std::string& s) {
+    return static_cast<std::size_t>(
+        std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+std::string padded(const std::string& s, std::size_t width) {
+    const std::size_t w = display_width(s);
+    return w >= width ? s : s + std::string(width - w, ' ');
+}
+
+std::string number_text(double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.4g", x);
+    return buf;
+}
+
+double frobenius_norm(const Matrix& m) {
+    double s = 0.0;
+    for (double x : m) s += x * x;
+    return std::sqrt(s);
+}
+
+// The node's gradient, or nullptr for a constant or before backward(). grad() is the public way to
+// ask whether backward() has run since the node was recorded: it throws UsageError when not.
+const Matrix* gradient_or_null(const Var& v) {
+    if (!v.requires_grad()) return nullptr;
+    try {
+        return &v.grad();
+    } catch (const UsageError&) {
+        return nullptr;
+    }
+}
+
+bool is_leaf(const Var& v) { return v.num_inputs() == 0; }
+
+// An unnamed 1x1 constant, as `1.0 - Y` records: written as its value, never given a line.
+bool is_scalar_literal(const Var& v) {
+    return std::string(v.op()) == "constant" && v.name().empty() && v.rows() == 1 && v.cols() == 1;
+}
+
+std::string dot_escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string format_table(const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> width;
+    for (const auto& row : rows)
+        for (std::size_t c = 0; c < row.size(); ++c) {
+            if (c == width.size()) width.push_back(0);
+            width[c] = std::max(width[c], display_width(row[c]));
+        }
+    std::string out;
+    for (const auto& row : rows) {
+        std::string line;
+        for (std::size_t c = 0; c < row.size(); ++c)
+            line += c + 1 == row.size() ? row[c] : padded(row[c], width[c]) + "  ";
+        out += line + "\n";
+    }
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// DOT and trace
+
+std::string Tape::to_dot() const { return to_dot(DotOptions{}); }
+
+std::string Tape::to_dot(const DotOptions& options) const {
+    std::ostringstream dot;
+    dot << "digraph \"" << dot_escape(options.graph_name) << "\" {\n"
+        << "  rankdir=LR;\n"
+        << "  node [fontname=\"Helvetica\", fontsize=11];\n";
+    for (std::size_t k = 0; k < size(); ++k) {
+        const Var v = node(k);
+        const std::string op = v.op();
+        // Lines joined by DOT's "\\n" escape; the parts themselves are escaped.
+        std::string label = is_scalar_literal(v) ? number_text(v.value()(0, 0))
+                            : v.name().empty()   ? op
+                                                 : dot_escape(v.name()) + "\\n" + op;
+        label += "\\n" + shape_of(v);
+        if (options.gradient_norms)
+            if (const Matrix* g = gradient_or_null(v)) label += "\\n‖grad‖ = " + number_text(frobenius_norm(*g));
+        // Leaves apart from ops: variables (what gradients are for) filled blue, constants grey.
+        const char* style = op == "variable"   ? "shape=box, style=filled, fillcolor=\"#cfe2ff\""
+                            : op == "constant" ? "shape=box, style=\"filled,dashed\", fillcolor=\"#eeeeee\""
+                            : v.name().empty() ? "shape=ellipse"
+                                               : "shape=ellipse, style=bold";
+        dot << "  n" << k << " [label=\"" << label << "\", " << style << "];\n";
+    }
+    for (std::size_t k = 0; k < size(); ++k) {
+        const Var v = node(k);
+        for (std::size_t i = 0; i < v.num_inputs(); ++i) {
+            dot << "  n" << v.input(i).index() << " -> n" << k;
+            if (v.num_inputs() > 1) dot << " [label=\"" << i << "\"]";  // operand order matters (matmul, sub, div)
+            dot << ";\n";
+        }
+    }
+    dot << "}\n";
+    return dot.str();
+}
+
+std::string Tape::trace() const {
+    std::vector<std::vector<std::string>> rows{
+        {"#", "op", "name", "shape", "min", "max", "mean", "‖grad‖", "fwd µs", "bwd µs"}};
+    for (std::size_t k = 0; k < size(); ++k) {
+        const Var v = node(k);
+        const Matrix& value = v.value();
+        const auto [lo, hi] = std::minmax_element(value.begin(), value.end());
+        double total = 0.0;
+        for (double x : value) total += x;
+        const Matrix* g = gradient_or_null(v);
+        rows.push_back({std::to_string(k), v.op(), v.name(), shape_of(v), number_text(*lo), number_text(*hi),
+                        number_text(total / static_cast<double>(value.size())),
+                        g ? number_text(frobenius_norm(*g)) : "-",
+                        timing() ? number_text(forward_seconds(k) * 1e6) : "-",
+                        timing() && g ? number_text(backward_seconds(k) * 1e6) : "-"});
+    }
+    return format_table(rows);
+}
+
+// ---------------------------------------------------------------------------------------------
+// explain
+
+namespace {
+
+// Precedence of a formula's top-level operator, to put parentheses only where they are needed.
+enum Prec { kSum = 0, kHadamard = 1, kProduct = 2, kAtom = 3 };
+
+struct Expr {
+    std::string text;
+    int prec = kAtom;
+};
+
+std::string wrap(const Expr& e, int min_prec) { return e.prec >= min_prec ? e.text : "(" + e.text + ")"; }
+
+// A gradient as a formula: coef · part, where an empty part means the scalar coef broadcast to the
+// gradient's shape (as the 1/n of a mean reaches every element). Scalars are kept apart so that
+// the −1 of a negation and the 1/n of a mean fold into one readable factor such as −(1/7).
+struct Sym {
+    double coef = 1.0;
+    Expr part{"", kAtom};
+};
+
+// 1/7 as "(1/7)", 7 as "7", others with 4 significant digits.
+std::string coefficient_text(double c) {
+    if (c == std::round(c)) return number_text(c);
+    for (int q = 2; q <= 100000; ++q) {
+        const double p = c * q;
+        if (std::abs(p - std::round(p)) <= 1e-9 * std::abs(p))
+            return "(" + number_text(std::round(p)) + "/" + std::to_string(q) + ")";
+    }
+    return number_text(c);
+}
+
+Expr sym_text(const Sym& s) {
+    const double c = std::abs(s.coef);
+    const bool negative = s.coef < 0;
+    if (s.part.text.empty()) return {(negative ? "−" : "") + coefficient_text(c), negative ? kSum : kAtom};
+    if (c == 1.0 && !negative) return s.part;
+    const std::string text = c == 1.0 ? wrap(s.part, kHadamard) : coefficient_text(c) + " " + wrap(s.part, kHadamard);
+    return {negative ? "−" + text : text, negative ? kSum : kHadamard};
+}
+
+// The matrix the coefficient multiplies: 𝟙 (all ones) when the gradient is a broadcast scalar.
+Expr matrix_part(const Sym& s) { return s.part.text.empty() ? Expr{"𝟙", kAtom} : s.part; }
+
+void hadamard(Sym& s, const Expr& e) {
+    s.part = s.part.text.empty() ? e : Expr{wrap(s.part, kHadamard) + " ⊙ " + wrap(e, kProduct), kHadamard};
+}
+
+void divide(Sym& s, const Expr& e) {
+    s.part = {wrap(matrix_part(s), kHadamard) + " ⊘ " + wrap(e, kProduct), kHadamard};
+}
+
+std::string broadcast_text(std::size_t rows, std::size_t cols, std::size_t out_rows, std::size_t out_cols) {
+    const std::string own = shape_text(rows, cols);
+    if (rows == out_rows && cols == out_cols) return own;
+    if (rows == out_rows) return "(" + own + " broadcast over " + std::to_string(out_cols) + " columns)";
+    if (cols == out_cols) return "(" + own + " broadcast over " + std::to_string(out_rows) + " rows)";
+    return "(" + own + " broadcast to " + shape_text(out_rows, out_cols) + ")";
+}
+
+class Explainer {
+public:
+    Explainer(const Tape& tape, const Var& output);
+    std::vector<ExplainLine> run();
+
+private:
+    // One way a gradient reaches a node: its formula, how the last step's shapes combine, and
+    // (through a matmul) the slides' layout step; `from` is the line node it came from.
+    struct Term {
+        Sym value;
+        std::string shapes;
+        std::string layout;
+        std::size_t from = 0;
+    };
+
+    Expr forward_expr(const Var& v, bool top = false) const;
+    std::string forward_shapes(const Var& v) const;
+    std::string shape_expr(const Var& v, bool top) const;
+    void propagate(const Var& v, const Sym& g, std::size_t from);
+    Term vjp(const Var& v, std::size_t i, const Sym& g) const;
+    void reduce_to_input(Term& t, const Var& v, const Var& in) const;
+
+    const Tape& tape_;
+    Var out_;
+    std::vector<bool> ancestor_;  // the output depends on this node
+    std::vector<bool> has_line_;  // gets its own equation (and is referred to by its label)
+    std::vector<std::string> label_;
+    std::vector<std::vector<Term>> terms_;
+};
+
+Explainer::Explainer(const Tape& tape, const Var& output)
+    : tape_(tape), out_(output), ancestor_(tape.size(), false), has_line_(tape.size(), false),
+      label_(tape.size()), terms_(tape.size()) {
+    if (&output.tape() != &tape) throw UsageError("explain: the output belongs to a different tape");
+    if (output.rows() != 1 || output.cols() != 1)
+        throw ShapeError("explain: " + output.describe() + " is " + output.shape_string() +
+                         " but the output must be 1x1");
+    if (output.requires_grad()) output.grad();  // throws UsageError unless backward() has run
+
+    std::vector<std::size_t> uses(tape.size(), 0);
+    ancestor_[output.index()] = true;
+    for (std::size_t k = output.index() + 1; k-- > 0;) {
+        if (!ancestor_[k]) continue;
+        const Var v = tape.node(k);
+        for (std::size_t i = 0; i < v.num_inputs(); ++i) {
+            ancestor_[v.input(i).index()] = true;
+            ++uses[v.input(i).index()];
+        }
+    }
+    bool name_J_taken = false;
+    for (std::size_t k = 0; k < tape.size(); ++k) name_J_taken = name_J_taken || tape.node(k).name() == "J";
+    for (std::size_t k = 0; k <= output.index(); ++k) {
+        const Var v = tape.node(k);
+        if (!ancestor_[k] || is_scalar_literal(v)) continue;
+        // A node is written inline unless it has a name, is a leaf or the output, or is used twice
+        // (inlining it twice would hide that it is one value with one gradient).
+        has_line_[k] = !v.name().empty() || is_leaf(v) || k == output.index() || uses[k] > 1;
+        if (!v.name().empty())
+            label_[k] = v.name();
+        else if (k == output.index())
+            label_[k] = name_J_taken ? "out" : "J";
+        else
+            label_[k] = (std::string(v.op()) == "variable" ? "v" : std::string(v.op()) == "constant" ? "c" : "t") +
+                        std::to_string(k);
+    }
+}
+
+Expr Explainer::forward_expr(const Var& v, bool top) const {
+    if (is_scalar_literal(v)) {
+        const double x = v.value()(0, 0);
+        return {number_text(x), x < 0 ? kSum : kAtom};
+    }
+    if (!top && has_line_[v.index()]) return {label_[v.index()], kAtom};
+    const std::string op = v.op();
+    auto in = [&](std::size_t i) { return forward_expr(v.input(i)); };
+    auto literal = [&](std::size_t i) { return is_scalar_literal(v.input(i)); };
+    if (op == "matmul") return {wrap(in(0), kProduct) + " " + wrap(in(1), kProduct), kProduct};
+    if (op == "transpose") return {wrap(in(0), kAtom) + "ᵀ", kAtom};
+    if (op == "add") return {in(0).text + " + " + in(1).text, kSum};
+    if (op == "sub") return {in(0).text + " − " + wrap(in(1), kHadamard), kSum};
+    if (op == "mul" && literal(0)) return {wrap(in(0), kAtom) + " " + wrap(in(1), kProduct), kProduct};
+    if (op == "mul") return {wrap(in(0), kHadamard) + " ⊙ " + wrap(in(1), kProduct), kHadamard};
+    if (op == "div" && literal(1)) return {wrap(in(0), kHadamard) + " / " + wrap(in(1), kAtom), kHadamard};
+    if (op == "div") return {wrap(in(0), kHadamard) + " ⊘ " + wrap(in(1), kProduct), kHadamard};
+    if (op == "neg") return {"−" + wrap(in(0), kHadamard), kSum};
+    std::string args;
+    for (std::size_t i = 0; i < v.num_inputs(); ++i) args += (i ? ", " : "") + in(i).text;
+    return {(op == "sigmoid" ? std::string("σ") : op) + "(" + args + ")", kAtom};
+}
+
+// The shape arithmetic of an inline tree of products and element-wise binary ops, e.g.
+// "(64×10)(10×7) + (64×1 broadcast over 7 columns)".
+std::string Explainer::shape_expr(const Var& v, bool top) const {
+    const std::string op = v.op();
+    const bool binary = op == "add" || op == "sub" || op == "mul" || op == "div";
+    if (is_scalar_literal(v)) return "scalar";
+    if ((!top && has_line_[v.index()]) || !(binary || op == "matmul")) return shape_of(v);
+    if (op == "matmul")
+        return "(" + shape_expr(v.input(0), false) + ")(" + shape_expr(v.input(1), false) + ")";
+    const char* symbol = op == "add" ? " + " : op == "sub" ? " − " : op == "mul" ? " ⊙ " : " ⊘ ";
+    std::string text;
+    for (std::size_t i = 0; i < 2; ++i) {
+        const Var in = v.input(i);
+        const bool broadcast = in.shape() != v.shape() && !is_scalar_literal(in);
+        text += (i ? symbol : "") +
+                (broadcast ? broadcast_text(in.rows(), in.cols(), v.rows(), v.cols()) : shape_expr(in, false));
+    }
+    return text;
+}
+
+std::string Explainer::forward_shapes(const Var& v) const {
+    const std::string op = v.op();
+    if (op == "matmul" || op == "add" || op == "sub" || op == "mul" || op == "div")
+        return shape_expr(v, true) + " = " + shape_of(v);
+    if (v.num_inputs() == 1) {
+        const Var in = v.input(0);
+        if (op == "sum" || op == "mean") return op + " over " + shape_of(in) + " → " + shape_of(v);
+        if (op == "transpose") return "(" + shape_of(in) + ")ᵀ = " + shape_of(v);
+        // An element-wise op on an inline formula keeps its shape: show how that one was formed.
+        if (!has_line_[in.index()] && !is_leaf(in) && in.shape() == v.shape()) return forward_shapes(in);
+        if (in.shape() == v.shape()) return "element-wise on " + shape_of(v);
+    }
+    std::string args;
+    for (std::size_t i = 0; i < v.num_inputs(); ++i) args += (i ? ", " : "") + shape_of(v.input(i));
+    return op + ": " + args + " → " + shape_of(v);
+}
+
+// Sums a broadcast operand's gradient back to its shape (the slides' db = row sums of dZ).
+void Explainer::reduce_to_input(Term& t, const Var& v, const Var& in) const {
+    if (in.shape() == v.shape()) return;
+    const bool rows_summed = in.rows() == 1 && v.rows() > 1, cols_summed = in.cols() == 1 && v.cols() > 1;
+    if (t.value.part.text.empty()) {  // a broadcast scalar: the sum is the scalar times the count
+        t.value.coef *= static_cast<double>((rows_summed ? v.rows() : 1) * (cols_summed ? v.cols() : 1));
+    } else {
+        const char* what = rows_summed && cols_summed ? "sum of all entries of "
+                           : cols_summed              ? "row-sum of "
+                                                      : "column-sum of ";
+        t.value.part = {what + wrap(sym_text(t.value), kProduct), kSum};
+        t.value.coef = 1.0;
+    }
+    t.shapes = shape_of(v) + " → " + shape_of(in) + " (broadcast reduction)";
+}
+
+Explainer::Term Explainer::vjp(const Var& v, std::size_t i, const Sym& g) const {
+    const std::string op = v.op();
+    const Var in = v.input(i);
+    Term t{g, "", "", 0};
+    Sym& r = t.value;
+    auto literal_value = [&](std::size_t k) { return v.input(k).value()(0, 0); };
+    if (op == "add" || op == "sub") {
+        if (op == "sub" && i == 1) r.coef = -r.coef;
+        reduce_to_input(t, v, in);
+    } else if (op == "mul") {
+        if (is_scalar_literal(v.input(1 - i)))
+            r.coef *= literal_value(1 - i);
+        else
+            hadamard(r, forward_expr(v.input(1 - i)));
+        reduce_to_input(t, v, in);
+    } else if (op == "div") {
+        const Var y = v.input(1);
+        if (i == 1) {  // d(x/y)/dy = −x/y²
+            r.coef = -r.coef;
+            if (is_scalar_literal(v.input(0)))
+                r.coef *= literal_value(0);
+            else
+                hadamard(r, forward_expr(v.input(0)));
+        }
+        if (is_scalar_literal(y))
+            r.coef /= literal_value(1);
+        else
+            divide(r, i == 0 ? forward_expr(y) : Expr{wrap(forward_expr(y), kAtom) + "²", kAtom});
+        reduce_to_input(t, v, in);
+    } else if (op == "neg") {
+        r.coef = -r.coef;
+    } else if (op == "sigmoid") {  // σ'(Z) = A(1 − A) with A = σ(Z), as the slides write it
+        const Expr a = forward_expr(v);
+        hadamard(r, {wrap(a, kAtom) + "(1 − " + a.text + ")", kProduct});
+    } else if (op == "log") {
+        divide(r, forward_expr(in));
+    } else if (op == "exp") {
+        hadamard(r, forward_expr(v));
+    } else if (op == "matmul") {
+        const Expr a = forward_expr(v.input(0)), b = forward_expr(v.input(1));
+        const Expr gm = matrix_part(r), gt = sym_text(g);
+        if (i == 0) {  // d(A B)/dA: Bᵀ on the right
+            r.part = {wrap(gm, kProduct) + " " + wrap(b, kAtom) + "ᵀ", kProduct};
+            t.shapes = "(" + shape_of(v) + ")(" + shape_text(v.input(1).cols(), v.input(1).rows()) +
+                       ") = " + shape_of(in);
+            t.layout = "d(" + a.text + " " + b.text + ")/d" + wrap(a, kAtom) + " puts " + wrap(b, kAtom) +
+                       "ᵀ on the right (the slides' Eᵀ " + wrap(b, kAtom) + "ᵀ), so d" + wrap(a, kAtom) +
+                       " has the shape of " + a.text;
+        } else {  // d(A B)/dB: Aᵀ on the left
+            r.part = {wrap(a, kAtom) + "ᵀ " + wrap(gm, kProduct), kProduct};
+            t.shapes = "(" + shape_text(v.input(0).cols(), v.input(0).rows()) + ")(" + shape_of(v) +
+                       ") = " + shape_of(in);
+            t.layout = "the slides first write " + wrap(gt, kProduct) + " " + wrap(a, kAtom) +
+                       "ᵀ (numerator layout); with d" + wrap(b, kAtom) + " shaped like " + b.text +
+                       ", as here, it is " + wrap(a, kAtom) + "ᵀ " + wrap(gt, kProduct);
+        }
+    } else if (op == "transpose") {
+        if (!r.part.text.empty()) r.part = {wrap(r.part, kAtom) + "ᵀ", kAtom};
+        t.shapes = "(" + shape_of(v) + ")ᵀ = " + shape_of(in);
+    } else if (op == "sum" || op == "mean") {
+        if (op == "mean") r.coef /= static_cast<double>(in.rows() * in.cols());
+        t.shapes = "1×1 → " + shape_of(in) + (op == "mean" ? " (every element gets g/" + std::to_string(in.rows() * in.cols()) + ")" : " (every element gets g)");
+    } else {  // an op explain has no rule for: its vector-Jacobian product, named generically
+        r = {1.0, {"vjp(" + op + ", input " + std::to_string(i) + ", " + sym_text(g).text + ")", kAtom}};
+    }
+    if (t.shapes.empty()) t.shapes = "element-wise on " + shape_of(in);
+    return t;
+}
+
+void Explainer::propagate(const Var& v, const Sym& g, std::size_t from) {
+    for (std::size_t i = 0; i < v.num_inputs(); ++i) {
+        const Var in = v.input(i);
+        if (!in.requires_grad()) continue;
+        Term t = vjp(v, i, g);
+        t.from = from;
+        if (has_line_[in.index()])
+            terms_[in.index()].push_back(std::move(t));
+        else
+            propagate(in, t.value, from);
+    }
+}
+
+std::vector<ExplainLine> Explainer::run() {
+    using Kind = ExplainLine::Kind;
+    std::vector<ExplainLine> lines;
+    const std::size_t n = out_.index() + 1;
+    for (std::size_t k = 0; k < n; ++k) {
+        const Var v = tape_.node(k);
+        if (!has_line_[k]) continue;
+        ExplainLine line;
+        line.lhs = label_[k];
+        line.node = k;
+        line.shape = v.shape();
+        if (is_leaf(v)) {
+            line.kind = Kind::input;
+            line.formula = v.op();
+            line.shapes = shape_of(v);
+        } else {
+            line.kind = Kind::forward;
+            line.formula = forward_expr(v, true).text;
+            line.shapes = forward_shapes(v);
+        }
+        lines.push_back(std::move(line));
+    }
+
+    // Reverse pass: each line node hands its gradient dM down through its inline formula.
+    for (std::size_t k = n; k-- > 0;) {
+        const Var v = tape_.node(k);
+        if (!has_line_[k] || is_leaf(v) || !v.requires_grad()) continue;
+        const Sym g = k == out_.index() ? Sym{} : Sym{1.0, {"d" + label_[k], kAtom}};
+        propagate(v, g, k);
+    }
+    // Gradients in the order the reverse pass completes them (after their last consumer, i.e. the
+    // one earliest on the tape); among those completed together, variables first.
+    std::vector<std::size_t> order;
+    for (std::size_t k = 0; k < n; ++k)
+        if (!terms_[k].empty()) order.push_back(k);
+    auto completed_at = [&](std::size_t k) {
+        std::size_t m = terms_[k].front().from;
+        for (const Term& t : terms_[k]) m = std::min(m, t.from);
+        return m;
+    };
+    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        const std::size_t ca = completed_at(a), cb = completed_at(b);
+        if (ca != cb) return ca > cb;
+        const bool la = is_leaf(tape_.node(a)), lb = is_leaf(tape_.node(b));
+        return la != lb ? la : a < b;
+    });
+    for (std::size_t k : order) {
+        const Var v = tape_.node(k);
+        ExplainLine line;
+        line.kind = Kind::backward;
+        line.lhs = "d" + label_[k];
+        line.node = k;
+        line.shape = v.shape();
+        for (const Term& t : terms_[k]) {
+            const std::string text = sym_text(t.value).text;
+            if (line.formula.empty())
+                line.formula = text;
+            else if (text.rfind("−", 0) == 0)
+                line.formula += " − " + text.substr(std::string("−").size());
+            else
+                line.formula += " + " + text;
+            if (line.layout.empty()) line.layout = t.layout;
+        }
+        line.shapes = terms_[k].size() == 1 ? terms_[k].front().shapes
+                                            : shape_of(v) + " (sum of " + std::to_string(terms_[k].size()) +
+                                                  " paths)";
+        lines.push_back(std::move(line));
+    }
+
+    for (std::size_t k = 0; k < tape_.size(); ++k) {
+        const Var v = tape_.node(k);
+        if (ancestor_[k] || std::string(v.op()) != "variable") continue;
+        ExplainLine note;
+        note.node = k;
+        note.shape = v.shape();
+        note.formula = v.describe() + " (" + shape_of(v) + ") does not affect " + label_[out_.index()] +
+                       ": no path leads from it to " + label_[out_.index()] +
+                       ", so its gradient is zero by structure";
+        lines.push_back(std::move(note));
+    }
+    return lines;
+}
+
+}  // namespace
+
+std::vector<ExplainLine> explain(const Tape& tape, const Var& output) { return Explainer(tape, output).run(); }
+
+std::vector<ExplainLine> explain(const GraphBuilder& f, const std::vector<Matrix>& inputs,
+                                 const std::vector<std::string>& names, bool check) {
+    if (names.size() != inputs.size())
+        throw std::invalid_argument("explain: " + std::to_string(inputs.size()) + " inputs but " +
+                                    std::to_string(names.size()) + " names");
+    Tape tape;
+    std::vector<Var> vars;
+    for (std::size_t i = 0; i < inputs.size(); ++i) vars.push_back(tape.variable(inputs[i], names[i]));
+    const Var out = f(tape, vars);
+    tape.backward(out);
+    std::vector<ExplainLine> lines = explain(tape, out);
+    if (!check) return lines;
+    for (ExplainLine& line : lines) {
+        if (line.kind != ExplainLine::Kind::backward) continue;
+        for (std::size_t i = 0; i < vars.size(); ++i) {
+            if (vars[i].index() != line.node) continue;
+            const Matrix fd = numerical_gradient(f, inputs, i);
+            const Matrix& ad = vars[i].grad();
+            double worst = 0.0;
+            for (std::size_t e = 0; e < fd.size(); ++e) worst = std::max(worst, std::abs(fd.data()[e] - ad.data()[e]));
+            line.fd_error = worst;
+        }
+    }
+    return lines;
+}
+
+std::string format_explanation(const std::vector<ExplainLine>& lines) {
+    using Kind = ExplainLine::Kind;
+    // Equations longer than this do not push every other line's shapes further right.
+    constexpr std::size_t kMaxAlign = 40;
+    std::size_t align = 0;
+    std::string output;  // the last forward equation is the output's
+    for (const ExplainLine& l : lines) {
+        if (l.kind == Kind::forward) output = l.lhs;
+        if (l.kind == Kind::forward || l.kind == Kind::backward)
+            align = std::max(align, std::min(kMaxAlign, display_width(l.lhs + " = " + l.formula)));
+    }
+    std::string out;
+    Kind section = Kind::note;
+    bool first = true;
+    for (const ExplainLine& l : lines) {
+        if (first || l.kind != section) {
+            section = l.kind;
+            out += section == Kind::input      ? "Inputs\n"
+                   : section == Kind::forward  ? "Forward\n"
+                   : section == Kind::backward ? "Backward (dV = ∂" + output + "/∂V, shaped like V)\n"
+                                               : "Notes\n";
+            first = false;
+        }
+        if (l.kind == Kind::note) {
+            out += "  " + l.formula + "\n";
+            continue;
+        }
+        if (l.kind == Kind::input) {
+            out += "  " + padded(l.lhs, 6) + " " + padded(l.formula, 9) + l.shapes + "\n";
+            continue;
+        }
+        out += "  " + padded(l.lhs + " = " + l.formula, align) + "   " + l.shapes;
+        if (!std::isnan(l.fd_error)) out += "   [finite differences: max |Δ| = " + number_text(l.fd_error) + "]";
+        out += "\n";
+        if (!l.layout.empty()) out += "      layout: " + l.layout + "\n";
+    }
+    return out;
+}
+
+}  // namespace matgrad
