@@ -7,6 +7,7 @@
 //   libtorch -- the same graph with torch autograd (when CMake found libtorch)
 // All implementations must agree on the gradients (1e-10) before anything is timed.
 // Usage: matgrad_bench [--cases S,M,L] [--threads 1,2] [--quick] [--rss-steps N] [--json FILE]
+//        matgrad_bench --profile matgrad|hand --cases S --steps N   (only that step, for perf/callgrind)
 #include "stepper.hpp"
 
 #include <autodiff/autodiff.hpp>
@@ -506,6 +507,22 @@ Row run_case(const Case& c, int threads) {
     return row;
 }
 
+/// Only one implementation's steps, single-threaded BLAS: what perf or callgrind should look at.
+int run_profile(const Case& c, const std::string& which, long steps) {
+    set_blas_threads(1);
+    const OwnedProblem owned = make_problem(c);
+    const Problem p = owned.view(c.d, c.h, c.n);
+    std::unique_ptr<Stepper> s;
+    if (which == "matgrad") s = std::make_unique<MatgradStepper>(p);
+    else s = std::make_unique<HandStepper>(p);
+    double loss = 0.0;
+    const double start = now_seconds();
+    for (long k = 0; k < steps; ++k) loss = s->step();
+    std::printf("%s %s: %ld steps, %.2f us/step, final loss %.6f\n", which.c_str(), c.name, steps,
+                1e6 * (now_seconds() - start) / static_cast<double>(steps), loss);
+    return 0;
+}
+
 std::vector<std::string> split(const std::string& list) {
     std::vector<std::string> out;
     std::stringstream s(list);
@@ -515,7 +532,8 @@ std::vector<std::string> split(const std::string& list) {
 
 int usage(const char* why) {
     std::fprintf(stderr, "matgrad_bench: %s\nusage: matgrad_bench [--cases S,M,L] [--threads 1,2] "
-                         "[--quick] [--rss-steps N] [--json FILE]\n", why);
+                         "[--quick] [--rss-steps N] [--json FILE]\n"
+                         "       matgrad_bench --profile matgrad|hand --cases S --steps N\n", why);
     return 2;
 }
 
@@ -527,6 +545,8 @@ int run(int argc, char** argv) {
     std::string json_path;
     long rss_steps = 100000;
     bool quick = false;
+    std::string profile;
+    long profile_steps = 10000;
     for (int k = 1; k < argc; ++k) {
         const std::string arg = argv[k];
         const bool has_value = k + 1 < argc;
@@ -534,6 +554,8 @@ int run(int argc, char** argv) {
         else if (arg == "--json" && has_value) json_path = argv[++k];
         else if (arg == "--cases" && has_value) wanted = split(argv[++k]);
         else if (arg == "--rss-steps" && has_value) rss_steps = std::atol(argv[++k]);
+        else if (arg == "--profile" && has_value) profile = argv[++k];
+        else if (arg == "--steps" && has_value) profile_steps = std::atol(argv[++k]);
         else if (arg == "--threads" && has_value) {
             thread_counts.clear();
             for (const std::string& t : split(argv[++k])) thread_counts.push_back(std::atoi(t.c_str()));
@@ -544,6 +566,12 @@ int run(int argc, char** argv) {
             return usage(("unknown case: " + w).c_str());
     for (int t : thread_counts)
         if (t < 1) return usage("--threads takes positive thread counts");
+    if (!profile.empty()) {
+        if (profile != "matgrad" && profile != "hand") return usage("--profile takes matgrad or hand");
+        if (wanted.size() != 1) return usage("--profile takes exactly one case");
+        return run_profile(*std::find_if(cases.begin(), cases.end(), [&](const Case& c) { return wanted[0] == c.name; }),
+                           profile, profile_steps);
+    }
 
     std::printf("matgrad_bench: %s, %ld online CPUs%s\n", cpu_model().c_str(),
                 sysconf(_SC_NPROCESSORS_ONLN),

@@ -35,10 +35,15 @@ Var matmul(const Var& a, const Var& b) {
         "matmul", {a, b}, a.rows(), b.cols(),
         [&](Matrix& c) { gemm(Trans::no, Trans::no, 1.0, a.value(), b.value(), 0.0, c); },
         [](const BackwardContext& ctx) {
-            if (ctx.needs_grad(0))
-                gemm(Trans::no, Trans::yes, 1.0, ctx.grad_output(), ctx.input(1), 1.0, ctx.grad_input(0));
-            if (ctx.needs_grad(1))
-                gemm(Trans::yes, Trans::no, 1.0, ctx.input(0), ctx.grad_output(), 1.0, ctx.grad_input(1));
+            // beta = 0 for the first contribution: BLAS overwrites the stale buffer, no zero-fill.
+            if (ctx.needs_grad(0)) {
+                const BackwardContext::GradTarget da = ctx.grad_input_target(0);
+                gemm(Trans::no, Trans::yes, 1.0, ctx.grad_output(), ctx.input(1), da.assign ? 0.0 : 1.0, da.grad);
+            }
+            if (ctx.needs_grad(1)) {
+                const BackwardContext::GradTarget db = ctx.grad_input_target(1);
+                gemm(Trans::yes, Trans::no, 1.0, ctx.input(0), ctx.grad_output(), db.assign ? 0.0 : 1.0, db.grad);
+            }
         });
 }
 
@@ -48,7 +53,11 @@ Var transpose(const Var& a) {
         "transpose", {a}, a.cols(), a.rows(),
         [&](Matrix& out) { xt::noalias(out) = xt::transpose(a.value()); },
         [](const BackwardContext& ctx) {
-            xt::noalias(ctx.grad_input(0)) += xt::transpose(ctx.grad_output());
+            const BackwardContext::GradTarget da = ctx.grad_input_target(0);
+            if (da.assign)
+                xt::noalias(da.grad) = xt::transpose(ctx.grad_output());
+            else
+                xt::noalias(da.grad) += xt::transpose(ctx.grad_output());
         });
 }
 

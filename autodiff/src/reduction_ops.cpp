@@ -1,33 +1,35 @@
 // Reductions to 1x1: forward and backward side by side.
 #include <autodiff/ops.hpp>
 
+#include <algorithm>
 #include <numeric>
 
 namespace matgrad {
 
-// s = Σ a_ij;  da_ij += ds
-Var sum(const Var& a) {
+namespace {
+
+// s = c Σ a_ij with c = 1 (sum) or 1/N (mean);  da_ij += c ds
+template <bool Mean>
+Var scaled_sum(const char* op, const Var& a) {
     return a.tape().record(
-        "sum", {a}, 1, 1,
-        [&](Matrix& out) { out(0, 0) = std::accumulate(a.value().begin(), a.value().end(), 0.0); },
+        op, {a}, 1, 1,
+        [&](Matrix& out) {
+            const double total = std::accumulate(a.value().begin(), a.value().end(), 0.0);
+            out(0, 0) = Mean ? total / static_cast<double>(a.value().size()) : total;
+        },
         [](const BackwardContext& ctx) {
-            const double g = ctx.grad_output()(0, 0);
-            for (double& d : ctx.grad_input(0)) d += g;
+            const BackwardContext::GradTarget da = ctx.grad_input_target(0);
+            const double g = ctx.grad_output()(0, 0) / (Mean ? static_cast<double>(da.grad.size()) : 1.0);
+            if (da.assign)
+                std::fill(da.grad.begin(), da.grad.end(), g);
+            else
+                for (double& d : da.grad) d += g;
         });
 }
 
-// m = (1/N) Σ a_ij;  da_ij += dm / N
-Var mean(const Var& a) {
-    return a.tape().record(
-        "mean", {a}, 1, 1,
-        [&](Matrix& out) {
-            out(0, 0) = std::accumulate(a.value().begin(), a.value().end(), 0.0) /
-                        static_cast<double>(a.value().size());
-        },
-        [](const BackwardContext& ctx) {
-            const double g = ctx.grad_output()(0, 0) / static_cast<double>(ctx.input(0).size());
-            for (double& d : ctx.grad_input(0)) d += g;
-        });
-}
+}  // namespace
+
+Var sum(const Var& a) { return scaled_sum<false>("sum", a); }
+Var mean(const Var& a) { return scaled_sum<true>("mean", a); }
 
 }  // namespace matgrad

@@ -121,11 +121,16 @@ bool BackwardContext::needs_grad(std::size_t i) const {
     return tape_.input_node(tape_.nodes_[node_], i).requires_grad;
 }
 Matrix& BackwardContext::grad_input(std::size_t i) const {
-    auto& n = const_cast<Tape::Node&>(tape_.input_node(tape_.nodes_[node_], i));
-    if (!n.requires_grad)
-        throw UsageError(std::string(tape_.nodes_[node_].op) + " backward: input " +
-                         std::to_string(i) + " needs no gradient (check needs_grad(i) first)");
+    Tape::Node& n = tape_.grad_input_node(node_, i);
+    if (!n.grad_written) std::fill(n.grad.begin(), n.grad.end(), 0.0);
+    n.grad_written = true;
     return n.grad;
+}
+BackwardContext::GradTarget BackwardContext::grad_input_target(std::size_t i) const {
+    Tape::Node& n = tape_.grad_input_node(node_, i);
+    const bool first = !n.grad_written;
+    n.grad_written = true;
+    return {n.grad, first};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -138,6 +143,14 @@ const Tape::Node& Tape::input_node(const Node& n, std::size_t i) const {
         throw std::out_of_range(std::string(n.op) + ": input " + std::to_string(i) +
                                 " out of range (" + std::to_string(n.num_inputs) + " inputs)");
     return nodes_[inputs_[n.first_input + i]];
+}
+
+Tape::Node& Tape::grad_input_node(std::uint32_t node, std::size_t i) const {
+    auto& n = const_cast<Node&>(input_node(nodes_[node], i));
+    if (!n.requires_grad)
+        throw UsageError(std::string(nodes_[node].op) + " backward: input " + std::to_string(i) +
+                         " needs no gradient (check needs_grad(i) first)");
+    return n;
 }
 
 Var Tape::push_node(const char* op, std::initializer_list<Var> inputs, std::size_t rows,
@@ -251,27 +264,31 @@ void Tape::backward(const Var& out) {
                          " but the output of backward() must be 1x1 (reduce it with sum() or "
                          "mean() first)");
 
+    // Gradient buffers are not zero-filled up front: the first op to write into one assigns
+    // (grad_input_target) or zero-fills it on demand (grad_input); the rest are zeroed at the end.
     for (std::size_t k = 0; k < count_; ++k) {
         Node& n = nodes_[k];
         n.has_grad = true;
-        if (!n.requires_grad) continue;
-        n.grad.resize({n.value.shape(0), n.value.shape(1)});  // no allocation when unchanged
-        std::fill(n.grad.begin(), n.grad.end(), 0.0);
+        n.grad_written = false;
         n.backward_seconds = 0.0;
+        if (n.requires_grad) n.grad.resize({n.value.shape(0), n.value.shape(1)});  // kept buffer
     }
-    if (!root.requires_grad) return;  // out depends on no variable: every gradient is zero
-    root.grad(0, 0) = 1.0;
+    if (root.requires_grad) {
+        root.grad(0, 0) = 1.0;
+        root.grad_written = true;
+    }
 
     for (std::size_t k = out.index_ + 1; k-- > 0;) {
         Node& n = nodes_[k];
-        if (!n.requires_grad || n.backward == nullptr) continue;
+        // A node no gradient reached contributes nothing (and its backward would read stale values).
+        if (!n.grad_written || n.backward == nullptr) continue;
         const double start = timing_ ? now_seconds() : 0.0;
         n.backward(BackwardContext(*this, static_cast<std::uint32_t>(k)));
         if (timing_) n.backward_seconds = now_seconds() - start;
         if (!detect_anomalies_) continue;
         for (std::uint32_t i = 0; i < n.num_inputs; ++i) {
             const Node& in = input_node(n, i);
-            if (!in.requires_grad) continue;
+            if (!in.grad_written) continue;  // untouched so far: stale values, not this op's
             const std::size_t bad = first_non_finite(in.grad);
             if (bad == in.grad.size()) continue;
             const std::size_t r = bad / in.grad.shape(1), c = bad % in.grad.shape(1);
@@ -282,6 +299,10 @@ void Tape::backward(const Var& out) {
                 << "," << c << "); input value there = " << format_value(in.value(r, c));
             throw NumericalError(msg.str());
         }
+    }
+    for (std::size_t k = 0; k < count_; ++k) {  // variables `out` does not depend on: zero
+        Node& n = nodes_[k];
+        if (n.requires_grad && !n.grad_written) std::fill(n.grad.begin(), n.grad.end(), 0.0);
     }
 }
 

@@ -16,6 +16,9 @@
 
 #include <autodiff/tape.hpp>
 
+#include <algorithm>
+#include <type_traits>
+
 namespace matgrad {
 
 /// Read access to a matrix as if broadcast to a larger shape: a stride of 0 along an axis of size 1.
@@ -34,22 +37,76 @@ inline BroadcastView broadcast_view(const Matrix& m) {
 /// both operands and both shapes when they are not broadcastable.
 std::array<std::size_t, 2> broadcast_shape(const char* op, const Var& a, const Var& b);
 
+namespace detail {
+
+/// Calls f(xs, ys) with each operand's column stride (0 when broadcast along columns, else 1) as a
+/// compile-time constant, so that the element loops below vectorize.
+template <class F>
+void with_column_strides(const BroadcastView& x, const BroadcastView& y, F&& f) {
+    using zero = std::integral_constant<std::size_t, 0>;
+    using one = std::integral_constant<std::size_t, 1>;
+    if (x.col_stride == 1) {
+        if (y.col_stride == 1) f(one{}, one{});
+        else f(one{}, zero{});
+    } else if (y.col_stride == 1) {
+        f(zero{}, one{});
+    } else {
+        f(zero{}, zero{});
+    }
+}
+
+/// sum_to for a destination with row stride dst_row_stride and column stride DstColStride (0 or
+/// 1): every term(i, j) of a rows x cols result lands where dst was broadcast from. A broadcast
+/// row is summed in a register, not in memory. assign (only for a dst of the result's shape)
+/// replaces dst's contents instead of adding to them.
+template <std::size_t DstColStride, class Term>
+void store_sum_to(double* dst, std::size_t dst_row_stride, std::size_t rows, std::size_t cols,
+                  bool assign, Term&& term) {
+    for (std::size_t i = 0; i < rows; ++i) {
+        double* d = dst + i * dst_row_stride;
+        if constexpr (DstColStride == 1) {
+            if (assign)
+                for (std::size_t j = 0; j < cols; ++j) d[j] = term(i, j);
+            else
+                for (std::size_t j = 0; j < cols; ++j) d[j] += term(i, j);
+        } else {
+            double row_sum = 0.0;
+            for (std::size_t j = 0; j < cols; ++j) row_sum += term(i, j);
+            d[0] = assign ? row_sum : d[0] + row_sum;
+        }
+    }
+}
+
+/// Writes an operand's gradient sum_to(term) into its target: assigned when it is the first
+/// contribution and the operand was not broadcast, else added (to a zero-filled fresh buffer).
+template <std::size_t DstColStride, class Term>
+void store_gradient(const BackwardContext::GradTarget& target, std::size_t dst_row_stride,
+                    std::size_t rows, std::size_t cols, Term&& term) {
+    const bool broadcast = target.grad.size() != rows * cols;
+    if (target.assign && broadcast) std::fill(target.grad.begin(), target.grad.end(), 0.0);
+    store_sum_to<DstColStride>(target.grad.data(), dst_row_stride, rows, cols,
+                               target.assign && !broadcast, term);
+}
+
+}  // namespace detail
+
 /// The one broadcast reduction (PyTorch's sum_to): for every (i, j) of a rows x cols result, adds
 /// term(i, j) into dst at the position it was broadcast from, i.e. sums over each axis along which
 /// dst has extent 1. dst must be broadcastable to rows x cols.
 template <class Term>
 void accumulate_sum_to(Matrix& dst, std::size_t rows, std::size_t cols, Term&& term) {
     const std::size_t row_stride = dst.shape(0) == 1 ? 0 : dst.shape(1);
-    const std::size_t col_stride = dst.shape(1) == 1 ? 0 : 1;
-    double* d = dst.data();
-    for (std::size_t i = 0; i < rows; ++i)
-        for (std::size_t j = 0; j < cols; ++j) d[i * row_stride + j * col_stride] += term(i, j);
+    if (dst.shape(1) == 1)
+        detail::store_sum_to<0>(dst.data(), row_stride, rows, cols, false, term);
+    else
+        detail::store_sum_to<1>(dst.data(), row_stride, rows, cols, false, term);
 }
 
 /// accumulate_sum_to for a materialized gradient: dst += sum_to(src, dst's shape).
 inline void accumulate_sum_to(Matrix& dst, const Matrix& src) {
-    const BroadcastView s{src.data(), src.shape(1), 1};
-    accumulate_sum_to(dst, src.shape(0), src.shape(1), [&](std::size_t i, std::size_t j) { return s(i, j); });
+    const double* s = src.data();
+    const std::size_t cols = src.shape(1);
+    accumulate_sum_to(dst, src.shape(0), cols, [s, cols](std::size_t i, std::size_t j) { return s[i * cols + j]; });
 }
 
 /// A unary element-wise op from its scalar rule (see the Tanh example above).
@@ -60,19 +117,25 @@ Var elementwise(const Var& x) {
         [&x](Matrix& out) {
             const double* in = x.value().data();
             double* o = out.data();
-            for (std::size_t k = 0; k < out.size(); ++k) o[k] = Op::forward(in[k]);
+            const std::size_t size = out.size();
+            for (std::size_t k = 0; k < size; ++k) o[k] = Op::forward(in[k]);
         },
         [](const BackwardContext& ctx) {
             const double* g = ctx.grad_output().data();
             const double* in = ctx.input(0).data();
             const double* out = ctx.output().data();
-            double* gin = ctx.grad_input(0).data();
-            for (std::size_t k = 0; k < ctx.output().size(); ++k) gin[k] += Op::backward(g[k], in[k], out[k]);
+            const BackwardContext::GradTarget target = ctx.grad_input_target(0);
+            const std::size_t size = target.grad.size();
+            double* gin = target.grad.data();
+            if (target.assign)
+                for (std::size_t k = 0; k < size; ++k) gin[k] = Op::backward(g[k], in[k], out[k]);
+            else
+                for (std::size_t k = 0; k < size; ++k) gin[k] += Op::backward(g[k], in[k], out[k]);
         });
 }
 
 /// A binary element-wise op with broadcasting from its scalar rules; each operand's gradient is
-/// summed back to its own shape by accumulate_sum_to.
+/// summed back to its own shape (sum_to).
 template <class Op>
 Var elementwise(const Var& a, const Var& b) {
     const auto shape = broadcast_shape(Op::name, a, b);
@@ -80,23 +143,35 @@ Var elementwise(const Var& a, const Var& b) {
         Op::name, {a, b}, shape[0], shape[1],
         [&a, &b](Matrix& out) {
             const BroadcastView x = broadcast_view(a.value()), y = broadcast_view(b.value());
+            const std::size_t rows = out.shape(0), cols = out.shape(1);
             double* o = out.data();
-            const std::size_t cols = out.shape(1);
-            for (std::size_t i = 0; i < out.shape(0); ++i)
-                for (std::size_t j = 0; j < cols; ++j) o[i * cols + j] = Op::forward(x(i, j), y(i, j));
+            detail::with_column_strides(x, y, [&](auto xs, auto ys) {
+                for (std::size_t i = 0; i < rows; ++i) {
+                    const double* xi = x.data + i * x.row_stride;
+                    const double* yi = y.data + i * y.row_stride;
+                    for (std::size_t j = 0; j < cols; ++j) o[i * cols + j] = Op::forward(xi[j * xs], yi[j * ys]);
+                }
+            });
         },
         [](const BackwardContext& ctx) {
             const BroadcastView x = broadcast_view(ctx.input(0)), y = broadcast_view(ctx.input(1));
-            const BroadcastView g = broadcast_view(ctx.grad_output()), out = broadcast_view(ctx.output());
+            const double* g = ctx.grad_output().data();
+            const double* o = ctx.output().data();
             const std::size_t rows = ctx.output().shape(0), cols = ctx.output().shape(1);
-            if (ctx.needs_grad(0))
-                accumulate_sum_to(ctx.grad_input(0), rows, cols, [&](std::size_t i, std::size_t j) {
-                    return Op::grad_x(g(i, j), x(i, j), y(i, j), out(i, j));
-                });
-            if (ctx.needs_grad(1))
-                accumulate_sum_to(ctx.grad_input(1), rows, cols, [&](std::size_t i, std::size_t j) {
-                    return Op::grad_y(g(i, j), x(i, j), y(i, j), out(i, j));
-                });
+            detail::with_column_strides(x, y, [&](auto xs, auto ys) {
+                if (ctx.needs_grad(0))
+                    detail::store_gradient<decltype(xs)::value>(
+                        ctx.grad_input_target(0), x.row_stride, rows, cols, [&](std::size_t i, std::size_t j) {
+                            return Op::grad_x(g[i * cols + j], x.data[i * x.row_stride + j * xs],
+                                              y.data[i * y.row_stride + j * ys], o[i * cols + j]);
+                        });
+                if (ctx.needs_grad(1))
+                    detail::store_gradient<decltype(ys)::value>(
+                        ctx.grad_input_target(1), y.row_stride, rows, cols, [&](std::size_t i, std::size_t j) {
+                            return Op::grad_y(g[i * cols + j], x.data[i * x.row_stride + j * xs],
+                                              y.data[i * y.row_stride + j * ys], o[i * cols + j]);
+                        });
+            });
         });
 }
 

@@ -101,6 +101,17 @@ public:
     /// The gradient buffer of input i, already shaped like the input; add into it (+=).
     Matrix& grad_input(std::size_t i) const;
 
+    /// Input i's gradient buffer for an op that writes every element of it. `assign` is true when
+    /// this is the first contribution to that gradient in the current backward pass: the buffer
+    /// then holds stale values and the op must assign (=) instead of adding (+=) -- which saves
+    /// zero-filling every gradient before the pass. grad_input(i) is the simpler form that always
+    /// adds (it zero-fills a fresh buffer first).
+    struct GradTarget {
+        Matrix& grad;
+        bool assign;
+    };
+    GradTarget grad_input_target(std::size_t i) const;
+
 private:
     friend class Tape;
     BackwardContext(Tape& tape, std::uint32_t node) : tape_(tape), node_(node) {}
@@ -178,6 +189,7 @@ private:
         std::uint32_t num_inputs = 0;
         bool requires_grad = false;
         bool has_grad = false;  // grad() is meaningful: set by backward()
+        bool grad_written = false;  // during backward(): some op has written into grad
         double forward_seconds = 0.0;
         double backward_seconds = 0.0;
     };
@@ -189,6 +201,7 @@ private:
                   Matrix* steal_from);
     Node& checked(const Var& v, const char* what) const;
     const Node& input_node(const Node& n, std::size_t i) const;
+    Node& grad_input_node(std::uint32_t node, std::size_t i) const;
     static double now_seconds();
 
     // A deque keeps references to existing nodes valid while new ones are appended.
