@@ -8,6 +8,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     int status = 0;
     // one line per command, e.g.: matgrad::cli::add_seed_command(app, status);
+    matgrad::cli::add_seed_command(app, status);
+    matgrad::cli::add_grad_command(app, status);
     matgrad::cli::add_train_command(app, status);
     matgrad::cli::add_predict_command(app, status);
 

@@ -11,7 +11,9 @@ namespace {
 
 std::string shape_of(const Matrix& m) { return std::to_string(m.shape(0)) + "x" + std::to_string(m.shape(1)); }
 
-std::string rows_phrase(std::size_t rows) { return std::to_string(rows) + (rows == 1 ? " row" : " rows"); }
+std::string count(std::size_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); }
+
+std::string rows_phrase(std::size_t rows) { return count(rows, "row", "rows"); }
 
 std::string at(const std::string& name, std::size_t k, const Matrix& m) {
     return name + "(" + std::to_string(k / m.shape(1)) + "," + std::to_string(k % m.shape(1)) + ")";
@@ -23,9 +25,8 @@ void check_mlp_shapes(const std::vector<Matrix>& W, const std::vector<Matrix>& b
                       const Matrix* Y) {
     if (W.empty()) throw std::invalid_argument("an MLP needs at least one layer, but there is no W1");
     if (W.size() != b.size())
-        throw std::invalid_argument(std::to_string(W.size()) + " weight matrices (W1..W" +
-                                    std::to_string(W.size()) + ") but " + std::to_string(b.size()) +
-                                    " biases: every layer needs one W and one b");
+        throw std::invalid_argument(count(W.size(), "weight matrix", "weight matrices") + " but " +
+                                    count(b.size(), "bias", "biases") + ": every layer needs one W and one b");
     for (std::size_t i = 0; i < W.size(); ++i) {
         const std::string l = std::to_string(i + 1);
         if (W[i].size() == 0) throw std::invalid_argument("W" + l + " is empty (" + shape_of(W[i]) + ")");
