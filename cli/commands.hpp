@@ -5,6 +5,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nn/verify.hpp>
 
 namespace matgrad::cli {
 
@@ -13,5 +14,12 @@ void add_seed_command(CLI::App& app, int& status);
 void add_grad_command(CLI::App& app, int& status);
 void add_train_command(CLI::App& app, int& status);
 void add_predict_command(CLI::App& app, int& status);
+void add_verify_command(CLI::App& app, int& status);
+void add_explain_command(CLI::App& app, int& status);
+void add_graph_command(CLI::App& app, int& status);
+// Shared by explain and graph (defined in cmd_explain.cpp): --data/--params or --sizes/--samples/--seed,
+// and the trace of the network's tape.
+void add_network_options(CLI::App& cmd, nn::MlpSource& source);
+void print_trace(const nn::MlpProblem& problem);
 
 }  // namespace matgrad::cli

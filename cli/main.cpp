@@ -12,6 +12,9 @@ int main(int argc, char** argv) {
     matgrad::cli::add_grad_command(app, status);
     matgrad::cli::add_train_command(app, status);
     matgrad::cli::add_predict_command(app, status);
+    matgrad::cli::add_verify_command(app, status);
+    matgrad::cli::add_explain_command(app, status);
+    matgrad::cli::add_graph_command(app, status);
 
     try {
         app.parse(argc, argv);

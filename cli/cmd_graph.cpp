@@ -1,0 +1,58 @@
+// `matgrad graph`: the recorded graph of the network as Graphviz DOT (Tape::to_dot).
+#include "commands.hpp"
+
+#include <autodiff/inspect.hpp>
+#include <nn/io.hpp>
+
+#include <iostream>
+#include <memory>
+
+namespace matgrad::cli {
+
+namespace {
+
+struct GraphOptions {
+    nn::MlpSource source;
+    std::string dot_file;
+    bool gradient_norms = false;
+    bool trace = false;
+};
+
+int run_graph(const GraphOptions& o) {
+    const nn::MlpProblem problem = nn::load_mlp_problem(o.source);
+    Tape tape;
+    tape.backward(nn::record_mlp_loss(tape, problem));
+    DotOptions dot;
+    dot.gradient_norms = o.gradient_norms;
+    if (o.dot_file.empty()) {
+        std::cout << tape.to_dot(dot);
+    } else {
+        io::write_text_file(o.dot_file, tape.to_dot(dot));
+        std::size_t edges = 0;
+        for (std::size_t k = 0; k < tape.size(); ++k) edges += tape.node(k).num_inputs();
+        std::cout << "wrote " << o.dot_file << ": " << tape.size() << " nodes, " << edges
+                  << " edges (render with: dot -Tsvg " << o.dot_file << " -o graph.svg)\n";
+    }
+    if (o.trace) print_trace(problem);
+    return 0;
+}
+
+}  // namespace
+
+void add_graph_command(CLI::App& app, int& status) {
+    auto options = std::make_shared<GraphOptions>();
+    CLI::App* cmd = app.add_subcommand("graph", "Write the network's recorded graph as Graphviz DOT");
+    cmd->footer(
+        "One node per tape node with its name, op and shape (variables and constants drawn as boxes),\n"
+        "one edge per input, numbered where operand order matters. Without --dot the DOT goes to stdout.\n\n"
+        "Examples:\n"
+        "  matgrad graph --dot slides.dot && dot -Tsvg slides.dot -o slides.svg\n"
+        "  matgrad graph --sizes 10,32,16,1 --grad-norms --dot deep.dot");
+    add_network_options(*cmd, options->source);
+    cmd->add_option("--dot", options->dot_file, "Write the DOT to this file (atomically) instead of stdout");
+    cmd->add_flag("--grad-norms", options->gradient_norms, "Label every node with its gradient's norm");
+    cmd->add_flag("--trace", options->trace, "Also print Tape::trace(): one row per node");
+    cmd->callback([options, &status] { status = run_graph(*options); });
+}
+
+}  // namespace matgrad::cli

@@ -1,0 +1,137 @@
+// Checking a gradient derived by hand, and saying what is wrong with it.
+//
+// diagnose() compares a hand-derived gradient with the true one (from autodiff) and with the
+// wrong results the slides' classic mistakes produce -- a transpose, the dropped 1/n of the mean,
+// a flipped sign, a bias gradient left per-sample, σ'(Z) left out of the hidden layers -- and names
+// the one that explains it. The decision order (see diagnose) makes every answer unambiguous.
+//
+// verify_mlp() does this for the slides' MLP of any depth (sigmoid on every layer, mean binary
+// cross-entropy, samples as columns): `matgrad verify` is a thin layer over it.
+#pragma once
+
+#include <autodiff/tape.hpp>
+#include <nn/reference.hpp>
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace matgrad::nn {
+
+enum class Diagnosis {
+    ok,
+    transposed,                     ///< equals the transpose of the true gradient
+    missing_mean_factor,            ///< n times too large: the mean's 1/n was dropped
+    extra_mean_factor,              ///< n times too small: 1/n applied twice
+    sign_flipped,                   ///< equals minus the true gradient
+    scaled,                         ///< a constant factor other than ±1, ±n, ±1/n (see `factor`)
+    not_summed,                     ///< a bias gradient left per sample: dZ instead of its row sums
+    missing_activation_derivative,  ///< σ'(Z) = A(1 − A) left out of the hidden-layer chain
+    wrong_shape,                    ///< no rule explains its shape
+    unexplained,                    ///< right shape, wrong values, no rule explains them
+};
+
+/// "ok", "transposed", "missing_mean_factor", ... (the JSON spelling).
+const char* diagnosis_name(Diagnosis d);
+
+/// What a gradient should be, and the wrong results the classic mistakes give for it.
+struct GradientTruth {
+    std::string param;    ///< "dW1"
+    std::string formula;  ///< in the slides' notation: "dZ1 Xᵀ", "row-sum of dZ1"
+    Matrix expected;      ///< the true gradient (autodiff)
+    /// n, the count the loss is averaged over (the number of samples for one output unit).
+    std::size_t mean_count = 1;
+    /// For a bias: the gradient before summing over samples (dZ[l], rows x n), and its name "dZ1";
+    /// empty otherwise.
+    Matrix per_sample;
+    std::string per_sample_formula;
+    /// The gradient computed with σ'(Z) = A(1 − A) left out of every hidden layer's dZ; empty when
+    /// the mistake cannot change this gradient.
+    Matrix without_activation_derivative;
+};
+
+/// One hand-derived gradient judged against its truth.
+struct GradientReport {
+    std::string param;
+    Diagnosis diagnosis = Diagnosis::unexplained;
+    /// Further mistakes found together with `diagnosis`, e.g. {transposed} for a transposed
+    /// gradient that also lacks the 1/n (diagnosis missing_mean_factor).
+    std::vector<Diagnosis> also;
+    /// yours = factor × (the form that matched): n for missing_mean_factor, the fitted constant
+    /// for scaled, 1 when no constant is involved.
+    double factor = 1.0;
+    std::array<std::size_t, 2> expected_shape{};
+    std::array<std::size_t, 2> given_shape{};
+    /// Against the true gradient, when the shapes agree (NaN otherwise): max |yours − true|,
+    /// that divided by max |true| (the gradient's scale), and where the largest error is.
+    double max_abs_error = std::numeric_limits<double>::quiet_NaN();
+    double max_rel_error = std::numeric_limits<double>::quiet_NaN();
+    std::size_t worst_row = 0, worst_col = 0;
+    std::string hint;  ///< one line in the slides' notation
+
+    bool ok() const { return diagnosis == Diagnosis::ok; }
+    /// "missing_mean_factor + transposed"
+    std::string diagnosis_text() const;
+};
+
+/// Judges `given` against `truth`. Two matrices match when max |a − b| <= tol × max |b| (tol
+/// absolute when b is all zero). Candidates, in this order, each untransposed then transposed:
+/// the true gradient, the per-sample bias gradient, the gradient without σ'. A transposed candidate
+/// is skipped when it equals the untransposed one (a symmetric square matrix, a 1x1), and the
+/// σ'-free gradient when it equals the true one. The first candidate that `given` matches up to a
+/// constant decides; constants are tried in the order 1, −1, n, 1/n, −n, −1/n and only then fitted
+/// by least squares (scaled). So an exact match is always ok, a square matrix is transposed only if
+/// it does not match untransposed, n = 1 gives ok rather than a mean factor, and a 1x1 that is −1
+/// times the truth is sign_flipped, not scaled. Without a match: unexplained if the shape is the
+/// true one, wrong_shape otherwise.
+GradientReport diagnose(const GradientTruth& truth, const Matrix& given, double tol = 1e-8);
+
+/// The slides' network: parameters W[0] = W1 (out x in), b[0] = b1 (out x 1), X (features x
+/// samples), Y (outputs x samples, 0/1).
+struct MlpProblem {
+    std::vector<Matrix> W, b;
+    Matrix X, Y;
+    std::size_t depth() const { return W.size(); }
+};
+
+/// Where an MlpProblem comes from: .npy directories (data: X.npy, Y.npy; params: W1.npy, b1.npy,
+/// ..., as for `matgrad grad`) when both are set, else seeded random values for `sizes` and
+/// `samples` (X ~ N(0,1), W Xavier-uniform, b ~ N(0, 0.1²), Y random 0/1).
+struct MlpSource {
+    std::string data_dir, params_dir;
+    std::vector<std::size_t> sizes{10, 64, 1};
+    std::size_t samples = 7;
+    std::uint64_t seed = 0;
+};
+
+/// Loads or generates the problem; throws io::InputError for a bad file and std::invalid_argument
+/// for shapes that do not chain, labels that are not 0/1, or only one of the two directories.
+MlpProblem load_mlp_problem(const MlpSource& source);
+
+/// "W1", "b1", "W2", ... : the names of the parameters in the order mlp_parameters lists them.
+std::vector<std::string> mlp_parameter_names(std::size_t depth);
+/// {W1, b1, W2, b2, ...}, the inputs of mlp_loss.
+std::vector<Matrix> mlp_parameters(const MlpProblem& problem);
+/// Records the network on `tape` (variables W1, b1, ..., constants X, Y, nodes Z1, A1, ..., J, as
+/// mlp_loss builds it) and returns J; call tape.backward(J) for the gradients.
+Var record_mlp_loss(Tape& tape, const MlpProblem& problem);
+
+/// The true gradients of the slides' network with their formulas, in the slides' order: dA[L],
+/// dZ[L], dW[L], db[L], dA[L−1], ..., dW1, db1.
+std::vector<GradientTruth> mlp_gradient_truths(const MlpProblem& problem);
+
+/// The slides' backward pass with σ'(Z) left out of the hidden layers -- the mistake
+/// missing_activation_derivative describes -- written out with matrix products from the forward
+/// activations A (A[0] = X, ..., A[L]): dZ[L] = (A[L] − Y)/n, dW[l] = dZ[l] A[l−1]ᵀ, db[l] = row
+/// sums of dZ[l], dA[l−1] = W[l]ᵀ dZ[l], dZ[l−1] = dA[l−1]. Fills dZ, dA (below L), dW, db.
+ForwardBackward without_activation_derivative(const MlpProblem& problem, const std::vector<Matrix>& A);
+
+/// Diagnoses every hand gradient, keyed by name ("dW1", "db2", "dZ1", "dA2", ...), in the order
+/// of mlp_gradient_truths. Throws std::invalid_argument for a name the network does not have.
+std::vector<GradientReport> verify_mlp(const MlpProblem& problem, const std::map<std::string, Matrix>& hand,
+                                       double tol = 1e-8);
+
+}  // namespace matgrad::nn
