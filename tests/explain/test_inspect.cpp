@@ -1,0 +1,221 @@
+// explain() on the slides' network (its equations and shapes as the slides and the issue write
+// them), deeper networks and generic ops; Tape::to_dot rendered by graphviz; Tape::trace.
+#include "test_util.hpp"
+
+#include <autodiff/autodiff.hpp>
+#include <autodiff/inspect.hpp>
+#include <nn/reference.hpp>
+#include <nn/verify.hpp>
+
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace matgrad;
+using matgrad::test::random_matrix;
+using Kind = ExplainLine::Kind;
+
+namespace {
+
+nn::MlpProblem problem(std::vector<std::size_t> sizes, std::size_t samples) {
+    nn::MlpSource source;
+    source.sizes = std::move(sizes);
+    source.samples = samples;
+    return nn::load_mlp_problem(source);
+}
+
+std::vector<ExplainLine> explain_mlp(const nn::MlpProblem& p, bool check = false) {
+    return explain(nn::mlp_loss(p.X, p.Y), nn::mlp_parameters(p), nn::mlp_parameter_names(p.depth()), check);
+}
+
+const ExplainLine& line_for(const std::vector<ExplainLine>& lines, const std::string& lhs) {
+    for (const ExplainLine& l : lines)
+        if (l.lhs == lhs && l.kind != Kind::input) return l;
+    FAIL("no line for " << lhs);
+    throw std::logic_error("unreachable");
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("explain: the slides' network reads as the slides' equations with their shapes") {
+    const std::vector<ExplainLine> lines = explain_mlp(problem({10, 64, 1}, 7));
+    // Forward, as the issue and the slides write it.
+    const ExplainLine& Z1 = line_for(lines, "Z1");
+    CHECK(Z1.formula == "W1 X + b1");
+    CHECK(Z1.shapes == "(64×10)(10×7) + (64×1 broadcast over 7 columns) = 64×7");
+    CHECK(line_for(lines, "A1").formula == "σ(Z1)");
+    CHECK(line_for(lines, "Z2").shapes == "(1×64)(64×7) + (1×1 broadcast over 7 columns) = 1×7");
+    CHECK(line_for(lines, "J").formula == "−mean(Y ⊙ log(A2) + (1 − Y) ⊙ log(1 − A2))");
+    // Backward, in the slides' order and notation (with the mean's 1/n = 1/7 the slides drop).
+    std::vector<std::string> backward;
+    for (const ExplainLine& l : lines)
+        if (l.kind == Kind::backward) backward.push_back(l.lhs);
+    CHECK(backward == std::vector<std::string>{"dA2", "dZ2", "dW2", "db2", "dA1", "dZ1", "dW1", "db1"});
+    CHECK(line_for(lines, "dA2").formula == "−(1/7) Y ⊘ A2 + (1/7) (1 − Y) ⊘ (1 − A2)");
+    CHECK(line_for(lines, "dZ2").formula == "dA2 ⊙ A2(1 − A2)");
+    CHECK(line_for(lines, "dW2").formula == "dZ2 A1ᵀ");
+    CHECK(line_for(lines, "dW2").shapes == "(1×7)(7×64) = 1×64");
+    CHECK(line_for(lines, "db2").formula == "row-sum of dZ2");
+    const ExplainLine& dA1 = line_for(lines, "dA1");
+    CHECK(dA1.formula == "W2ᵀ dZ2");
+    CHECK(dA1.shapes == "(64×1)(1×7) = 64×7");
+    CHECK(dA1.layout.find("dZ2 W2ᵀ (numerator layout)") != std::string::npos);
+    CHECK(line_for(lines, "dZ1").formula == "dA1 ⊙ A1(1 − A1)");
+    CHECK(line_for(lines, "dW1").formula == "dZ1 Xᵀ");
+    CHECK(line_for(lines, "dW1").shapes == "(64×7)(7×10) = 64×10");
+    CHECK(line_for(lines, "db1").formula == "row-sum of dZ1");
+    CHECK(line_for(lines, "db1").shapes == "64×7 → 64×1 (broadcast reduction)");
+    const std::string text = format_explanation(lines);
+    CHECK(text.find("dW1 = dZ1 Xᵀ") != std::string::npos);
+}
+
+TEST_CASE("explain: the shapes come from the tape, for any depth and sample count") {
+    const std::vector<ExplainLine> lines = explain_mlp(problem({5, 4, 3, 2}, 6));
+    CHECK(line_for(lines, "Z3").shapes == "(2×3)(3×6) + (2×1 broadcast over 6 columns) = 2×6");
+    CHECK(line_for(lines, "dW2").shapes == "(3×6)(6×4) = 3×4");
+    CHECK(line_for(lines, "dA1").formula == "W2ᵀ dZ2");
+    CHECK(line_for(lines, "dA1").shapes == "(4×3)(3×6) = 4×6");
+    // Two outputs x 6 samples: the mean averages 12 elements.
+    CHECK(line_for(lines, "dA3").formula == "−(1/12) Y ⊘ A3 + (1/12) (1 − Y) ⊘ (1 − A3)");
+}
+
+TEST_CASE("explain --check: every parameter gradient agrees with finite differences") {
+    std::size_t checked = 0;
+    for (const ExplainLine& l : explain_mlp(problem({4, 3, 1}, 5), true)) {
+        if (l.kind != Kind::backward || (l.lhs.rfind("dW", 0) != 0 && l.lhs.rfind("db", 0) != 0)) continue;
+        CAPTURE(l.lhs);
+        CHECK(l.fd_error < 1e-7);
+        ++checked;
+    }
+    CHECK(checked == 4);
+}
+
+TEST_CASE("explain: generic ops, shared intermediates, unused variables") {
+    Tape tape;
+    const Var x = tape.variable(random_matrix(2, 3, 1), "x");
+    const Var y = tape.variable(random_matrix(2, 3, 2, 3.0), "y");
+    tape.variable(random_matrix(4, 4, 3), "W9");  // recorded, never used
+    const Var J = sum(exp(x) / y).named("J");
+    tape.backward(J);
+    const std::vector<ExplainLine> lines = explain(tape, J);
+    CHECK(line_for(lines, "J").formula == "sum(exp(x) ⊘ y)");
+    CHECK(line_for(lines, "dy").formula == "−exp(x) ⊘ y²");
+    CHECK(line_for(lines, "dx").formula == "𝟙 ⊘ y ⊙ exp(x)");
+    bool noted = false;
+    for (const ExplainLine& l : lines)
+        noted = noted || (l.kind == Kind::note && l.formula.find("W9 (4×4) does not affect J") == 0);
+    CHECK(noted);
+
+    // An unnamed node used twice gets its own line (t<index>) and one gradient summing both uses.
+    Tape t2;
+    const Var a = t2.variable(random_matrix(3, 1, 4), "a");
+    const Var s = sigmoid(a);
+    const Var out = mean(s * s);
+    t2.backward(out);
+    const std::vector<ExplainLine> l2 = explain(t2, out);
+    const std::string t = "t" + std::to_string(s.index());
+    CHECK(line_for(l2, t).formula == "σ(a)");
+    CHECK(line_for(l2, "d" + t).formula == "(1/3) " + t + " + (1/3) " + t);
+    CHECK(line_for(l2, "da").formula == "d" + t + " ⊙ " + t + "(1 − " + t + ")");
+}
+
+TEST_CASE("explain: an op without a rule is written as its vjp; misuse throws") {
+    Tape tape;
+    const Var x = tape.variable(random_matrix(2, 2, 5), "x");
+    const Var z = tape.record(
+        "square", {x}, 2, 2, [&](Matrix& out) { xt::noalias(out) = x.value() * x.value(); },
+        [](const BackwardContext& ctx) { xt::noalias(ctx.grad_input(0)) += 2.0 * ctx.grad_output() * ctx.input(0); });
+    const Var J = sum(z);
+    CHECK_THROWS_AS(explain(tape, J), UsageError);  // no backward() yet
+    CHECK_THROWS_AS(explain(tape, z), ShapeError);  // not 1x1
+    tape.backward(J);
+    CHECK(line_for(explain(tape, J), "dx").formula == "vjp(square, input 0, 1)");
+}
+
+#ifdef MATGRAD_DOT
+constexpr bool kGraphvizMissing = false;
+#else
+constexpr bool kGraphvizMissing = true;  // the render check below is skipped
+#endif
+
+TEST_CASE("Tape::to_dot: a node per tape node, an edge per input; graphviz renders it" *
+          doctest::skip(kGraphvizMissing)) {
+    const nn::MlpProblem p = problem({10, 64, 1}, 7);
+    Tape tape;
+    tape.backward(nn::record_mlp_loss(tape, p));
+    std::size_t edges = 0;
+    for (std::size_t k = 0; k < tape.size(); ++k) edges += tape.node(k).num_inputs();
+    DotOptions options;
+    options.gradient_norms = true;
+    const std::string dot = tape.to_dot(options);
+    CHECK(count(dot, " -> ") == edges);
+    std::size_t with_gradient = 0;
+    for (std::size_t k = 0; k < tape.size(); ++k) with_gradient += tape.node(k).requires_grad();
+    CHECK(count(dot, "‖grad‖") == with_gradient);
+
+#ifdef MATGRAD_DOT
+    const std::filesystem::path dir = std::filesystem::path(MATGRAD_EXPLAIN_SCRATCH) / "dot";
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "slides.dot") << dot;
+    const std::string command = std::string(MATGRAD_DOT) + " -Tsvg " + (dir / "slides.dot").string() + " -o " +
+                                (dir / "slides.svg").string();
+    REQUIRE(std::system(command.c_str()) == 0);
+    std::stringstream svg;
+    svg << std::ifstream(dir / "slides.svg").rdbuf();
+    CHECK(count(svg.str(), "class=\"node\"") == tape.size());
+    CHECK(count(svg.str(), "class=\"edge\"") == edges);
+    CHECK(svg.str().find("W1") != std::string::npos);
+#endif
+}
+
+TEST_CASE("Tape::to_dot: leaves and constants styled apart, names and shapes in labels") {
+    Tape tape;
+    const Var a = tape.variable(Matrix{{1, 2}, {3, 4}}, "a");
+    const Var c = tape.constant(Matrix{{1}, {1}}, "c\"quoted\"");
+    const Var J = sum(matmul(a, c) * 2.0);
+    tape.backward(J);
+    const std::string dot = tape.to_dot();
+    CHECK(dot.find("n0 [label=\"a\\nvariable\\n2×2\", shape=box, style=filled") != std::string::npos);
+    CHECK(dot.find("c\\\"quoted\\\"\\nconstant\\n2×1\", shape=box, style=\"filled,dashed\"") != std::string::npos);
+    CHECK(dot.find("label=\"2\\n1×1\"") != std::string::npos);  // the literal 2.0
+    CHECK(dot.find("n0 -> n2 [label=\"0\"]") != std::string::npos);
+    CHECK(dot.find("n1 -> n2 [label=\"1\"]") != std::string::npos);
+    CHECK(count(dot, " -> ") == 5);  // matmul 2, mul 2, sum 1
+}
+
+TEST_CASE("Tape::trace: one row per node with value statistics, gradient norm and times") {
+    Tape tape;
+    tape.set_timing(true);
+    const Var a = tape.variable(Matrix{{1, 2}, {3, 4}}, "a");
+    const Var J = sum(a).named("J");
+    const std::string before = tape.trace();
+    CHECK(count(before, "\n") == 3);  // header + 2 nodes
+    tape.backward(J);
+    std::istringstream rows(tape.trace());
+    std::string header, row_a, row_J;
+    std::getline(rows, header);
+    std::getline(rows, row_a);
+    std::getline(rows, row_J);
+    CHECK(header.find("‖grad‖") != std::string::npos);
+    std::istringstream fields(row_a);
+    std::string index, op, name, shape, lo, hi, mean, norm;
+    fields >> index >> op >> name >> shape >> lo >> hi >> mean >> norm;
+    CHECK(index == "0");
+    CHECK(op == "variable");
+    CHECK(name == "a");
+    CHECK(shape == "2×2");
+    CHECK(lo == "1");
+    CHECK(hi == "4");
+    CHECK(mean == "2.5");
+    CHECK(norm == "2");  // dJ/da is all ones: ‖·‖ = sqrt(4)
+    CHECK(row_J.find("sum") != std::string::npos);
+}
