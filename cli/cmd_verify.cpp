@@ -40,25 +40,25 @@ std::map<std::string, Matrix> read_hand_gradients(const std::string& dir) {
 std::string shape_string(const std::array<std::size_t, 2>& s) { return shape_text(s[0], s[1]); }
 
 void print_json(const std::vector<nn::GradientReport>& reports) {
-    nlohmann::json gradients = nlohmann::json::array();
+    nlohmann::ordered_json gradients = nlohmann::ordered_json::array();
     for (const nn::GradientReport& r : reports) {
-        nlohmann::json also = nlohmann::json::array();
+        nlohmann::ordered_json also = nlohmann::ordered_json::array();
         for (nn::Diagnosis d : r.also) also.push_back(nn::diagnosis_name(d));
         // NaN is not JSON: errors against the true gradient exist only when the shapes agree.
-        auto number_or_null = [](double x) { return std::isnan(x) ? nlohmann::json(nullptr) : nlohmann::json(x); };
+        auto number_or_null = [](double x) { return std::isnan(x) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(x); };
         gradients.push_back({{"param", r.param},
                              {"diagnosis", nn::diagnosis_name(r.diagnosis)},
                              {"also", also},
                              {"factor", r.factor},
                              {"max_abs_error", number_or_null(r.max_abs_error)},
                              {"max_rel_error", number_or_null(r.max_rel_error)},
-                             {"worst_index", std::isnan(r.max_abs_error) ? nlohmann::json(nullptr)
-                                                                         : nlohmann::json({r.worst_row, r.worst_col})},
+                             {"worst_index", std::isnan(r.max_abs_error) ? nlohmann::ordered_json(nullptr)
+                                                                         : nlohmann::ordered_json({r.worst_row, r.worst_col})},
                              {"expected_shape", r.expected_shape},
                              {"given_shape", r.given_shape},
                              {"hint", r.hint}});
     }
-    std::cout << nlohmann::json{{"gradients", gradients}}.dump(2) << "\n";
+    std::cout << nlohmann::ordered_json{{"gradients", gradients}}.dump(2) << "\n";
 }
 
 void print_table(const std::vector<nn::GradientReport>& reports, double tol) {

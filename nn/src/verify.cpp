@@ -84,15 +84,17 @@ std::string explanation(Diagnosis d, const GradientTruth& t, double k) {
     const std::string n = std::to_string(t.mean_count);
     switch (d) {
         case Diagnosis::transposed:
-            return "transposed (" + t.param + " has the shape of its variable, " + shape_string(shape_of(t.expected)) + ")";
+            // In the slides' layout a gradient has its variable's shape: dW1 is W1's shape.
+            return "transposed: " + t.param + " must have " + t.param.substr(1) + "'s shape, " +
+                   shape_string(shape_of(t.expected));
         case Diagnosis::missing_mean_factor:
             return "the 1/n of the mean (n = " + n + ") was dropped, as the slides' dA2 line does";
         case Diagnosis::extra_mean_factor: return "1/n (n = " + n + ") was applied twice";
         case Diagnosis::sign_flipped: return "the sign is flipped (check dA[L] = −Y ⊘ A[L] + (1 − Y) ⊘ (1 − A[L]))";
         case Diagnosis::scaled: return "off by the constant factor " + number(k);
         case Diagnosis::not_summed:
-            return "per-sample: sum " + t.per_sample_formula + " over the " + std::to_string(t.per_sample.shape(1)) +
-                   " samples (columns)";
+            return "the per-sample gradient: add up " + t.per_sample_formula + " over the " +
+                   std::to_string(t.per_sample.shape(1)) + " samples (its columns)";
         case Diagnosis::missing_activation_derivative:
             return "σ'(Z) = A(1 − A) was left out of the hidden layers' dZ = dA ⊙ A(1 − A)";
         default: return "";
@@ -195,7 +197,7 @@ GradientReport diagnose(const GradientTruth& truth, const Matrix& given, double 
             }
             r.diagnosis = found.front();
             r.also.assign(found.begin() + 1, found.end());
-            r.hint = truth.param + " should be " + expected + "; yours equals " + form_text(c.form, transposed, *k, n) + ":";
+            r.hint = truth.param + " should be " + expected + "; yours equals " + form_text(c.form, transposed, *k, n) + " —";
             for (std::size_t i = 0; i < found.size(); ++i)
                 r.hint += (i ? "; " : " ") + explanation(found[i], truth, *k);
             return r;

@@ -142,7 +142,7 @@ TEST_CASE("diagnose: a bias gradient left per sample is not_summed") {
     const nn::GradientReport r = nn::diagnose(bias_truth(dZ, 7), dZ);
     CHECK(r.diagnosis == Diagnosis::not_summed);
     CHECK(r.also.empty());
-    CHECK(r.hint.find("sum dZ1 over the 7 samples") != std::string::npos);
+    CHECK(r.hint.find("add up dZ1 over the 7 samples") != std::string::npos);
     // Per sample and without the 1/n (dZ = A − Y), and per sample but samples as rows.
     const nn::GradientReport unscaled = nn::diagnose(bias_truth(dZ, 7), times(7, dZ));
     CHECK(unscaled.diagnosis == Diagnosis::not_summed);
