@@ -74,7 +74,7 @@ void add_predict_command(CLI::App& app, int& status) {
         "accuracy is printed on stderr) or absent.\n\n"
         "Example:\n"
         "  matgrad train --csv data/breast_cancer.csv --save model\n"
-        "  matgrad predict --model model --csv data/breast_cancer.csv --out predictions.csv");
+        "  matgrad predict --model model --csv data/breast_cancer.csv --out predictions.csv\n");
     auto o = std::make_shared<PredictOptions>();
     cmd->add_option("--model", o->model, "Model directory written by matgrad train --save")->required();
     cmd->add_option("--csv", o->csv, "Rows to predict: CSV with a header line")->required();

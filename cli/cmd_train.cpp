@@ -46,7 +46,7 @@ private:
 struct TrainOptions {
     std::string csv, label, hidden = "32", activation = "relu", optimizer = "adam";
     std::string save, metrics, plot;
-    long long epochs = 200, batch = 32, seed = 1;
+    long long epochs = 100, batch = 32, seed = 1;
     double lr = 0.01, test_fraction = 0.2;
 };
 
@@ -282,7 +282,7 @@ void add_train_command(CLI::App& app, int& status) {
         "Example:\n"
         "  matgrad train --csv data/breast_cancer.csv --save model --metrics metrics.json \\\n"
         "      --plot loss.svg\n"
-        "  matgrad predict --model model --csv data/breast_cancer.csv --out predictions.csv");
+        "  matgrad predict --model model --csv data/breast_cancer.csv --out predictions.csv\n");
     auto o = std::make_shared<TrainOptions>();
     cmd->add_option("--csv", o->csv, "Training data: CSV with a header line")->required();
     cmd->add_option("--label", o->label, "Name of the 0/1 label column (default: the last column)");

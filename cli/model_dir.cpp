@@ -79,6 +79,9 @@ void save_model(const std::string& dir, const SavedModel& model) {
 
 SavedModel load_model(const std::string& dir) {
     const fs::path root(dir);
+    std::error_code error;
+    if (!fs::is_directory(root, error))
+        throw InputError(dir + ": no such model directory (write one with matgrad train --save)");
     const std::string json_path = (root / "model.json").string();
     std::vector<std::size_t> sizes;
     std::string hidden, output, label;

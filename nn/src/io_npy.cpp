@@ -157,7 +157,7 @@ ElementType parse_descr(const std::string& descr, const std::string& file) {
         throw InputError(file + ": dtype '" + detail::printable(descr) + "' " + why +
                          "; matgrad reads float64, float32, integers and bool");
     };
-    if (descr.size() < 3) return refuse("is not a dtype numpy writes");
+    if (descr.size() < 2) return refuse("is not a dtype numpy writes");
     const char order = descr[0], kind = descr[1];
     if (order != '<' && order != '>' && order != '|' && order != '=')
         return refuse("has an unknown byte order");
@@ -171,7 +171,7 @@ ElementType parse_descr(const std::string& descr, const std::string& file) {
         default: return refuse("is not a dtype numpy writes");
     }
     const std::string digits = descr.substr(2);
-    if (digits.size() > 2 || !std::all_of(digits.begin(), digits.end(),
+    if (digits.empty() || digits.size() > 2 || !std::all_of(digits.begin(), digits.end(),
                                           [](char c) { return c >= '0' && c <= '9'; }))
         return refuse("is not a dtype numpy writes");
     const std::size_t size = std::stoul(digits);

@@ -1,0 +1,155 @@
+// The bad-input suite: each case writes a bad file or passes a bad option, then checks exit status
+// 2, one line on stderr that names the problem (and the file), and that no output file appeared.
+#include "cli_test_util.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace matgrad::test;
+
+namespace {
+
+const std::string good_csv = "x1,x2,y\n0,1,0\n1,0,1\n2,1,0\n3,0,1\n4,1,0\n5,0,1\n6,1,0\n7,0,1\n";
+
+/// Runs matgrad with `args` ("{dir}" is replaced by the scratch directory) after writing `files`
+/// into a fresh directory, and checks the failure: status 2, one stderr line containing every
+/// string of `expected`, and no new entry in the directory.
+void expect_refusal(const std::vector<std::pair<std::string, std::string>>& files,
+                    std::vector<std::string> args, const std::vector<std::string>& expected) {
+    ScratchDir dir("bad");
+    for (const auto& [name, bytes] : files) {
+        fs::create_directories(fs::path(dir / name).parent_path());
+        write_file(dir / name, bytes);
+    }
+    for (std::string& a : args)
+        if (const std::size_t at = a.find("{dir}"); at != std::string::npos) a.replace(at, 5, dir.path().string());
+    const std::vector<std::string> before = dir.entries();
+    const RunResult r = run_matgrad(args, dir);
+    INFO("stderr: " << r.err);
+    CHECK(r.status == 2);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+    for (const std::string& text : expected) CHECK(r.err.find(text) != std::string::npos);
+    CHECK(dir.entries() == before);
+}
+
+/// `matgrad train` on dir/d.csv holding `csv`, with every output requested.
+void expect_train_refusal(const std::string& csv, const std::vector<std::string>& extra,
+                          const std::vector<std::string>& expected) {
+    std::vector<std::string> args{"train", "--csv", "{dir}/d.csv", "--save", "{dir}/model",
+                                  "--metrics", "{dir}/m.json", "--plot", "{dir}/loss.svg"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    expect_refusal({{"d.csv", csv}}, args, expected);
+}
+
+}  // namespace
+
+TEST_CASE("train refuses bad CSV files, naming the file, line and column") {
+    expect_train_refusal("", {}, {"d.csv: is empty"});
+    expect_train_refusal("x1,x2,y\n", {}, {"d.csv: has a header line but no data rows"});
+    expect_train_refusal("x1,x2,y\n0,1,0\n1,0\n", {}, {"d.csv: line 3: has 2 fields but the header has 3"});
+    expect_train_refusal("x1,x2,y\n0,1,0\n1,,1\n", {}, {"d.csv: line 3, column 2 (x2): empty cell"});
+    expect_train_refusal("x1,x2,y\n0,1,0\n1,abc,1\n", {}, {"d.csv: line 3, column 2 (x2): 'abc' is not a number"});
+    expect_train_refusal("x1,x2,y\n0,NaN,0\n1,0,1\n", {}, {"d.csv: line 2, column 2 (x2): 'NaN' is not finite"});
+    expect_train_refusal("x1,x2,y\n0,1,0\ninf,0,1\n", {}, {"d.csv: line 3, column 1 (x1): 'inf' is not finite"});
+    expect_train_refusal(good_csv, {"--label", "target"}, {"d.csv: has no column 'target' (its columns: x1, x2, y)"});
+    expect_train_refusal("x1,x2,y\n0,1,0\n1,0,2\n", {}, {"d.csv: line 3, column 3 (y): the label is 2; labels must be 0 or 1"});
+    expect_train_refusal("x1,x2,y\n0,1,0.5\n", {}, {"d.csv: line 2, column 3 (y): the label is 0.5"});
+    expect_train_refusal("x1,x2,y\n0,1,1\n1,0,1\n2,2,1\n", {}, {"d.csv: every label is 1; a classifier needs rows of both classes"});
+    expect_train_refusal("x1,x2,y\n0,1,1\n1,0,1\n2,2,0\n", {}, {"d.csv: class 0 has only 1 row"});
+    expect_train_refusal("y\n0\n1\n", {}, {"d.csv: has only the label column 'y'"});
+    expect_train_refusal("1,2,3\n0,1,0\n", {}, {"d.csv: line 1 holds numbers, not column names"});
+}
+
+TEST_CASE("train refuses a missing or unreadable CSV") {
+    expect_refusal({}, {"train", "--csv", "{dir}/nope.csv", "--save", "{dir}/model"},
+                   {"nope.csv: cannot open: No such file or directory"});
+    expect_refusal({{"sub/x", ""}}, {"train", "--csv", "{dir}/sub", "--metrics", "{dir}/m.json"},
+                   {"sub: is a directory, not a file"});
+}
+
+TEST_CASE("train refuses bad option values and unknown options with one line") {
+    expect_train_refusal(good_csv, {"--epochs", "0"}, {"--epochs must be a positive integer (got 0)"});
+    expect_train_refusal(good_csv, {"--epochs", "-5"}, {"--epochs must be a positive integer (got -5)"});
+    expect_train_refusal(good_csv, {"--epochs", "many"}, {"--epochs"});
+    expect_train_refusal(good_csv, {"--lr", "0"}, {"--lr must be a positive number"});
+    expect_train_refusal(good_csv, {"--lr", "-0.1"}, {"--lr must be a positive number"});
+    expect_train_refusal(good_csv, {"--batch", "0"}, {"--batch must be a positive integer (got 0)"});
+    expect_train_refusal(good_csv, {"--batch", "-3"}, {"--batch must be a positive integer"});
+    for (const char* fraction : {"0", "1", "1.5", "-0.2"})
+        expect_train_refusal(good_csv, {"--test-fraction", fraction}, {"--test-fraction must be strictly between 0 and 1"});
+    expect_train_refusal(good_csv, {"--hidden", "0"}, {"--hidden: '0' is not a list of positive layer sizes"});
+    expect_train_refusal(good_csv, {"--hidden", "32,x"}, {"--hidden: '32,x' is not a list"});
+    expect_train_refusal(good_csv, {"--optimizer", "rmsprop"}, {"--optimizer", "rmsprop"});
+    expect_train_refusal(good_csv, {"--activation", "gelu"}, {"--activation", "gelu"});
+    expect_train_refusal(good_csv, {"--seed", "-1"}, {"--seed must be a non-negative integer"});
+    expect_train_refusal(good_csv, {"--bogus"}, {"--bogus"});
+    expect_refusal({}, {"train", "--epochs", "3"}, {"--csv is required"});
+    expect_refusal({}, {"frobnicate"}, {"subcommand"});
+}
+
+TEST_CASE("train refuses output paths it could not write before training") {
+    expect_refusal({{"d.csv", good_csv}}, {"train", "--csv", "{dir}/d.csv", "--metrics", "{dir}/no/m.json"},
+                   {"no/m.json: cannot write there: the directory", "does not exist"});
+    expect_refusal({{"d.csv", good_csv}}, {"train", "--csv", "{dir}/d.csv", "--plot", "{dir}"},
+                   {"is a directory; expected a file name"});
+    expect_refusal({{"d.csv", good_csv}, {"precious/notes.txt", "keep me"}},
+                   {"train", "--csv", "{dir}/d.csv", "--save", "{dir}/precious"},
+                   {"precious: exists and is not a matgrad model directory (no model.json); refusing to replace it"});
+}
+
+TEST_CASE("a failed train run leaves an existing model and metrics untouched") {
+    ScratchDir dir("keep-model");
+    write_file(dir / "d.csv", good_csv);
+    REQUIRE(run_matgrad({"train", "--csv", dir / "d.csv", "--epochs", "2", "--test-fraction", "0.25",
+                         "--save", dir / "model", "--metrics", dir / "m.json"}, dir).status == 0);
+    const std::string W1 = read_file(dir / "model/W1.npy"), metrics = read_file(dir / "m.json");
+    write_file(dir / "bad.csv", "x1,x2,y\n0,1,0\n1,x,1\n");
+    const RunResult r = run_matgrad({"train", "--csv", dir / "bad.csv", "--save", dir / "model", "--metrics", dir / "m.json"}, dir);
+    CHECK(r.status == 2);
+    CHECK(read_file(dir / "model/W1.npy") == W1);
+    CHECK(read_file(dir / "m.json") == metrics);
+    CHECK(dir.entries() == std::vector<std::string>{"bad.csv", "d.csv", "m.json", "model"});
+}
+
+TEST_CASE("predict refuses bad models and CSVs, naming the file") {
+    ScratchDir dir("predict-bad");
+    write_file(dir / "d.csv", good_csv);
+    REQUIRE(run_matgrad({"train", "--csv", dir / "d.csv", "--epochs", "2", "--test-fraction", "0.25", "--save", dir / "model"}, dir).status == 0);
+    std::vector<std::pair<std::string, std::string>> model;
+    for (const auto& e : fs::directory_iterator(dir / "model"))
+        model.emplace_back("model/" + e.path().filename().string(), read_file(e.path().string()));
+    auto with = [&](const std::string& name, const std::string& bytes) {
+        auto files = model;
+        files.emplace_back("d.csv", good_csv);
+        for (auto& f : files)
+            if (f.first == name) f.second = bytes;
+        if (std::none_of(files.begin(), files.end(), [&](const auto& f) { return f.first == name; }))
+            files.emplace_back(name, bytes);
+        return files;
+    };
+    const std::vector<std::string> predict{"predict", "--model", "{dir}/model", "--csv", "{dir}/d.csv", "--out", "{dir}/p.csv"};
+    const std::string W1 = read_file(dir / "model/W1.npy");
+
+    expect_refusal({{"d.csv", good_csv}}, predict, {"model: no such model directory"});
+    expect_refusal(with("model/model.json", ""), predict, {"model/model.json: [json.exception.parse_error"});
+    expect_refusal(with("model/model.json", "{\"format\": \"matgrad-mlp\""), predict, {"model/model.json: [json.exception.parse_error"});
+    expect_refusal(with("model/model.json", "{\"format\": \"other\", \"version\": 1}"), predict, {"model/model.json: not a version 1 matgrad-mlp model"});
+    expect_refusal(with("model/W1.npy", W1.substr(0, W1.size() - 5)), predict, {"model/W1.npy: truncated: header says 32x2 float64 (512 bytes of data) but the file has 507"});
+    expect_refusal(with("model/W1.npy", "not numpy at all"), predict, {"model/W1.npy: not a .npy file"});
+    expect_refusal(with("model/W1.npy", npy_bytes(npy_header("<f8", false, "(2, 32)"), std::string(512, '\0'))), predict,
+                   {"model/W1.npy: is 2x32 but model.json's sizes need 32x2"});
+    expect_refusal(with("model/W1.npy", npy_bytes(npy_header("<f8", false, "(64,)"), std::string(512, '\0'))), predict,
+                   {"model/W1.npy: is 1-D with 64 values", "save it as 1x64"});
+    expect_refusal(with("model/W1.npy", npy_bytes(npy_header("<f8", false, "(2, 4, 8)"), std::string(512, '\0'))), predict,
+                   {"model/W1.npy: is 3-D (2x4x8)"});
+    expect_refusal(with("model/W1.npy", npy_bytes(npy_header("<c16", false, "(32, 2)"), std::string(1024, '\0'))), predict,
+                   {"model/W1.npy: dtype '<c16' (complex) cannot be converted"});
+    expect_refusal(with("model/std.npy", npy_bytes(npy_header("<f8", false, "(2, 1)"), std::string(16, '\0'))), predict,
+                   {"model/std.npy: element (0,0) is not positive"});
+    expect_refusal(with("d.csv", "x2,y\n1,0\n"), predict, {"d.csv: has no column 'x1' (its columns: x2, y)"});
+    expect_refusal(with("d.csv", "x1,x2,extra\n1,0,5\n"), predict, {"d.csv: column 3 'extra' is neither a feature of the model"});
+    expect_refusal(with("d.csv", "x1,x2\n1,\n"), predict, {"d.csv: line 2, column 2 (x2): empty cell"});
+    expect_refusal(with("d.csv", "x1,x2,y\n1,2,3\n"), predict, {"d.csv: line 2, column 3 (y): the label is 3"});
+    expect_refusal(with("d.csv", good_csv), {"predict", "--model", "{dir}/model", "--csv", "{dir}/d.csv", "--out", "{dir}/none/p.csv"},
+                   {"none/p.csv: cannot write there"});
+    expect_refusal({}, {"predict", "--csv", "x.csv"}, {"--model is required"});
+}

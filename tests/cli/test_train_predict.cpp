@@ -1,0 +1,156 @@
+// `matgrad train` and `matgrad predict` end to end on the real breast-cancer data.
+#include "cli_test_util.hpp"
+
+#include <nn/io.hpp>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+using namespace matgrad;
+using namespace matgrad::test;
+
+namespace {
+
+/// Trains with default settings into dir/model; returns the parsed metrics.
+nlohmann::json train_default(const ScratchDir& dir) {
+    const RunResult r = run_matgrad({"train", "--csv", data_file("breast_cancer.csv"), "--save", dir / "model",
+                                     "--metrics", dir / "metrics.json", "--plot", dir / "loss.svg"}, dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    return nlohmann::json::parse(read_file(dir / "metrics.json"));
+}
+
+/// The CSV without column `drop` and with the remaining columns in reverse order.
+std::string reversed_without(const io::CsvTable& t, std::size_t drop) {
+    std::string text;
+    for (std::size_t r = 0; r <= t.values.shape(0); ++r) {
+        bool first = true;
+        for (std::size_t c = t.header.size(); c-- > 0;) {
+            if (c == drop) continue;
+            text += first ? "" : ",";
+            first = false;
+            text += r == 0 ? t.header[c] : nlohmann::json(t.values(r - 1, c)).dump();  // shortest exact form
+        }
+        text += "\n";
+    }
+    return text;
+}
+
+std::vector<int> predictions_of(const std::string& csv) {
+    std::vector<int> out;
+    std::istringstream in(csv);
+    std::string line;
+    std::getline(in, line);
+    CHECK(line == "probability,prediction");
+    while (std::getline(in, line)) {
+        const std::size_t comma = line.find(',');
+        const double p = std::stod(line.substr(0, comma));
+        const int label = std::stoi(line.substr(comma + 1));
+        CHECK(p >= 0.0);
+        CHECK(p <= 1.0);
+        CHECK(label == (p >= 0.5 ? 1 : 0));
+        out.push_back(label);
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("train with defaults reaches >= 0.95 test accuracy on breast_cancer.csv and writes its outputs") {
+    ScratchDir dir("train");
+    const nlohmann::json m = train_default(dir);
+    CHECK(m.at("test_accuracy").get<double>() >= 0.95);
+    CHECK(m.at("train_accuracy").get<double>() >= 0.95);
+    CHECK(m.at("final_loss").get<double>() < 0.2);
+    CHECK(m.at("epochs").get<int>() == 100);
+    CHECK(m.at("seconds").get<double>() > 0);
+    CHECK(m.at("train_rows").get<int>() + m.at("test_rows").get<int>() == 569);
+    CHECK(m.at("test_rows").get<int>() == 113);  // per class: round(0.2 * 212) + round(0.2 * 357) = 42 + 71
+
+    const nlohmann::json model = nlohmann::json::parse(read_file(dir / "model/model.json"));
+    CHECK(model.at("sizes") == nlohmann::json::array({30, 32, 1}));
+    CHECK(model.at("label") == "benign");
+    CHECK(model.at("features").size() == 30);
+    CHECK(io::read_npy(dir / "model/W1.npy").shape(0) == 32);
+    CHECK(io::read_npy(dir / "model/mean.npy").shape(0) == 30);
+    const std::string svg = read_file(dir / "loss.svg");
+    CHECK(svg.rfind("<svg", 0) == 0);
+    CHECK(svg.find("train loss") != std::string::npos);
+    CHECK(svg.find("test loss") != std::string::npos);
+    CHECK(dir.entries() == std::vector<std::string>{"loss.svg", "metrics.json", "model"});
+}
+
+TEST_CASE("the same seed gives the same model; another seed another split") {
+    ScratchDir dir("seed");
+    const std::string csv = data_file("breast_cancer.csv");
+    for (const char* name : {"a", "b"})
+        REQUIRE(run_matgrad({"train", "--csv", csv, "--epochs", "3", "--save", dir / name}, dir).status == 0);
+    REQUIRE(run_matgrad({"train", "--csv", csv, "--epochs", "3", "--seed", "2", "--save", dir / "c"}, dir).status == 0);
+    CHECK(read_file(dir / "a/W1.npy") == read_file(dir / "b/W1.npy"));
+    CHECK(read_file(dir / "a/mean.npy") != read_file(dir / "c/mean.npy"));
+}
+
+TEST_CASE("predict applies the saved standardization and model, with or without the label column") {
+    ScratchDir dir("predict");
+    train_default(dir);
+    const io::CsvTable table = io::read_csv(data_file("breast_cancer.csv"));
+    const std::size_t label = table.header.size() - 1;
+
+    const RunResult with_labels = run_matgrad({"predict", "--model", dir / "model", "--csv",
+                                               data_file("breast_cancer.csv"), "--out", dir / "p.csv"}, dir);
+    INFO(with_labels.err);
+    REQUIRE(with_labels.status == 0);
+    CHECK(with_labels.err.find("accuracy") != std::string::npos);
+    const std::vector<int> predicted = predictions_of(read_file(dir / "p.csv"));
+    REQUIRE(predicted.size() == 569);
+    std::size_t correct = 0;
+    for (std::size_t r = 0; r < predicted.size(); ++r) correct += predicted[r] == table.values(r, label);
+    CHECK(static_cast<double>(correct) / 569.0 >= 0.95);
+
+    // Columns by name: reordered and without the label, the predictions are the same.
+    write_file(dir / "unlabelled.csv", reversed_without(table, label));
+    const RunResult unlabelled = run_matgrad({"predict", "--model", dir / "model", "--csv", dir / "unlabelled.csv"}, dir);
+    INFO(unlabelled.err);
+    REQUIRE(unlabelled.status == 0);
+    CHECK(unlabelled.out == read_file(dir / "p.csv"));  // printed on stdout without --out
+    CHECK(unlabelled.err.find("accuracy") == std::string::npos);
+}
+
+TEST_CASE("predict reads a model whose arrays were re-saved big-endian, in Fortran order or as float32") {
+    ScratchDir dir("predict-dtypes");
+    train_default(dir);
+    const std::string csv = data_file("breast_cancer.csv");
+    REQUIRE(run_matgrad({"predict", "--model", dir / "model", "--csv", csv, "--out", dir / "p.csv"}, dir).status == 0);
+
+    // W2 as big-endian Fortran-order float64: exactly the same values, so the same probabilities.
+    const Matrix W2 = io::read_npy(dir / "model/W2.npy");
+    std::vector<double> column_major;
+    for (std::size_t c = 0; c < W2.shape(1); ++c)
+        for (std::size_t r = 0; r < W2.shape(0); ++r) column_major.push_back(W2(r, c));
+    write_file(dir / "model/W2.npy", npy_bytes(npy_header(">f8", true, "(1, 32)"), raw_bytes(column_major, true)));
+    REQUIRE(run_matgrad({"predict", "--model", dir / "model", "--csv", csv, "--out", dir / "q.csv"}, dir).status == 0);
+    CHECK(read_file(dir / "q.csv") == read_file(dir / "p.csv"));
+
+    // b1 as float32 zeros / int8 values: accepted and converted.
+    write_file(dir / "model/b1.npy", npy_bytes(npy_header("<f4", false, "(32, 1)"), std::string(32 * 4, '\0')));
+    CHECK(run_matgrad({"predict", "--model", dir / "model", "--csv", csv}, dir).status == 0);
+    write_file(dir / "model/b1.npy", npy_bytes(npy_header("|i1", false, "(32, 1)"), std::string(32, '\0')));
+    CHECK(run_matgrad({"predict", "--model", dir / "model", "--csv", csv}, dir).status == 0);
+}
+
+TEST_CASE("retraining replaces a model directory whole; --help shows an example") {
+    ScratchDir dir("retrain");
+    const std::string csv = data_file("breast_cancer.csv");
+    REQUIRE(run_matgrad({"train", "--csv", csv, "--epochs", "2", "--hidden", "4,3", "--save", dir / "model"}, dir).status == 0);
+    CHECK(fs::exists(dir / "model/W3.npy"));
+    REQUIRE(run_matgrad({"train", "--csv", csv, "--epochs", "2", "--hidden", "5", "--save", dir / "model"}, dir).status == 0);
+    CHECK_FALSE(fs::exists(dir / "model/W3.npy"));  // nothing of the old model is mixed in
+    CHECK(io::read_npy(dir / "model/W1.npy").shape(0) == 5);
+    CHECK(dir.entries() == std::vector<std::string>{"model"});
+
+    for (const char* command : {"train", "predict"}) {
+        const RunResult help = run_matgrad({command, "--help"}, dir);
+        CHECK(help.status == 0);
+        CHECK(help.out.find("Example:") != std::string::npos);
+    }
+}
