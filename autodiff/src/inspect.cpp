@@ -32,7 +32,7 @@ std::string padded(const std::string& s, std::size_t width) {
 
 std::string number_text(double x) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "%.4g", x);
+    std::snprintf(buf, sizeof buf, "%.4g", x + 0.0);  // + 0.0: −0 prints as 0
     return buf;
 }
 
@@ -384,7 +384,9 @@ Explainer::Term Explainer::vjp(const Var& v, std::size_t i, const Sym& g) const 
         r.coef = -r.coef;
     } else if (op == "sigmoid") {  // σ'(Z) = A(1 − A) with A = σ(Z), as the slides write it
         const Expr a = forward_expr(v);
-        hadamard(r, {wrap(a, kAtom) + "(1 − " + a.text + ")", kProduct});
+        const std::string derivative = wrap(a, kAtom) + "(1 − " + a.text + ")";
+        hadamard(r, {derivative, kProduct});
+        t.shapes = "element-wise on " + shape_of(in) + ", σ'(" + forward_expr(in).text + ") = " + derivative;
     } else if (op == "log") {
         divide(r, forward_expr(in));
     } else if (op == "exp") {
