@@ -14,6 +14,10 @@ TrainingProgress::TrainingProgress(std::size_t total_epochs)
 void TrainingProgress::epoch_done(std::size_t epoch, double loss, double train_accuracy,
                                   double test_accuracy) {
     if (terminal_) {
+        // Redraw at most 20 times a second: a fast epoch should not be slowed by the terminal.
+        const auto now = std::chrono::steady_clock::now();
+        if (line_open_ && epoch != total_ && now - last_draw_ < std::chrono::milliseconds(50)) return;
+        last_draw_ = now;
         constexpr std::size_t width = 24;
         const std::size_t filled = width * epoch / std::max<std::size_t>(total_, 1);
         const std::string bar = std::string(filled, '#') + std::string(width - filled, '.');

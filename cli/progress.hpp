@@ -2,6 +2,7 @@
 // plain lines (about 20 per run, plus the last epoch) that read well in logs.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 
 namespace matgrad::cli {
@@ -18,6 +19,7 @@ private:
     std::size_t total_;
     bool terminal_;
     bool line_open_ = false;
+    std::chrono::steady_clock::time_point last_draw_{};
 };
 
 }  // namespace matgrad::cli

@@ -6,6 +6,9 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
+#include <cstdio>
+
 using namespace matgrad;
 using namespace matgrad::test;
 
@@ -153,4 +156,31 @@ TEST_CASE("retraining replaces a model directory whole; --help shows an example"
         CHECK(help.status == 0);
         CHECK(help.out.find("Example:") != std::string::npos);
     }
+}
+
+TEST_CASE("Ctrl-C stops training after the current step and still writes the outputs (exit 130)") {
+    ScratchDir dir("sigint");
+    const std::string err = dir / "stderr.txt";
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {  // child: matgrad with stderr to a file, so the parent sees the first epoch
+        if (!std::freopen(err.c_str(), "w", stderr) || !std::freopen("/dev/null", "w", stdout)) ::_exit(99);
+        const std::string csv = data_file("breast_cancer.csv"), model = dir / "model", metrics = dir / "m.json";
+        ::execl(MATGRAD_EXE, MATGRAD_EXE, "train", "--csv", csv.c_str(), "--epochs", "1000000", "--save",
+                model.c_str(), "--metrics", metrics.c_str(), static_cast<char*>(nullptr));
+        ::_exit(98);
+    }
+    for (int waited = 0; waited < 3000 && read_file(err).find("epoch 1/") == std::string::npos; ++waited)
+        ::usleep(10000);
+    ::kill(pid, SIGINT);
+    int raw = 0;
+    REQUIRE(::waitpid(pid, &raw, 0) == pid);
+    REQUIRE(WIFEXITED(raw));
+    CHECK(WEXITSTATUS(raw) == 130);
+    CHECK(read_file(err).find("interrupted after") != std::string::npos);
+    const nlohmann::json m = nlohmann::json::parse(read_file(dir / "m.json"));
+    CHECK(m.at("interrupted") == true);
+    CHECK(m.at("epochs").get<int>() >= 1);
+    CHECK(m.at("epochs").get<int>() < 1000000);
+    CHECK(io::read_npy(dir / "model/W1.npy").shape(0) == 32);
 }
