@@ -46,60 +46,53 @@ double broadcast_value(const Matrix& m, std::size_t i, std::size_t j) {
 // ---------------------------------------------------------------------------------------------
 // Var
 
-Tape::Node& Tape::checked(const Var& v, const char* what) const {
+void Tape::throw_invalid(const Var& v, const char* what) const {
     if (v.tape_ != this)
         throw UsageError(std::string(what) + ": the Var belongs to a different tape");
-    if (v.generation_ != generation_ || v.index_ >= count_)
-        throw UsageError(std::string(what) +
-                         ": the Var was made before its tape was cleared (Tape::clear() "
-                         "invalidates every Var); rebuild the graph");
-    return nodes_[v.index_];
+    throw UsageError(std::string(what) +
+                     ": the Var was made before its tape was cleared (Tape::clear() "
+                     "invalidates every Var); rebuild the graph");
 }
 
-namespace {
-Tape& tape_of(Tape* tape, const char* what) {
-    if (tape == nullptr) throw UsageError(std::string(what) + ": empty Var (default-constructed)");
-    return *tape;
+void Var::throw_empty(const char* what) {
+    throw UsageError(std::string(what) + ": empty Var (default-constructed)");
 }
-}  // namespace
+
 
 bool Var::valid() const {
     return tape_ != nullptr && generation_ == tape_->generation_ && index_ < tape_->count_;
 }
-const Matrix& Var::value() const { return tape_of(tape_, "value()").checked(*this, "value()").value; }
-const std::string& Var::name() const { return tape_of(tape_, "name()").checked(*this, "name()").name; }
+const std::string& Var::name() const { return tape_of("name()").checked(*this, "name()").name; }
 const Var& Var::named(std::string name) const {
-    tape_of(tape_, "named()").checked(*this, "named()").name = std::move(name);
+    tape_of("named()").checked(*this, "named()").name = std::move(name);
     return *this;
 }
-std::size_t Var::rows() const { return value().shape(0); }
-std::size_t Var::cols() const { return value().shape(1); }
 std::string Var::shape_string() const { return shape_of(value()); }
-const char* Var::op() const { return tape_of(tape_, "op()").checked(*this, "op()").op; }
+const char* Var::op() const { return tape_of("op()").checked(*this, "op()").op; }
 bool Var::requires_grad() const {
-    return tape_of(tape_, "requires_grad()").checked(*this, "requires_grad()").requires_grad;
+    return tape_of("requires_grad()").checked(*this, "requires_grad()").requires_grad;
 }
 std::size_t Var::num_inputs() const {
-    return tape_of(tape_, "num_inputs()").checked(*this, "num_inputs()").num_inputs;
+    return tape_of("num_inputs()").checked(*this, "num_inputs()").num_inputs;
 }
 Var Var::input(std::size_t i) const {
-    const Tape& t = tape_of(tape_, "input()");
+    const Tape& t = tape_of("input()");
     const Tape::Node& n = t.checked(*this, "input()");
     if (i >= n.num_inputs)
         throw std::out_of_range("input(" + std::to_string(i) + "): " + describe() + " has " +
                                 std::to_string(n.num_inputs) + " inputs");
     return Var(tape_, t.inputs_[n.first_input + i], generation_);
 }
-Tape& Var::tape() const { return tape_of(tape_, "tape()"); }
+Tape& Var::tape() const { return tape_of("tape()"); }
 
 std::string Var::describe() const {
-    const Tape::Node& n = tape_of(tape_, "describe()").checked(*this, "describe()");
+    const Tape::Node& n = tape_of("describe()").checked(*this, "describe()");
     if (!n.name.empty()) return n.name;
     return std::string("the unnamed ") + n.op + " result #" + std::to_string(index_);
 }
 
 const Matrix& Var::grad() const {
-    const Tape::Node& n = tape_of(tape_, "grad()").checked(*this, "grad()");
+    const Tape::Node& n = tape_of("grad()").checked(*this, "grad()");
     if (!n.requires_grad)
         throw UsageError("grad(): " + describe() +
                          " is a constant (or computed only from constants) and has no gradient");
@@ -111,15 +104,6 @@ const Matrix& Var::grad() const {
 // ---------------------------------------------------------------------------------------------
 // BackwardContext
 
-const Matrix& BackwardContext::output() const { return tape_.nodes_[node_].value; }
-const Matrix& BackwardContext::grad_output() const { return tape_.nodes_[node_].grad; }
-std::size_t BackwardContext::num_inputs() const { return tape_.nodes_[node_].num_inputs; }
-const Matrix& BackwardContext::input(std::size_t i) const {
-    return tape_.input_node(tape_.nodes_[node_], i).value;
-}
-bool BackwardContext::needs_grad(std::size_t i) const {
-    return tape_.input_node(tape_.nodes_[node_], i).requires_grad;
-}
 Matrix& BackwardContext::grad_input(std::size_t i) const {
     Tape::Node& n = tape_.grad_input_node(node_, i);
     if (!n.grad_written) std::fill(n.grad.begin(), n.grad.end(), 0.0);
@@ -138,17 +122,15 @@ BackwardContext::GradTarget BackwardContext::grad_input_target(std::size_t i) co
 
 Tape::Tape() : generation_(next_generation()) {}
 
-const Tape::Node& Tape::input_node(const Node& n, std::size_t i) const {
-    if (i >= n.num_inputs)
-        throw std::out_of_range(std::string(n.op) + ": input " + std::to_string(i) +
-                                " out of range (" + std::to_string(n.num_inputs) + " inputs)");
-    return nodes_[inputs_[n.first_input + i]];
+void Tape::throw_no_input(const Node& n, std::size_t i) {
+    throw std::out_of_range(std::string(n.op) + ": input " + std::to_string(i) + " out of range (" +
+                            std::to_string(n.num_inputs) + " inputs)");
 }
 
 Tape::Node& Tape::grad_input_node(std::uint32_t node, std::size_t i) const {
-    auto& n = const_cast<Node&>(input_node(nodes_[node], i));
+    auto& n = const_cast<Node&>(input_node(*nodes_[node], i));
     if (!n.requires_grad)
-        throw UsageError(std::string(nodes_[node].op) + " backward: input " + std::to_string(i) +
+        throw UsageError(std::string(nodes_[node]->op) + " backward: input " + std::to_string(i) +
                          " needs no gradient (check needs_grad(i) first)");
     return n;
 }
@@ -163,10 +145,10 @@ Var Tape::push_node(const char* op, std::initializer_list<Var> inputs, std::size
                              ") belongs to a different tape than the other operands");
         requires_grad = checked(in, op).requires_grad || requires_grad;
     }
-    if (count_ == nodes_.size()) nodes_.emplace_back();
+    if (count_ == nodes_.size()) nodes_.push_back(std::make_unique<Node>());
     if (input_count_ + inputs.size() > inputs_.size()) inputs_.resize(input_count_ + inputs.size());
 
-    Node& n = nodes_[count_];
+    Node& n = *nodes_[count_];
     n.op = op;
     n.name.clear();
     n.value.resize({rows, cols});  // keeps the buffer when the size is unchanged
@@ -181,7 +163,7 @@ Var Tape::push_node(const char* op, std::initializer_list<Var> inputs, std::size
 }
 
 void Tape::finish_forward(std::uint32_t index, double seconds) {
-    Node& n = nodes_[index];
+    Node& n = *nodes_[index];
     n.forward_seconds = seconds;
     if (!detect_anomalies_) return;
     const std::size_t bad = first_non_finite(n.value);
@@ -204,7 +186,7 @@ Var Tape::make_leaf(const char* op, const Matrix& value, std::string&& name, boo
         throw ShapeError(std::string(op) + " " + (name.empty() ? "" : name + " ") +
                          "is empty (" + shape_of(value) + "); every matrix needs at least 1x1");
     Var v = push_node(op, {}, value.shape(0), value.shape(1), nullptr);
-    Node& n = nodes_[v.index_];
+    Node& n = *nodes_[v.index_];
     if (steal_from != nullptr)
         n.value = std::move(*steal_from);
     else
@@ -253,8 +235,8 @@ double Tape::now_seconds() {
     return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
 }
 
-double Tape::forward_seconds(std::size_t index) const { return nodes_.at(index).forward_seconds; }
-double Tape::backward_seconds(std::size_t index) const { return nodes_.at(index).backward_seconds; }
+double Tape::forward_seconds(std::size_t index) const { return nodes_.at(index)->forward_seconds; }
+double Tape::backward_seconds(std::size_t index) const { return nodes_.at(index)->backward_seconds; }
 
 void Tape::backward(const Var& out) {
     if (out.tape_ != this) throw ShapeError("backward: the output belongs to a different tape");
@@ -267,7 +249,7 @@ void Tape::backward(const Var& out) {
     // Gradient buffers are not zero-filled up front: the first op to write into one assigns
     // (grad_input_target) or zero-fills it on demand (grad_input); the rest are zeroed at the end.
     for (std::size_t k = 0; k < count_; ++k) {
-        Node& n = nodes_[k];
+        Node& n = *nodes_[k];
         n.has_grad = true;
         n.grad_written = false;
         n.backward_seconds = 0.0;
@@ -279,7 +261,7 @@ void Tape::backward(const Var& out) {
     }
 
     for (std::size_t k = out.index_ + 1; k-- > 0;) {
-        Node& n = nodes_[k];
+        Node& n = *nodes_[k];
         // A node no gradient reached contributes nothing (and its backward would read stale values).
         if (!n.grad_written || n.backward == nullptr) continue;
         const double start = timing_ ? now_seconds() : 0.0;
@@ -301,7 +283,7 @@ void Tape::backward(const Var& out) {
         }
     }
     for (std::size_t k = 0; k < count_; ++k) {  // variables `out` does not depend on: zero
-        Node& n = nodes_[k];
+        Node& n = *nodes_[k];
         if (n.requires_grad && !n.grad_written) std::fill(n.grad.begin(), n.grad.end(), 0.0);
     }
 }

@@ -6,8 +6,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <initializer_list>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -83,6 +83,12 @@ private:
     friend class Tape;
     Var(Tape* tape, std::uint32_t index, std::uint64_t generation)
         : tape_(tape), index_(index), generation_(generation) {}
+
+    [[noreturn]] static void throw_empty(const char* what);
+    Tape& tape_of(const char* what) const {
+        if (tape_ == nullptr) throw_empty(what);
+        return *tape_;
+    }
 
     Tape* tape_ = nullptr;
     std::uint32_t index_ = 0;
@@ -199,13 +205,17 @@ private:
     void finish_forward(std::uint32_t index, double seconds);
     Var make_leaf(const char* op, const Matrix& value, std::string&& name, bool requires_grad,
                   Matrix* steal_from);
+    // The per-op hot paths (checked, input_node) are inline; their error paths are not.
     Node& checked(const Var& v, const char* what) const;
+    [[noreturn]] void throw_invalid(const Var& v, const char* what) const;
     const Node& input_node(const Node& n, std::size_t i) const;
+    [[noreturn]] static void throw_no_input(const Node& n, std::size_t i);
     Node& grad_input_node(std::uint32_t node, std::size_t i) const;
     static double now_seconds();
 
-    // A deque keeps references to existing nodes valid while new ones are appended.
-    mutable std::deque<Node> nodes_;
+    // One heap node each, kept across clear(): references stay valid while nodes are appended, and
+    // indexing is one load (a deque of these ~200-byte nodes would hold 2 per block).
+    std::vector<std::unique_ptr<Node>> nodes_;
     std::size_t count_ = 0;
     std::vector<std::uint32_t> inputs_;  // flat input lists of all nodes
     std::size_t input_count_ = 0;
@@ -219,9 +229,35 @@ Var Tape::record(const char* op, std::initializer_list<Var> inputs, std::size_t 
                  std::size_t cols, Forward&& forward, BackwardFn backward) {
     Var out = push_node(op, inputs, rows, cols, backward);
     const double start = timing_ ? now_seconds() : 0.0;
-    forward(nodes_[out.index_].value);
+    forward(nodes_[out.index_]->value);
     finish_forward(out.index_, timing_ ? now_seconds() - start : 0.0);
     return out;
+}
+
+inline Tape::Node& Tape::checked(const Var& v, const char* what) const {
+    if (v.tape_ != this || v.generation_ != generation_ || v.index_ >= count_) throw_invalid(v, what);
+    return *nodes_[v.index_];
+}
+
+inline const Tape::Node& Tape::input_node(const Node& n, std::size_t i) const {
+    if (i >= n.num_inputs) throw_no_input(n, i);
+    return *nodes_[inputs_[n.first_input + i]];
+}
+
+inline const Matrix& Var::value() const {
+    return tape_of("value()").checked(*this, "value()").value;
+}
+inline std::size_t Var::rows() const { return value().shape(0); }
+inline std::size_t Var::cols() const { return value().shape(1); }
+
+inline const Matrix& BackwardContext::output() const { return tape_.nodes_[node_]->value; }
+inline const Matrix& BackwardContext::grad_output() const { return tape_.nodes_[node_]->grad; }
+inline std::size_t BackwardContext::num_inputs() const { return tape_.nodes_[node_]->num_inputs; }
+inline const Matrix& BackwardContext::input(std::size_t i) const {
+    return tape_.input_node(*tape_.nodes_[node_], i).value;
+}
+inline bool BackwardContext::needs_grad(std::size_t i) const {
+    return tape_.input_node(*tape_.nodes_[node_], i).requires_grad;
 }
 
 }  // namespace matgrad
