@@ -176,13 +176,12 @@ GradientReport diagnose(const GradientTruth& truth, const Matrix& given, double 
         {&truth.without_activation_derivative, Diagnosis::missing_activation_derivative,
          "(" + truth.formula + " without σ')"},
     };
+    // Earlier candidates win, so a form equal to an earlier one (a symmetric gradient's transpose,
+    // a σ'-free gradient of the output layer) can never be reported.
     for (const Candidate& c : candidates) {
         if (c.matrix->size() == 0) continue;
-        if (c.mistake == Diagnosis::missing_activation_derivative && matches(*c.matrix, truth.expected, 1.0, tol))
-            continue;  // this gradient does not depend on σ' of a hidden layer
         for (bool transposed : {false, true}) {
             const Matrix form = transposed ? transposed_copy(*c.matrix) : *c.matrix;
-            if (transposed && matches(form, *c.matrix, 1.0, tol)) continue;  // symmetric: the same candidate
             const std::optional<double> k = matching_factor(given, form, n, tol);
             if (!k) continue;
             std::vector<Diagnosis> found;

@@ -128,7 +128,7 @@ TEST_CASE("explain: generic ops, shared intermediates, unused variables") {
     CHECK(line_for(l2, "da").formula == "d" + t + " ⊙ " + t + "(1 − " + t + ")");
 }
 
-TEST_CASE("explain: an op without a rule is written as its vjp; misuse throws") {
+TEST_CASE("explain: an op without a rule is written as its vjp — misuse throws") {
     Tape tape;
     const Var x = tape.variable(random_matrix(2, 2, 5), "x");
     const Var z = tape.record(
@@ -147,7 +147,7 @@ constexpr bool kGraphvizMissing = false;
 constexpr bool kGraphvizMissing = true;  // the render check below is skipped
 #endif
 
-TEST_CASE("Tape::to_dot: a node per tape node, an edge per input; graphviz renders it" *
+TEST_CASE("Tape::to_dot: a node per tape node, an edge per input — graphviz renders it" *
           doctest::skip(kGraphvizMissing)) {
     const nn::MlpProblem p = problem({10, 64, 1}, 7);
     Tape tape;

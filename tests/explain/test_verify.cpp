@@ -160,7 +160,7 @@ TEST_CASE("diagnose: combined transposed and missing 1/n") {
     CHECK(r.diagnosis_text() == "missing_mean_factor + transposed");
 }
 
-TEST_CASE("diagnose: wrong_shape names the expected shape; unexplained says where") {
+TEST_CASE("diagnose: wrong_shape names the expected shape — unexplained says where") {
     const Matrix E = random_matrix(3, 4, 11);
     const nn::GradientReport shape = nn::diagnose(truth_of(E, 7), random_matrix(2, 2, 12));
     CHECK(shape.diagnosis == Diagnosis::wrong_shape);
@@ -239,7 +239,7 @@ TEST_CASE("verify_mlp: the slides' classic mistakes on their network") {
     CHECK(diagnosis_of("dW2", xt::linalg::dot(dZ2, transposed(ref.A[1]))).diagnosis == Diagnosis::ok);
 }
 
-TEST_CASE("verify_mlp: deeper network, σ' left out of both hidden layers; square W; n = 1") {
+TEST_CASE("verify_mlp: deeper network, σ' left out of both hidden layers — square W — n = 1") {
     nn::MlpSource source;
     source.sizes = {6, 5, 4, 1};
     source.samples = 9;

@@ -79,14 +79,13 @@ struct GradientReport {
 
 /// Judges `given` against `truth`. Two matrices match when max |a − b| <= tol × max |b| (tol
 /// absolute when b is all zero). Candidates, in this order, each untransposed then transposed:
-/// the true gradient, the per-sample bias gradient, the gradient without σ'. A transposed candidate
-/// is skipped when it equals the untransposed one (a symmetric square matrix, a 1x1), and the
-/// σ'-free gradient when it equals the true one. The first candidate that `given` matches up to a
-/// constant decides; constants are tried in the order 1, −1, n, 1/n, −n, −1/n and only then fitted
-/// by least squares (scaled). So an exact match is always ok, a square matrix is transposed only if
-/// it does not match untransposed, n = 1 gives ok rather than a mean factor, and a 1x1 that is −1
-/// times the truth is sign_flipped, not scaled. Without a match: unexplained if the shape is the
-/// true one, wrong_shape otherwise.
+/// the true gradient, the per-sample bias gradient, the gradient without σ'. The first candidate
+/// that `given` matches up to a constant decides; constants are tried in the order 1, −1, n, 1/n,
+/// −n, −1/n and only then fitted by least squares (scaled). So an exact match is always ok, a
+/// square matrix is transposed only if it does not match untransposed (a symmetric one or a 1x1
+/// never is), n = 1 gives ok rather than a mean factor, and a 1x1 that is −1 times the truth is
+/// sign_flipped, not scaled. Without a match: unexplained if the shape is the true one,
+/// wrong_shape otherwise.
 GradientReport diagnose(const GradientTruth& truth, const Matrix& given, double tol = 1e-8);
 
 /// The slides' network: parameters W[0] = W1 (out x in), b[0] = b1 (out x 1), X (features x
