@@ -21,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <new>
@@ -292,6 +293,14 @@ double now_seconds() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+/// CPU time of the calling thread: with one BLAS thread all of a step's work runs here, and time
+/// the scheduler gives to other processes on this shared machine is not counted.
+double thread_cpu_seconds() {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 struct Stats {
     double median_us = NAN, min_us = NAN, max_us = NAN;
 };
@@ -308,7 +317,7 @@ Stats stats_of(std::vector<double> seconds_per_step) {
 struct Contender {
     const char* name;
     std::function<void()> step;
-    std::vector<double> seconds_per_step;
+    std::vector<double> wall_per_step, cpu_per_step;  // seconds
 };
 
 /// reps rounds; in each, every contender runs `batch` steps, in an order rotated every round so
@@ -318,9 +327,10 @@ void time_interleaved(std::vector<Contender>& contenders, int reps, int batch) {
     for (int rep = 0; rep < reps; ++rep) {
         for (std::size_t k = 0; k < contenders.size(); ++k) {
             Contender& c = contenders[(k + static_cast<std::size_t>(rep)) % contenders.size()];
-            const double start = now_seconds();
+            const double wall = now_seconds(), cpu = thread_cpu_seconds();
             for (int b = 0; b < batch; ++b) c.step();
-            c.seconds_per_step.push_back((now_seconds() - start) / batch);
+            c.cpu_per_step.push_back((thread_cpu_seconds() - cpu) / batch);
+            c.wall_per_step.push_back((now_seconds() - wall) / batch);
         }
     }
 }
@@ -348,12 +358,19 @@ long resident_kb() {
 // ---------------------------------------------------------------------------------------------
 // Report
 
+struct Timings {
+    Stats matgrad, hand, floor, torch;
+    double matgrad_over_hand() const { return matgrad.median_us / hand.median_us; }
+    double matgrad_over_floor() const { return matgrad.median_us / floor.median_us; }
+    double torch_over_matgrad() const { return torch.median_us / matgrad.median_us; }
+};
+
 struct Row {
     std::string case_name;
     std::size_t d, h, n;
     int threads, reps, batch;
     double gradient_diff;
-    Stats matgrad, hand, floor, torch;
+    Timings wall, cpu;  // cpu: the calling thread's CPU time, meaningful with 1 BLAS thread only
     std::size_t matgrad_first_step_allocs, matgrad_allocs, hand_allocs;
 };
 
@@ -371,18 +388,20 @@ std::string fmt_ratio(double r) {
     return buf;
 }
 
-void print_table(const std::vector<Row>& rows) {
-    std::printf("\nmedian [min-max] microseconds per training step\n");
+void print_table(const std::vector<Row>& rows, Timings Row::*timings, const char* title, bool one_thread_only) {
+    std::printf("\n%s: median [min-max] microseconds per training step\n", title);
     std::printf("%-4s %-3s %-26s %-26s %-26s %-26s %-12s %-13s %-16s %s\n", "case", "thr", "matgrad",
                 "hand (BLAS)", "GEMM floor", "libtorch", "matgrad/hand", "matgrad/floor",
                 "libtorch/matgrad", "allocs/step");
-    for (const Row& r : rows)
+    for (const Row& r : rows) {
+        if (one_thread_only && r.threads != 1) continue;
+        const Timings& t = r.*timings;
         std::printf("%-4s %-3d %-26s %-26s %-26s %-26s %-12s %-13s %-16s %zu\n", r.case_name.c_str(),
-                    r.threads, fmt_stats(r.matgrad).c_str(), fmt_stats(r.hand).c_str(),
-                    fmt_stats(r.floor).c_str(), fmt_stats(r.torch).c_str(),
-                    fmt_ratio(r.matgrad.median_us / r.hand.median_us).c_str(),
-                    fmt_ratio(r.matgrad.median_us / r.floor.median_us).c_str(),
-                    fmt_ratio(r.torch.median_us / r.matgrad.median_us).c_str(), r.matgrad_allocs);
+                    r.threads, fmt_stats(t.matgrad).c_str(), fmt_stats(t.hand).c_str(),
+                    fmt_stats(t.floor).c_str(), fmt_stats(t.torch).c_str(),
+                    fmt_ratio(t.matgrad_over_hand()).c_str(), fmt_ratio(t.matgrad_over_floor()).c_str(),
+                    fmt_ratio(t.torch_over_matgrad()).c_str(), r.matgrad_allocs);
+    }
 }
 
 void print_scaling(const std::vector<Row>& rows) {
@@ -391,14 +410,14 @@ void print_scaling(const std::vector<Row>& rows) {
         if (two.threads == 1) continue;
         for (const Row& one : rows) {
             if (one.threads != 1 || one.case_name != two.case_name) continue;
-            if (!header) std::printf("\nBLAS thread scaling (median 1 thread / median N threads)\n");
+            if (!header) std::printf("\nBLAS thread scaling (wall-clock median 1 thread / N threads)\n");
             header = true;
             std::printf("%-4s %d threads: matgrad %s  hand %s  floor %s  libtorch %s\n",
                         two.case_name.c_str(), two.threads,
-                        fmt_ratio(one.matgrad.median_us / two.matgrad.median_us).c_str(),
-                        fmt_ratio(one.hand.median_us / two.hand.median_us).c_str(),
-                        fmt_ratio(one.floor.median_us / two.floor.median_us).c_str(),
-                        fmt_ratio(one.torch.median_us / two.torch.median_us).c_str());
+                        fmt_ratio(one.wall.matgrad.median_us / two.wall.matgrad.median_us).c_str(),
+                        fmt_ratio(one.wall.hand.median_us / two.wall.hand.median_us).c_str(),
+                        fmt_ratio(one.wall.floor.median_us / two.wall.floor.median_us).c_str(),
+                        fmt_ratio(one.wall.torch.median_us / two.wall.torch.median_us).c_str());
         }
     }
 }
@@ -414,6 +433,14 @@ std::string json_number(double x) {
 std::string json_stats(const Stats& s) {
     return "{\"median_us\": " + json_number(s.median_us) + ", \"min_us\": " + json_number(s.min_us) +
            ", \"max_us\": " + json_number(s.max_us) + "}";
+}
+
+std::string json_timings(const Timings& t) {
+    return "{\"matgrad\": " + json_stats(t.matgrad) + ",\n       \"hand\": " + json_stats(t.hand) +
+           ",\n       \"gemm_floor\": " + json_stats(t.floor) + ",\n       \"libtorch\": " +
+           json_stats(t.torch) + ",\n       \"matgrad_over_hand\": " + json_number(t.matgrad_over_hand()) +
+           ", \"matgrad_over_floor\": " + json_number(t.matgrad_over_floor()) +
+           ", \"libtorch_over_matgrad\": " + json_number(t.torch_over_matgrad()) + "}";
 }
 
 std::string cpu_model() {
@@ -433,11 +460,8 @@ void write_json(const std::string& path, const std::vector<Row>& rows, long rss_
         j << "    {\"case\": \"" << r.case_name << "\", \"d\": " << r.d << ", \"h\": " << r.h
           << ", \"n\": " << r.n << ", \"blas_threads\": " << r.threads << ", \"reps\": " << r.reps
           << ", \"steps_per_rep\": " << r.batch << ", \"max_gradient_diff\": " << json_number(r.gradient_diff)
-          << ",\n     \"matgrad\": " << json_stats(r.matgrad) << ",\n     \"hand\": " << json_stats(r.hand)
-          << ",\n     \"gemm_floor\": " << json_stats(r.floor) << ",\n     \"libtorch\": " << json_stats(r.torch)
-          << ",\n     \"matgrad_over_hand\": " << json_number(r.matgrad.median_us / r.hand.median_us)
-          << ", \"matgrad_over_floor\": " << json_number(r.matgrad.median_us / r.floor.median_us)
-          << ", \"libtorch_over_matgrad\": " << json_number(r.torch.median_us / r.matgrad.median_us)
+          << ",\n     \"wall_clock\": " << json_timings(r.wall)
+          << ",\n     \"calling_thread_cpu\": " << json_timings(r.cpu)
           << ",\n     \"matgrad_first_step_allocations\": " << r.matgrad_first_step_allocs
           << ", \"matgrad_allocations_per_step\": " << r.matgrad_allocs
           << ", \"hand_allocations_per_step\": " << r.hand_allocs << "}"
@@ -479,24 +503,27 @@ Row run_case(const Case& c, int threads) {
     const std::unique_ptr<Stepper> torch = make_torch_stepper(p);
     checked.emplace_back("libtorch", torch.get());
 #endif
-    Row row{c.name, c.d, c.h, c.n, threads, c.reps, c.batch, 0.0, {}, {}, {}, {}, 0, 0, 0};
+    Row row{c.name, c.d, c.h, c.n, threads, c.reps, c.batch, 0.0, {}, {}, 0, 0, 0};
     {
         MatgradStepper fresh(p);
         row.matgrad_first_step_allocs = first_step_allocations(fresh);
     }
     row.gradient_diff = check_gradients(c, checked, p);
 
-    std::vector<Contender> contenders{{"matgrad", [&] { matgrad.step(); }, {}},
-                                      {"hand", [&] { hand.step(); }, {}},
-                                      {"floor", [&] { floor.step(); }, {}}};
+    std::vector<Contender> contenders{{"matgrad", [&] { matgrad.step(); }, {}, {}},
+                                      {"hand", [&] { hand.step(); }, {}, {}},
+                                      {"floor", [&] { floor.step(); }, {}, {}}};
 #ifdef MATGRAD_BENCH_TORCH
-    contenders.push_back({"libtorch", [&] { torch->step(); }, {}});
+    contenders.push_back({"libtorch", [&] { torch->step(); }, {}, {}});
 #endif
     time_interleaved(contenders, c.reps, c.batch);
-    row.matgrad = stats_of(contenders[0].seconds_per_step);
-    row.hand = stats_of(contenders[1].seconds_per_step);
-    row.floor = stats_of(contenders[2].seconds_per_step);
-    if (contenders.size() > 3) row.torch = stats_of(contenders[3].seconds_per_step);
+    for (auto [timings, samples] : {std::pair{&row.wall, &Contender::wall_per_step},
+                                    std::pair{&row.cpu, &Contender::cpu_per_step}}) {
+        timings->matgrad = stats_of(contenders[0].*samples);
+        timings->hand = stats_of(contenders[1].*samples);
+        timings->floor = stats_of(contenders[2].*samples);
+        if (contenders.size() > 3) timings->torch = stats_of(contenders[3].*samples);
+    }
     const int alloc_steps = std::max(3, c.batch * 4);
     row.matgrad_allocs = allocations_per_step(matgrad, alloc_steps);
     row.hand_allocs = allocations_per_step(hand, alloc_steps);
@@ -601,7 +628,9 @@ int run(int argc, char** argv) {
         rss_after = resident_kb();
     }
 
-    print_table(rows);
+    print_table(rows, &Row::wall, "wall clock", false);
+    print_table(rows, &Row::cpu, "CPU time of the calling thread (1 BLAS thread; not counting time "
+                "the shared machine gave to other processes)", true);
     print_scaling(rows);
     std::printf("\nheap allocations (operator new) per steady-state step: matgrad and hand as listed "
                 "(first matgrad step:");
