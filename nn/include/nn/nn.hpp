@@ -1,6 +1,6 @@
 // matgrad::nn: include this one header. Layers and the MLP (layers.hpp), initialization (init.hpp),
-// losses (losses.hpp), optimizers (optim.hpp), the slides' hand-derived reference (reference.hpp)
-// and file I/O (io.hpp).
+// losses (losses.hpp), optimizers (optim.hpp), the slides' hand-derived reference (reference.hpp),
+// diagnosing hand-derived gradients (verify.hpp) and file I/O (io.hpp).
 #pragma once
 
 #include <nn/init.hpp>
@@ -9,3 +9,4 @@
 #include <nn/losses.hpp>
 #include <nn/optim.hpp>
 #include <nn/reference.hpp>
+#include <nn/verify.hpp>
