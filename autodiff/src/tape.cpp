@@ -58,7 +58,6 @@ void Var::throw_empty(const char* what) {
     throw UsageError(std::string(what) + ": empty Var (default-constructed)");
 }
 
-
 bool Var::valid() const {
     return tape_ != nullptr && generation_ == tape_->generation_ && index_ < tape_->count_;
 }
