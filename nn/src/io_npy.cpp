@@ -12,6 +12,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <type_traits>
 
 namespace matgrad::io {
 namespace {
@@ -209,6 +210,24 @@ T load(const unsigned char* p, bool swap) {
     return value;
 }
 
+/// A signed or unsigned integer element (types of 1, 2, 4, 8 bytes) as a double, or nothing when a
+/// 64-bit value has no exact double.
+template <class I8, class I16, class I32, class I64>
+std::optional<double> integer_value(const unsigned char* p, const ElementType& t) {
+    switch (t.size) {
+        case 1: return load<I8>(p, false);
+        case 2: return load<I16>(p, t.swap_bytes);
+        case 4: return load<I32>(p, t.swap_bytes);
+    }
+    const I64 v = load<I64>(p, t.swap_bytes);
+    const double d = static_cast<double>(v);
+    // 2^63 (2^64 unsigned) is the one double that rounds out of I64's range: test before converting
+    // back, which would be undefined behaviour.
+    const double out_of_range = std::is_signed_v<I64> ? 9223372036854775808.0 : 18446744073709551616.0;
+    if (d >= out_of_range || static_cast<I64>(d) != v) return std::nullopt;
+    return d;
+}
+
 /// The element at p as a double, or nothing when it has no exact finite double value (a NaN or
 /// Inf, a 64-bit integer beyond 2^53 that does not round-trip, a bool byte other than 0/1).
 std::optional<double> element_value(const unsigned char* p, const ElementType& t) {
@@ -221,29 +240,10 @@ std::optional<double> element_value(const unsigned char* p, const ElementType& t
             if (!std::isfinite(v)) return std::nullopt;
             return v;
         }
-        case 'i': {
-            switch (t.size) {
-                case 1: return static_cast<std::int8_t>(*p);
-                case 2: return load<std::int16_t>(p, t.swap_bytes);
-                case 4: return load<std::int32_t>(p, t.swap_bytes);
-            }
-            const std::int64_t v = load<std::int64_t>(p, t.swap_bytes);
-            const double d = static_cast<double>(v);
-            // 2^63 is the one double that rounds out of int64's range: test before converting back.
-            if (d >= 9223372036854775808.0 || static_cast<std::int64_t>(d) != v) return std::nullopt;
-            return d;
-        }
-        default: {
-            switch (t.size) {
-                case 1: return *p;
-                case 2: return load<std::uint16_t>(p, t.swap_bytes);
-                case 4: return load<std::uint32_t>(p, t.swap_bytes);
-            }
-            const std::uint64_t v = load<std::uint64_t>(p, t.swap_bytes);
-            const double d = static_cast<double>(v);
-            if (d >= 18446744073709551616.0 || static_cast<std::uint64_t>(d) != v) return std::nullopt;
-            return d;
-        }
+        case 'i':
+            return integer_value<std::int8_t, std::int16_t, std::int32_t, std::int64_t>(p, t);
+        default:
+            return integer_value<std::uint8_t, std::uint16_t, std::uint32_t, std::uint64_t>(p, t);
     }
 }
 

@@ -40,6 +40,14 @@ void check_2x3_is_1_to_6(const Matrix& m) {
         for (std::size_t c = 0; c < 3; ++c) CHECK(m(r, c) == static_cast<double>(1 + 3 * r + c));
 }
 
+/// The values 1..6 stored as T with `descr` read back as the 2x3 matrix of 1..6.
+template <class T>
+void check_integers(const char* descr, bool big_endian) {
+    CAPTURE(descr);
+    const std::vector<T> v{1, 2, 3, 4, 5, 6};
+    check_2x3_is_1_to_6(io::parse_npy(npy_bytes(npy_header(descr, false, "(2, 3)"), raw_bytes(v, big_endian)), "A.npy"));
+}
+
 }  // namespace
 
 TEST_CASE("write_npy then read_npy gives back every bit, in numpy's v1.0 layout") {
@@ -79,20 +87,14 @@ TEST_CASE("read_npy converts other dtypes, byte orders and Fortran order exactly
         check_2x3_is_1_to_6(io::parse_npy(npy_bytes(npy_header(">f4", true, shape), raw_bytes(v, true)), "A.npy"));
     }
     SUBCASE("every integer width, signed and unsigned, both byte orders") {
-        const std::vector<std::int8_t> i1{1, 2, 3, 4, 5, 6};
-        check_2x3_is_1_to_6(io::parse_npy(npy_bytes(npy_header("|i1", false, shape), raw_bytes(i1)), "A.npy"));
-        const std::vector<std::uint8_t> u1{1, 2, 3, 4, 5, 6};
-        check_2x3_is_1_to_6(io::parse_npy(npy_bytes(npy_header("|u1", false, shape), raw_bytes(u1)), "A.npy"));
-        const std::vector<std::int16_t> i2{1, 2, 3, 4, 5, 6};
-        check_2x3_is_1_to_6(io::parse_npy(npy_bytes(npy_header(">i2", false, shape), raw_bytes(i2, true)), "A.npy"));
-        const std::vector<std::uint16_t> u2{1, 2, 3, 4, 5, 6};
-        check_2x3_is_1_to_6(io::parse_npy(npy_bytes(npy_header("<u2", false, shape), raw_bytes(u2)), "A.npy"));
-        const std::vector<std::int32_t> i4{1, 2, 3, 4, 5, 6};
-        check_2x3_is_1_to_6(io::parse_npy(npy_bytes(npy_header("<i4", false, shape), raw_bytes(i4)), "A.npy"));
-        const std::vector<std::uint32_t> u4{1, 2, 3, 4, 5, 6};
-        check_2x3_is_1_to_6(io::parse_npy(npy_bytes(npy_header(">u4", false, shape), raw_bytes(u4, true)), "A.npy"));
-        const std::vector<std::uint64_t> u8{1, 2, 3, 4, 5, 6};
-        check_2x3_is_1_to_6(io::parse_npy(npy_bytes(npy_header("<u8", false, shape), raw_bytes(u8)), "A.npy"));
+        check_integers<std::int8_t>("|i1", false);
+        check_integers<std::uint8_t>("|u1", false);
+        check_integers<std::int16_t>(">i2", true);
+        check_integers<std::uint16_t>("<u2", false);
+        check_integers<std::int32_t>("<i4", false);
+        check_integers<std::uint32_t>(">u4", true);
+        check_integers<std::int64_t>(">i8", true);
+        check_integers<std::uint64_t>("<u8", false);
     }
     SUBCASE("negative and large 64-bit integers that doubles hold exactly") {
         const std::vector<std::int64_t> v{-128, -1, std::int64_t{1} << 53, std::int64_t{1} << 62,
