@@ -161,6 +161,7 @@ TEST_CASE("retraining replaces a model directory whole; --help shows an example"
 TEST_CASE("Ctrl-C stops training after the current step and still writes the outputs (exit 130)") {
     ScratchDir dir("sigint");
     const std::string err = dir / "stderr.txt";
+    std::fflush(nullptr);  // or the child's freopen would write the parent's buffered output again
     const pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {  // child: matgrad with stderr to a file, so the parent sees the first epoch
