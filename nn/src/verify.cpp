@@ -54,6 +54,7 @@ bool matches(const Matrix& given, const Matrix& form, double k, double tol) {
 // The constant k with given ≈ k · form: the named ones first (so the exact match, the sign and the
 // mean's n win over a fitted value that happens to equal them), then least squares.
 std::optional<double> matching_factor(const Matrix& given, const Matrix& form, double n, double tol) {
+    if (shape_of(given) != shape_of(form)) return std::nullopt;
     for (double k : {1.0, -1.0, n, 1.0 / n, -n, -1.0 / n})
         if (matches(given, form, k, tol)) return k;
     double gf = 0.0, ff = 0.0;
