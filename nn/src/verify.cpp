@@ -39,6 +39,24 @@ Matrix transposed_copy(const Matrix& m) {
     return t;
 }
 
+// a bᵀ, as dW = dZ Aᵀ.
+Matrix times_transposed(const Matrix& a, const Matrix& b) {
+    Matrix c({a.shape(0), b.shape(0)});
+    gemm(Trans::no, Trans::yes, 1.0, a, b, 0.0, c);
+    return c;
+}
+
+// The sum of each row, as db = row sums of dZ.
+Matrix row_sums(const Matrix& m) {
+    Matrix s({m.shape(0), std::size_t{1}});
+    for (std::size_t i = 0; i < m.shape(0); ++i) {
+        double row = 0.0;
+        for (std::size_t j = 0; j < m.shape(1); ++j) row += m(i, j);
+        s(i, 0) = row;
+    }
+    return s;
+}
+
 // given ≈ k · form, relative to the scale of k · form (absolute when that is zero).
 bool matches(const Matrix& given, const Matrix& form, double k, double tol) {
     if (shape_of(given) != shape_of(form)) return false;
@@ -97,7 +115,7 @@ std::string explanation(Diagnosis d, const GradientTruth& t, double k) {
             return "the per-sample gradient: add up " + t.per_sample_formula + " over the " +
                    std::to_string(t.per_sample.shape(1)) + " samples (its columns)";
         case Diagnosis::missing_activation_derivative:
-            return "σ'(Z) = A(1 − A) was left out of the hidden layers' dZ = dA ⊙ A(1 − A)";
+            return "σ'(Z) = A(1 − A) was left out of a hidden layer's dZ = dA ⊙ A(1 − A)";
         default: return "";
     }
 }
@@ -171,12 +189,10 @@ GradientReport diagnose(const GradientTruth& truth, const Matrix& given, double 
         Diagnosis mistake;  // ok for the true gradient itself
         std::string form;
     };
-    const Candidate candidates[] = {
-        {&truth.expected, Diagnosis::ok, "(" + truth.formula + ")"},
-        {&truth.per_sample, Diagnosis::not_summed, truth.per_sample_formula},
-        {&truth.without_activation_derivative, Diagnosis::missing_activation_derivative,
-         "(" + truth.formula + " without σ')"},
-    };
+    std::vector<Candidate> candidates{{&truth.expected, Diagnosis::ok, "(" + truth.formula + ")"},
+                                      {&truth.per_sample, Diagnosis::not_summed, truth.per_sample_formula}};
+    for (const Matrix& variant : truth.without_activation_derivative)
+        candidates.push_back({&variant, Diagnosis::missing_activation_derivative, "(" + truth.formula + " without σ')"});
     // Earlier candidates win, so a form equal to an earlier one (a symmetric gradient's transpose,
     // a σ'-free gradient of the output layer) can never be reported.
     for (const Candidate& c : candidates) {
@@ -300,14 +316,8 @@ ForwardBackward without_activation_derivative(const MlpProblem& problem, const s
     for (std::size_t k = 0; k < A[L].size(); ++k) r.dZ[L].data()[k] = (A[L].data()[k] - problem.Y.data()[k]) / n;
     for (std::size_t l = L; l >= 1; --l) {
         const Matrix& dZ = r.dZ[l];
-        r.dW[l] = Matrix({dZ.shape(0), A[l - 1].shape(0)});
-        gemm(Trans::no, Trans::yes, 1.0, dZ, A[l - 1], 0.0, r.dW[l]);
-        r.db[l] = Matrix({dZ.shape(0), std::size_t{1}});
-        for (std::size_t i = 0; i < dZ.shape(0); ++i) {
-            double row = 0.0;
-            for (std::size_t j = 0; j < dZ.shape(1); ++j) row += dZ(i, j);
-            r.db[l](i, 0) = row;
-        }
+        r.dW[l] = times_transposed(dZ, A[l - 1]);
+        r.db[l] = row_sums(dZ);
         if (l == 1) break;
         r.dA[l - 1] = Matrix({problem.W[l - 1].shape(1), dZ.shape(1)});
         gemm(Trans::yes, Trans::no, 1.0, problem.W[l - 1], dZ, 0.0, r.dA[l - 1]);
@@ -322,28 +332,30 @@ std::vector<GradientTruth> mlp_gradient_truths(const MlpProblem& problem) {
     const std::size_t L = problem.depth();
     const std::size_t n = problem.Y.size();
     std::vector<GradientTruth> truths;
-    auto add = [&](std::string param, std::string formula, const Matrix& expected, const Matrix& variant) {
+    auto add = [&](std::string param, std::string formula, const Matrix& expected, std::vector<Matrix> variants) {
         GradientTruth t;
         t.param = std::move(param);
         t.formula = std::move(formula);
         t.expected = expected;
         t.mean_count = n;
-        t.without_activation_derivative = variant;
+        t.without_activation_derivative = std::move(variants);
         truths.push_back(std::move(t));
         return &truths.back();
     };
     for (std::size_t l = L; l >= 1; --l) {
         const std::string s = std::to_string(l), A = "A" + s, next = std::to_string(l + 1);
         const std::string previous = l == 1 ? "X" : "A" + std::to_string(l - 1);
-        if (l == L) {
-            add("dA" + s, "(−Y ⊘ " + A + " + (1 − Y) ⊘ (1 − " + A + ")) / n", ad.dA[l], Matrix());
-            add("dZ" + s, "(" + A + " − Y) / n", ad.dZ[l], Matrix());
-        } else {
-            add("dA" + s, "W" + next + "ᵀ dZ" + next, ad.dA[l], no_sigma.dA[l]);
-            add("dZ" + s, "dA" + s + " ⊙ " + A + "(1 − " + A + ")", ad.dZ[l], no_sigma.dZ[l]);
-        }
-        add("dW" + s, "dZ" + s + " " + previous + "ᵀ", ad.dW[l], no_sigma.dW[l]);
-        GradientTruth* db = add("db" + s, "row-sum of dZ" + s, ad.db[l], no_sigma.db[l]);
+        // The σ'-free forms: left out of every hidden layer (no_sigma), and of this layer only
+        // (dZ[l] = dA[l] with the true dA[l]). The output layer's gradients involve no hidden σ'.
+        const Matrix& dZ_own = ad.dA[l];
+        auto hidden_only = [&](std::vector<Matrix> forms) { return l < L ? forms : std::vector<Matrix>{}; };
+        add("dA" + s, l == L ? "(−Y ⊘ " + A + " + (1 − Y) ⊘ (1 − " + A + ")) / n" : "W" + next + "ᵀ dZ" + next,
+            ad.dA[l], hidden_only({no_sigma.dA[l]}));
+        add("dZ" + s, l == L ? "(" + A + " − Y) / n" : "dA" + s + " ⊙ " + A + "(1 − " + A + ")", ad.dZ[l],
+            hidden_only({no_sigma.dZ[l], dZ_own}));
+        add("dW" + s, "dZ" + s + " " + previous + "ᵀ", ad.dW[l],
+            hidden_only({no_sigma.dW[l], times_transposed(dZ_own, ad.A[l - 1])}));
+        GradientTruth* db = add("db" + s, "row-sum of dZ" + s, ad.db[l], hidden_only({no_sigma.db[l], row_sums(dZ_own)}));
         db->per_sample = ad.dZ[l];
         db->per_sample_formula = "dZ" + s;
     }

@@ -233,13 +233,13 @@ TEST_CASE("verify_mlp: the slides' classic mistakes on their network") {
     const Matrix dW1_no_sigma = xt::linalg::dot(dZ1_no_sigma, transposed(p.X));
     const nn::GradientReport r = diagnosis_of("dW1", dW1_no_sigma);
     CHECK(r.diagnosis == Diagnosis::missing_activation_derivative);
-    CHECK(r.hint.find("σ'(Z) = A(1 − A) was left out") != std::string::npos);
+    CHECK(r.hint.find("σ'(Z) = A(1 − A) was left out of a hidden layer") != std::string::npos);
     CHECK(diagnosis_of("db1", row_sums(dZ1_no_sigma)).diagnosis == Diagnosis::missing_activation_derivative);
     // The output layer's gradients do not involve a hidden σ': dW2 computed "without" it is just right.
     CHECK(diagnosis_of("dW2", xt::linalg::dot(dZ2, transposed(ref.A[1]))).diagnosis == Diagnosis::ok);
 }
 
-TEST_CASE("verify_mlp: deeper network, σ' left out of both hidden layers — square W — n = 1") {
+TEST_CASE("verify_mlp: deeper network with σ' left out of both hidden layers or of one — square W — n = 1") {
     nn::MlpSource source;
     source.sizes = {6, 5, 4, 1};
     source.samples = 9;
@@ -251,6 +251,11 @@ TEST_CASE("verify_mlp: deeper network, σ' left out of both hidden layers — sq
     const Matrix dZ1 = xt::linalg::dot(transposed(p.W[1]), dZ2);          // no σ'(Z1)
     const Matrix dW1 = xt::linalg::dot(dZ1, transposed(p.X));
     CHECK(nn::verify_mlp(p, one("dW1", dW1)).at(0).diagnosis == Diagnosis::missing_activation_derivative);
+    // σ'(Z1) alone forgotten (dZ1 = dA1, everything above right): the same diagnosis.
+    const Matrix dW1_own = xt::linalg::dot(ref.dA[1], transposed(p.X));
+    CHECK(nn::verify_mlp(p, one("dW1", dW1_own)).at(0).diagnosis == Diagnosis::missing_activation_derivative);
+    CHECK(nn::verify_mlp(p, one("db2", row_sums(ref.dA[2]))).at(0).diagnosis ==
+          Diagnosis::missing_activation_derivative);
     CHECK(nn::verify_mlp(p, one("dW3", ref.dW[3])).at(0).diagnosis == Diagnosis::ok);
     CHECK_THROWS_AS(nn::verify_mlp(p, one("dW4", ref.dW[3])), std::invalid_argument);
 

@@ -48,9 +48,10 @@ struct GradientTruth {
     /// empty otherwise.
     Matrix per_sample;
     std::string per_sample_formula;
-    /// The gradient computed with σ'(Z) = A(1 − A) left out of every hidden layer's dZ; empty when
-    /// the mistake cannot change this gradient.
-    Matrix without_activation_derivative;
+    /// The gradient computed with σ'(Z) = A(1 − A) left out -- of every hidden layer's dZ, and of
+    /// this layer's dZ only (both the same in a 2-layer network); empty when the mistake cannot
+    /// change this gradient.
+    std::vector<Matrix> without_activation_derivative;
 };
 
 /// One hand-derived gradient judged against its truth.
