@@ -94,6 +94,25 @@ TEST_CASE("clear() keeps the tape usable and invalidates old Vars") {
     CHECK_THROWS_WITH_AS(sigmoid(stale), doctest::Contains("cleared"), UsageError);
 }
 
+TEST_CASE("a Var that outlives its tape throws instead of reading freed memory") {
+    Var orphan;
+    {
+        Tape t;
+        orphan = t.variable(random_matrix(2, 2, 40), "W");
+        CHECK(orphan.valid());
+    }
+    CHECK_FALSE(orphan.valid());
+    CHECK_THROWS_WITH_AS(orphan.value(), doctest::Contains("destroyed"), UsageError);
+    CHECK_THROWS_AS(orphan.grad(), UsageError);
+    CHECK_THROWS_AS(orphan.name(), UsageError);
+    // Combined with a live tape's Var (whose tape may even reuse the freed memory): still an error.
+    Tape live;
+    const Var x = live.variable(random_matrix(2, 2, 41), "x");
+    CHECK_THROWS_AS(x + orphan, UsageError);
+    CHECK_THROWS_AS(matmul(orphan, x), UsageError);
+    CHECK_THROWS_AS(live.backward(orphan), std::logic_error);
+}
+
 TEST_CASE("gradient access errors") {
     Tape t;
     const Var c = t.constant(random_matrix(2, 2, 30), "X");

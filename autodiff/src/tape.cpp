@@ -4,16 +4,49 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <sstream>
 
 namespace matgrad {
 
 namespace {
 
-// Generations are unique across all tapes, so a Var never matches a different tape's nodes by chance.
+// Generations are unique across all tapes, so a Var never matches a different tape's nodes by
+// chance, and never 0, the mark of a free registry slot.
 std::uint64_t next_generation() {
     static std::atomic<std::uint64_t> counter{1};
     return counter.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Free slots of detail::live_tape_generations (taken at construction, returned at destruction).
+class SlotAllocator {
+public:
+    std::uint32_t take() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!free_.empty()) {
+            const std::uint32_t slot = free_.back();
+            free_.pop_back();
+            return slot;
+        }
+        if (next_ == detail::kMaxLiveTapes)
+            throw UsageError("Tape: more than " + std::to_string(detail::kMaxLiveTapes) +
+                             " tapes alive at once");
+        return next_++;
+    }
+    void give_back(std::uint32_t slot) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        free_.push_back(slot);
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<std::uint32_t> free_;
+    std::uint32_t next_ = 0;
+};
+
+SlotAllocator& slots() {
+    static SlotAllocator allocator;
+    return allocator;
 }
 
 std::string shape_of(const Matrix& m) {
@@ -49,18 +82,20 @@ double broadcast_value(const Matrix& m, std::size_t i, std::size_t j) {
 void Tape::throw_invalid(const Var& v, const char* what) const {
     if (v.tape_ != this)
         throw UsageError(std::string(what) + ": the Var belongs to a different tape");
-    throw UsageError(std::string(what) +
-                     ": the Var was made before its tape was cleared (Tape::clear() "
-                     "invalidates every Var); rebuild the graph");
+    Var::throw_stale(what);
 }
 
 void Var::throw_empty(const char* what) {
     throw UsageError(std::string(what) + ": empty Var (default-constructed)");
 }
 
-bool Var::valid() const {
-    return tape_ != nullptr && generation_ == tape_->generation_ && index_ < tape_->count_;
+void Var::throw_stale(const char* what) {
+    throw UsageError(std::string(what) +
+                     ": the Var is stale: its tape was cleared (Tape::clear() invalidates every "
+                     "Var) or destroyed since it was made; rebuild the graph");
 }
+
+bool Var::valid() const { return tape_ != nullptr && tape_alive() && index_ < tape_->count_; }
 const std::string& Var::name() const { return tape_of("name()").checked(*this, "name()").name; }
 const Var& Var::named(std::string name) const {
     tape_of("named()").checked(*this, "named()").name = std::move(name);
@@ -80,7 +115,7 @@ Var Var::input(std::size_t i) const {
     if (i >= n.num_inputs)
         throw std::out_of_range("input(" + std::to_string(i) + "): " + describe() + " has " +
                                 std::to_string(n.num_inputs) + " inputs");
-    return Var(tape_, t.inputs_[n.first_input + i], generation_);
+    return Var(t, t.inputs_[n.first_input + i]);
 }
 Tape& Var::tape() const { return tape_of("tape()"); }
 
@@ -119,7 +154,14 @@ BackwardContext::GradTarget BackwardContext::grad_input_target(std::size_t i) co
 // ---------------------------------------------------------------------------------------------
 // Tape
 
-Tape::Tape() : generation_(next_generation()) {}
+Tape::Tape() : slot_(slots().take()), generation_(next_generation()) {
+    detail::live_tape_generations[slot_].store(generation_, std::memory_order_relaxed);
+}
+
+Tape::~Tape() {
+    detail::live_tape_generations[slot_].store(0, std::memory_order_relaxed);
+    slots().give_back(slot_);
+}
 
 void Tape::throw_no_input(const Node& n, std::size_t i) {
     throw std::out_of_range(std::string(n.op) + ": input " + std::to_string(i) + " out of range (" +
@@ -158,7 +200,7 @@ Var Tape::push_node(const char* op, std::initializer_list<Var> inputs, std::size
     n.has_grad = false;
     n.forward_seconds = n.backward_seconds = 0.0;
     for (const Var& in : inputs) inputs_[input_count_++] = in.index_;
-    return Var(this, static_cast<std::uint32_t>(count_++), generation_);
+    return Var(*this, static_cast<std::uint32_t>(count_++));
 }
 
 void Tape::finish_forward(std::uint32_t index, double seconds) {
@@ -169,7 +211,7 @@ void Tape::finish_forward(std::uint32_t index, double seconds) {
     if (bad == n.value.size()) return;
     const std::size_t i = bad / n.value.shape(1), j = bad % n.value.shape(1);
     std::ostringstream msg;
-    msg << n.op << ": " << Var(this, index, generation_).describe() << " (" << shape_of(n.value)
+    msg << n.op << ": " << Var(*this, index).describe() << " (" << shape_of(n.value)
         << ") has " << format_value(n.value(i, j)) << " at (" << i << "," << j << ")";
     for (std::uint32_t k = 0; k < n.num_inputs; ++k) {
         const Node& in = input_node(n, k);
@@ -220,13 +262,14 @@ Var Tape::node(std::size_t index) const {
     if (index >= count_)
         throw std::out_of_range("Tape::node(" + std::to_string(index) + "): the tape has " +
                                 std::to_string(count_) + " nodes");
-    return Var(const_cast<Tape*>(this), static_cast<std::uint32_t>(index), generation_);
+    return Var(*this, static_cast<std::uint32_t>(index));
 }
 
 void Tape::clear() {
     count_ = 0;
     input_count_ = 0;
     generation_ = next_generation();
+    detail::live_tape_generations[slot_].store(generation_, std::memory_order_relaxed);
 }
 
 double Tape::now_seconds() {
@@ -275,7 +318,7 @@ void Tape::backward(const Var& out) {
             const std::size_t r = bad / in.grad.shape(1), c = bad % in.grad.shape(1);
             std::ostringstream msg;
             msg << n.op << " backward: the gradient of input " << i << " ("
-                << Var(this, inputs_[n.first_input + i], generation_).describe() << ", "
+                << Var(*this, inputs_[n.first_input + i]).describe() << ", "
                 << shape_of(in.grad) << ") has " << format_value(in.grad(r, c)) << " at (" << r
                 << "," << c << "); input value there = " << format_value(in.value(r, c));
             throw NumericalError(msg.str());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
@@ -48,8 +49,18 @@ struct DotOptions;  // <autodiff/inspect.hpp>
 /// (+=) each input's share into ctx.grad_input(i) for the inputs with ctx.needs_grad(i).
 using BackwardFn = void (*)(const BackwardContext&);
 
-/// A handle to one node of a tape: tape pointer, node index and the tape generation it was made in
-/// (so a Var kept across Tape::clear() is detected instead of silently reading another node).
+namespace detail {
+/// The live-tape registry. Each live Tape owns one slot holding its current generation
+/// (generations are unique across all tapes); a destroyed tape's slot is reset to 0. A Var is
+/// usable only while its slot still holds the Var's generation: one load, and a Var that outlived
+/// its tape or its tape's clear() is reported without ever touching the tape's memory.
+inline constexpr std::size_t kMaxLiveTapes = 1 << 14;
+inline std::atomic<std::uint64_t> live_tape_generations[kMaxLiveTapes];
+}  // namespace detail
+
+/// A handle to one node of a tape: tape pointer, node index, and the tape's registry slot and
+/// generation when it was made, so a Var kept across Tape::clear() or past its tape's destruction
+/// throws UsageError instead of reading another node or freed memory.
 class Var {
 public:
     Var() = default;  ///< an empty handle; every accessor throws UsageError
@@ -77,21 +88,28 @@ public:
 
     Tape& tape() const;
     std::size_t index() const { return index_; }
-    bool valid() const;  ///< false for an empty handle or one made before the tape's last clear()
+    /// false for an empty handle, one made before its tape's last clear(), or one whose tape was
+    /// destroyed
+    bool valid() const;
 
 private:
     friend class Tape;
-    Var(Tape* tape, std::uint32_t index, std::uint64_t generation)
-        : tape_(tape), index_(index), generation_(generation) {}
+    Var(const Tape& tape, std::uint32_t index);  // node `index` of the tape's current graph
 
     [[noreturn]] static void throw_empty(const char* what);
+    [[noreturn]] static void throw_stale(const char* what);
+    bool tape_alive() const {
+        return detail::live_tape_generations[slot_].load(std::memory_order_relaxed) == generation_;
+    }
     Tape& tape_of(const char* what) const {
         if (tape_ == nullptr) throw_empty(what);
+        if (!tape_alive()) throw_stale(what);
         return *tape_;
     }
 
     Tape* tape_ = nullptr;
     std::uint32_t index_ = 0;
+    std::uint32_t slot_ = 0;
     std::uint64_t generation_ = 0;
 };
 
@@ -128,6 +146,7 @@ private:
 class Tape {
 public:
     Tape();
+    ~Tape();
     Tape(const Tape&) = delete;             // Vars point at their tape: it must not move
     Tape& operator=(const Tape&) = delete;
 
@@ -219,7 +238,8 @@ private:
     std::size_t count_ = 0;
     std::vector<std::uint32_t> inputs_;  // flat input lists of all nodes
     std::size_t input_count_ = 0;
-    std::uint64_t generation_;
+    std::uint32_t slot_;          // in detail::live_tape_generations
+    std::uint64_t generation_;    // changes at every clear()
     bool detect_anomalies_ = false;
     bool timing_ = false;
 };
@@ -233,6 +253,9 @@ Var Tape::record(const char* op, std::initializer_list<Var> inputs, std::size_t 
     finish_forward(out.index_, timing_ ? now_seconds() - start : 0.0);
     return out;
 }
+
+inline Var::Var(const Tape& tape, std::uint32_t index)
+    : tape_(const_cast<Tape*>(&tape)), index_(index), slot_(tape.slot_), generation_(tape.generation_) {}
 
 inline Tape::Node& Tape::checked(const Var& v, const char* what) const {
     if (v.tape_ != this || v.generation_ != generation_ || v.index_ >= count_) throw_invalid(v, what);
