@@ -6,6 +6,7 @@
 #include <nn/io.hpp>
 #include <nn/layers.hpp>
 #include <nn/losses.hpp>
+#include <nn/verify.hpp>
 
 #include <cstdio>
 #include <filesystem>
@@ -24,42 +25,20 @@ struct GradOptions {
 
 std::string in_dir(const std::string& dir, const std::string& file) { return (fs::path(dir) / file).string(); }
 
-void require_directory(const std::string& dir, const char* what) {
-    if (!fs::is_directory(dir)) throw io::InputError(dir + ": not a directory (" + what + ")");
-}
-
-/// W1.npy, b1.npy, W2.npy, ... up to the first missing Wl.npy; every Wl needs its bl.
-void read_parameters(const std::string& dir, std::vector<Matrix>& W, std::vector<Matrix>& b) {
-    require_directory(dir, "--params: holds W1.npy, b1.npy, ..., WL.npy, bL.npy");
-    for (std::size_t l = 1;; ++l) {
-        const std::string i = std::to_string(l);
-        const bool has_W = fs::exists(in_dir(dir, "W" + i + ".npy")), has_b = fs::exists(in_dir(dir, "b" + i + ".npy"));
-        if (!has_W && !has_b) break;
-        if (!has_W || !has_b)
-            throw io::InputError(in_dir(dir, (has_W ? "b" : "W") + i + ".npy") + ": missing (layer " + i + " has " +
-                                 (has_W ? "W" : "b") + i + ".npy; every layer needs both W and b)");
-        W.push_back(io::read_npy(in_dir(dir, "W" + i + ".npy")));
-        b.push_back(io::read_npy(in_dir(dir, "b" + i + ".npy")));
-    }
-    if (W.empty()) throw io::InputError(in_dir(dir, "W1.npy") + ": missing (--params needs W1.npy and b1.npy at least)");
-}
-
 int run_grad(const GradOptions& o) {
-    require_directory(o.data, "--data: holds X.npy and Y.npy");
     if (fs::exists(o.out) && !fs::is_directory(o.out))
         throw io::InputError(o.out + ": exists and is not a directory (--out)");
-    const Matrix X = io::read_npy(in_dir(o.data, "X.npy"));
-    const Matrix Y = io::read_npy(in_dir(o.data, "Y.npy"));
-    std::vector<Matrix> W, b;
-    read_parameters(o.params, W, b);
-    nn::check_binary_labels(Y, in_dir(o.data, "Y.npy") + ": Y");
-    nn::check_mlp_shapes(W, b, &X, &Y);
+    nn::MlpSource source;
+    source.data_dir = o.data;
+    source.params_dir = o.params;
+    const nn::MlpProblem problem = nn::load_mlp_problem(source);  // validates files, shapes and labels
 
     // The slides' loss, mean BCE of sigmoid outputs, as the stable op from logits: the same value
     // and gradient wherever the composed form is finite, and finite for saturated units too.
-    nn::MLP model(W, b);
+    nn::MLP model(problem.W, problem.b);
     Tape tape;
-    const Var J = nn::binary_cross_entropy_with_logits(model.logits(tape.constant(X, "X")), tape.constant(Y, "Y"));
+    const Var J = nn::binary_cross_entropy_with_logits(model.logits(tape.constant(problem.X, "X")),
+                                                       tape.constant(problem.Y, "Y"));
     tape.backward(J);
 
     fs::create_directories(o.out);
@@ -70,7 +49,7 @@ int run_grad(const GradOptions& o) {
     }
     std::printf("J = %.17g (%zu-layer sigmoid MLP, %zu samples); wrote J.npy and dW1.npy, db1.npy .. dW%zu.npy, "
                 "db%zu.npy to %s\n",
-                J.value()(0, 0), model.depth(), X.shape(1), model.depth(), model.depth(), o.out.c_str());
+                J.value()(0, 0), model.depth(), problem.X.shape(1), model.depth(), model.depth(), o.out.c_str());
     return 0;
 }
 

@@ -252,10 +252,19 @@ MlpProblem load_mlp_problem(const MlpSource& source) {
             if (!fs::is_directory(dir)) throw io::InputError(dir.string() + ": not a directory (it should hold " + holds + ")");
         p.X = io::read_npy((data / "X.npy").string());
         p.Y = io::read_npy((data / "Y.npy").string());
-        // Layers 1, 2, ... as long as their files exist; a layer needs both (read_npy names a missing one).
+        // Layers 1, 2, ... up to the first with neither file; every layer needs both W and b.
         for (std::size_t l = 1;; ++l) {
-            const fs::path W = params / ("W" + std::to_string(l) + ".npy"), b = params / ("b" + std::to_string(l) + ".npy");
-            if (l > 1 && !fs::exists(W) && !fs::exists(b)) break;
+            const std::string i = std::to_string(l);
+            const fs::path W = params / ("W" + i + ".npy"), b = params / ("b" + i + ".npy");
+            const bool has_W = fs::exists(W), has_b = fs::exists(b);
+            if (!has_W && !has_b) {
+                if (l == 1)
+                    throw io::InputError(W.string() + ": missing (the parameter directory needs W1.npy and b1.npy at least)");
+                break;
+            }
+            if (!has_W || !has_b)
+                throw io::InputError((has_W ? b : W).string() + ": missing (layer " + i + " has " + (has_W ? "W" : "b") +
+                                     i + ".npy; every layer needs both W and b)");
             p.W.push_back(io::read_npy(W.string()));
             p.b.push_back(io::read_npy(b.string()));
         }
@@ -276,7 +285,7 @@ MlpProblem load_mlp_problem(const MlpSource& source) {
         for (double& y : p.Y) y = rng.uniform() < 0.5 ? 1.0 : 0.0;
     }
     check_mlp_shapes(p.W, p.b, &p.X, &p.Y);
-    check_binary_labels(p.Y);
+    check_binary_labels(p.Y, source.data_dir.empty() ? "Y" : (fs::path(source.data_dir) / "Y.npy").string() + ": Y");
     return p;
 }
 

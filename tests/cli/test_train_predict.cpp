@@ -83,7 +83,7 @@ TEST_CASE("train with defaults reaches >= 0.95 test accuracy on breast_cancer.cs
     CHECK(dir.entries() == std::vector<std::string>{"loss.svg", "metrics.json", "model"});
 }
 
-TEST_CASE("the same seed gives the same model; another seed another split") {
+TEST_CASE("the same seed gives the same model, another seed another split") {
     ScratchDir dir("seed");
     const std::string csv = data_file("breast_cancer.csv");
     for (const char* name : {"a", "b"})
@@ -141,7 +141,7 @@ TEST_CASE("predict reads a model whose arrays were re-saved big-endian, in Fortr
     CHECK(run_matgrad({"predict", "--model", dir / "model", "--csv", csv}, dir).status == 0);
 }
 
-TEST_CASE("retraining replaces a model directory whole; --help shows an example") {
+TEST_CASE("retraining replaces a model directory whole, and --help shows an example") {
     ScratchDir dir("retrain");
     const std::string csv = data_file("breast_cancer.csv");
     REQUIRE(run_matgrad({"train", "--csv", csv, "--epochs", "2", "--hidden", "4,3", "--save", dir / "model"}, dir).status == 0);
