@@ -9,7 +9,6 @@
 
 namespace matgrad::cli {
 
-// one line per command, e.g.: void add_seed_command(CLI::App& app, int& status);
 void add_seed_command(CLI::App& app, int& status);
 void add_grad_command(CLI::App& app, int& status);
 void add_train_command(CLI::App& app, int& status);

@@ -2,12 +2,12 @@
 
 #include <exception>
 #include <iostream>
+#include <string>
 
 int main(int argc, char** argv) {
     CLI::App app{"matgrad: reverse-mode autodiff for matrix programs, and the slides' MLP on it"};
     app.require_subcommand(1);
     int status = 0;
-    // one line per command, e.g.: matgrad::cli::add_seed_command(app, status);
     matgrad::cli::add_seed_command(app, status);
     matgrad::cli::add_grad_command(app, status);
     matgrad::cli::add_train_command(app, status);
@@ -15,6 +15,20 @@ int main(int argc, char** argv) {
     matgrad::cli::add_verify_command(app, status);
     matgrad::cli::add_explain_command(app, status);
     matgrad::cli::add_graph_command(app, status);
+
+    // CLI11 would only say "A subcommand is required" for a mistyped command: name it instead.
+    if (argc > 1 && argv[1][0] != '-') {
+        std::string known;
+        bool found = false;
+        for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+            found = found || sub->check_name(argv[1]);
+            known += (known.empty() ? "" : ", ") + sub->get_name();
+        }
+        if (!found) {
+            std::cerr << "matgrad: unknown command '" << argv[1] << "' (commands: " << known << ")\n";
+            return 2;
+        }
+    }
 
     try {
         app.parse(argc, argv);

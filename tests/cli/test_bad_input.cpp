@@ -83,7 +83,7 @@ TEST_CASE("train refuses bad option values and unknown options with one line") {
     expect_train_refusal(good_csv, {"--seed", "-1"}, {"--seed must be a non-negative integer"});
     expect_train_refusal(good_csv, {"--bogus"}, {"--bogus"});
     expect_refusal({}, {"train", "--epochs", "3"}, {"--csv is required"});
-    expect_refusal({}, {"frobnicate"}, {"subcommand"});
+    expect_refusal({}, {"frobnicate"}, {"unknown command 'frobnicate'", "commands: seed, grad, train"});
 }
 
 TEST_CASE("train refuses output paths it could not write before training") {
