@@ -9,12 +9,6 @@
 
 namespace matgrad::nn {
 
-namespace {
-
-double stable_sigmoid(double z) { return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z)); }
-
-}  // namespace
-
 Var binary_cross_entropy(const Var& A, const Var& Y) {
     return -mean(Y * log(A) + (1.0 - Y) * log(1.0 - A));
 }
@@ -43,7 +37,7 @@ Var binary_cross_entropy_with_logits(const Var& Z, const Var& Y) {
             const double g = ctx.grad_output()(0, 0) / static_cast<double>(n);
             if (ctx.needs_grad(0)) {
                 double* dz = ctx.grad_input(0).data();
-                for (std::size_t k = 0; k < n; ++k) dz[k] += g * (stable_sigmoid(z[k]) - y[k]);
+                for (std::size_t k = 0; k < n; ++k) dz[k] += g * (matgrad::sigmoid(z[k]) - y[k]);
             }
             if (ctx.needs_grad(1)) {
                 double* dy = ctx.grad_input(1).data();

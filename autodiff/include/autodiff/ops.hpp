@@ -25,6 +25,8 @@ Var operator*(double a, const Var& b);
 Var operator/(const Var& a, double b);
 Var operator/(double a, const Var& b);
 Var sigmoid(const Var& a);
+/// The scalar logistic function sigmoid(a) applies element-wise (for ops that need σ themselves).
+double sigmoid(double x);
 Var log(const Var& a);
 Var exp(const Var& a);
 
