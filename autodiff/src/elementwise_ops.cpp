@@ -95,10 +95,6 @@ Var operator*(double a, const Var& b) { return b.tape().constant(a) * b; }
 Var operator/(const Var& a, double b) { return a / a.tape().constant(b); }
 Var operator/(double a, const Var& b) { return b.tape().constant(a) / b; }
 
-// One exp, no branch. For x < -709 exp(-x) overflows to inf and 1 / inf = 0 is still the right
-// limit; relative accuracy holds on both sides (1 + e^-x is never a cancellation).
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
-
 Var sigmoid(const Var& a) { return elementwise<Sigmoid>(a); }
 Var log(const Var& a) { return elementwise<Log>(a); }
 Var exp(const Var& a) { return elementwise<Exp>(a); }

@@ -4,6 +4,8 @@
 
 #include <autodiff/tape.hpp>
 
+#include <cmath>
+
 namespace matgrad {
 
 // Linear algebra (src/linalg_ops.cpp)
@@ -26,7 +28,10 @@ Var operator/(const Var& a, double b);
 Var operator/(double a, const Var& b);
 Var sigmoid(const Var& a);
 /// The scalar logistic function sigmoid(a) applies element-wise (for ops that need σ themselves).
-double sigmoid(double x);
+/// One exp, no branch: for x < -709 exp(-x) overflows to inf and 1 / inf = 0 is still the right
+/// limit; relative accuracy holds on both sides (1 + e^-x is never a cancellation). Inline so that
+/// element loops keep it inlined.
+inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 Var log(const Var& a);
 Var exp(const Var& a);
 
