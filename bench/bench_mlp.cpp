@@ -91,22 +91,31 @@ public:
           b1_(to_matrix(p.b1, p.h, 1)), W2_(to_matrix(p.W2, 1, p.h)), b2_(to_matrix(p.b2, 1, 1)),
           lr_(p.learning_rate) {}
 
+    // Data and parameters are moved into the tape and taken back with release(): no step copies
+    // a matrix (for L that is 16 MB per step of X and W1).
     double step() override {
         tape_.clear();
-        const Var X = tape_.constant(X_, "X"), Y = tape_.constant(Y_, "Y");
-        W1v_ = tape_.variable(W1_, "W1");
-        b1v_ = tape_.variable(b1_, "b1");
-        W2v_ = tape_.variable(W2_, "W2");
-        b2v_ = tape_.variable(b2_, "b2");
+        const Var X = tape_.constant(std::move(X_), "X"), Y = tape_.constant(std::move(Y_), "Y");
+        W1v_ = tape_.variable(std::move(W1_), "W1");
+        b1v_ = tape_.variable(std::move(b1_), "b1");
+        W2v_ = tape_.variable(std::move(W2_), "W2");
+        b2v_ = tape_.variable(std::move(b2_), "b2");
         const Var A1 = sigmoid(matmul(W1v_, X) + b1v_);
         const Var A2 = sigmoid(matmul(W2v_, A1) + b2v_);
         const Var J = -mean(Y * log(A2) + (1.0 - Y) * log(1.0 - A2));
         tape_.backward(J);
+        const double loss = J.value()(0, 0);
+        X_ = tape_.release(X);
+        Y_ = tape_.release(Y);
+        W1_ = tape_.release(W1v_);
+        b1_ = tape_.release(b1v_);
+        W2_ = tape_.release(W2v_);
+        b2_ = tape_.release(b2v_);
         xt::noalias(W1_) -= lr_ * W1v_.grad();
         xt::noalias(b1_) -= lr_ * b1v_.grad();
         xt::noalias(W2_) -= lr_ * W2v_.grad();
         xt::noalias(b2_) -= lr_ * b2v_.grad();
-        return J.value()(0, 0);
+        return loss;
     }
 
     void gradients(double* dW1, double* db1, double* dW2, double* db2) const override {

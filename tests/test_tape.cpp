@@ -113,6 +113,38 @@ TEST_CASE("a Var that outlives its tape throws instead of reading freed memory")
     CHECK_THROWS_AS(live.backward(orphan), std::logic_error);
 }
 
+TEST_CASE("release() hands leaves back without copies and finishes the graph") {
+    Tape t;
+    Matrix w = random_matrix(3, 4, 50), x = random_matrix(4, 2, 51);
+    const Matrix w0 = w, x0 = x;
+    for (int step = 0; step < 3; ++step) {
+        t.clear();
+        const double* w_buffer = w.data();
+        const Var W = t.variable(std::move(w), "W"), X = t.constant(std::move(x), "X");
+        CHECK(W.value().data() == w_buffer);  // moved in, not copied
+        const Var J = sum(sigmoid(matmul(W, X)));
+        t.backward(J);
+        w = t.release(W);
+        x = t.release(X);
+        CHECK(w.data() == w_buffer);  // and moved back out
+        // The same graph built from copies gives the same gradient.
+        Tape fresh;
+        const Var W2 = fresh.variable(w), X2 = fresh.constant(x);
+        fresh.backward(sum(sigmoid(matmul(W2, X2))));
+        CHECK(max_abs_diff(W.grad(), W2.grad()) == 0.0);  // gradients stay readable
+        CHECK_THROWS_WITH_AS(W.value(), doctest::Contains("release()"), UsageError);
+        CHECK_THROWS_AS(t.backward(J), UsageError);
+        CHECK_THROWS_AS(sigmoid(J), UsageError);
+        CHECK_THROWS_AS(t.release(W), UsageError);
+    }
+    CHECK(max_abs_diff(w, w0) == 0.0);
+    CHECK(max_abs_diff(x, x0) == 0.0);
+    t.clear();
+    const Var W = t.variable(w, "W");
+    CHECK_THROWS_WITH_AS(t.release(sigmoid(W)), doctest::Contains("only a constant or variable leaf"),
+                         UsageError);
+}
+
 TEST_CASE("gradient access errors") {
     Tape t;
     const Var c = t.constant(random_matrix(2, 2, 30), "X");

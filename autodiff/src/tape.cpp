@@ -178,6 +178,7 @@ Tape::Node& Tape::grad_input_node(std::uint32_t node, std::size_t i) const {
 
 Var Tape::push_node(const char* op, std::initializer_list<Var> inputs, std::size_t rows,
                     std::size_t cols, BackwardFn backward) {
+    if (released_) throw_released(op);
     bool requires_grad = false;
     for (const Var& in : inputs) {
         if (in.tape_ == nullptr) throw UsageError(std::string(op) + ": an input is an empty Var");
@@ -198,6 +199,7 @@ Var Tape::push_node(const char* op, std::initializer_list<Var> inputs, std::size
     n.num_inputs = static_cast<std::uint32_t>(inputs.size());
     n.requires_grad = requires_grad;
     n.has_grad = false;
+    n.released = false;
     n.forward_seconds = n.backward_seconds = 0.0;
     for (const Var& in : inputs) inputs_[input_count_++] = in.index_;
     return Var(*this, static_cast<std::uint32_t>(count_++));
@@ -226,9 +228,12 @@ Var Tape::make_leaf(const char* op, const Matrix& value, std::string&& name, boo
     if (value.size() == 0)
         throw ShapeError(std::string(op) + " " + (name.empty() ? "" : name + " ") +
                          "is empty (" + shape_of(value) + "); every matrix needs at least 1x1");
-    Var v = push_node(op, {}, value.shape(0), value.shape(1), nullptr);
+    // A moved-in value brings its own buffer: size the node's old one to nothing rather than to
+    // the value's shape (which would allocate just to be replaced).
+    const bool moved_in = steal_from != nullptr;
+    Var v = push_node(op, {}, moved_in ? 0 : value.shape(0), moved_in ? 0 : value.shape(1), nullptr);
     Node& n = *nodes_[v.index_];
-    if (steal_from != nullptr)
+    if (moved_in)
         n.value = std::move(*steal_from);
     else
         n.value = value;  // same shape as last time: copies into the kept buffer, no allocation
@@ -265,7 +270,27 @@ Var Tape::node(std::size_t index) const {
     return Var(*this, static_cast<std::uint32_t>(index));
 }
 
+Matrix Tape::release(const Var& leaf) {
+    Node& n = checked(leaf, "release");
+    if (n.num_inputs != 0 || n.backward != nullptr)
+        throw UsageError("release: " + leaf.describe() + " is a " + n.op +
+                         " result; only a constant or variable leaf can give its value back");
+    if (n.released) throw_released("release");
+    Matrix value = std::move(n.value);
+    n.value = Matrix();  // a defined empty state; the next leaf in this slot moves its buffer in
+    n.released = true;
+    released_ = true;
+    return value;
+}
+
+void Tape::throw_released(const char* what) {
+    throw UsageError(std::string(what) +
+                     ": a leaf's value was taken back with Tape::release(), which finishes the "
+                     "graph; clear() the tape and record a new one");
+}
+
 void Tape::clear() {
+    released_ = false;
     count_ = 0;
     input_count_ = 0;
     generation_ = next_generation();
@@ -282,6 +307,7 @@ double Tape::backward_seconds(std::size_t index) const { return nodes_.at(index)
 
 void Tape::backward(const Var& out) {
     if (out.tape_ != this) throw ShapeError("backward: the output belongs to a different tape");
+    if (released_) throw_released("backward");
     Node& root = checked(out, "backward");
     if (root.value.shape(0) != 1 || root.value.shape(1) != 1)
         throw ShapeError("backward: " + out.describe() + " is " + shape_of(root.value) +

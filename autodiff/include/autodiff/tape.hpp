@@ -177,6 +177,15 @@ public:
     /// that builds the same graph each step does not allocate in steady state.
     void clear();
 
+    /// Moves the value out of a leaf (constant or variable) and returns it, so a training loop
+    /// can move its data and parameters into the tape each step and take them back without any
+    /// matrix being copied:
+    ///     tape.clear();  Var W = tape.variable(std::move(w));  ...  tape.backward(J);
+    ///     w = tape.release(W);  w -= lr * W.grad();
+    /// The graph is finished afterwards: gradients stay readable, but reading the released
+    /// value, recording another op or calling backward() throws UsageError until clear().
+    Matrix release(const Var& leaf);
+
     std::size_t size() const { return count_; }  ///< number of recorded nodes
     Var node(std::size_t index) const;           ///< a handle to recorded node `index`
 
@@ -215,6 +224,7 @@ private:
         bool requires_grad = false;
         bool has_grad = false;  // grad() is meaningful: set by backward()
         bool grad_written = false;  // during backward(): some op has written into grad
+        bool released = false;      // release() moved the value out
         double forward_seconds = 0.0;
         double backward_seconds = 0.0;
     };
@@ -229,6 +239,7 @@ private:
     [[noreturn]] void throw_invalid(const Var& v, const char* what) const;
     const Node& input_node(const Node& n, std::size_t i) const;
     [[noreturn]] static void throw_no_input(const Node& n, std::size_t i);
+    [[noreturn]] static void throw_released(const char* what);
     Node& grad_input_node(std::uint32_t node, std::size_t i) const;
     static double now_seconds();
 
@@ -240,6 +251,7 @@ private:
     std::size_t input_count_ = 0;
     std::uint32_t slot_;          // in detail::live_tape_generations
     std::uint64_t generation_;    // changes at every clear()
+    bool released_ = false;       // some leaf was released since the last clear(): graph finished
     bool detect_anomalies_ = false;
     bool timing_ = false;
 };
@@ -268,7 +280,9 @@ inline const Tape::Node& Tape::input_node(const Node& n, std::size_t i) const {
 }
 
 inline const Matrix& Var::value() const {
-    return tape_of("value()").checked(*this, "value()").value;
+    const Tape::Node& n = tape_of("value()").checked(*this, "value()");
+    if (n.released) Tape::throw_released("value()");
+    return n.value;
 }
 inline std::size_t Var::rows() const { return value().shape(0); }
 inline std::size_t Var::cols() const { return value().shape(1); }
