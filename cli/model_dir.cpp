@@ -17,16 +17,13 @@ using io::InputError;
 constexpr const char* model_format = "matgrad-mlp";
 constexpr int model_version = 1;
 
-std::string shape_of(const Matrix& m) {
-    return std::to_string(m.shape(0)) + "x" + std::to_string(m.shape(1));
-}
 
 /// Reads `dir/name` and checks it is rows x cols.
 Matrix read_array(const fs::path& dir, const std::string& name, std::size_t rows, std::size_t cols) {
     const std::string path = (dir / name).string();
     Matrix m = io::read_npy(path);
     if (m.shape(0) != rows || m.shape(1) != cols)
-        throw InputError(path + ": is " + shape_of(m) + " but model.json's sizes need " +
+        throw InputError(path + ": is " + shape_string(m) + " but model.json's sizes need " +
                          std::to_string(rows) + "x" + std::to_string(cols));
     return m;
 }

@@ -17,8 +17,7 @@ void gemm(Trans trans_a, Trans trans_b, double alpha, const Matrix& a, const Mat
     const std::size_t kb = tb ? b.shape(1) : b.shape(0), n = tb ? b.shape(0) : b.shape(1);
     if (k != kb || c.shape(0) != m || c.shape(1) != n)
         throw ShapeError("gemm: op(a) is " + std::to_string(m) + "x" + std::to_string(k) +
-                         ", op(b) is " + std::to_string(kb) + "x" + std::to_string(n) + ", c is " +
-                         std::to_string(c.shape(0)) + "x" + std::to_string(c.shape(1)));
+                         ", op(b) is " + std::to_string(kb) + "x" + std::to_string(n) + ", c is " + shape_string(c));
     cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
                 static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), alpha, a.data(),
                 static_cast<int>(a.shape(1)), b.data(), static_cast<int>(b.shape(1)), beta, c.data(),

@@ -49,10 +49,6 @@ SlotAllocator& slots() {
     return allocator;
 }
 
-std::string shape_of(const Matrix& m) {
-    return std::to_string(m.shape(0)) + "x" + std::to_string(m.shape(1));
-}
-
 // Index of the first NaN/Inf in m, or m.size() when all are finite.
 std::size_t first_non_finite(const Matrix& m) {
     const double* p = m.data();
@@ -75,6 +71,10 @@ double broadcast_value(const Matrix& m, std::size_t i, std::size_t j) {
 }
 
 }  // namespace
+
+std::string shape_string(const Matrix& m) {
+    return std::to_string(m.shape(0)) + "x" + std::to_string(m.shape(1));
+}
 
 // ---------------------------------------------------------------------------------------------
 // Var
@@ -101,7 +101,7 @@ const Var& Var::named(std::string name) const {
     tape_of("named()").checked(*this, "named()").name = std::move(name);
     return *this;
 }
-std::string Var::shape_string() const { return shape_of(value()); }
+std::string Var::shape_string() const { return matgrad::shape_string(value()); }
 const char* Var::op() const { return tape_of("op()").checked(*this, "op()").op; }
 bool Var::requires_grad() const {
     return tape_of("requires_grad()").checked(*this, "requires_grad()").requires_grad;
@@ -213,7 +213,7 @@ void Tape::finish_forward(std::uint32_t index, double seconds) {
     if (bad == n.value.size()) return;
     const std::size_t i = bad / n.value.shape(1), j = bad % n.value.shape(1);
     std::ostringstream msg;
-    msg << n.op << ": " << Var(*this, index).describe() << " (" << shape_of(n.value)
+    msg << n.op << ": " << Var(*this, index).describe() << " (" << shape_string(n.value)
         << ") has " << format_value(n.value(i, j)) << " at (" << i << "," << j << ")";
     for (std::uint32_t k = 0; k < n.num_inputs; ++k) {
         const Node& in = input_node(n, k);
@@ -227,7 +227,7 @@ Var Tape::make_leaf(const char* op, const Matrix& value, std::string&& name, boo
                     Matrix* steal_from) {
     if (value.size() == 0)
         throw ShapeError(std::string(op) + " " + (name.empty() ? "" : name + " ") +
-                         "is empty (" + shape_of(value) + "); every matrix needs at least 1x1");
+                         "is empty (" + shape_string(value) + "); every matrix needs at least 1x1");
     // A moved-in value brings its own buffer: size the node's old one to nothing rather than to
     // the value's shape (which would allocate just to be replaced).
     const bool moved_in = steal_from != nullptr;
@@ -310,7 +310,7 @@ void Tape::backward(const Var& out) {
     if (released_) throw_released("backward");
     Node& root = checked(out, "backward");
     if (root.value.shape(0) != 1 || root.value.shape(1) != 1)
-        throw ShapeError("backward: " + out.describe() + " is " + shape_of(root.value) +
+        throw ShapeError("backward: " + out.describe() + " is " + shape_string(root.value) +
                          " but the output of backward() must be 1x1 (reduce it with sum() or "
                          "mean() first)");
 
@@ -345,7 +345,7 @@ void Tape::backward(const Var& out) {
             std::ostringstream msg;
             msg << n.op << " backward: the gradient of input " << i << " ("
                 << Var(*this, inputs_[n.first_input + i]).describe() << ", "
-                << shape_of(in.grad) << ") has " << format_value(in.grad(r, c)) << " at (" << r
+                << shape_string(in.grad) << ") has " << format_value(in.grad(r, c)) << " at (" << r
                 << "," << c << "); input value there = " << format_value(in.value(r, c));
             throw NumericalError(msg.str());
         }

@@ -9,8 +9,6 @@ namespace matgrad::nn {
 
 namespace {
 
-std::string shape_of(const Matrix& m) { return std::to_string(m.shape(0)) + "x" + std::to_string(m.shape(1)); }
-
 std::string count(std::size_t n, const char* one, const char* many) { return std::to_string(n) + " " + (n == 1 ? one : many); }
 
 std::string rows_phrase(std::size_t rows) { return count(rows, "row", "rows"); }
@@ -29,25 +27,25 @@ void check_mlp_shapes(const std::vector<Matrix>& W, const std::vector<Matrix>& b
                                     count(b.size(), "bias", "biases") + ": every layer needs one W and one b");
     for (std::size_t i = 0; i < W.size(); ++i) {
         const std::string l = std::to_string(i + 1);
-        if (W[i].size() == 0) throw std::invalid_argument("W" + l + " is empty (" + shape_of(W[i]) + ")");
+        if (W[i].size() == 0) throw std::invalid_argument("W" + l + " is empty (" + shape_string(W[i]) + ")");
         if (b[i].shape(0) != W[i].shape(0) || b[i].shape(1) != 1)
-            throw std::invalid_argument("b" + l + " is " + shape_of(b[i]) + " but W" + l + " has " +
+            throw std::invalid_argument("b" + l + " is " + shape_string(b[i]) + " but W" + l + " has " +
                                         rows_phrase(W[i].shape(0)) + " (b" + l + " must be " +
                                         std::to_string(W[i].shape(0)) + "x1)");
         if (i > 0 && W[i].shape(1) != W[i - 1].shape(0))
-            throw std::invalid_argument("W" + l + " is " + shape_of(W[i]) + " but A" + std::to_string(i) +
+            throw std::invalid_argument("W" + l + " is " + shape_string(W[i]) + " but A" + std::to_string(i) +
                                         " has " + rows_phrase(W[i - 1].shape(0)));
     }
     if (X) {
-        if (X->size() == 0) throw std::invalid_argument("X is empty (" + shape_of(*X) + ")");
+        if (X->size() == 0) throw std::invalid_argument("X is empty (" + shape_string(*X) + ")");
         if (W[0].shape(1) != X->shape(0))
-            throw std::invalid_argument("W1 is " + shape_of(W[0]) + " but X has " + rows_phrase(X->shape(0)) +
+            throw std::invalid_argument("W1 is " + shape_string(W[0]) + " but X has " + rows_phrase(X->shape(0)) +
                                         " (X is features x samples)");
     }
     if (X && Y) {
         const std::size_t out = W.back().shape(0), n = X->shape(1);
         if (Y->shape(0) != out || Y->shape(1) != n)
-            throw std::invalid_argument("Y is " + shape_of(*Y) + " but A" + std::to_string(W.size()) + " is " +
+            throw std::invalid_argument("Y is " + shape_string(*Y) + " but A" + std::to_string(W.size()) + " is " +
                                         std::to_string(out) + "x" + std::to_string(n) +
                                         " (one label per output and sample)");
     }

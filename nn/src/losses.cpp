@@ -48,9 +48,8 @@ Var binary_cross_entropy_with_logits(const Var& Z, const Var& Y) {
 
 double accuracy(const Matrix& output, const Matrix& labels, double threshold) {
     if (output.shape() != labels.shape() || output.size() == 0)
-        throw std::invalid_argument("accuracy: output is " + std::to_string(output.shape(0)) + "x" +
-                                    std::to_string(output.shape(1)) + " but labels are " +
-                                    std::to_string(labels.shape(0)) + "x" + std::to_string(labels.shape(1)));
+        throw std::invalid_argument("accuracy: output is " + shape_string(output) + " but labels are " +
+                                    shape_string(labels));
     std::size_t correct = 0;
     for (std::size_t k = 0; k < output.size(); ++k)
         correct += (output.data()[k] >= threshold ? 1.0 : 0.0) == labels.data()[k];

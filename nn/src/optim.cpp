@@ -9,8 +9,6 @@ namespace matgrad::nn {
 
 namespace {
 
-std::string shape_of(const Matrix& m) { return std::to_string(m.shape(0)) + "x" + std::to_string(m.shape(1)); }
-
 void check_pairs(const char* who, const std::vector<Matrix*>& params, const std::vector<const Matrix*>& grads) {
     if (params.size() != grads.size())
         throw std::invalid_argument(std::string(who) + ": " + std::to_string(params.size()) + " parameters but " +
@@ -18,7 +16,7 @@ void check_pairs(const char* who, const std::vector<Matrix*>& params, const std:
     for (std::size_t i = 0; i < params.size(); ++i)
         if (params[i]->shape() != grads[i]->shape())
             throw std::invalid_argument(std::string(who) + ": parameter " + std::to_string(i) + " is " +
-                                        shape_of(*params[i]) + " but its gradient is " + shape_of(*grads[i]));
+                                        shape_string(*params[i]) + " but its gradient is " + shape_string(*grads[i]));
 }
 
 }  // namespace
@@ -51,8 +49,8 @@ void Adam::step(const std::vector<Matrix*>& params, const std::vector<const Matr
     const double correction2 = 1.0 - std::pow(beta2, static_cast<double>(t_));
     for (std::size_t i = 0; i < params.size(); ++i) {
         if (m_[i].shape() != params[i]->shape())
-            throw std::invalid_argument("Adam: parameter " + std::to_string(i) + " is " + shape_of(*params[i]) +
-                                        " but was " + shape_of(m_[i]) + " at the first step");
+            throw std::invalid_argument("Adam: parameter " + std::to_string(i) + " is " + shape_string(*params[i]) +
+                                        " but was " + shape_string(m_[i]) + " at the first step");
         const Matrix& g = *grads[i];
         xt::noalias(m_[i]) = beta1 * m_[i] + (1.0 - beta1) * g;
         xt::noalias(v_[i]) = beta2 * v_[i] + (1.0 - beta2) * g * g;

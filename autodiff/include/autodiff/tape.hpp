@@ -41,6 +41,9 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+/// "64x10": how error messages everywhere in matgrad write a matrix's shape.
+std::string shape_string(const Matrix& m);
+
 class Tape;
 class BackwardContext;
 struct DotOptions;  // <autodiff/inspect.hpp>
