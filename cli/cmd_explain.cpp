@@ -1,6 +1,7 @@
 // `matgrad explain`: the slides' network (or yours, from .npy files) read back from the recorded
 // tape as named matrix equations with every shape, forward and backward (matgrad::explain).
 #include "commands.hpp"
+#include "model_input.hpp"
 
 #include <autodiff/inspect.hpp>
 #include <nn/reference.hpp>
@@ -37,6 +38,7 @@ namespace {
 
 struct ExplainOptions {
     nn::MlpSource source;
+    ModelOptions model;
     bool check = false;
     bool trace = false;
 };
@@ -76,11 +78,16 @@ void add_explain_command(CLI::App& app, int& status) {
         "Examples:\n"
         "  matgrad explain\n"
         "  matgrad explain --sizes 10,32,16,1 --samples 5 --check\n"
-        "  matgrad explain --data data/ --params params/ --trace");
+        "  matgrad explain --data data/ --params params/ --trace\n"
+        "  matgrad explain examples/models/slides.mg --inputs examples/models/slides --seed 1 --check");
     add_network_options(*cmd, options->source);
     cmd->add_flag("--check", options->check, "Compare each parameter gradient with central finite differences");
     cmd->add_flag("--trace", options->trace, "Also print Tape::trace(): one row per node");
-    cmd->callback([options, &status] { status = run_explain(*options); });
+    add_model_options(*cmd, options->model, &options->source.seed);
+    cmd->callback([options, &status] {
+        status = options->model.model.empty() ? run_explain(*options)
+                                              : run_model_explain(options->model, options->check, options->trace);
+    });
 }
 
 }  // namespace matgrad::cli

@@ -1,6 +1,7 @@
 // `matgrad verify`: compares gradients derived by hand (dW1.npy, db1.npy, ...) with autodiff and
 // names the mistake behind each wrong one (nn::verify_mlp).
 #include "commands.hpp"
+#include "model_input.hpp"
 
 #include <autodiff/inspect.hpp>
 #include <nn/io.hpp>
@@ -22,6 +23,7 @@ namespace fs = std::filesystem;
 
 struct VerifyOptions {
     nn::MlpSource source;
+    ModelOptions model;
     std::string hand;
     bool json = false;
     double tol = 1e-8;
@@ -78,8 +80,9 @@ void print_table(const std::vector<nn::GradientReport>& reports, double tol) {
 }
 
 int run_verify(const VerifyOptions& o) {
-    const nn::MlpProblem problem = nn::load_mlp_problem(o.source);
-    const std::vector<nn::GradientReport> reports = nn::verify_mlp(problem, read_hand_gradients(o.hand), o.tol);
+    const std::vector<nn::GradientReport> reports =
+        o.model.model.empty() ? nn::verify_mlp(nn::load_mlp_problem(o.source), read_hand_gradients(o.hand), o.tol)
+                              : model_gradient_reports(o.model, o.hand, read_hand_gradients(o.hand), o.tol);
     if (o.json)
         print_json(reports);
     else
@@ -102,17 +105,24 @@ void add_verify_command(CLI::App& app, int& status) {
         "Exit status: 0 all ok, 1 any wrong, 2 bad input.\n\n"
         "Example:\n"
         "  matgrad grad --data data/ --params params/ --out grads/   # writes the true dW1.npy, ...\n"
-        "  matgrad verify --data data/ --params params/ --hand mine/ --json");
-    cmd->add_option("--data", options->source.data_dir, "Directory with X.npy (features x samples) and Y.npy (1 x samples, 0/1)")
-        ->required();
-    cmd->add_option("--params", options->source.params_dir, "Directory with W1.npy, b1.npy, ..., WL.npy, bL.npy")
-        ->required();
+        "  matgrad verify --data data/ --params params/ --hand mine/ --json\n"
+        "With a MODEL file: --hand holds d<param>.npy or d<node>.npy for its params and named nodes; each is\n"
+        "compared with autodiff (ok, transposed, sign_flipped, scaled, wrong_shape or unexplained).\n"
+        "  matgrad verify examples/models/l2_logistic.mg --inputs examples/models/l2_logistic --seed 1 --hand mine/");
+    cmd->add_option("--data", options->source.data_dir, "Directory with X.npy (features x samples) and Y.npy (1 x samples, 0/1)");
+    cmd->add_option("--params", options->source.params_dir, "Directory with W1.npy, b1.npy, ..., WL.npy, bL.npy");
+    add_model_options(*cmd, options->model);
     cmd->add_option("--hand", options->hand, "Directory with your gradients: dW1.npy, db1.npy, ...")->required();
     cmd->add_flag("--json", options->json, "Print the diagnoses as JSON");
     cmd->add_option("--tol", options->tol, "Match tolerance, relative to each gradient's largest element")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
-    cmd->callback([options, &status] { status = run_verify(*options); });
+    cmd->callback([options, &status] {
+        const bool mlp = !options->source.data_dir.empty() && !options->source.params_dir.empty();
+        if (options->model.model.empty() == !mlp)
+            throw std::invalid_argument("verify: give a MODEL file with --inputs, or --data and --params (the slides' MLP)");
+        status = run_verify(*options);
+    });
 }
 
 }  // namespace matgrad::cli

@@ -1,5 +1,7 @@
 #include "commands.hpp"
 
+#include <lang/model.hpp>
+
 #include <exception>
 #include <iostream>
 #include <string>
@@ -15,6 +17,7 @@ int main(int argc, char** argv) {
     matgrad::cli::add_verify_command(app, status);
     matgrad::cli::add_explain_command(app, status);
     matgrad::cli::add_graph_command(app, status);
+    matgrad::cli::add_fit_command(app, status);
 
     // CLI11 would only say "A subcommand is required" for a mistyped command: name it instead.
     if (argc > 1 && argv[1][0] != '-') {
@@ -35,6 +38,9 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);  // --help
         std::cerr << "matgrad: " << e.what() << " (run with --help for usage)\n";
+        return 2;
+    } catch (const matgrad::lang::Error& e) {  // FILE:LINE:COL: error: ..., the line, a caret
+        std::cerr << e.formatted() << "\n";
         return 2;
     } catch (const std::exception& e) {
         std::cerr << "matgrad: error: " << e.what() << "\n";

@@ -1,0 +1,66 @@
+// What the model commands (grad, explain, graph, verify, fit MODEL) share: the MODEL argument and
+// its value options, loading and checking it all, and the gradients one recording yields.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <lang/model.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace matgrad::cli {
+
+struct ModelOptions {
+    std::string model;                   ///< the .mg file (empty: the command's other form)
+    std::string inputs;                  ///< directory with NAME.npy per declared name
+    std::vector<std::string> dims;       ///< "n=7"
+    std::string output;                  ///< --output: another 1x1 node
+    /// --seed, when given: draw the missing values
+    std::optional<std::uint64_t> seed() const {
+        return seed_option != nullptr && seed_option->count() > 0 ? std::optional(*seed_value) : std::nullopt;
+    }
+
+    std::uint64_t own_seed = 0;
+    const std::uint64_t* seed_value = &own_seed;  // the --seed option's variable (not copied: options are shared_ptr'd)
+    const CLI::Option* seed_option = nullptr;
+};
+
+/// Adds the positional MODEL and --inputs, --dim, --output, and --seed -- or, for a command that
+/// already has a --seed writing into `existing_seed` (explain, graph), uses that one.
+void add_model_options(CLI::App& cmd, ModelOptions& options, const std::uint64_t* existing_seed = nullptr);
+
+/// A parsed model with every declared name's value, checked (lang::Error, io::InputError).
+struct LoadedModel {
+    lang::Model model;
+    lang::Values values;
+    std::string values_text;  ///< "the .npy files in DIR", "values drawn with seed 1", or both
+};
+LoadedModel load_model(const ModelOptions& options);
+
+/// The gradient files of one recording: d<param> for every param, and with `all_nodes` d<node>
+/// for every named node that depends on a param, in declaration and then source order.
+std::vector<std::pair<std::string, Matrix>> model_gradients(const LoadedModel& loaded, const lang::Recording& r,
+                                                            bool all_nodes);
+
+}  // namespace matgrad::cli
+
+namespace matgrad::nn {
+struct GradientReport;
+}
+
+namespace matgrad::cli {
+
+/// `matgrad grad MODEL`: writes <output>.npy and d<param>.npy (with `all`, d<node>.npy too) to
+/// `out` and lists exactly the files written.
+int run_model_grad(const ModelOptions& options, const std::string& out, bool all);
+/// `matgrad explain MODEL`: the recorded model as equations; `check` compares with finite
+/// differences (exit 1 past 1e-6), `trace` adds Tape::trace.
+int run_model_explain(const ModelOptions& options, bool check, bool trace);
+/// `matgrad verify MODEL`: one report per hand gradient (d<param>.npy or d<node>.npy in `hand`,
+/// read from `hand_dir`).
+std::vector<nn::GradientReport> model_gradient_reports(const ModelOptions& options, const std::string& hand_dir,
+                                                       const std::map<std::string, Matrix>& hand, double tol);
+
+}  // namespace matgrad::cli
