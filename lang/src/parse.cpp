@@ -47,7 +47,7 @@ std::string closest(const std::string& name, const std::vector<std::string>& can
     std::size_t best_distance = 3;
     for (const std::string& c : candidates) {
         const std::size_t d = edit_distance(name, c);
-        if (d < best_distance && d < std::max<std::size_t>(name.size(), 2)) {
+        if (d < best_distance && d < name.size() && d <= (name.size() <= 3 ? 1u : 2u)) {  // Q is no typo of J
             best = c;
             best_distance = d;
         }
@@ -273,11 +273,7 @@ private:
         const Token& equals = next();
         if (peek().kind == TokenKind::end) throw m_.error(line_, equals.end + 1, "missing expression after '='");
         const std::uint32_t root = expression(0);
-        if (peek().kind != TokenKind::end) {
-            const Token& t = peek();
-            const bool operand = t.kind != TokenKind::op || is_op(t, "(");
-            throw error_at(t, operand ? "missing operator before " + quoted(t) : "unexpected " + quoted(t));
-        }
+        if (peek().kind != TokenKind::end) throw unexpected(peek(), "");
         Assignment a;
         a.name = name.text;
         a.line = line_;
@@ -287,6 +283,12 @@ private:
         m_.slots.emplace(a.name, static_cast<std::uint32_t>(m_.declarations.size() + m_.assignments.size()));
         m_.assignments.push_back(std::move(a));
         m_.roots.push_back(root);
+    }
+
+    /// A token where an expression should have ended: `also` names what else was allowed there.
+    Error unexpected(const Token& t, const std::string& also) const {
+        if (t.kind != TokenKind::op || is_op(t, "(")) return error_at(t, "missing operator before " + quoted(t));
+        return error_at(t, (also.empty() ? "unexpected " : "expected " + also + ", got ") + quoted(t));
     }
 
     // ---- expressions
@@ -356,9 +358,9 @@ private:
             const std::uint32_t inner = expression(0);
             const Token& close = next();
             if (!is_op(close, ")"))
-                throw close.kind == TokenKind::end ? error_at(t, "'(' is not closed on this line")
-                                                   : error_at(close, "expected ')' to close the '(' at column " +
-                                                                         std::to_string(t.begin + 1) + ", got " + quoted(close));
+                throw close.kind == TokenKind::end
+                    ? error_at(t, "'(' is not closed on this line")
+                    : unexpected(close, "')' to close the '(' at column " + std::to_string(t.begin + 1));
             node(inner).begin = t.begin;  // the operand as written includes its parentheses
             node(inner).end = close.end;
             return inner;
@@ -490,7 +492,7 @@ private:
         if (!is_op(close, ")"))
             throw close.kind == TokenKind::end
                       ? error_at(open, "'" + name.text + "(' is not closed on this line")
-                      : error_at(close, "expected ',' or ')' in the arguments of " + name.text + ", got " + quoted(close));
+                      : unexpected(close, "',' or ')' in the arguments of " + name.text);
         return add(located(std::move(n), name, name.begin, close.end));
     }
 
