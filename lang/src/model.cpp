@@ -69,6 +69,12 @@ const Declaration* Model::find_declaration(const std::string& name) const {
                                                                                 : nullptr;
 }
 
+std::size_t Model::index_of(const std::string& name) const {
+    const auto it = impl_->slots.find(name);
+    if (it == impl_->slots.end()) throw std::out_of_range("the model has no node named '" + name + "'");
+    return it->second;
+}
+
 void Model::set_output(const std::string& name) {
     const auto it = impl_->slots.find(name);
     if (it != impl_->slots.end() && it->second >= impl_->declarations.size()) {
@@ -173,15 +179,16 @@ std::map<std::string, std::size_t> Model::bind(Values& values, const BindOptions
 
 namespace {
 
-bool broadcastable(const Var& a, const Var& b) {
+// On values, not Vars: each Var accessor re-checks that its tape is alive, and these run per node per step.
+bool broadcastable(const Matrix& a, const Matrix& b) {
     for (std::size_t axis = 0; axis < 2; ++axis) {
-        const std::size_t x = a.shape()[axis], y = b.shape()[axis];
+        const std::size_t x = a.shape(axis), y = b.shape(axis);
         if (x != y && x != 1 && y != 1) return false;
     }
     return true;
 }
 
-bool is_scalar(const Var& v) { return v.rows() == 1 && v.cols() == 1; }
+bool is_scalar(const Matrix& v) { return v.size() == 1; }
 
 /// Walks the expression trees of one model onto one tape.
 class Recorder {
@@ -235,7 +242,7 @@ private:
         const Node &x = m_.nodes[n.children[0]], &y = m_.nodes[n.children[1]];
         if (n.op == BinaryOp::power || n.op == BinaryOp::scalar_power) {  // the exponent is a number (parser)
             const Var base = eval(n.children[0]);
-            if (n.op == BinaryOp::scalar_power && !is_scalar(base))
+            if (n.op == BinaryOp::scalar_power && !is_scalar(base.value()))
                 not_scalar(n, x, base, "^ is the power of a 1x1 (use .^ for the element-wise power)");
             std::vector<Var>& args = (*buffers_)[n.call_depth];
             args.assign(1, base);
@@ -248,7 +255,8 @@ private:
                 case BinaryOp::add: return a + b;
                 case BinaryOp::sub: return a - b;
                 case BinaryOp::scalar_div:
-                    if (!is_scalar(b)) not_scalar(n, y, b, "/ divides by a number or 1x1 (use ./ for element-wise division)");
+                    if (!is_scalar(b.value()))
+                        not_scalar(n, y, b, "/ divides by a number or 1x1 (use ./ for element-wise division)");
                     return a / b;
                 case BinaryOp::div: return a / b;
                 default: return a * b;  // * and .* scale; @ with a number is refused by the parser
@@ -266,21 +274,22 @@ private:
             }
         }
         const Var b = eval(n.children[1]);
+        const Matrix &av = a.value(), &bv = b.value();
         switch (n.op) {
             case BinaryOp::product:
-                if (is_scalar(a) || is_scalar(b)) return a * b;  // * scales by a 1x1
+                if (is_scalar(av) || is_scalar(bv)) return a * b;  // * scales by a 1x1
                 [[fallthrough]];
             case BinaryOp::matmul:
-                if (a.cols() != b.rows())
-                    shape_error(n, a, b, "inner dimensions " + std::to_string(a.cols()) + " and " +
-                                             std::to_string(b.rows()) + " differ");
+                if (av.shape(1) != bv.shape(0))
+                    shape_error(n, a, b, "inner dimensions " + std::to_string(av.shape(1)) + " and " +
+                                             std::to_string(bv.shape(0)) + " differ");
                 return matmul(a, b);
             case BinaryOp::scalar_div:
-                if (!is_scalar(b)) not_scalar(n, y, b, "/ divides by a number or 1x1 (use ./ for element-wise division)");
+                if (!is_scalar(bv)) not_scalar(n, y, b, "/ divides by a number or 1x1 (use ./ for element-wise division)");
                 return a / b;
             default: break;
         }
-        if (!broadcastable(a, b)) shape_error(n, a, b, "not broadcastable: each dimension must agree or be 1");
+        if (!broadcastable(av, bv)) shape_error(n, a, b, "not broadcastable: each dimension must agree or be 1");
         switch (n.op) {
             case BinaryOp::add: return a + b;
             case BinaryOp::sub: return a - b;
@@ -351,11 +360,7 @@ GraphBuilder Model::loss(Values values) const {
     };
 }
 
-const Var& Recording::var(const std::string& name) const {
-    const auto it = model_->impl_->slots.find(name);
-    if (it == model_->impl_->slots.end()) throw std::out_of_range("the model has no node named '" + name + "'");
-    return slots_[it->second];
-}
+const Var& Recording::var(const std::string& name) const { return slots_[model_->index_of(name)]; }
 
 std::vector<std::pair<std::string, Var>> Recording::params() const {
     std::vector<std::pair<std::string, Var>> params;

@@ -10,15 +10,20 @@ namespace matgrad {
 namespace {
 
 struct ShimOp {
-    const char* name;
+    std::string_view name;
     std::size_t args;
     const char* signature;
+    Var (*apply)(const std::vector<Var>& args);
 };
 
-constexpr ShimOp kOps[] = {
-    {"exp", 1, "exp(x)"},         {"log", 1, "log(x)"},         {"matmul", 2, "matmul(a, b)"},
-    {"mean", 1, "mean(x)"},       {"sigmoid", 1, "sigmoid(x)"}, {"sum", 1, "sum(x)"},
-    {"transpose", 1, "transpose(x)"},
+const ShimOp kOps[] = {
+    {"exp", 1, "exp(x)", [](const std::vector<Var>& a) { return exp(a[0]); }},
+    {"log", 1, "log(x)", [](const std::vector<Var>& a) { return log(a[0]); }},
+    {"matmul", 2, "matmul(a, b)", [](const std::vector<Var>& a) { return matmul(a[0], a[1]); }},
+    {"mean", 1, "mean(x)", [](const std::vector<Var>& a) { return mean(a[0]); }},
+    {"sigmoid", 1, "sigmoid(x)", [](const std::vector<Var>& a) { return sigmoid(a[0]); }},
+    {"sum", 1, "sum(x)", [](const std::vector<Var>& a) { return sum(a[0]); }},
+    {"transpose", 1, "transpose(x)", [](const std::vector<Var>& a) { return transpose(a[0]); }},
 };
 
 const ShimOp* find(std::string_view name) {
@@ -43,13 +48,7 @@ Var apply_op(std::string_view name, const std::vector<Var>& args, const std::vec
     if (op == nullptr) throw ShapeError("unknown op '" + std::string(name) + "'");
     if (args.size() != op->args || !numbers.empty())
         throw ShapeError(std::string(name) + ": expects " + op->signature);
-    if (name == "exp") return exp(args[0]);
-    if (name == "log") return log(args[0]);
-    if (name == "matmul") return matmul(args[0], args[1]);
-    if (name == "mean") return mean(args[0]);
-    if (name == "sigmoid") return sigmoid(args[0]);
-    if (name == "sum") return sum(args[0]);
-    return transpose(args[0]);
+    return op->apply(args);
 }
 
 }  // namespace matgrad

@@ -113,6 +113,8 @@ public:
     const Var& var(const std::string& name) const;
     /// (name, Var) of every param in declaration order: the leaves that get a gradient.
     std::vector<std::pair<std::string, Var>> params() const;
+    /// The node of Model::index_of(name), without a lookup by name (for loops that run each step).
+    const Var& operator[](std::size_t index) const { return slots_.at(index); }
 
 private:
     friend class Model;
@@ -136,6 +138,9 @@ public:
     const std::vector<Declaration>& declarations() const;
     const std::vector<Assignment>& assignments() const;
     const Declaration* find_declaration(const std::string& name) const;  ///< nullptr if none
+    /// The index of a declared name or named node in every Recording (Recording::operator[]);
+    /// throws std::out_of_range for other names.
+    std::size_t index_of(const std::string& name) const;
     /// The output node's name: the last assignment unless set_output picked another.
     const std::string& output() const;
     /// Makes another named node the output (it must be 1x1 when recorded); throws Error for a
