@@ -278,3 +278,28 @@ TEST_CASE("--output picks another 1x1 node; B = A names no new node") {
     CHECK(r.output().value()(0, 0) == 4.0);
     CHECK(r.output().name() == "S");  // K is S itself
 }
+
+TEST_CASE("the README's C++ example: parse once, record per step") {
+    const std::string text = test::read_text(test::model_path("slides.mg"));
+    const Matrix X = random_matrix(10, 7, 81), Y{{1, 0, 1, 1, 0, 0, 1}};
+    const Matrix W1 = random_matrix(64, 10, 82) * 0.3, b1 = random_matrix(64, 1, 83) * 0.1;
+    const Matrix W2 = random_matrix(1, 64, 84) * 0.3, b2 = random_matrix(1, 1, 85) * 0.1;
+    double first = 0.0, last = 0.0;
+    // -- as in the README
+    lang::Model model = lang::Model::parse(text, "slides.mg");   // throws lang::Error (file, line, column)
+    lang::Values values{{"X", X}, {"Y", Y}, {"W1", W1}, {"b1", b1}, {"W2", W2}, {"b2", b2}};
+    model.bind(values);                    // checks shapes, binds dimension names (BindOptions: --dim, seed)
+    Tape tape;
+    for (int step = 0; step < 100; ++step) {
+        tape.clear();
+        const lang::Recording r = model.record(tape, values);    // inputs constants, params variables
+        tape.backward(r.output());
+        values["W1"] -= 0.1 * r.var("W1").grad();                 // ... and so on; r.var("Z1") too
+        // -- end
+        values["b1"] -= 0.1 * r.var("b1").grad();
+        values["W2"] -= 0.1 * r.var("W2").grad();
+        values["b2"] -= 0.1 * r.var("b2").grad();
+        (step == 0 ? first : last) = r.output().value()(0, 0);
+    }
+    CHECK(last < first);
+}
