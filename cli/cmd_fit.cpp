@@ -79,11 +79,9 @@ int run_fit(const FitOptions& o) {
 
     std::string written;
     if (!o.out.empty()) {
-        fs::create_directories(o.out);
-        for (const std::string& name : names) {
-            io::write_npy((fs::path(o.out) / (name + ".npy")).string(), m.values.at(name));
-            written += (written.empty() ? "" : ", ") + name + ".npy";
-        }
+        std::vector<std::pair<std::string, const Matrix*>> files;
+        for (std::size_t k = 0; k < names.size(); ++k) files.emplace_back(names[k], params[k]);
+        written = write_npy_files(o.out, files);
     }
     if (!o.plot.empty())
         io::write_text_file(o.plot, line_chart_svg("matgrad fit: " + o.model.model, "step", m.model.output(),

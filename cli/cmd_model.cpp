@@ -24,14 +24,10 @@ int run_model_grad(const ModelOptions& o, const std::string& out, bool all) {
     tape.backward(r.output());
 
     // Everything is computed before the first file is written.
-    std::vector<std::pair<std::string, Matrix>> files{{m.model.output(), r.output().value()}};
-    for (auto& g : model_gradients(m, r, all)) files.push_back(std::move(g));
-    fs::create_directories(out);
-    std::string written;
-    for (const auto& [name, value] : files) {
-        io::write_npy((fs::path(out) / (name + ".npy")).string(), value);
-        written += (written.empty() ? "" : ", ") + name + ".npy";
-    }
+    const std::vector<std::pair<std::string, Matrix>> grads = model_gradients(m, r, all);
+    std::vector<std::pair<std::string, const Matrix*>> files{{m.model.output(), &r.output().value()}};
+    for (const auto& [name, grad] : grads) files.emplace_back(name, &grad);
+    const std::string written = write_npy_files(out, files);
     std::printf("%s = %.17g (%s on %s); wrote %s to %s\n", m.model.output().c_str(), r.output().value()(0, 0),
                 o.model.c_str(), m.values_text.c_str(), written.c_str(), out.c_str());
     return 0;

@@ -74,6 +74,16 @@ LoadedModel load_model(const ModelOptions& o) {
     return {std::move(model), std::move(values), text.empty() ? "no values" : text};
 }
 
+std::string write_npy_files(const std::string& dir, const std::vector<std::pair<std::string, const Matrix*>>& files) {
+    fs::create_directories(dir);
+    std::string written;
+    for (const auto& [name, value] : files) {
+        io::write_npy((fs::path(dir) / (name + ".npy")).string(), *value);
+        written += (written.empty() ? "" : ", ") + name + ".npy";
+    }
+    return written;
+}
+
 std::vector<std::pair<std::string, Matrix>> model_gradients(const LoadedModel& loaded, const lang::Recording& r,
                                                             bool all_nodes) {
     std::vector<std::pair<std::string, Matrix>> grads;

@@ -39,6 +39,10 @@ struct LoadedModel {
 };
 LoadedModel load_model(const ModelOptions& options);
 
+/// Writes each (name, value) as DIR/name.npy (atomically; DIR is created if missing) and returns
+/// the list written: "J.npy, dW1.npy".
+std::string write_npy_files(const std::string& dir, const std::vector<std::pair<std::string, const Matrix*>>& files);
+
 /// The gradient files of one recording: d<param> for every param, and with `all_nodes` d<node>
 /// for every named node that depends on a param, in declaration and then source order.
 std::vector<std::pair<std::string, Matrix>> model_gradients(const LoadedModel& loaded, const lang::Recording& r,

@@ -244,7 +244,7 @@ TEST_CASE("the ops from the registry: each function and .^ against its formula")
     }
 }
 
-TEST_CASE("dimension names bind from values and --dim; missing values are drawn with a seed") {
+TEST_CASE("dimension names bind from values and --dim, and missing values are drawn with a seed") {
     const lang::Model model = test::example_model("l2_logistic");
     lang::Values values{{"X", random_matrix(3, 5, 71)}};
     lang::BindOptions options;
@@ -266,7 +266,7 @@ TEST_CASE("dimension names bind from values and --dim; missing values are drawn 
     CHECK((none.at("X").shape(0) == 2 && none.at("X").shape(1) == 4));
 }
 
-TEST_CASE("--output picks another 1x1 node; B = A names no new node") {
+TEST_CASE("--output picks another 1x1 node, and B = A names no new node") {
     lang::Model model = lang::Model::parse("param a : 2 x 1\nS = sum(a)\nK = S\nJ = mean(a)\n");
     const lang::Values values{{"a", Matrix{{1.0}, {3.0}}}};
     Tape tape;
