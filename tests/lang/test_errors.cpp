@@ -143,7 +143,7 @@ TEST_CASE("the output must be 1x1") {
     }
 }
 
-TEST_CASE("values: missing, mismatched, undeclared; dimensions bound consistently or unbound") {
+TEST_CASE("values: missing, mismatched, undeclared, and dimensions bound consistently or unbound") {
     const std::string model = "input X : d x n\ninput Y : 1 x n\nparam W : h x d\nJ = sum(W*X) + sum(Y)\n";
     const Matrix X = random_matrix(3, 7, 1), W = random_matrix(4, 3, 2);
     CHECK(bind_error(model, {{"X", X}, {"W", W}}) ==

@@ -78,7 +78,7 @@ TEST_CASE("grad --data/--params lists the files it wrote (a one-layer network: J
     CHECK(entries(dir / "g") == std::vector<std::string>{"J.npy", "dW1.npy", "db1.npy"});
 }
 
-TEST_CASE("a mistake in the model: FILE:LINE:COL, the line, a caret; exit 2 and nothing written") {
+TEST_CASE("a mistake in the model: FILE:LINE:COL, the line, a caret, exit 2 and nothing written") {
     ScratchDir dir("lang-errors");
     SlidesValues().write(dir, "in");
     const std::string m = dir / "m.mg";
@@ -159,7 +159,7 @@ TEST_CASE("every example model runs through grad, explain --check, graph and fit
     }
 }
 
-TEST_CASE("fit writes the params it reached; verify MODEL judges hand gradients") {
+TEST_CASE("fit writes the params it reached, and verify MODEL judges hand gradients") {
     ScratchDir dir("lang-fit-verify");
     const std::string model = model_path("l2_logistic.mg"), inputs = model_path("l2_logistic");
     const RunResult fit = run_matgrad({"fit", model, "--inputs", inputs, "--seed", "3", "--optimizer", "sgd", "--lr", "0.5",
