@@ -7,6 +7,7 @@
 #include <autodiff/ops.hpp>
 #include <nn/init.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 namespace matgrad::lang {
@@ -54,6 +55,9 @@ Model Model::parse(std::string_view source, std::string file) {
     impl->file = std::move(file);
     impl->source = std::string(source);
     parse_program(*impl);
+    for (std::uint32_t k = 0; k < impl->declarations.size(); ++k) impl->declarations_by_name.push_back(k);
+    std::sort(impl->declarations_by_name.begin(), impl->declarations_by_name.end(),
+              [&](std::uint32_t a, std::uint32_t b) { return impl->declarations[a].name < impl->declarations[b].name; });
     return Model(std::move(impl));
 }
 
@@ -313,8 +317,19 @@ Recording Model::record(Tape& tape, const Values& values, const std::vector<Var>
     Recording r;
     r.model_ = this;
     r.slots_.reserve(m.declarations.size() + m.assignments.size());
+    // Both the map and declarations_by_name are sorted by name: one merge walk finds every value
+    // (half the string comparisons of a find() per name, and this runs every step).
+    thread_local std::vector<const Matrix*> found;
+    found.assign(m.declarations.size(), nullptr);
+    auto it = values.begin();
+    for (const std::uint32_t k : m.declarations_by_name) {
+        int order = -1;
+        while (it != values.end() && (order = it->first.compare(m.declarations[k].name)) < 0) ++it;
+        if (order == 0) found[k] = &it->second;
+    }
     std::size_t param = 0;
-    for (const Declaration& d : m.declarations) {
+    for (std::size_t k = 0; k < m.declarations.size(); ++k) {
+        const Declaration& d = m.declarations[k];
         if (d.kind == Declaration::Kind::param && !params.empty()) {
             if (param == params.size())
                 throw std::invalid_argument("Model::record: " + std::to_string(params.size()) +
@@ -322,10 +337,9 @@ Recording Model::record(Tape& tape, const Values& values, const std::vector<Var>
             r.slots_.push_back(params[param++]);
             continue;
         }
-        const auto it = values.find(d.name);
-        if (it == values.end()) throw m.error(d.line, d.column, "no value for " + d.name);
-        r.slots_.push_back(d.kind == Declaration::Kind::input ? tape.constant(it->second, d.name)
-                                                              : tape.variable(it->second, d.name));
+        if (found[k] == nullptr) throw m.error(d.line, d.column, "no value for " + d.name);
+        r.slots_.push_back(d.kind == Declaration::Kind::input ? tape.constant(*found[k], d.name)
+                                                              : tape.variable(*found[k], d.name));
     }
     if (param != params.size())
         throw std::invalid_argument("Model::record: " + std::to_string(params.size()) + " params given, the model has " +

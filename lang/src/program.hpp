@@ -38,6 +38,7 @@ struct Model::Impl {
     std::vector<Node> nodes;
     std::vector<std::uint32_t> roots;  // per assignment, its expression's node
     std::unordered_map<std::string, std::uint32_t> slots;  // every declared or assigned name
+    std::vector<std::uint32_t> declarations_by_name;  // declaration indices sorted by name (like a Values map)
     std::uint32_t output_slot = 0;
     std::uint32_t max_call_depth = 0;  // calls nested at most this deep (+1 = argument buffers needed)
 
