@@ -76,6 +76,10 @@ std::vector<nn::GradientReport> model_gradient_reports(const ModelOptions& o, co
         if (node && !r.var(name).requires_grad())
             throw io::InputError(path + ": " + name + " does not depend on any param, so it has no gradient");
     }
+    // Each gradient's formula as explain derives it from the tape ("dZ1 Xᵀ"), for the hints.
+    std::map<std::string, std::string> formulas;
+    for (const ExplainLine& line : explain(tape, r.output()))
+        if (line.kind == ExplainLine::Kind::backward) formulas[line.lhs] = line.formula;
     std::vector<nn::GradientReport> reports;
     std::vector<std::string> order = m.model.param_names();
     for (const lang::Assignment& a : m.model.assignments()) order.push_back(a.name);
@@ -85,6 +89,8 @@ std::vector<nn::GradientReport> model_gradient_reports(const ModelOptions& o, co
         nn::GradientTruth truth;
         truth.param = it->first;
         truth.expected = r.var(name).grad();
+        const auto formula = formulas.find(it->first);
+        truth.formula = formula != formulas.end() ? formula->second : "∂" + m.model.output() + "/∂" + name;
         // WIRE AT MERGE ([verify], issue 10): replace this gradient-level judgement (the true
         // gradient, its transpose, a sign or a constant factor) by the verify-on-any-graph
         // diagnosis of `tape` for node `name`.

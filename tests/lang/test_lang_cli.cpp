@@ -8,6 +8,8 @@
 #include <nn/io.hpp>
 #include <nn/reference.hpp>
 
+#include <csignal>
+
 using namespace matgrad;
 using namespace matgrad::test;
 
@@ -195,4 +197,27 @@ TEST_CASE("seed --print-model prints examples/models/slides.mg byte for byte") {
     const RunResult r = run_matgrad({"seed", "--print-model"}, dir);
     CHECK(r.status == 0);
     CHECK(r.out == read_text(slides));
+}
+
+TEST_CASE("Ctrl-C stops fit after the current step and still writes the params reached (exit 130)") {
+    ScratchDir dir("lang-sigint");
+    const std::string err = dir / "stderr.txt", out = dir / "fitted";
+    const std::string model = model_path("l2_logistic.mg"), inputs = model_path("l2_logistic");
+    std::fflush(nullptr);  // or the child's freopen would write the parent's buffered output again
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {  // child: matgrad with stderr to a file, so the parent sees the first step
+        if (!std::freopen(err.c_str(), "w", stderr) || !std::freopen("/dev/null", "w", stdout)) ::_exit(99);
+        ::execl(MATGRAD_EXE, MATGRAD_EXE, "fit", model.c_str(), "--inputs", inputs.c_str(), "--seed", "1", "--steps",
+                "1000000000", "--out", out.c_str(), static_cast<char*>(nullptr));
+        ::_exit(98);
+    }
+    for (int waited = 0; waited < 3000 && read_file(err).find("step 1/") == std::string::npos; ++waited) ::usleep(10000);
+    ::kill(pid, SIGINT);
+    int raw = 0;
+    REQUIRE(::waitpid(pid, &raw, 0) == pid);
+    REQUIRE(WIFEXITED(raw));
+    CHECK(WEXITSTATUS(raw) == 130);
+    CHECK(read_file(err).find("matgrad fit: interrupted after ") != std::string::npos);
+    CHECK(io::read_npy(out + "/w.npy").shape(0) == 3);
 }
