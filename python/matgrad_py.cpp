@@ -1,0 +1,310 @@
+// matgrad._core: the engine for Python on numpy arrays. This file only maps types and names --
+// every rule, check and message is the C++ library's.
+//
+// Ownership: a Python Var holds a shared_ptr to its Python Tape, so a Var keeps its tape alive.
+// (Vars handed to gradcheck's callback live on a tape C++ owns; they hold no owner, and the C++
+// stale-Var check makes any use after gradcheck returns a UsageError, never a dangling read.)
+// backward() runs without the GIL; meanwhile every other use of that tape raises UsageError.
+#include <autodiff/autodiff.hpp>
+#include <autodiff/inspect.hpp>
+#include <nn/layers.hpp>
+#include <nn/losses.hpp>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+using matgrad::Matrix;
+using matgrad::Tape;
+using matgrad::Var;
+
+namespace {
+
+struct PyTape {
+    Tape tape;
+    std::atomic<bool> in_backward{false};
+
+    Tape& get() {
+        if (in_backward.load()) throw matgrad::UsageError("the tape is running backward() in another thread");
+        return tape;
+    }
+};
+
+struct PyVar {
+    Var var;
+    std::shared_ptr<PyTape> owner;  // null for gradcheck's tapes (owned by C++)
+
+    const Var& get() const {
+        if (owner) owner->get();
+        return var;
+    }
+    Tape& tape() const { return owner ? owner->get() : get().tape(); }
+    PyVar result(Var v) const { return {std::move(v), owner}; }
+};
+
+// ---- numpy <-> Matrix -----------------------------------------------------------------------------
+
+std::string shape_tuple(const py::array& a) {
+    std::string s = "(";
+    for (py::ssize_t d = 0; d < a.ndim(); ++d) s += std::to_string(a.shape(d)) + (a.ndim() == 1 ? "," : d + 1 < a.ndim() ? ", " : "");
+    return s + ")";
+}
+
+/// Any array-like numpy reads as a 2-D array of bools, integers or floats, as a float64 Matrix
+/// (exact: integers beyond 2^53 are refused rather than rounded). `what` starts the messages.
+Matrix to_matrix(py::handle obj, const std::string& what) {
+    const py::module_ np = py::module_::import("numpy");
+    const py::array a = np.attr("asarray")(obj);
+    const char kind = a.dtype().kind();
+    const bool numeric = kind == 'b' || kind == 'i' || kind == 'u' || (kind == 'f' && a.itemsize() <= 8);
+    if (!numeric)
+        throw py::type_error(what + ": expected numbers (bool, int, float16/32/64), got dtype " +
+                             py::str(a.dtype()).cast<std::string>());
+    if (a.ndim() != 2)
+        throw matgrad::ShapeError(what + ": expected a 2-D array, got shape " + shape_tuple(a) +
+                                  " (a row is x.reshape(1, -1), a column x.reshape(-1, 1))");
+    const auto d = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(a);
+    if (!d) throw py::error_already_set();
+    if ((kind == 'i' || kind == 'u') && a.itemsize() > 4 &&
+        !np.attr("array_equal")(d.attr("astype")(a.dtype()), a).cast<bool>())
+        throw matgrad::ShapeError(what + ": integers beyond 2^53 have no exact float64 value");
+    Matrix m({static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1))});
+    std::copy(d.data(), d.data() + d.size(), m.data());
+    return m;
+}
+
+py::array_t<double> to_numpy(const Matrix& m) {
+    py::array_t<double> a({m.shape(0), m.shape(1)});
+    std::copy(m.begin(), m.end(), a.mutable_data());
+    return a;
+}
+
+// ---- operands -------------------------------------------------------------------------------------
+
+/// The other operand of an operator: a Var, a number, or an array-like (a constant on `on`'s tape).
+struct Operand {
+    std::optional<Var> var;
+    double number = 0.0;
+};
+
+Operand operand(py::handle other, const PyVar& on, const char* op) {
+    if (py::isinstance<PyVar>(other)) return {other.cast<const PyVar&>().get(), 0.0};
+    if (PyFloat_Check(other.ptr()) || PyLong_Check(other.ptr())) return {std::nullopt, other.cast<double>()};
+    const py::array a = py::module_::import("numpy").attr("asarray")(other);
+    if (a.ndim() == 0) return {std::nullopt, to_matrix(a.attr("reshape")(1, 1), op)(0, 0)};
+    return {on.tape().constant(to_matrix(a, op)), 0.0};
+}
+
+/// Var op other (or other op Var when reflected), with numbers kept as numbers so that the C++
+/// scalar overloads apply: `1.0 - A` records one node, as in C++.
+template <class Op>
+py::object binary_operator(const PyVar& self, py::handle other, bool reflected, const char* op, Op f) {
+    const Operand o = operand(other, self, op);
+    const Var& x = self.get();
+    if (o.var) return py::cast(self.result(reflected ? f(*o.var, x) : f(x, *o.var)));
+    return py::cast(self.result(reflected ? f(o.number, x) : f(x, o.number)));
+}
+
+/// The first Var among the arguments; the others become constants on its tape.
+std::vector<Var> on_one_tape(const std::vector<py::object>& args, const char* fn, std::shared_ptr<PyTape>& owner) {
+    const PyVar* first = nullptr;
+    for (const py::object& a : args)
+        if (py::isinstance<PyVar>(a)) { first = &a.cast<const PyVar&>(); break; }
+    if (first == nullptr) throw py::type_error(std::string(fn) + ": at least one argument must be a Var");
+    owner = first->owner;
+    std::vector<Var> vars;
+    for (const py::object& a : args)
+        vars.push_back(py::isinstance<PyVar>(a) ? a.cast<const PyVar&>().get()
+                                                : first->tape().constant(to_matrix(a, fn)));
+    return vars;
+}
+
+// ---- the function table: one line per op ----------------------------------------------------------
+
+using Unary = Var (*)(const Var&);
+using Binary = Var (*)(const Var&, const Var&);
+using WithNumber = Var (*)(const Var&, double);
+
+void def_unary(py::module_& m, const char* name, Unary f) {
+    m.def(name, [f](const PyVar& x) { return x.result(f(x.get())); }, "x"_a);
+}
+
+/// Either argument may be an array-like; it becomes a constant on the other one's tape.
+void def_binary(py::module_& m, const char* name, Binary f, const char* a, const char* b) {
+    m.def(name, [f, name](py::object x, py::object y) {
+        std::shared_ptr<PyTape> owner;
+        const std::vector<Var> v = on_one_tape({std::move(x), std::move(y)}, name, owner);
+        return PyVar{f(v[0], v[1]), owner};
+    }, py::arg(a), py::arg(b));
+}
+
+/// f(x, number); `dunder` (e.g. "__pow__") also binds it as Var's operator.
+[[maybe_unused]] void def_with_number(py::module_& m, py::class_<PyVar>& var, const char* name,
+                                      const char* dunder, WithNumber f, const char* number) {
+    auto fn = [f](const PyVar& x, double p) { return x.result(f(x.get(), p)); };
+    m.def(name, fn, "x"_a, py::arg(number));
+    if (dunder != nullptr) var.def(dunder, fn);
+}
+
+void def_functions(py::module_& m, py::class_<PyVar>& var) {
+    namespace nn = matgrad::nn;
+    def_unary(m, "sigmoid", [](const Var& x) { return matgrad::sigmoid(x); });
+    def_unary(m, "tanh", [](const Var& x) { return nn::tanh(x); });
+    def_unary(m, "relu", [](const Var& x) { return nn::relu(x); });
+    def_unary(m, "exp", [](const Var& x) { return matgrad::exp(x); });
+    def_unary(m, "log", [](const Var& x) { return matgrad::log(x); });
+    def_unary(m, "transpose", [](const Var& x) { return matgrad::transpose(x); });
+    def_unary(m, "sum", [](const Var& x) { return matgrad::sum(x); });
+    def_unary(m, "mean", [](const Var& x) { return matgrad::mean(x); });
+    def_binary(m, "matmul", [](const Var& a, const Var& b) { return matgrad::matmul(a, b); }, "a", "b");
+    def_binary(m, "binary_cross_entropy", [](const Var& A, const Var& Y) { return nn::binary_cross_entropy(A, Y); }, "A", "Y");
+    def_binary(m, "binary_cross_entropy_with_logits",
+               [](const Var& Z, const Var& Y) { return nn::binary_cross_entropy_with_logits(Z, Y); }, "Z", "Y");
+    static_cast<void>(var);  // def_with_number(m, var, "pow", "__pow__", ..., "p") once pow exists
+}
+
+// ---- the classes --------------------------------------------------------------------------------
+
+/// Sets PyTape::in_backward for the duration of backward() (refusing a second one).
+class BackwardGuard {
+public:
+    explicit BackwardGuard(PyTape& t) : t_(t) {
+        if (t_.in_backward.exchange(true))
+            throw matgrad::UsageError("the tape is running backward() in another thread");
+    }
+    ~BackwardGuard() { t_.in_backward.store(false); }
+    BackwardGuard(const BackwardGuard&) = delete;
+    BackwardGuard& operator=(const BackwardGuard&) = delete;
+
+private:
+    PyTape& t_;
+};
+
+std::string var_repr(const PyVar& v) {
+    if (!v.var.valid()) return "<matgrad.Var: stale>";
+    const Var& x = v.var;
+    return "<matgrad.Var " + (x.name().empty() ? x.describe() : "'" + x.name() + "'") + ": " + x.op() +
+           ", " + x.shape_string() + ">";
+}
+
+template <class Op>
+void def_operator(py::class_<PyVar>& cls, const char* name, const char* rname, Op f) {
+    cls.def(name, [f, name](const PyVar& a, py::object b) { return binary_operator(a, b, false, name, f); }, py::is_operator());
+    cls.def(rname, [f, rname](const PyVar& a, py::object b) { return binary_operator(a, b, true, rname, f); }, py::is_operator());
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "matgrad: reverse-mode autodiff on 2-D float64 matrices (the C++ engine, on numpy arrays)";
+
+    // Registered in this order so that the most derived C++ type is matched first.
+    py::register_exception<matgrad::ShapeError>(m, "ShapeError", PyExc_ValueError);
+    py::register_exception<matgrad::UsageError>(m, "UsageError", PyExc_RuntimeError);
+    py::register_exception<matgrad::NumericalError>(m, "NumericalError", PyExc_FloatingPointError);
+
+    py::class_<PyVar> var(m, "Var", "A node of a Tape; made by Tape.constant/variable and by ops.");
+    var.def_property_readonly("value", [](const PyVar& v) { return to_numpy(v.get().value()); },
+                              "The node's value (a float64 copy).")
+        .def_property_readonly("grad", [](const PyVar& v) { return to_numpy(v.get().grad()); },
+                               "d out / d this node after tape.backward(out) (a float64 copy).")
+        .def_property("name", [](const PyVar& v) { return v.get().name(); },
+                      [](const PyVar& v, std::string name) { v.get().named(std::move(name)); },
+                      "The node's name, used by errors, explain, to_dot and trace.")
+        .def_property_readonly("shape", [](const PyVar& v) {
+            const auto s = v.get().shape();
+            return py::make_tuple(s[0], s[1]);
+        })
+        .def_property_readonly("T", [](const PyVar& v) { return v.result(matgrad::transpose(v.get())); })
+        .def("__neg__", [](const PyVar& v) { return v.result(-v.get()); })
+        .def("__repr__", var_repr);
+    def_operator(var, "__add__", "__radd__", [](const auto& a, const auto& b) { return a + b; });
+    def_operator(var, "__sub__", "__rsub__", [](const auto& a, const auto& b) { return a - b; });
+    def_operator(var, "__mul__", "__rmul__", [](const auto& a, const auto& b) { return a * b; });
+    def_operator(var, "__truediv__", "__rtruediv__", [](const auto& a, const auto& b) { return a / b; });
+    var.def("__matmul__", [](const PyVar& a, py::object b) {
+        std::shared_ptr<PyTape> owner;
+        const std::vector<Var> v = on_one_tape({py::cast(a), std::move(b)}, "__matmul__", owner);
+        return PyVar{matgrad::matmul(v[0], v[1]), owner};
+    }, py::is_operator());
+    var.def("__rmatmul__", [](const PyVar& a, py::object b) {
+        std::shared_ptr<PyTape> owner;
+        const std::vector<Var> v = on_one_tape({std::move(b), py::cast(a)}, "__rmatmul__", owner);
+        return PyVar{matgrad::matmul(v[0], v[1]), owner};
+    }, py::is_operator());
+    // numpy must hand `array + var` to Var.__radd__ instead of looping over the Var as an object.
+    var.attr("__array_ufunc__") = py::none();
+
+    py::class_<PyTape, std::shared_ptr<PyTape>>(m, "Tape",
+        "Records ops on Vars; backward(out) fills every node's gradient. Vars keep their tape alive.")
+        .def(py::init<>())
+        .def("constant", [](const std::shared_ptr<PyTape>& t, py::object value, std::string name) {
+            Matrix v = to_matrix(value, "constant" + (name.empty() ? "" : " " + name));
+            return PyVar{t->get().constant(std::move(v), std::move(name)), t};
+        }, "value"_a, "name"_a = "", "An input that needs no gradient (data, labels): a 2-D array.")
+        .def("variable", [](const std::shared_ptr<PyTape>& t, py::object value, std::string name) {
+            Matrix v = to_matrix(value, "variable" + (name.empty() ? "" : " " + name));
+            return PyVar{t->get().variable(std::move(v), std::move(name)), t};
+        }, "value"_a, "name"_a = "", "A leaf that needs a gradient (a parameter): a 2-D array.")
+        .def("backward", [](PyTape& t, const PyVar& out) {
+            const Var& o = out.get();
+            Tape& tape = t.get();
+            BackwardGuard guard(t);
+            py::gil_scoped_release release;
+            tape.backward(o);
+        }, "out"_a, "Reverse pass from the 1x1 `out` (the GIL is released meanwhile).")
+        .def("clear", [](PyTape& t) { t.get().clear(); }, "Forgets all nodes: existing Vars become stale.")
+        .def("to_dot", [](PyTape& t, bool gradient_norms) {
+            matgrad::DotOptions options;
+            options.gradient_norms = gradient_norms;
+            return t.get().to_dot(options);
+        }, "gradient_norms"_a = false, "Graphviz DOT of the recorded graph.")
+        .def("trace", [](PyTape& t) { return t.get().trace(); }, "A table, one row per node.")
+        .def("explain", [](PyTape& t, const PyVar& out) {
+            return matgrad::format_explanation(matgrad::explain(t.get(), out.get()));
+        }, "out"_a, "The graph as the slides' equations, forward and backward (after backward(out)).")
+        .def_property("anomaly_detection", [](PyTape& t) { return t.get().anomaly_detection(); },
+                      [](PyTape& t, bool on) { t.get().set_anomaly_detection(on); },
+                      "When on, the first NaN/Inf an op produces raises NumericalError.")
+        .def_property("timing", [](PyTape& t) { return t.get().timing(); },
+                      [](PyTape& t, bool on) { t.get().set_timing(on); }, "Per-node timing for trace().")
+        .def("__len__", [](PyTape& t) { return t.get().size(); })
+        .def("__repr__", [](PyTape& t) { return "<matgrad.Tape: " + std::to_string(t.tape.size()) + " nodes>"; });
+
+    def_functions(m, var);
+
+    py::class_<matgrad::GradcheckResult>(m, "GradcheckResult")
+        .def_readonly("ok", &matgrad::GradcheckResult::ok)
+        .def_readonly("max_error", &matgrad::GradcheckResult::max_error)
+        .def_readonly("worst_input", &matgrad::GradcheckResult::worst_input)
+        .def_readonly("worst_row", &matgrad::GradcheckResult::worst_row)
+        .def_readonly("worst_col", &matgrad::GradcheckResult::worst_col)
+        .def_readonly("autodiff", &matgrad::GradcheckResult::autodiff)
+        .def_readonly("numeric", &matgrad::GradcheckResult::numeric)
+        .def_readonly("message", &matgrad::GradcheckResult::message)
+        .def("__bool__", [](const matgrad::GradcheckResult& r) { return r.ok; })
+        .def("__repr__", [](const matgrad::GradcheckResult& r) { return "<" + r.message + ">"; });
+
+    m.def("gradcheck", [](py::function f, const std::vector<py::object>& arrays, double tol, double eps) {
+        std::vector<Matrix> inputs;
+        for (std::size_t i = 0; i < arrays.size(); ++i)
+            inputs.push_back(to_matrix(arrays[i], "gradcheck input " + std::to_string(i)));
+        const matgrad::GraphBuilder builder = [&f](Tape&, const std::vector<Var>& vars) {
+            py::tuple args(vars.size());
+            for (std::size_t i = 0; i < vars.size(); ++i) args[i] = py::cast(PyVar{vars[i], nullptr});
+            return f(*args).cast<const PyVar&>().get();
+        };
+        return matgrad::gradcheck(builder, inputs, tol, eps);
+    }, "f"_a, "arrays"_a, "tol"_a = 1e-6, "eps"_a = 1e-6,
+       "Compares backward() of f(*vars) (a 1x1 Var) with central finite differences at `arrays`.");
+}
