@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +61,18 @@ std::string shape_tuple(const py::array& a) {
     return s + ")";
 }
 
+/// Whether every integer of `a` (read as Int) survives the round trip through double; `end` is
+/// 2^bits, the first double outside Int (converting it back would be undefined).
+template <class Int>
+bool exact_in_double(const py::array& a, double end) {
+    if (a.itemsize() <= 4) return true;
+    const auto ints = py::array_t<Int, py::array::c_style | py::array::forcecast>::ensure(a);
+    return std::all_of(ints.data(), ints.data() + ints.size(), [end](Int v) {
+        const double d = static_cast<double>(v);
+        return d < end && static_cast<Int>(d) == v;
+    });
+}
+
 /// Any array-like numpy reads as a 2-D array of bools, integers or floats, as a float64 Matrix
 /// (exact: integers beyond 2^53 are refused rather than rounded). `what` starts the messages.
 Matrix to_matrix(py::handle obj, const std::string& what) {
@@ -75,8 +88,8 @@ Matrix to_matrix(py::handle obj, const std::string& what) {
                                   " (a row is x.reshape(1, -1), a column x.reshape(-1, 1))");
     const auto d = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(a);
     if (!d) throw py::error_already_set();
-    if ((kind == 'i' || kind == 'u') && a.itemsize() > 4 &&
-        !np.attr("array_equal")(d.attr("astype")(a.dtype()), a).cast<bool>())
+    if ((kind == 'i' && !exact_in_double<std::int64_t>(a, 0x1p63)) ||
+        (kind == 'u' && !exact_in_double<std::uint64_t>(a, 0x1p64)))
         throw matgrad::ShapeError(what + ": integers beyond 2^53 have no exact float64 value");
     Matrix m({static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1))});
     std::copy(d.data(), d.data() + d.size(), m.data());
