@@ -18,7 +18,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <optional>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -76,8 +76,8 @@ bool exact_in_double(const py::array& a, double end) {
 /// Any array-like numpy reads as a 2-D array of bools, integers or floats, as a float64 Matrix
 /// (exact: integers beyond 2^53 are refused rather than rounded). `what` starts the messages.
 Matrix to_matrix(py::handle obj, const std::string& what) {
-    const py::module_ np = py::module_::import("numpy");
-    const py::array a = np.attr("asarray")(obj);
+    const py::array a = py::isinstance<py::array>(obj) ? py::reinterpret_borrow<py::array>(obj)
+                                                        : py::module_::import("numpy").attr("asarray")(obj);
     const char kind = a.dtype().kind();
     const bool numeric = kind == 'b' || kind == 'i' || kind == 'u' || (kind == 'f' && a.itemsize() <= 8);
     if (!numeric)
@@ -104,42 +104,39 @@ py::array_t<double> to_numpy(const Matrix& m) {
 
 // ---- operands -------------------------------------------------------------------------------------
 
-/// The other operand of an operator: a Var, a number, or an array-like (a constant on `on`'s tape).
-struct Operand {
-    std::optional<Var> var;
-    double number = 0.0;
-};
-
-Operand operand(py::handle other, const PyVar& on, const char* op) {
-    if (py::isinstance<PyVar>(other)) return {other.cast<const PyVar&>().get(), 0.0};
-    if (PyFloat_Check(other.ptr()) || PyLong_Check(other.ptr())) return {std::nullopt, other.cast<double>()};
-    const py::array a = py::module_::import("numpy").attr("asarray")(other);
-    if (a.ndim() == 0) return {std::nullopt, to_matrix(a.attr("reshape")(1, 1), op)(0, 0)};
-    return {on.tape().constant(to_matrix(a, op)), 0.0};
-}
-
-/// Var op other (or other op Var when reflected), with numbers kept as numbers so that the C++
-/// scalar overloads apply: `1.0 - A` records one node, as in C++.
+/// f(self, other), or f(other, self) when `reflected`: `other` is a Var, a number (float, int, numpy
+/// scalar, 0-D array; for the ops with a scalar C++ overload), or anything numpy reads as a 2-D
+/// array, which becomes a constant on self's tape. (One overload that dispatches here: a failed
+/// pybind11 overload costs more than the op.)
 template <class Op>
-py::object binary_operator(const PyVar& self, py::handle other, bool reflected, const char* op, Op f) {
-    const Operand o = operand(other, self, op);
+PyVar apply_binary(const PyVar& self, const py::object& other, bool reflected, const std::string& what, Op f) {
     const Var& x = self.get();
-    if (o.var) return py::cast(self.result(reflected ? f(*o.var, x) : f(x, *o.var)));
-    return py::cast(self.result(reflected ? f(o.number, x) : f(x, o.number)));
+    const bool is_number = PyFloat_Check(other.ptr()) || PyLong_Check(other.ptr());
+    if (!is_number && py::isinstance<PyVar>(other)) {
+        const Var& y = other.cast<const PyVar&>().get();
+        return self.result(reflected ? f(y, x) : f(x, y));
+    }
+    const py::object array = is_number ? other : py::module_::import("numpy").attr("asarray")(other);
+    if constexpr (std::is_invocable_v<Op, const Var&, double>) {
+        if (is_number || array.cast<py::array>().ndim() == 0) {
+            const double number = is_number ? other.cast<double>() : to_matrix(array.attr("reshape")(1, 1), what)(0, 0);
+            return self.result(reflected ? f(number, x) : f(x, number));
+        }
+    }
+    const Var c = self.tape().constant(to_matrix(array, what));
+    return self.result(reflected ? f(c, x) : f(x, c));
 }
 
-/// The first Var among the arguments; the others become constants on its tape.
-std::vector<Var> on_one_tape(const std::vector<py::object>& args, const char* fn, std::shared_ptr<PyTape>& owner) {
-    const PyVar* first = nullptr;
-    for (const py::object& a : args)
-        if (py::isinstance<PyVar>(a)) { first = &a.cast<const PyVar&>(); break; }
-    if (first == nullptr) throw py::type_error(std::string(fn) + ": at least one argument must be a Var");
-    owner = first->owner;
-    std::vector<Var> vars;
-    for (const py::object& a : args)
-        vars.push_back(py::isinstance<PyVar>(a) ? a.cast<const PyVar&>().get()
-                                                : first->tape().constant(to_matrix(a, fn)));
-    return vars;
+/// Binds f on `scope` under `name` for (Var, other) and under `rname` for (other, Var): Var's
+/// operator and its reflection, or a module function (then `rname` is `name`).
+template <class Scope, class Op, class... Extra>
+void def_binary(Scope& scope, const char* name, const char* rname, Op f, const Extra&... extra) {
+    const std::string what = std::string("operand of ") + name;
+    scope.def(name, [f, what](const PyVar& a, py::object b) { return apply_binary(a, b, false, what, f); }, extra...);
+    if constexpr (std::is_same_v<Scope, py::module_>)
+        scope.def(rname, [f, what](py::object a, const PyVar& b) { return apply_binary(b, a, true, what, f); }, extra...);
+    else
+        scope.def(rname, [f, what](const PyVar& b, py::object a) { return apply_binary(b, a, true, what, f); }, extra...);
 }
 
 // ---- the function table: one line per op ----------------------------------------------------------
@@ -150,15 +147,6 @@ using WithNumber = Var (*)(const Var&, double);
 
 void def_unary(py::module_& m, const char* name, Unary f) {
     m.def(name, [f](const PyVar& x) { return x.result(f(x.get())); }, "x"_a);
-}
-
-/// Either argument may be an array-like; it becomes a constant on the other one's tape.
-void def_binary(py::module_& m, const char* name, Binary f, const char* a, const char* b) {
-    m.def(name, [f, name](py::object x, py::object y) {
-        std::shared_ptr<PyTape> owner;
-        const std::vector<Var> v = on_one_tape({std::move(x), std::move(y)}, name, owner);
-        return PyVar{f(v[0], v[1]), owner};
-    }, py::arg(a), py::arg(b));
 }
 
 /// f(x, number); `dunder` (e.g. "__pow__") also binds it as Var's operator.
@@ -179,10 +167,11 @@ void def_functions(py::module_& m, py::class_<PyVar>& var) {
     def_unary(m, "transpose", [](const Var& x) { return matgrad::transpose(x); });
     def_unary(m, "sum", [](const Var& x) { return matgrad::sum(x); });
     def_unary(m, "mean", [](const Var& x) { return matgrad::mean(x); });
-    def_binary(m, "matmul", [](const Var& a, const Var& b) { return matgrad::matmul(a, b); }, "a", "b");
-    def_binary(m, "binary_cross_entropy", [](const Var& A, const Var& Y) { return nn::binary_cross_entropy(A, Y); }, "A", "Y");
-    def_binary(m, "binary_cross_entropy_with_logits",
-               [](const Var& Z, const Var& Y) { return nn::binary_cross_entropy_with_logits(Z, Y); }, "Z", "Y");
+    // Binary: either argument may be an array-like; it becomes a constant on the other's tape.
+    def_binary(m, "matmul", "matmul", Binary(matgrad::matmul), "a"_a, "b"_a);
+    def_binary(m, "binary_cross_entropy", "binary_cross_entropy", Binary(nn::binary_cross_entropy), "A"_a, "Y"_a);
+    def_binary(m, "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits",
+               Binary(nn::binary_cross_entropy_with_logits), "Z"_a, "Y"_a);
     static_cast<void>(var);  // def_with_number(m, var, "pow", "__pow__", ..., "p") once pow exists
 }
 
@@ -210,12 +199,6 @@ std::string var_repr(const PyVar& v) {
            ", " + x.shape_string() + ">";
 }
 
-template <class Op>
-void def_operator(py::class_<PyVar>& cls, const char* name, const char* rname, Op f) {
-    cls.def(name, [f, name](const PyVar& a, py::object b) { return binary_operator(a, b, false, name, f); }, py::is_operator());
-    cls.def(rname, [f, rname](const PyVar& a, py::object b) { return binary_operator(a, b, true, rname, f); }, py::is_operator());
-}
-
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -241,20 +224,11 @@ PYBIND11_MODULE(_core, m) {
         .def_property_readonly("T", [](const PyVar& v) { return v.result(matgrad::transpose(v.get())); })
         .def("__neg__", [](const PyVar& v) { return v.result(-v.get()); })
         .def("__repr__", var_repr);
-    def_operator(var, "__add__", "__radd__", [](const auto& a, const auto& b) { return a + b; });
-    def_operator(var, "__sub__", "__rsub__", [](const auto& a, const auto& b) { return a - b; });
-    def_operator(var, "__mul__", "__rmul__", [](const auto& a, const auto& b) { return a * b; });
-    def_operator(var, "__truediv__", "__rtruediv__", [](const auto& a, const auto& b) { return a / b; });
-    var.def("__matmul__", [](const PyVar& a, py::object b) {
-        std::shared_ptr<PyTape> owner;
-        const std::vector<Var> v = on_one_tape({py::cast(a), std::move(b)}, "__matmul__", owner);
-        return PyVar{matgrad::matmul(v[0], v[1]), owner};
-    }, py::is_operator());
-    var.def("__rmatmul__", [](const PyVar& a, py::object b) {
-        std::shared_ptr<PyTape> owner;
-        const std::vector<Var> v = on_one_tape({std::move(b), py::cast(a)}, "__rmatmul__", owner);
-        return PyVar{matgrad::matmul(v[0], v[1]), owner};
-    }, py::is_operator());
+    def_binary(var, "__add__", "__radd__", [](const auto& a, const auto& b) { return a + b; }, py::is_operator());
+    def_binary(var, "__sub__", "__rsub__", [](const auto& a, const auto& b) { return a - b; }, py::is_operator());
+    def_binary(var, "__mul__", "__rmul__", [](const auto& a, const auto& b) { return a * b; }, py::is_operator());
+    def_binary(var, "__truediv__", "__rtruediv__", [](const auto& a, const auto& b) { return a / b; }, py::is_operator());
+    def_binary(var, "__matmul__", "__rmatmul__", Binary(matgrad::matmul), py::is_operator());
     // numpy must hand `array + var` to Var.__radd__ instead of looping over the Var as an object.
     var.attr("__array_ufunc__") = py::none();
 

@@ -111,7 +111,7 @@ def test_errors_inside_gradcheck_callbacks_propagate():
 def test_functions_need_a_var():
     with pytest.raises(TypeError):
         mg.sigmoid(np.ones((2, 2)))
-    with pytest.raises(TypeError, match="binary_cross_entropy: at least one argument must be a Var"):
+    with pytest.raises(TypeError, match="incompatible function arguments"):  # two arrays: no Var, no tape
         mg.binary_cross_entropy(np.ones((1, 2)), np.ones((1, 2)))
 
 
