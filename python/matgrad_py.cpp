@@ -217,6 +217,10 @@ PYBIND11_MODULE(_core, m) {
         .def_property("name", [](const PyVar& v) { return v.get().name(); },
                       [](const PyVar& v, std::string name) { v.get().named(std::move(name)); },
                       "The node's name, used by errors, explain, to_dot and trace.")
+        .def("named", [](const PyVar& v, std::string name) {
+            v.get().named(std::move(name));
+            return v;
+        }, "name"_a, "Names the node and returns it: Z1 = (W1 @ X + b1).named(\"Z1\").")
         .def_property_readonly("shape", [](const PyVar& v) {
             const auto s = v.get().shape();
             return py::make_tuple(s[0], s[1]);

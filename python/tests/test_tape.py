@@ -110,8 +110,7 @@ def test_names_shapes_and_inspection(rng):
     X = tape.constant(rng.standard_normal((3, 5)), "X")
     Z = W @ X
     Z.name = "Z"
-    J = mg.mean(mg.sigmoid(Z))
-    J.name = "J"
+    J = mg.mean(mg.sigmoid(Z)).named("J")
     assert (W.name, X.name, Z.name, W.shape, Z.shape, J.shape) == ("W", "X", "Z", (4, 3), (4, 5), (1, 1))
     assert repr(Z) == "<matgrad.Var 'Z': matmul, 4x5>"
     assert len(tape) == 5 and repr(tape) == "<matgrad.Tape: 5 nodes>"
