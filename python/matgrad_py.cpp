@@ -139,40 +139,39 @@ void def_binary(Scope& scope, const char* name, const char* rname, Op f, const E
         scope.def(rname, [f, what](const PyVar& b, py::object a) { return apply_binary(b, a, true, what, f); }, extra...);
 }
 
-// ---- the function table: one line per op ----------------------------------------------------------
+// ---- the functions: one table row per op ---------------------------------------------------------
 
 using Unary = Var (*)(const Var&);
 using Binary = Var (*)(const Var&, const Var&);
-using WithNumber = Var (*)(const Var&, double);
 
-void def_unary(py::module_& m, const char* name, Unary f) {
-    m.def(name, [f](const PyVar& x) { return x.result(f(x.get())); }, "x"_a);
-}
+struct UnaryFunction {
+    const char* name;
+    Unary f;
+};
+struct BinaryFunction {
+    const char* name;
+    Binary f;
+    const char* x;  // the Python argument names
+    const char* y;
+};
 
-/// f(x, number); `dunder` (e.g. "__pow__") also binds it as Var's operator.
-[[maybe_unused]] void def_with_number(py::module_& m, py::class_<PyVar>& var, const char* name,
-                                      const char* dunder, WithNumber f, const char* number) {
-    auto fn = [f](const PyVar& x, double p) { return x.result(f(x.get(), p)); };
-    m.def(name, fn, "x"_a, py::arg(number));
-    if (dunder != nullptr) var.def(dunder, fn);
-}
-
-void def_functions(py::module_& m, py::class_<PyVar>& var) {
+void def_functions(py::module_& m) {
     namespace nn = matgrad::nn;
-    def_unary(m, "sigmoid", [](const Var& x) { return matgrad::sigmoid(x); });
-    def_unary(m, "tanh", [](const Var& x) { return nn::tanh(x); });
-    def_unary(m, "relu", [](const Var& x) { return nn::relu(x); });
-    def_unary(m, "exp", [](const Var& x) { return matgrad::exp(x); });
-    def_unary(m, "log", [](const Var& x) { return matgrad::log(x); });
-    def_unary(m, "transpose", [](const Var& x) { return matgrad::transpose(x); });
-    def_unary(m, "sum", [](const Var& x) { return matgrad::sum(x); });
-    def_unary(m, "mean", [](const Var& x) { return matgrad::mean(x); });
-    // Binary: either argument may be an array-like; it becomes a constant on the other's tape.
-    def_binary(m, "matmul", "matmul", Binary(matgrad::matmul), "a"_a, "b"_a);
-    def_binary(m, "binary_cross_entropy", "binary_cross_entropy", Binary(nn::binary_cross_entropy), "A"_a, "Y"_a);
-    def_binary(m, "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits",
-               Binary(nn::binary_cross_entropy_with_logits), "Z"_a, "Y"_a);
-    static_cast<void>(var);  // def_with_number(m, var, "pow", "__pow__", ..., "p") once pow exists
+    const UnaryFunction unary[] = {
+        {"sigmoid", matgrad::sigmoid}, {"exp", matgrad::exp}, {"log", matgrad::log},
+        {"tanh", nn::tanh},            {"relu", nn::relu},    {"transpose", matgrad::transpose},
+        {"sum", matgrad::sum},         {"mean", matgrad::mean},
+    };
+    // Either argument may be an array-like; it becomes a constant on the other one's tape.
+    const BinaryFunction binary[] = {
+        {"matmul", matgrad::matmul, "a", "b"},
+        {"binary_cross_entropy", nn::binary_cross_entropy, "A", "Y"},
+        {"binary_cross_entropy_with_logits", nn::binary_cross_entropy_with_logits, "Z", "Y"},
+    };
+    for (const UnaryFunction& u : unary)
+        m.def(u.name, [f = u.f](const PyVar& x) { return x.result(f(x.get())); }, "x"_a);
+    for (const BinaryFunction& b : binary)
+        def_binary(m, b.name, b.name, b.f, py::arg(b.x), py::arg(b.y));
 }
 
 // ---- the classes --------------------------------------------------------------------------------
@@ -272,7 +271,7 @@ PYBIND11_MODULE(_core, m) {
         .def("__len__", [](PyTape& t) { return t.get().size(); })
         .def("__repr__", [](PyTape& t) { return "<matgrad.Tape: " + std::to_string(t.tape.size()) + " nodes>"; });
 
-    def_functions(m, var);
+    def_functions(m);
 
     py::class_<matgrad::GradcheckResult>(m, "GradcheckResult")
         .def_readonly("ok", &matgrad::GradcheckResult::ok)
