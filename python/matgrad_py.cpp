@@ -18,8 +18,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <type_traits>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -55,18 +55,22 @@ struct PyVar {
 
 // ---- numpy <-> Matrix -----------------------------------------------------------------------------
 
+/// numpy's spelling of a shape: "()", "(3,)", "(2, 3, 4)".
 std::string shape_tuple(const py::array& a) {
     std::string s = "(";
-    for (py::ssize_t d = 0; d < a.ndim(); ++d) s += std::to_string(a.shape(d)) + (a.ndim() == 1 ? "," : d + 1 < a.ndim() ? ", " : "");
-    return s + ")";
+    for (py::ssize_t d = 0; d < a.ndim(); ++d) s += (d > 0 ? ", " : "") + std::to_string(a.shape(d));
+    return s + (a.ndim() == 1 ? ",)" : ")");
 }
+
+template <class T>
+using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;  // converts on construction
 
 /// Whether every integer of `a` (read as Int) survives the round trip through double; `end` is
 /// 2^bits, the first double outside Int (converting it back would be undefined).
 template <class Int>
 bool exact_in_double(const py::array& a, double end) {
     if (a.itemsize() <= 4) return true;
-    const auto ints = py::array_t<Int, py::array::c_style | py::array::forcecast>::ensure(a);
+    const CArray<Int> ints(a);
     return std::all_of(ints.data(), ints.data() + ints.size(), [end](Int v) {
         const double d = static_cast<double>(v);
         return d < end && static_cast<Int>(d) == v;
@@ -86,8 +90,7 @@ Matrix to_matrix(py::handle obj, const std::string& what) {
     if (a.ndim() != 2)
         throw matgrad::ShapeError(what + ": expected a 2-D array, got shape " + shape_tuple(a) +
                                   " (a row is x.reshape(1, -1), a column x.reshape(-1, 1))");
-    const auto d = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(a);
-    if (!d) throw py::error_already_set();
+    const CArray<double> d(a);
     if ((kind == 'i' && !exact_in_double<std::int64_t>(a, 0x1p63)) ||
         (kind == 'u' && !exact_in_double<std::uint64_t>(a, 0x1p64)))
         throw matgrad::ShapeError(what + ": integers beyond 2^53 have no exact float64 value");
@@ -203,7 +206,6 @@ std::string var_repr(const PyVar& v) {
 PYBIND11_MODULE(_core, m) {
     m.doc() = "matgrad: reverse-mode autodiff on 2-D float64 matrices (the C++ engine, on numpy arrays)";
 
-    // Registered in this order so that the most derived C++ type is matched first.
     py::register_exception<matgrad::ShapeError>(m, "ShapeError", PyExc_ValueError);
     py::register_exception<matgrad::UsageError>(m, "UsageError", PyExc_RuntimeError);
     py::register_exception<matgrad::NumericalError>(m, "NumericalError", PyExc_FloatingPointError);
