@@ -1,0 +1,136 @@
+// The CLI's conventions, each run on the real binary: --version / version, usage lines that say
+// `matgrad`, --quiet, data on stdout and progress on stderr, --format json summaries, and the CSV
+// reader's pandas-index hint and RFC 4180 quoting.
+#include "cli_test_util.hpp"
+
+#include <nn/io.hpp>
+
+#include <doctest/doctest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <regex>
+
+using namespace matgrad;
+using namespace matgrad::test;
+
+namespace {
+
+std::string csv_error(const std::string& text) {
+    try {
+        io::parse_csv(text, "d.csv");
+    } catch (const io::InputError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("CSV: a pandas to_csv() index column gets the index=False hint") {
+    const std::string hint = "this looks like the row index pandas writes; pass index=False to DataFrame.to_csv()";
+    CHECK(csv_error(",a,label\n0,1.5,1\n1,2.5,0\n").find("line 1, column 1: empty column name: " + hint) != std::string::npos);
+    CHECK(csv_error("Unnamed: 0,a,label\n0,1.5,1\n1,2.5,0\n").find("column 'Unnamed: 0': " + hint) != std::string::npos);
+    CHECK(csv_error("a,,c\n1,2,3\n") == "d.csv: line 1, column 2: empty column name");  // not the first column: no hint
+}
+
+TEST_CASE("CSV: quoted fields follow RFC 4180, never split at a comma inside quotes") {
+    const io::CsvTable t = io::parse_csv("\"size, cm\",\"say \"\"hi\"\"\",\"multi\nline\"\n\"1.5\", 2 ,\"3\"\r\n4,5,6\n", "d.csv");
+    REQUIRE(t.header.size() == 3);
+    CHECK(t.header[0] == "size, cm");
+    CHECK(t.header[1] == "say \"hi\"");
+    CHECK(t.header[2] == "multi\nline");
+    REQUIRE(t.values.shape(0) == 2);
+    CHECK(t.values(0, 0) == 1.5);
+    CHECK(t.values(0, 2) == 3.0);
+    CHECK(t.values(1, 1) == 5.0);
+    // A comma inside quotes stays in its cell: one cell that is not a number, not two numbers.
+    CHECK(csv_error("a,b\n\"1,5\",2\n") == "d.csv: line 2, column 1 (a): '1,5' is not a number");
+    // A quoted line break does not shift the line numbers of later errors.
+    CHECK(csv_error("\"a\nb\",c\n1,x\n") == "d.csv: line 3, column 2 (c): 'x' is not a number");
+    CHECK(csv_error("a,b\n\"1,2\n") == "d.csv: line 2: a quoted field is never closed (missing '\"')");
+    CHECK(csv_error("a,b\n1\"5,2\n").find("line 2: a quote inside an unquoted field '1\"5'") != std::string::npos);
+    CHECK(csv_error("a,b\n\"1\"5,2\n").find("line 2: text after a closing quote") != std::string::npos);
+}
+
+#ifdef MATGRAD_EXE
+TEST_CASE("matgrad --version and matgrad version print the project version") {
+    ScratchDir dir("version");
+    const RunResult flag = run_matgrad({"--version"}, dir);
+    const RunResult command = run_matgrad({"version"}, dir);
+    CHECK(flag.status == 0);
+    CHECK(command.status == 0);
+    CHECK(flag.out == "matgrad " MATGRAD_PROJECT_VERSION "\n");
+    CHECK(command.out == flag.out);
+}
+
+TEST_CASE("usage lines say `matgrad`, not the path the binary was run from") {
+    ScratchDir dir("usage");
+    for (const std::vector<std::string>& args : {std::vector<std::string>{"--help"}, {"train", "--help"}, {"explain", "--help"}}) {
+        const RunResult r = run_matgrad(args, dir);
+        CAPTURE(r.out);
+        CHECK(r.status == 0);
+        CHECK(r.out.find("Usage: matgrad") != std::string::npos);
+        CHECK(r.out.find(MATGRAD_EXE) == std::string::npos);
+    }
+    const RunResult bad = run_matgrad({"seed", "--nope"}, dir);
+    CHECK(bad.status == 2);
+    CHECK(bad.err.find(MATGRAD_EXE) == std::string::npos);
+}
+
+TEST_CASE("--quiet: no progress on stderr; the data stays on stdout") {
+    ScratchDir dir("quiet");
+    const std::vector<std::string> train{"train", "--csv", data_file("breast_cancer.csv"), "--epochs", "3"};
+    const RunResult loud = run_matgrad(train, dir);
+    CHECK(loud.status == 0);
+    CHECK(loud.err.find("epoch 3/3") != std::string::npos);  // progress goes to stderr ...
+    CHECK(loud.out.find("epoch 3/3") == std::string::npos);  // ... never into the data
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"--quiet"}, std::vector<std::string>{}}) {
+        std::vector<std::string> argv = args;
+        argv.insert(argv.end(), train.begin(), train.end());
+        if (args.empty()) argv.push_back("--quiet");  // also after the command's own options
+        const RunResult quiet = run_matgrad(argv, dir);
+        CAPTURE(quiet.err);
+        CHECK(quiet.status == 0);
+        CHECK(quiet.err.find("epoch") == std::string::npos);
+        CHECK(quiet.out.substr(0, quiet.out.find(" in ")) == loud.out.substr(0, loud.out.find(" in ")));  // the time differs
+    }
+}
+
+TEST_CASE("seed and grad --format json: the summary as JSON, nothing else on stdout") {
+    ScratchDir dir("json_summaries");
+    const RunResult seed = run_matgrad({"seed", "--format", "json"}, dir);
+    REQUIRE(seed.status == 0);
+    const nlohmann::json s = nlohmann::json::parse(seed.out);
+    CHECK(s["ok"] == true);
+    CHECK(s["seed"] == 1);
+    REQUIRE(s["gradients"].size() == 8);
+    CHECK(s["gradients"][2]["name"] == "dW2");
+    CHECK(s["gradients"][2]["shape"] == "1×64");
+    CHECK(s["gradients"][2]["autodiff_vs_fd"].get<double>() < 1e-6);
+    CHECK(s["gradients"][0]["autodiff_vs_fd"].is_null());  // dA2: no finite differences for intermediates
+    CHECK(std::abs(s["J"]["autodiff"].get<double>() - s["J"]["hand"].get<double>()) < 1e-12);
+    CHECK(run_matgrad({"seed", "--format", "yaml"}, dir).status == 2);
+
+    // grad on files written by the tool itself (the slides' network from `matgrad explain`'s seed is
+    // not on disk, so write a 2-2-1 network by hand).
+    fs::create_directories(dir.path() / "data");
+    fs::create_directories(dir.path() / "params");
+    io::write_npy(dir / "data/X.npy", Matrix{{0.5, -1.0, 2.0}, {1.0, 0.0, -0.5}});
+    io::write_npy(dir / "data/Y.npy", Matrix{{1.0, 0.0, 1.0}});
+    io::write_npy(dir / "params/W1.npy", Matrix{{0.1, -0.2}, {0.3, 0.4}});
+    io::write_npy(dir / "params/b1.npy", Matrix{{0.0}, {0.1}});
+    io::write_npy(dir / "params/W2.npy", Matrix{{0.5, -0.5}});
+    io::write_npy(dir / "params/b2.npy", Matrix{{0.2}});
+    const RunResult grad = run_matgrad({"grad", "--data", dir / "data", "--params", dir / "params", "--out",
+                                        dir / "grads", "--format", "json"}, dir);
+    CAPTURE(grad.err);
+    REQUIRE(grad.status == 0);
+    const nlohmann::json g = nlohmann::json::parse(grad.out);
+    CHECK(g["layers"] == 2);
+    CHECK(g["samples"] == 3);
+    CHECK(g["files"] == nlohmann::json::array({"J.npy", "dW1.npy", "db1.npy", "dW2.npy", "db2.npy"}));
+    CHECK(g["J"].get<double>() == io::read_npy(dir / "grads/J.npy")(0, 0));
+}
+#endif
