@@ -8,6 +8,7 @@
 
 namespace matgrad::nn {
 
+/// Updates parameters from their gradients after each backward().
 class Optimizer {
 public:
     virtual ~Optimizer() = default;
@@ -19,8 +20,10 @@ public:
 /// Plain gradient descent: p -= lr * g.
 class SGD : public Optimizer {
 public:
+    /// Plain gradient descent with this step size.
     explicit SGD(double learning_rate);
     void step(const std::vector<Matrix*>& params, const std::vector<const Matrix*>& grads) override;
+    /// The step size.
     double learning_rate;
 };
 
@@ -30,12 +33,17 @@ public:
 /// m and v start at zero and are allocated on the first step (none after).
 class Adam : public Optimizer {
 public:
+    /// Adam with the usual defaults.
     explicit Adam(double learning_rate = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
                   double epsilon = 1e-8);
     void step(const std::vector<Matrix*>& params, const std::vector<const Matrix*>& grads) override;
+    /// Number of step() calls so far (Adam's bias correction uses it).
     std::size_t steps_taken() const { return t_; }
 
+    ///@{
+    /// Step size, moment decay rates and the denominator's epsilon.
     double learning_rate, beta1, beta2, epsilon;
+    ///@}
 
 private:
     std::vector<Matrix> m_, v_;
