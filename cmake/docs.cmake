@@ -11,6 +11,13 @@ if(DOXYGEN_FOUND)
     VERBATIM)
   if(MATGRAD_BUILD_TESTS)
     add_test(NAME api_reference COMMAND Doxygen::doxygen ${PROJECT_BINARY_DIR}/Doxyfile)
+    # What a user writing an op looks up is in the reference: BackwardContext::output(),
+    # gradcheck's result type, and explain(f, inputs, names, check) with its arguments.
+    set(_html ${MATGRAD_DOCS_OUTPUT}/html)
+    add_test(NAME api_reference_findable COMMAND sh -c
+      "grep -q 'own forward value' ${_html}/classmatgrad_1_1BackwardContext.html && grep -q 'max_error' ${_html}/structmatgrad_1_1GradcheckResult.html && grep -q 'Builds f on a fresh tape from variables named' ${_html}/namespacematgrad.html")
+    set_tests_properties(api_reference PROPERTIES FIXTURES_SETUP api_reference_html)
+    set_tests_properties(api_reference_findable PROPERTIES FIXTURES_REQUIRED api_reference_html)
   endif()
 else()
   message(STATUS "doxygen not found: no matgrad_docs target (apt-get install doxygen)")

@@ -33,6 +33,7 @@ struct BroadcastView {
     double operator()(std::size_t i, std::size_t j) const { return data[i * row_stride + j * col_stride]; }
 };
 
+/// `m` read as if broadcast: strides of 0 along its axes of size 1.
 inline BroadcastView broadcast_view(const Matrix& m) {
     return {m.data(), m.shape(0) == 1 ? 0 : m.shape(1), m.shape(1) == 1 ? std::size_t{0} : std::size_t{1}};
 }

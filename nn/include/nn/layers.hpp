@@ -27,6 +27,7 @@ namespace matgrad::nn {
 Var relu(const Var& x);  ///< max(x, 0); derivative 1 for x > 0, else 0
 Var tanh(const Var& x);  ///< derivative 1 - tanh²
 
+/// The activation a Linear layer's output goes through in an MLP.
 enum class Activation { sigmoid, relu, tanh, identity };
 
 /// Applies `f` to x (identity returns x itself, recording nothing).

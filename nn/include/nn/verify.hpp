@@ -21,6 +21,7 @@
 
 namespace matgrad::nn {
 
+/// What diagnose() found a hand-derived gradient to be: right, or which classic mistake explains it.
 enum class Diagnosis {
     ok,
     transposed,                     ///< equals the transpose of the true gradient

@@ -32,7 +32,7 @@ struct Document {
 /// The explanation in `format`:
 /// - text: the title, the description and format_explanation(lines);
 /// - latex: one `aligned` block per section (inputs, forward, backward) in $$...$$, each equation
-///   with its shape as \in \mathbb{R}^{m\times n}; titles, layout notes, finite-difference errors
+///   with its shape as `\in \mathbb{R}^{m\times n}`; titles, layout notes, finite-difference errors
 ///   and notes as % comments, so it pastes into a Jupyter Markdown cell or a paper;
 /// - json: {"title", "description", "lines": [...]} with the keys documented in the README;
 /// - html: a self-contained page (inline KaTeX, inline SVG graph), see render_html.
