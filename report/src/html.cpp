@@ -12,6 +12,7 @@
 #include <map>
 #include <sstream>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef MATGRAD_KATEX_DIR
@@ -101,17 +102,22 @@ std::string graph_svg(const std::string& dot, std::string& note) {
     if (const std::size_t lr = tall.find("rankdir=LR"); lr != std::string::npos) tall.replace(lr, 10, "rankdir=TB");
     { std::ofstream(path) << tall; }
     std::string svg;
+    int status = -1;
     if (FILE* pipe = ::popen((std::string("dot -Tsvg ") + path + " 2>/dev/null").c_str(), "r")) {
         char buffer[4096];
         for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) svg.append(buffer, n);
-        const int status = ::pclose(pipe);
-        if (status != 0) svg.clear();
+        status = ::pclose(pipe);
     }
     std::remove(path);
     const std::size_t start = svg.find("<svg");
-    if (start == std::string::npos) {
-        note = "Graphviz (the dot program) was not found, so the graph is left out. Install graphviz and rerun, "
-               "or render `matgrad graph` yourself.";
+    if (status != 0 || start == std::string::npos) {
+        // The shell says 127 for a command it cannot find.
+        note = WIFEXITED(status) && WEXITSTATUS(status) == 127
+                   ? "Graphviz (the dot program) was not found, so the graph is left out. Install graphviz and "
+                     "rerun, or render `matgrad graph` yourself."
+                   : "Graphviz's dot failed on the graph (exit status " +
+                         std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : status) +
+                         "), so it is left out; `matgrad graph` prints the DOT.";
         return {};
     }
     return svg.substr(start);

@@ -38,7 +38,7 @@ TEST_CASE("usage lines say `matgrad`, not the path the binary was run from") {
     CHECK(bad.err.find(MATGRAD_EXE) == std::string::npos);
 }
 
-TEST_CASE("--quiet: no progress on stderr; the data stays on stdout") {
+TEST_CASE("the quiet flag: no progress on stderr, the data stays on stdout") {
     ScratchDir dir("quiet");
     const std::vector<std::string> train{"train", "--csv", data_file("breast_cancer.csv"), "--epochs", "3"};
     const RunResult loud = run_matgrad(train, dir);
