@@ -143,13 +143,16 @@ tr.wrong{background:#fdecea}
 g.node.hl ellipse,g.node.hl polygon{stroke:#e0a800;stroke-width:4}
 )";
 
-// Typesets every [data-tex] element (errors stay visible as KaTeX's red .katex-error), and links
-// equations and graph nodes: hovering or clicking one highlights the other.
+// Typesets every [data-tex] element and links equations and graph nodes: hovering or clicking one
+// highlights the other. KaTeX throws on any error (with throwOnError off it would draw an unknown
+// command in red but mark nothing); the element then shows the LaTeX source, class katex-error.
 const char* kPageScript = R"(
 (function(){
   if (typeof katex !== 'undefined')
     document.querySelectorAll('[data-tex]').forEach(function(e){
-      katex.render(e.getAttribute('data-tex'), e.querySelector('.math'), {throwOnError:false});
+      var math = e.querySelector('.math');
+      try { katex.render(e.getAttribute('data-tex'), math, {throwOnError: true}); }
+      catch (err) { math.className += ' katex-error'; math.title = String(err); math.style.color = '#c00'; }
     });
   var nodes = {};
   document.querySelectorAll('.graph g.node').forEach(function(g){
