@@ -217,6 +217,7 @@ Model load_model(const std::string& dir) {
         if (version >= 2) {  // version 1 models are binary classifiers of 0/1 labels
             target.task = parse_task(j.at("task").get<std::string>());
             reason = j.at("task_reason").get<std::string>();
+            target.classes.clear();
             if (target.task == Task::regression)
                 target.scale = {Matrix{{j.at("target_mean").get<double>()}},
                                 Matrix{{j.at("target_std").get<double>()}}};
