@@ -94,11 +94,12 @@ std::string line_chart_svg(const std::string& title, const std::string& x_label,
            ") rotate(-90)\" text-anchor=\"middle\">" + escape(y_label) + "</text>\n";
     if (mark.x > 0) {
         const std::string px = number(x_of(static_cast<double>(mark.x)));
-        svg += "<line x1=\"" + px + "\" y1=\"" + number(top) + "\" x2=\"" + px + "\" y2=\"" + number(top + plot_h) +
+        // The label sits above the plot area, where no series or legend can cover it.
+        svg += "<line x1=\"" + px + "\" y1=\"" + number(top - 14) + "\" x2=\"" + px + "\" y2=\"" + number(top + plot_h) +
                "\" stroke=\"#555\" stroke-dasharray=\"5,4\"/>\n";
         const bool right_half = x_of(static_cast<double>(mark.x)) > left + plot_w / 2;
         svg += "<text x=\"" + number(x_of(static_cast<double>(mark.x)) + (right_half ? -6 : 6)) + "\" y=\"" +
-               number(top + plot_h - 8) + "\" text-anchor=\"" + (right_half ? "end" : "start") + "\" fill=\"#555\">" +
+               number(top - 4) + "\" text-anchor=\"" + (right_half ? "end" : "start") + "\" fill=\"#555\">" +
                escape(mark.text) + "</text>\n";
     }
     // Series and legend
