@@ -177,7 +177,8 @@ int run_train(const TrainCommand& o) {
     const Matrix y = features_by_column(table, {label_column});
     const Matrix X = features_by_column(table, feature_columns);
     const nn::TaskChoice choice = nn::choose_task(y, options.task);
-    std::printf("task %s: %s\n", nn::task_name(choice.task), choice.reason.c_str());
+    std::printf("task %s: %s%s\n", nn::task_name(choice.task), choice.reason.c_str(),
+                options.task ? "" : "; --task overrides");
 
     TrainingProgress progress(options.epochs);
     const InterruptGuard interrupt_guard;
@@ -220,8 +221,8 @@ void add_train_command(CLI::App& app, int& status) {
         "train", "Train an MLP classifier or regressor on a numeric CSV with a header line");
     cmd->footer(
         "The label column is the target; every other column is a feature. --task auto picks binary\n"
-        "for 0/1 labels, multiclass for 3 to 20 distinct integer labels (any values: mapped to\n"
-        "classes 0..k-1 in increasing order), and regression for any other numbers; the choice and\n"
+        "for 0/1 labels, multiclass for 3 to 20 distinct integer labels (mapped to classes 0..k-1\n"
+        "in increasing order, so 1..3 works), and regression for any other numbers; the choice and\n"
         "why are printed and saved with the model. Features (and a regression target) are\n"
         "standardized with the training rows' mean and std. The rows are split with the seed into\n"
         "test, validation and training rows (per class for classification). Training stops once\n"

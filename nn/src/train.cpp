@@ -94,10 +94,7 @@ TaskChoice detect_task(const Matrix& y) {
 }
 
 TaskChoice choose_task(const Matrix& y, std::optional<Task> task) {
-    if (task) return {*task, "given with --task"};
-    TaskChoice choice = detect_task(y);
-    choice.reason += "; --task overrides";
-    return choice;
+    return task ? TaskChoice{*task, "given with --task"} : detect_task(y);
 }
 
 TargetCoding make_target_coding(Task task, const Matrix& y) {

@@ -76,7 +76,7 @@ TEST_CASE("train with defaults reaches >= 0.95 test accuracy on breast_cancer.cs
     ScratchDir dir("train");
     const nlohmann::json m = train_default(dir);
     CHECK(m.at("task") == "binary");
-    CHECK(m.at("task_reason") == "every label is 0 or 1; --task overrides");
+    CHECK(m.at("task_reason") == "every label is 0 or 1");
     CHECK(m.at("test_accuracy").get<double>() >= 0.96);
     CHECK(m.at("train_accuracy").get<double>() >= 0.95);
     CHECK(m.at("final_loss").get<double>() < 0.2);

@@ -32,8 +32,7 @@ struct TaskChoice {
 /// values, or two that are not 0 and 1).
 TaskChoice detect_task(const Matrix& y);
 
-/// `task` if given (reason "given with --task"), else detect_task(y) (its reason followed by
-/// "; --task overrides").
+/// `task` if given (reason "given with --task"), else detect_task(y).
 TaskChoice choose_task(const Matrix& y, std::optional<Task> task);
 
 /// The coding of `task` for targets y (1 x n): binary needs labels 0 and 1 (TargetError at another
