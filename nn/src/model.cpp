@@ -1,4 +1,6 @@
 // Tasks, target coding, standardization, prediction, and the model directory (see <nn/model.hpp>).
+#include "label_text.hpp"
+
 #include <nn/io.hpp>
 #include <nn/model.hpp>
 
@@ -19,12 +21,6 @@ using io::InputError;
 
 constexpr const char* model_format = "matgrad-mlp";
 constexpr int model_version = 2;  // 2: task, classes, target scale; 1: binary 0/1 only
-
-std::string number_text(double v) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%g", v);
-    return text;
-}
 
 /// Reads `dir/name` and checks it is rows x cols.
 Matrix read_array(const fs::path& dir, const std::string& name, std::size_t rows, std::size_t cols) {
@@ -86,11 +82,9 @@ std::vector<std::size_t> TargetCoding::class_indices(const Matrix& y) const {
     for (std::size_t j = 0; j < y.size(); ++j) {
         const auto at = std::lower_bound(classes.begin(), classes.end(), y(0, j));
         if (at == classes.end() || *at != y(0, j)) {
-            std::string known;
-            for (const double c : classes) known += (known.empty() ? "" : ", ") + number_text(c);
-            throw TargetError(j, "the label is " + number_text(y(0, j)) +
+            throw TargetError(j, "the label is " + label_text(y(0, j)) +
                                      (task == Task::binary ? "; labels must be 0 or 1"
-                                                           : "; the classes are " + known));
+                                                           : "; the classes are " + label_list_text(classes)));
         }
         indices[j] = static_cast<std::size_t>(at - classes.begin());
     }

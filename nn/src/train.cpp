@@ -1,4 +1,6 @@
 // The training pipeline of <nn/train.hpp>: task choice, splits, the loop with early stopping.
+#include "label_text.hpp"
+
 #include <nn/init.hpp>
 #include <nn/losses.hpp>
 #include <nn/optim.hpp>
@@ -19,18 +21,6 @@ namespace {
 
 constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
 constexpr std::size_t max_auto_classes = 20;
-
-std::string number_text(double v) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%g", v);
-    return text;
-}
-
-std::string list_text(const std::set<double>& values) {
-    std::string text;
-    for (const double v : values) text += (text.empty() ? "" : ", ") + number_text(v);
-    return text;
-}
 
 bool is_integer(double v) { return std::floor(v) == v; }
 
@@ -87,9 +77,9 @@ TaskChoice detect_task(const Matrix& y) {
                                       " distinct integer values"};
     if (values.size() >= 3)
         return {Task::multiclass, std::to_string(values.size()) + " distinct integer labels (" +
-                                      list_text(values) + ")"};
+                                      label_list_text(values) + ")"};
     return {Task::regression, "the target has " + std::to_string(values.size()) +
-                                  " distinct values other than 0/1 (" + list_text(values) +
+                                  " distinct values other than 0/1 (" + label_list_text(values) +
                                   "); --task multiclass treats them as classes"};
 }
 
@@ -104,13 +94,13 @@ TargetCoding make_target_coding(Task task, const Matrix& y) {
     std::set<double> values;
     for (std::size_t j = 0; j < y.size(); ++j) {
         if (task == Task::binary && y(0, j) != 0.0 && y(0, j) != 1.0)
-            throw TargetError(j, "the label is " + number_text(y(0, j)) + "; labels must be 0 or 1");
+            throw TargetError(j, "the label is " + label_text(y(0, j)) + "; labels must be 0 or 1");
         if (!is_integer(y(0, j)))
-            throw TargetError(j, "the label is " + number_text(y(0, j)) + "; class labels must be integers");
+            throw TargetError(j, "the label is " + label_text(y(0, j)) + "; class labels must be integers");
         values.insert(y(0, j));
     }
     if (values.size() < 2)
-        throw std::invalid_argument("every label is " + number_text(*values.begin()) +
+        throw std::invalid_argument("every label is " + label_text(*values.begin()) +
                                     "; a classifier needs rows of " +
                                     (task == Task::binary ? "both classes 0 and 1" : "at least two classes"));
     if (task == Task::binary) values = {0.0, 1.0};
@@ -134,7 +124,7 @@ Split split_samples(const TargetCoding& coding, const Matrix& y, double test_fra
         std::vector<std::size_t>& rows = groups[g];
         if (rows.size() < 2)
             throw std::invalid_argument(
-                stratified ? "class " + number_text(coding.classes[g]) + " has only " + std::to_string(rows.size()) +
+                stratified ? "class " + label_text(coding.classes[g]) + " has only " + std::to_string(rows.size()) +
                                  " row; the stratified train/test split needs at least 2 rows of each class"
                            : "has " + std::to_string(rows.size()) + " row; the train/test split needs at least 2");
         shuffle(rows, rng);
