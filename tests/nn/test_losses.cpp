@@ -124,7 +124,8 @@ TEST_CASE("mean squared error by its definition") {
 
 TEST_CASE("gradcheck: softmax cross-entropy (soft labels) and mse, with respect to both inputs") {
     const Matrix z = 2.0 * random_matrix(3, 4, 31);
-    const Matrix y{{0.2, 0.9, 0.5, 0.1}, {0.7, 0.05, 0.3, 0.4}, {0.1, 0.05, 0.2, 0.5}};
+    // Columns that do not sum to 1, so the Σ_l y_lj factor of the softmax gradient is exercised.
+    const Matrix y{{0.2, 0.9, 0.5, 0.1}, {0.7, 0.35, 0.3, 0.4}, {0.4, 0.05, 0.6, 0.1}};
     for (const auto& loss : {nn::softmax_cross_entropy, nn::mse}) {
         const GradcheckResult r = gradcheck([&](Tape&, const std::vector<Var>& in) { return loss(in[0], in[1]); }, {z, y});
         INFO(r.message);
