@@ -123,10 +123,11 @@ Prediction Model::predict(const Matrix& X) const {
             for (std::size_t i = 0; i < out.shape(0); ++i) p.probabilities(i, j) /= sum;
         }
     }
-    for (std::size_t j = 0; j < n; ++j) {  // the most probable class; binary: σ(z) >= 0.5 is class 1
+    for (std::size_t j = 0; j < n; ++j) {  // the most probable class (ties: the first), as argmax_accuracy
         std::size_t best = 0;
         for (std::size_t i = 1; i < p.probabilities.shape(0); ++i)
-            if (p.probabilities(i, j) >= p.probabilities(best, j)) best = i;
+            if (p.probabilities(i, j) > p.probabilities(best, j)) best = i;
+        if (target.task == Task::binary) best = out(0, j) >= 0.5;  // the slides' rule: σ(z) >= 0.5 is class 1
         p.values(0, j) = target.classes[best];
     }
     return p;
