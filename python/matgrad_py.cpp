@@ -170,6 +170,8 @@ void def_functions(py::module_& m) {
         {"matmul", matgrad::matmul, "a", "b"},
         {"binary_cross_entropy", nn::binary_cross_entropy, "A", "Y"},
         {"binary_cross_entropy_with_logits", nn::binary_cross_entropy_with_logits, "Z", "Y"},
+        {"softmax_cross_entropy", nn::softmax_cross_entropy, "Z", "Y"},
+        {"mse", nn::mse, "A", "T"},
     };
     for (const UnaryFunction& u : unary)
         m.def(u.name, [f = u.f](const PyVar& x) { return x.result(f(x.get())); }, "x"_a);

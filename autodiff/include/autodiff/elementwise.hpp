@@ -23,12 +23,17 @@ namespace matgrad {
 
 /// Read access to a matrix as if broadcast to a larger shape: a stride of 0 along an axis of size 1.
 struct BroadcastView {
+    /// The first element.
     const double* data;
+    /// Elements between rows (0 when broadcast along rows).
     std::size_t row_stride;
+    /// Elements between columns (0 when broadcast along columns).
     std::size_t col_stride;
+    /// Element (i, j) of the broadcast shape.
     double operator()(std::size_t i, std::size_t j) const { return data[i * row_stride + j * col_stride]; }
 };
 
+/// `m` read as if broadcast: strides of 0 along its axes of size 1.
 inline BroadcastView broadcast_view(const Matrix& m) {
     return {m.data(), m.shape(0) == 1 ? 0 : m.shape(1), m.shape(1) == 1 ? std::size_t{0} : std::size_t{1}};
 }

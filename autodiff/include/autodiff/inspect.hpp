@@ -21,12 +21,15 @@ namespace matgrad {
 struct DotOptions {
     /// Adds ‖grad‖ (Frobenius norm) to every node that has a gradient (after backward()).
     bool gradient_norms = false;
+    /// The `digraph` name in the DOT text.
     std::string graph_name = "matgrad";
 };
 
 /// One line of explain(): an input, a forward equation, a gradient equation, or a note.
 struct ExplainLine {
+    /// What a line is: an input, a forward or a gradient (backward) equation, or a note.
     enum class Kind { input, forward, backward, note };
+    /// This line's kind.
     Kind kind = Kind::note;
     std::string lhs;      ///< "Z1", "dW1" (empty for notes)
     std::string formula;  ///< "W1 X + b1", "dZ1 Xᵀ"; for inputs "variable"/"constant"; for notes the text

@@ -68,16 +68,21 @@ class Var {
 public:
     Var() = default;  ///< an empty handle; every accessor throws UsageError
 
+    /// The node's forward value.
     const Matrix& value() const;
     /// d out / d this node after tape.backward(out). Throws UsageError for a constant or when no
     /// backward() has run since this node was recorded.
     const Matrix& grad() const;
+    /// The node's name ("" when unnamed).
     const std::string& name() const;
     /// Names this node (e.g. "Z1") for error messages, explain and DOT output; returns *this.
     const Var& named(std::string name) const;
 
+    /// Rows of the node's value.
     std::size_t rows() const;
+    /// Columns of the node's value.
     std::size_t cols() const;
+    /// {rows(), cols()}.
     std::array<std::size_t, 2> shape() const { return {rows(), cols()}; }
     /// "64x10"
     std::string shape_string() const;
@@ -86,10 +91,14 @@ public:
 
     const char* op() const;        ///< "variable", "constant", "matmul", "add", ...
     bool requires_grad() const;    ///< true for variables and everything computed from one
+    /// How many inputs the op that made this node has (0 for leaves).
     std::size_t num_inputs() const;
+    /// The op's i-th input (0-based).
     Var input(std::size_t i) const;
 
+    /// The tape this node lives on.
     Tape& tape() const;
+    /// The node's position on its tape (0 = first recorded).
     std::size_t index() const { return index_; }
     /// false for an empty handle, one made before its tape's last clear(), or one whose tape was
     /// destroyed
@@ -120,10 +129,15 @@ private:
 /// gradient buffers of the inputs that need one.
 class BackwardContext {
 public:
+    /// The op's own forward value (e.g. its softmax or sigmoid output, to reuse in the backward rule).
     const Matrix& output() const;
+    /// d out / d (this op's value): the gradient flowing in, shaped like output().
     const Matrix& grad_output() const;
+    /// How many inputs the op has.
     std::size_t num_inputs() const;
+    /// The value of input i (0-based), as it was in the forward pass.
     const Matrix& input(std::size_t i) const;
+    /// Whether input i needs a gradient (false for constants and what depends only on them).
     bool needs_grad(std::size_t i) const;
     /// The gradient buffer of input i, already shaped like the input; add into it (+=).
     Matrix& grad_input(std::size_t i) const;
@@ -134,9 +148,12 @@ public:
     /// zero-filling every gradient before the pass. grad_input(i) is the simpler form that always
     /// adds (it zero-fills a fresh buffer first).
     struct GradTarget {
+        /// Input i's gradient buffer, shaped like the input.
         Matrix& grad;
+        /// true: assign (=) to `grad`; false: add (+=) to it.
         bool assign;
     };
+    /// See GradTarget.
     GradTarget grad_input_target(std::size_t i) const;
 
 private:
@@ -146,6 +163,8 @@ private:
     std::uint32_t node_;
 };
 
+/// Records matrix ops as they run (the forward pass) and computes every gradient in one reverse
+/// pass (backward()). Vars are handles into it; one tape per thread.
 class Tape {
 public:
     Tape();
@@ -157,10 +176,13 @@ public:
     /// copied into the node's kept buffer (no allocation when the shape repeats after clear());
     /// an rvalue is moved in.
     Var constant(const Matrix& value, std::string name = "");
+    /// Moves `value` in (see above).
     Var constant(Matrix&& value, std::string name = "");
+    /// A 1x1 constant.
     Var constant(double value, std::string name = "");
     /// A leaf that needs a gradient (a parameter); copied or moved in like constant().
     Var variable(const Matrix& value, std::string name = "");
+    /// Moves `value` in (see above).
     Var variable(Matrix&& value, std::string name = "");
 
     /// Records an op: checks that all inputs live on this tape, appends a rows x cols node, calls
@@ -196,17 +218,22 @@ public:
     /// backward step throws NumericalError naming the op, the node, its shape, the position of the
     /// first bad element and the input values there.
     void set_anomaly_detection(bool on) { detect_anomalies_ = on; }
+    /// Whether anomaly detection is on.
     bool anomaly_detection() const { return detect_anomalies_; }
 
     /// Per-node wall-clock timing of forward and backward (for trace tools); off by default.
     void set_timing(bool on) { timing_ = on; }
+    /// Whether timing is on.
     bool timing() const { return timing_; }
+    /// Seconds node `index`'s forward took (0 without timing).
     double forward_seconds(std::size_t index) const;
+    /// Seconds node `index`'s backward step took (0 without timing).
     double backward_seconds(std::size_t index) const;
 
     /// Graphviz DOT of the recorded graph, one node per op (implemented in inspect.cpp; the
     /// options are in <autodiff/inspect.hpp>).
     std::string to_dot() const;
+    /// DOT with options: gradient norms on the nodes, the graph's name.
     std::string to_dot(const DotOptions& options) const;
     /// A table, one row per node: index, op, name, shape, value min/max/mean, gradient norm,
     /// forward and backward time (with set_timing(true)).
