@@ -130,11 +130,16 @@ std::string generic_rule_text(const OpDef& def, const char* rule) {
             out += "out";
         else if (key == "N")
             out += "N";
-        else if (!key.empty() && std::isdigit(static_cast<unsigned char>(key[0])) &&
-                 static_cast<std::size_t>(std::stoi(key)) < names.size())
-            out += names[static_cast<std::size_t>(std::stoi(key))];
-        else
+        else if (key.size() == 1 && std::isdigit(static_cast<unsigned char>(key[0])) &&
+                 static_cast<std::size_t>(key[0] - '0') < names.size())
+            out += names[static_cast<std::size_t>(key[0] - '0')];
+        else if (std::find_if(def.params.begin(), def.params.end(), [&](const char* p) { return key == p; }) !=
+                 def.params.end())
             out += key;  // a parameter by its name
+        else {
+            out += t[k];  // not a placeholder: LaTeX braces such as \mathrm{sign}
+            continue;
+        }
         k = close;
     }
     return out;
