@@ -22,10 +22,7 @@
 
 namespace matgrad::nn {
 
-// ---- Activations (element-wise ops written with matgrad::elementwise<Op>) -------------------------
-
-Var relu(const Var& x);  ///< max(x, 0); derivative 1 for x > 0, else 0
-Var tanh(const Var& x);  ///< derivative 1 - tanh²
+// ---- Activations (the ops are the engine's: matgrad::sigmoid, matgrad::relu, matgrad::tanh) ------
 
 /// The activation a Linear layer's output goes through in an MLP.
 enum class Activation { sigmoid, relu, tanh, identity };
