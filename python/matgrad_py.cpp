@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -146,6 +147,7 @@ void def_binary(Scope& scope, const char* name, const char* rname, Op f, const E
 
 using Unary = Var (*)(const Var&);
 using Binary = Var (*)(const Var&, const Var&);
+using AlongAxis = Var (*)(const Var&, int);
 
 struct UnaryFunction {
     const char* name;
@@ -157,13 +159,21 @@ struct BinaryFunction {
     const char* x;  // the Python argument names
     const char* y;
 };
+struct Reduction {
+    const char* name;
+    Unary all;
+    AlongAxis along;
+};
 
-void def_functions(py::module_& m) {
+void def_functions(py::module_& m, py::class_<PyVar>& var) {
     namespace nn = matgrad::nn;
     const UnaryFunction unary[] = {
-        {"sigmoid", matgrad::sigmoid}, {"exp", matgrad::exp}, {"log", matgrad::log},
-        {"tanh", nn::tanh},            {"relu", nn::relu},    {"transpose", matgrad::transpose},
-        {"sum", matgrad::sum},         {"mean", matgrad::mean},
+        {"sigmoid", matgrad::sigmoid}, {"exp", matgrad::exp},         {"log", matgrad::log},
+        {"tanh", matgrad::tanh},       {"relu", matgrad::relu},       {"softplus", matgrad::softplus},
+        {"sqrt", matgrad::sqrt},       {"abs", matgrad::abs},         {"sin", matgrad::sin},
+        {"cos", matgrad::cos},         {"softmax", matgrad::softmax}, {"log_softmax", matgrad::log_softmax},
+        {"tr", matgrad::tr},           {"inv", matgrad::inv},         {"det", matgrad::det},
+        {"logdet", matgrad::logdet},   {"norm2", matgrad::norm2},     {"transpose", matgrad::transpose},
     };
     // Either argument may be an array-like; it becomes a constant on the other one's tape.
     const BinaryFunction binary[] = {
@@ -177,6 +187,16 @@ void def_functions(py::module_& m) {
         m.def(u.name, [f = u.f](const PyVar& x) { return x.result(f(x.get())); }, "x"_a);
     for (const BinaryFunction& b : binary)
         def_binary(m, b.name, b.name, b.f, py::arg(b.x), py::arg(b.y));
+    // sum(x, axis=None), mean(x, axis=None): numpy's axes with kept dimensions.
+    const Reduction reductions[] = {{"sum", matgrad::sum, matgrad::sum}, {"mean", matgrad::mean, matgrad::mean}};
+    for (const Reduction& r : reductions)
+        m.def(r.name, [r](const PyVar& x, std::optional<int> axis) {
+            return x.result(axis ? r.along(x.get(), *axis) : r.all(x.get()));
+        }, "x"_a, "axis"_a = py::none());
+    // x ** p and pow(x, p) for a number p.
+    const auto pow = [](const PyVar& x, double p) { return x.result(matgrad::pow(x.get(), p)); };
+    m.def("pow", pow, "x"_a, "p"_a);
+    var.def("__pow__", pow, py::is_operator());
 }
 
 // ---- the classes --------------------------------------------------------------------------------
@@ -275,7 +295,7 @@ PYBIND11_MODULE(_core, m) {
         .def("__len__", [](PyTape& t) { return t.get().size(); })
         .def("__repr__", [](PyTape& t) { return "<matgrad.Tape: " + std::to_string(t.tape.size()) + " nodes>"; });
 
-    def_functions(m);
+    def_functions(m, var);
 
     py::class_<matgrad::GradcheckResult>(m, "GradcheckResult")
         .def_readonly("ok", &matgrad::GradcheckResult::ok)
