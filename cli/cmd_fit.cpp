@@ -81,7 +81,7 @@ int run_fit(const FitOptions& o) {
     if (!o.out.empty()) {
         std::vector<std::pair<std::string, const Matrix*>> files;
         for (std::size_t k = 0; k < names.size(); ++k) files.emplace_back(names[k], params[k]);
-        written = write_npy_files(o.out, files);
+        written = comma_list(write_npy_files(o.out, files));
     }
     if (!o.plot.empty())
         io::write_text_file(o.plot, line_chart_svg("matgrad fit: " + o.model.model, "step", m.model.output(),

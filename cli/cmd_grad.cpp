@@ -9,6 +9,8 @@
 #include <nn/losses.hpp>
 #include <nn/verify.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -24,9 +26,8 @@ struct GradOptions {
     std::string data, params, out;
     ModelOptions model;
     bool all = false;
+    std::string format = "text";
 };
-
-std::string in_dir(const std::string& dir, const std::string& file) { return (fs::path(dir) / file).string(); }
 
 int run_grad(const GradOptions& o) {
     if (fs::exists(o.out) && !fs::is_directory(o.out))
@@ -44,17 +45,18 @@ int run_grad(const GradOptions& o) {
                                                        tape.constant(problem.Y, "Y"));
     tape.backward(J);
 
-    fs::create_directories(o.out);
-    io::write_npy(in_dir(o.out, "J.npy"), J.value());
-    std::string written = "J.npy";
+    std::vector<std::pair<std::string, const Matrix*>> files{{"J", &J.value()}};
     for (std::size_t l = 1; l <= model.depth(); ++l) {
-        const std::string W = "dW" + std::to_string(l) + ".npy", b = "db" + std::to_string(l) + ".npy";
-        io::write_npy(in_dir(o.out, W), model.layer(l).grad_W());
-        io::write_npy(in_dir(o.out, b), model.layer(l).grad_b());
-        written += ", " + W + ", " + b;
+        files.emplace_back("dW" + std::to_string(l), &model.layer(l).grad_W());
+        files.emplace_back("db" + std::to_string(l), &model.layer(l).grad_b());
     }
-    std::printf("J = %.17g (%zu-layer sigmoid MLP, %zu samples); wrote %s to %s\n", J.value()(0, 0), model.depth(),
-                problem.X.shape(1), written.c_str(), o.out.c_str());
+    const std::vector<std::string> written = write_npy_files(o.out, files);
+    char head[128];
+    std::snprintf(head, sizeof head, "J = %.17g (%zu-layer sigmoid MLP, %zu samples)", J.value()(0, 0), model.depth(),
+                  problem.X.shape(1));
+    print_written(o.format == "json",
+                  {{"J", J.value()(0, 0)}, {"layers", model.depth()}, {"samples", problem.X.shape(1)}}, head,
+                  o.out, written);
     return 0;
 }
 
@@ -84,12 +86,15 @@ void add_grad_command(CLI::App& app, int& status) {
     cmd->add_option("--out", o->out, "Directory to write J.npy, dW1.npy, db1.npy, ... into")->required();
     add_model_options(*cmd, o->model);
     cmd->add_flag("--all", o->all, "With MODEL: also write d<node>.npy for every named node");
+    cmd->add_option("--format", o->format, "Summary on stdout: text, or json (the output's value, out, files, ...)")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
     cmd->callback([o, &status] {
         if (o->model.model.empty() && (o->data.empty() || o->params.empty()))
             throw std::invalid_argument("grad: give a MODEL file, or --data and --params for the slides' MLP");
         if (!o->model.model.empty() && !(o->data.empty() && o->params.empty()))
             throw std::invalid_argument("grad: --data and --params are for the slides' MLP; with MODEL use --inputs");
-        status = o->model.model.empty() ? run_grad(*o) : run_model_grad(o->model, o->out, o->all);
+        status = o->model.model.empty() ? run_grad(*o) : run_model_grad(o->model, o->out, o->all, o->format == "json");
     });
 }
 

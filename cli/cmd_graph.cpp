@@ -22,11 +22,11 @@ struct GraphOptions {
 
 int run_graph(const GraphOptions& o) {
     Tape tape;
+    tape.set_timing(o.trace);
     if (o.model.model.empty()) {
         tape.backward(nn::record_mlp_loss(tape, nn::load_mlp_problem(o.source)));
     } else {
         const LoadedModel m = load_model(o.model);
-        tape.set_timing(o.trace);
         tape.backward(m.model.record(tape, m.values).output());
     }
     DotOptions dot;
@@ -40,9 +40,7 @@ int run_graph(const GraphOptions& o) {
         std::cout << "wrote " << o.dot_file << ": " << tape.size() << " nodes, " << edges
                   << " edges (render with: dot -Tsvg " << o.dot_file << " -o graph.svg)\n";
     }
-    if (o.trace && o.model.model.empty()) print_trace(nn::load_mlp_problem(o.source));
-    if (o.trace && !o.model.model.empty())
-        std::cout << "\nTrace (one row per tape node; times in microseconds)\n" << tape.trace();
+    if (o.trace) print_trace(tape);
     return 0;
 }
 

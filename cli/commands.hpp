@@ -6,6 +6,10 @@
 
 #include <CLI/CLI.hpp>
 #include <nn/verify.hpp>
+#include <report/render.hpp>
+
+#include <string>
+#include <vector>
 
 namespace matgrad::cli {
 
@@ -18,8 +22,23 @@ void add_explain_command(CLI::App& app, int& status);
 void add_graph_command(CLI::App& app, int& status);
 void add_fit_command(CLI::App& app, int& status);
 // Shared by explain and graph (defined in cmd_explain.cpp): --data/--params or --sizes/--samples/--seed,
-// and the trace of the network's tape.
+// and the trace of a tape recorded with timing on.
 void add_network_options(CLI::App& cmd, nn::MlpSource& source);
-void print_trace(const nn::MlpProblem& problem);
+void print_trace(const Tape& tape);
+
+// Shared by explain and verify (defined in cmd_explain.cpp): --format text|latex|json|html and
+// --out FILE ("-" or none: stdout); the network's explanation as a document (title, DOT graph);
+// and writing a rendered document (atomically, when it goes to a file).
+struct DocumentOptions {
+    std::string format = "text";
+    std::string out = "-";
+};
+void add_document_options(CLI::App& cmd, DocumentOptions& options);
+struct NetworkExplanation {
+    std::vector<ExplainLine> lines;
+    report::Document doc;
+};
+NetworkExplanation explain_network(const nn::MlpSource& source, const nn::MlpProblem& problem, bool check);
+void write_document(const std::string& out, const std::string& text);
 
 }  // namespace matgrad::cli

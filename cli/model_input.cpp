@@ -2,6 +2,7 @@
 
 #include <nn/io.hpp>
 
+#include <cstdio>
 #include <filesystem>
 
 namespace matgrad::cli {
@@ -74,14 +75,32 @@ LoadedModel load_model(const ModelOptions& o) {
     return {std::move(model), std::move(values), text.empty() ? "no values" : text};
 }
 
-std::string write_npy_files(const std::string& dir, const std::vector<std::pair<std::string, const Matrix*>>& files) {
+std::vector<std::string> write_npy_files(const std::string& dir,
+                                         const std::vector<std::pair<std::string, const Matrix*>>& files) {
     fs::create_directories(dir);
-    std::string written;
+    std::vector<std::string> written;
     for (const auto& [name, value] : files) {
         io::write_npy((fs::path(dir) / (name + ".npy")).string(), *value);
-        written += (written.empty() ? "" : ", ") + name + ".npy";
+        written.push_back(name + ".npy");
     }
     return written;
+}
+
+std::string comma_list(const std::vector<std::string>& files) {
+    std::string text;
+    for (const std::string& f : files) text += (text.empty() ? "" : ", ") + f;
+    return text;
+}
+
+void print_written(bool json, nlohmann::ordered_json facts, const std::string& head, const std::string& out,
+                   const std::vector<std::string>& files) {
+    if (json) {
+        facts["out"] = out;
+        facts["files"] = files;
+        std::printf("%s\n", facts.dump(2).c_str());
+    } else {
+        std::printf("%s; wrote %s to %s\n", head.c_str(), comma_list(files).c_str(), out.c_str());
+    }
 }
 
 std::vector<std::pair<std::string, Matrix>> model_gradients(const LoadedModel& loaded, const lang::Recording& r,

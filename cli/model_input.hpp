@@ -2,8 +2,11 @@
 // its value options, loading and checking it all, and the gradients one recording yields.
 #pragma once
 
+#include "commands.hpp"
+
 #include <CLI/CLI.hpp>
 #include <lang/model.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -40,8 +43,15 @@ struct LoadedModel {
 LoadedModel load_model(const ModelOptions& options);
 
 /// Writes each (name, value) as DIR/name.npy (atomically; DIR is created if missing) and returns
-/// the list written: "J.npy, dW1.npy".
-std::string write_npy_files(const std::string& dir, const std::vector<std::pair<std::string, const Matrix*>>& files);
+/// the file names written, in order.
+std::vector<std::string> write_npy_files(const std::string& dir,
+                                         const std::vector<std::pair<std::string, const Matrix*>>& files);
+/// "J.npy, dW1.npy": a list of written files as the summaries print it.
+std::string comma_list(const std::vector<std::string>& files);
+/// grad's summary on stdout, for either form: text "<head>; wrote J.npy, dW1.npy to DIR", or with
+/// `json` the object `facts` followed by "out" and "files" (exactly the files written).
+void print_written(bool json, nlohmann::ordered_json facts, const std::string& head, const std::string& out,
+                   const std::vector<std::string>& files);
 
 /// The gradient files of one recording: d<param> for every param, and with `all_nodes` d<node>
 /// for every named node that depends on a param, in declaration and then source order.
@@ -57,14 +67,14 @@ struct GradientReport;
 namespace matgrad::cli {
 
 /// `matgrad grad MODEL`: writes <output>.npy and d<param>.npy (with `all`, d<node>.npy too) to
-/// `out` and lists exactly the files written.
-int run_model_grad(const ModelOptions& options, const std::string& out, bool all);
-/// `matgrad explain MODEL`: the recorded model as equations; `check` compares with finite
-/// differences (exit 1 past 1e-6), `trace` adds Tape::trace.
-int run_model_explain(const ModelOptions& options, bool check, bool trace);
+/// `out` and lists exactly the files written (with `json`, as grad --format json).
+int run_model_grad(const ModelOptions& options, const std::string& out, bool all, bool json);
+/// `matgrad explain MODEL` (and verify's documents): the recorded model as equations, titled with
+/// the file, its output and where the values came from; `check` adds finite differences.
+NetworkExplanation explain_model(const LoadedModel& loaded, bool check);
 /// `matgrad verify MODEL`: one report per hand gradient (d<param>.npy or d<node>.npy in `hand`,
 /// read from `hand_dir`).
-std::vector<nn::GradientReport> model_gradient_reports(const ModelOptions& options, const std::string& hand_dir,
+std::vector<nn::GradientReport> model_gradient_reports(const LoadedModel& loaded, const std::string& hand_dir,
                                                        const std::map<std::string, Matrix>& hand, double tol);
 
 }  // namespace matgrad::cli

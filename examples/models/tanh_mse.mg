@@ -7,5 +7,5 @@ param w2 : 1 x h
 param b2 : 1 x 1
 H = tanh(W1*X + b1)
 P = w2*H + b2
-E = P - T
-J = mean(E .* E)
+R = P - T                 # residuals
+J = mean(R .* R)

@@ -1,9 +1,9 @@
 // A parsed model: its declarations and named nodes, binding values to them, and recording it on a
 // tape -- one walk over the parsed expression trees per record, every operator mapped onto the
 // engine's ops (functions through the op registry).
-#include "op_shim.hpp"  // TEMPORARY: <autodiff/registry.hpp> after the [ops] merge
 #include "program.hpp"
 
+#include <autodiff/registry.hpp>
 #include <autodiff/ops.hpp>
 #include <nn/init.hpp>
 

@@ -1,8 +1,8 @@
 // The model language's lexer and parser: one statement per line, expressions by precedence
 // climbing (Pratt), names resolved while parsing so every error points at the token behind it.
-#include "op_shim.hpp"  // TEMPORARY: <autodiff/registry.hpp> after the [ops] merge
 #include "program.hpp"
 
+#include <autodiff/registry.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -419,8 +419,6 @@ private:
             if (b.kind != NodeKind::number)
                 throw m_.error(line_, b.begin + 1, "the exponent of " + quoted(t) + " must be a number, not '" +
                                                        m_.text(b) + "'");
-            if (a.kind != NodeKind::number && !op_exists("pow"))
-                throw error_at(t, quoted(t) + " needs the op 'pow', which is not registered");
         }
         if (a.kind == NodeKind::number && b.kind == NodeKind::number) {
             const double value = fold(op, a.number, b.number);
@@ -452,7 +450,7 @@ private:
             throw error_at(t, it->second == line_ ? "'" + t.text + "' is used in its own definition"
                                                   : "'" + t.text + "' is used before it is defined (on line " +
                                                         std::to_string(it->second) + ")");
-        if (op_exists(t.text)) throw error_at(t, "'" + t.text + "' is a function: call it as " + t.text + "(...)");
+        if (find_op(t.text) != nullptr) throw error_at(t, "'" + t.text + "' is a function: call it as " + t.text + "(...)");
         std::vector<std::string> names;
         for (const auto& [name, line] : later_) names.push_back(name);
         std::sort(names.begin(), names.end());
@@ -461,7 +459,7 @@ private:
     }
 
     std::uint32_t call(const Token& name) {
-        if (!op_exists(name.text)) {
+        if (find_op(name.text) == nullptr) {
             const std::vector<std::string> known = op_names();
             const std::string suggestion = closest(name.text, known);
             std::string list;

@@ -103,7 +103,6 @@ TEST_CASE("l2_logistic.mg: dw = X (-(1/n) y .* sigmoid(-margins))' + 0.02 w") {
 }
 
 TEST_CASE("tanh_mse.mg: the tanh network's backward pass written out") {
-    if (!test::have_ops({"tanh"})) return;
     const lang::Model model = test::example_model("tanh_mse");
     const Matrix X = random_matrix(2, 6, 21), T = random_matrix(1, 6, 22);
     const Matrix W1 = random_matrix(4, 2, 23), b1 = random_matrix(4, 1, 24), w2 = random_matrix(1, 4, 25),
@@ -124,7 +123,6 @@ TEST_CASE("tanh_mse.mg: the tanh network's backward pass written out") {
 }
 
 TEST_CASE("softmax_regression.mg: dZ = (softmax(Z) - Y) / n") {
-    if (!test::have_ops({"log_softmax", "sum"})) return;
     const lang::Model model = test::example_model("softmax_regression");
     const Matrix X = random_matrix(4, 8, 31), W = random_matrix(3, 4, 32), b = random_matrix(3, 1, 33);
     Matrix Y = xt::zeros<double>({3, 8});
@@ -144,7 +142,6 @@ TEST_CASE("softmax_regression.mg: dZ = (softmax(Z) - Y) / n") {
 }
 
 TEST_CASE("gaussian_nll.mg: dS = (S⁻¹ - S⁻¹ C S⁻¹)/2, dL = 2 dS L, dmu = -S⁻¹ mean(D)") {
-    if (!test::have_ops({"logdet", "inv", "sum"})) return;
     const lang::Model model = test::example_model("gaussian_nll");
     const Matrix X = random_matrix(3, 10, 41), L = random_matrix(3, 3, 42), mu = random_matrix(3, 1, 43);
     const Matrix I = xt::eye<double>(3);
@@ -206,9 +203,6 @@ TEST_CASE("operators map onto the C++ API: precedence, scaling, broadcasting, tr
 }
 
 TEST_CASE("the ops from the registry: each function and .^ against its formula") {
-    if (!test::have_ops({"tanh", "relu", "softplus", "sqrt", "abs", "sin", "cos", "pow", "softmax", "log_softmax", "tr",
-                         "inv", "det", "logdet", "norm2", "sum", "mean"}))
-        return;
     const Matrix A = random_matrix(3, 3, 61), P = xt::abs(random_matrix(3, 3, 62)) + 0.5;
     const Matrix S = dot(A, t(A)) + xt::eye<double>(3);
     const lang::Values values{{"A", A}, {"P", P}, {"S", S}};
@@ -233,11 +227,12 @@ TEST_CASE("the ops from the registry: each function and .^ against its formula")
         {"tr(S)", Matrix{{S(0, 0) + S(1, 1) + S(2, 2)}}},
         {"det(S)", Matrix{{xt::linalg::det(S)}}},
         {"logdet(S)", Matrix{{std::log(xt::linalg::det(S))}}},
-        {"norm2(A)", Matrix{{xt::sum(A * A)()}}},  // the squared Frobenius norm
+        {"norm2(A)", Matrix{{std::sqrt(xt::sum(A * A)())}}},  // the Frobenius norm, not squared
         {"det(S)^2", Matrix{{xt::linalg::det(S) * xt::linalg::det(S)}}},
     };
     for (const auto& [expression, expected] : cases) {
-        CAPTURE(expression);
+        const std::string written = expression;
+        CAPTURE(written);
         const lang::Model model = lang::Model::parse(decls + "R = " + expression + "\nJ = sum(R)\n");
         Tape tape;
         CHECK(max_abs_diff(model.record(tape, values).var("R").value(), expected) <= 1e-10);

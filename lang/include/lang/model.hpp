@@ -45,13 +45,14 @@ namespace matgrad::lang {
 /// what() is the first line of formatted().
 class Error : public std::runtime_error {
 public:
+    /// `source_line` is the model's line `line` as written (for the caret), empty for line 0.
     Error(std::string file, std::size_t line, std::size_t column, std::string message,
           std::string source_line);
-    const std::string& file() const { return file_; }
+    const std::string& file() const { return file_; }  ///< the model's file name, as given to parse()
     std::size_t line() const { return line_; }      ///< 1-based; 0 when about no line
     std::size_t column() const { return column_; }  ///< 1-based byte column
-    const std::string& message() const { return message_; }
-    const std::string& source_line() const { return source_line_; }
+    const std::string& message() const { return message_; }          ///< the message alone
+    const std::string& source_line() const { return source_line_; }  ///< the offending line
     /// "FILE:LINE:COL: error: MESSAGE", then the source line and a caret under the column.
     std::string formatted() const;
 
@@ -65,23 +66,29 @@ private:
 struct Dim {
     std::string name;       ///< empty for a number
     std::size_t value = 0;  ///< the number (when name is empty)
-    std::size_t line = 0, column = 0;
+    std::size_t line = 0;    ///< where it is written (1-based)
+    std::size_t column = 0;  ///< (1-based byte column)
+    /// As written: "7" or "n".
     std::string text() const { return name.empty() ? std::to_string(value) : name; }
 };
 
+/// A leaf: `input NAME : R x C` (data, no gradient) or `param NAME : R x C` (gets a gradient).
 struct Declaration {
+    /// input: recorded as a constant; param: as a variable.
     enum class Kind { input, param };
-    Kind kind = Kind::input;
-    std::string name;
+    Kind kind = Kind::input;                   ///< input or param
+    std::string name;                          ///< the declared name
     std::optional<std::array<Dim, 2>> shape;  ///< empty: taken from the value
-    std::size_t line = 0, column = 0;          ///< of the name
+    std::size_t line = 0;                      ///< of the name (1-based)
+    std::size_t column = 0;                    ///< of the name (1-based byte column)
 };
 
 /// A named node: NAME = expression.
 struct Assignment {
-    std::string name;
+    std::string name;        ///< NAME
     std::string expression;  ///< the right-hand side as written
-    std::size_t line = 0, column = 0;  ///< of the name
+    std::size_t line = 0;    ///< of the name (1-based)
+    std::size_t column = 0;  ///< of the name (1-based byte column)
 };
 
 /// A name -> value map: the leaves' values (and, in a Recording, nothing else).
@@ -108,7 +115,7 @@ class Model;
 /// output. Valid until the tape is cleared.
 class Recording {
 public:
-    const Var& output() const { return output_; }
+    const Var& output() const { return output_; }  ///< the output node (1x1)
     /// The node of a declared name or named node; throws std::out_of_range for other names.
     const Var& var(const std::string& name) const;
     /// (name, Var) of every param in declaration order: the leaves that get a gradient.
@@ -123,20 +130,22 @@ private:
     Var output_;
 };
 
+/// A parsed model file: its declarations and named nodes, checked once; record() puts it on a tape
+/// as often as needed.
 class Model {
 public:
     /// Parses a model; `file` names it in errors. Throws Error for syntax, unknown or
     /// redefined names, use before definition, unknown functions and a missing output.
     static Model parse(std::string_view source, std::string file = "<model>");
 
-    Model(Model&&) noexcept;
-    Model& operator=(Model&&) noexcept;
+    Model(Model&&) noexcept;             ///< movable, not copyable
+    Model& operator=(Model&&) noexcept;  ///< movable, not copyable
     ~Model();
 
-    const std::string& file() const;
-    const std::string& source() const;
-    const std::vector<Declaration>& declarations() const;
-    const std::vector<Assignment>& assignments() const;
+    const std::string& file() const;                         ///< the name given to parse()
+    const std::string& source() const;                       ///< the text given to parse()
+    const std::vector<Declaration>& declarations() const;    ///< in source order
+    const std::vector<Assignment>& assignments() const;      ///< in source order
     const Declaration* find_declaration(const std::string& name) const;  ///< nullptr if none
     /// The index of a declared name or named node in every Recording (Recording::operator[]);
     /// throws std::out_of_range for other names.
