@@ -1,6 +1,6 @@
 // The fused optimizer loops (nn/src/fused_update.hpp) against the SGD / AdamW formulas written out
 // here element by element, and bit for bit against the xtensor expressions SGD::step and Adam::step
-// evaluate today, so that wiring them in changes no trained weight.
+// evaluated before (with and without weight decay), so that wiring them in changed no trained weight.
 #include "test_util.hpp"
 
 #include <fused_update.hpp>
@@ -68,26 +68,29 @@ TEST_CASE("adam_update: three AdamW steps against the formulas with bias correct
     CHECK(std::abs(q[0] - (1.0 * (1 - lr * wd) - lr * 0.5 / (0.5 + eps))) <= kRel);
 }
 
-TEST_CASE("fused loops give the bits of today's xtensor optimizer expressions, every length") {
+TEST_CASE("fused loops give the bits of the xtensor optimizer expressions they replaced, every length") {
     const double lr = 0.01, b1 = 0.9, b2 = 0.999, eps = 1e-8;
-    for (std::size_t n : {1u, 2u, 3u, 5u, 7u, 8u, 13u, 64u, 4096u + 3u}) {
-        Matrix p = random_matrix(1, n, 1), m = xt::zeros<double>({std::size_t{1}, n}), v = m;
-        Matrix xp = p, xm = m, xv = m, sp = p, xsp = p;
-        for (std::size_t t = 1; t <= 3; ++t) {
-            const Matrix g = random_matrix(1, n, static_cast<unsigned>(10 + t));
-            const double c1 = 1.0 - std::pow(b1, t), c2 = 1.0 - std::pow(b2, t);
-            nn::fused::adam_update(p.data(), g.data(), m.data(), v.data(), n, lr, b1, b2, eps, c1, c2, 0.0);
-            // nn/src/optim.cpp's Adam::step as of this commit:
-            xt::noalias(xm) = b1 * xm + (1.0 - b1) * g;
-            xt::noalias(xv) = b2 * xv + (1.0 - b2) * g * g;
-            xt::noalias(xp) -= lr * (xm / c1) / (xt::sqrt(xv / c2) + eps);
-            nn::fused::sgd_update(sp.data(), g.data(), n, lr, 0.0);
-            xt::noalias(xsp) -= lr * g;  // SGD::step
+    for (const double wd : {0.0, 0.1})
+        for (std::size_t n : {1u, 2u, 3u, 5u, 7u, 8u, 13u, 64u, 4096u + 3u}) {
+            Matrix p = random_matrix(1, n, 1), m = xt::zeros<double>({std::size_t{1}, n}), v = m;
+            Matrix xp = p, xm = m, xv = m, sp = p, xsp = p;
+            for (std::size_t t = 1; t <= 3; ++t) {
+                const Matrix g = random_matrix(1, n, static_cast<unsigned>(10 + t));
+                const double c1 = 1.0 - std::pow(b1, t), c2 = 1.0 - std::pow(b2, t);
+                nn::fused::adam_update(p.data(), g.data(), m.data(), v.data(), n, lr, b1, b2, eps, c1, c2, wd);
+                // nn/src/optim.cpp's Adam::step before the fused loop:
+                if (wd != 0.0) xp *= 1.0 - lr * wd;
+                xt::noalias(xm) = b1 * xm + (1.0 - b1) * g;
+                xt::noalias(xv) = b2 * xv + (1.0 - b2) * g * g;
+                xt::noalias(xp) -= lr * (xm / c1) / (xt::sqrt(xv / c2) + eps);
+                nn::fused::sgd_update(sp.data(), g.data(), n, lr, wd);
+                if (wd != 0.0) xsp *= 1.0 - lr * wd;  // SGD::step before the fused loop
+                xt::noalias(xsp) -= lr * g;
+            }
+            INFO("n = " << n << ", weight decay " << wd);
+            CHECK(same_bits(m, xm));
+            CHECK(same_bits(v, xv));
+            CHECK(same_bits(p, xp));
+            CHECK(same_bits(sp, xsp));
         }
-        INFO("n = " << n);
-        CHECK(same_bits(m, xm));
-        CHECK(same_bits(v, xv));
-        CHECK(same_bits(p, xp));
-        CHECK(same_bits(sp, xsp));
-    }
 }
