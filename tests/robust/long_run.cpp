@@ -6,52 +6,18 @@
 //                     task: no heap allocation at all in any epoch after the second (mini-batches,
 //                     the last shorter batch, the evaluation of all three parts and the early-
 //                     stopping copy of the best parameters included), and RSS flat.
+#include "../allocation_counter.hpp"
 #include "slides_training.hpp"
 
 #include <nn/nn.hpp>
 
-#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <new>
 #include <fcntl.h>
 #include <unistd.h>
 #include <vector>
 
-// Every operator new of this process is counted (xtensor's default allocator is std::allocator,
-// i.e. operator new); the matching deletes are the default ones, which call free().
-namespace {
-std::atomic<std::size_t> g_allocations{0};
-void* counted_alloc(std::size_t size, std::size_t alignment) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (size == 0) size = 1;
-    if (alignment <= alignof(std::max_align_t)) return std::malloc(size);
-    void* p = nullptr;
-    return posix_memalign(&p, alignment, size) == 0 ? p : nullptr;
-}
-}  // namespace
-
-void* operator new(std::size_t size) {
-    if (void* p = counted_alloc(size, 0)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, std::align_val_t al) {
-    if (void* p = counted_alloc(size, static_cast<std::size_t>(al))) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t size, std::align_val_t al) { return operator new(size, al); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_alloc(size, 0); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_alloc(size, 0); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -114,23 +80,23 @@ int fit_epochs(std::size_t epochs) {
         nn::FitOptions options;
         options.epochs = epochs;
         options.patience = epochs;  // never stops, keeps copying the best parameters while they improve
-        std::vector<std::size_t> allocations;  // at the end of each epoch
+        std::vector<std::size_t> counts;  // allocations so far, at the end of each epoch
         std::vector<long> rss;
-        allocations.reserve(epochs);
+        counts.reserve(epochs);
         rss.reserve(epochs);
         nn::FitHooks hooks{[&](const nn::EpochRecord&) {
-                               allocations.push_back(g_allocations.load());
+                               counts.push_back(test::allocations.load());
                                rss.push_back(resident_kib());
                            },
                            {}};
-        const std::size_t at_start = g_allocations.load();
+        const std::size_t at_start = test::allocations.load();
         const nn::FitResult r = nn::fit(model, task, data, options, hooks);
         std::size_t steady = 0;
-        for (std::size_t e = 2; e < allocations.size(); ++e) steady += allocations[e] - allocations[e - 1];
+        for (std::size_t e = 2; e < counts.size(); ++e) steady += counts[e] - counts[e - 1];
         const long growth = rss.back() - rss[1];
         std::printf("fit %-10s %zu epochs (best %zu): %zu allocations in epoch 1, %zu in epoch 2, %zu in "
                     "epochs 3-%zu; RSS after epoch 2 %ld KiB, growth %ld KiB\n",
-                    nn::task_name(task), r.history.size(), r.best_epoch, allocations[0] - at_start, allocations[1] - allocations[0],
+                    nn::task_name(task), r.history.size(), r.best_epoch, counts[0] - at_start, counts[1] - counts[0],
                     steady, epochs, rss[1], growth);
         if (steady != 0) std::printf("FAIL: a steady-state epoch allocated\n");
         if (growth > 1024) std::printf("FAIL: RSS grew by more than 1 MB\n");
