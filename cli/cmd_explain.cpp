@@ -3,7 +3,9 @@
 #include "commands.hpp"
 
 #include <autodiff/inspect.hpp>
+#include <nn/io.hpp>
 #include <nn/reference.hpp>
+#include <report/render.hpp>
 
 #include <cmath>
 #include <iostream>
@@ -33,10 +35,43 @@ void print_trace(const nn::MlpProblem& problem) {
     std::cout << "\nTrace (one row per tape node; times in microseconds)\n" << tape.trace();
 }
 
+void add_document_options(CLI::App& cmd, DocumentOptions& options) {
+    cmd.add_option("--format", options.format, "Output format: text, latex, json or html (one self-contained page)")
+        ->check(CLI::IsMember({"text", "latex", "json", "html"}))
+        ->capture_default_str();
+    cmd.add_option("--out", options.out, "Write the document to this file instead of stdout ('-': stdout)")
+        ->capture_default_str();
+}
+
+NetworkExplanation explain_network(const nn::MlpSource& source, const nn::MlpProblem& problem, bool check) {
+    std::string sizes = std::to_string(problem.X.shape(0));
+    for (const Matrix& W : problem.W) sizes += "-" + std::to_string(W.shape(0));
+    NetworkExplanation e;
+    e.doc.title = "The " + sizes + " network (sigmoid on every layer, mean binary cross-entropy) on " +
+                  std::to_string(problem.X.shape(1)) + " samples as columns, " +
+                  (source.data_dir.empty() ? "seeded random values (seed " + std::to_string(source.seed) + ")"
+                                           : "your .npy files") + ".";
+    e.doc.description = "Every equation and shape below is read from the recorded tape.";
+    e.lines = explain(nn::mlp_loss(problem.X, problem.Y), nn::mlp_parameters(problem),
+                      nn::mlp_parameter_names(problem.depth()), check);
+    // record_mlp_loss records the same nodes in the same order as explain's fresh tape (variables,
+    // then mlp_loss), so DOT node n<k> is ExplainLine::node k.
+    Tape tape;
+    tape.backward(nn::record_mlp_loss(tape, problem));
+    e.doc.dot = tape.to_dot();
+    return e;
+}
+
+void write_document(const std::string& out, const std::string& text) {
+    if (out.empty() || out == "-") std::cout << text << std::flush;
+    else io::write_text_file(out, text);
+}
+
 namespace {
 
 struct ExplainOptions {
     nn::MlpSource source;
+    DocumentOptions document;
     bool check = false;
     bool trace = false;
 };
@@ -45,19 +80,14 @@ struct ExplainOptions {
 constexpr double kFiniteDifferenceTolerance = 1e-6;
 
 int run_explain(const ExplainOptions& o) {
+    const report::Format format = report::parse_format(o.document.format);
+    if (o.trace && format != report::Format::text)
+        throw CLI::ValidationError("--trace", "prints a text table; use it with --format text");
     const nn::MlpProblem problem = nn::load_mlp_problem(o.source);
-    std::string sizes = std::to_string(problem.X.shape(0));
-    for (const Matrix& W : problem.W) sizes += "-" + std::to_string(W.shape(0));
-    std::cout << "The " << sizes << " network (sigmoid on every layer, mean binary cross-entropy) on "
-              << problem.X.shape(1) << " samples as columns, "
-              << (o.source.data_dir.empty() ? "seeded random values (seed " + std::to_string(o.source.seed) + ")"
-                                            : "your .npy files")
-              << ".\nEvery equation and shape below is read from the recorded tape.\n\n";
-    const std::vector<ExplainLine> lines = explain(nn::mlp_loss(problem.X, problem.Y), nn::mlp_parameters(problem),
-                                                   nn::mlp_parameter_names(problem.depth()), o.check);
-    std::cout << format_explanation(lines);
+    const NetworkExplanation e = explain_network(o.source, problem, o.check);
+    write_document(o.document.out, report::render_explanation(e.lines, format, e.doc));
     if (o.trace) print_trace(problem);
-    for (const ExplainLine& line : lines)
+    for (const ExplainLine& line : e.lines)
         if (!std::isnan(line.fd_error) && !(line.fd_error <= kFiniteDifferenceTolerance)) return 1;
     return 0;
 }
@@ -72,12 +102,16 @@ void add_explain_command(CLI::App& app, int& status) {
         "and shape is derived from the recorded tape, for any depth; gradient lines follow the slides' order\n"
         "and note the layout step behind each matrix product.\n"
         "--check appends the max difference to central finite differences to each dW/db line (exit 1 if any\n"
-        "exceeds 1e-6); --trace prints the tape node by node with values, gradient norms and times.\n\n"
+        "exceeds 1e-6); --trace prints the tape node by node with values, gradient norms and times.\n"
+        "--format latex gives one aligned block per section (for a paper or a Jupyter Markdown cell), json\n"
+        "the structured lines, html one offline page with typeset equations and the graph.\n\n"
         "Examples:\n"
         "  matgrad explain\n"
         "  matgrad explain --sizes 10,32,16,1 --samples 5 --check\n"
-        "  matgrad explain --data data/ --params params/ --trace");
+        "  matgrad explain --data data/ --params params/ --trace\n"
+        "  matgrad explain --format html --out explain.html");
     add_network_options(*cmd, options->source);
+    add_document_options(*cmd, options->document);
     cmd->add_flag("--check", options->check, "Compare each parameter gradient with central finite differences");
     cmd->add_flag("--trace", options->trace, "Also print Tape::trace(): one row per node");
     cmd->callback([options, &status] { status = run_explain(*options); });

@@ -8,6 +8,8 @@
 #include <nn/losses.hpp>
 #include <nn/verify.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -21,6 +23,7 @@ namespace fs = std::filesystem;
 
 struct GradOptions {
     std::string data, params, out;
+    std::string format = "text";
 };
 
 std::string in_dir(const std::string& dir, const std::string& file) { return (fs::path(dir) / file).string(); }
@@ -47,6 +50,16 @@ int run_grad(const GradOptions& o) {
         io::write_npy(in_dir(o.out, "dW" + std::to_string(l) + ".npy"), model.layer(l).grad_W());
         io::write_npy(in_dir(o.out, "db" + std::to_string(l) + ".npy"), model.layer(l).grad_b());
     }
+    if (o.format == "json") {
+        nlohmann::ordered_json files = nlohmann::ordered_json::array({"J.npy"});
+        for (std::size_t l = 1; l <= model.depth(); ++l)
+            for (const char* p : {"dW", "db"}) files.push_back(p + std::to_string(l) + ".npy");
+        const nlohmann::ordered_json summary{{"J", J.value()(0, 0)},      {"layers", model.depth()},
+                                             {"samples", problem.X.shape(1)}, {"out", o.out},
+                                             {"files", files}};
+        std::printf("%s\n", summary.dump(2).c_str());
+        return 0;
+    }
     std::printf("J = %.17g (%zu-layer sigmoid MLP, %zu samples); wrote J.npy and dW1.npy, db1.npy .. dW%zu.npy, "
                 "db%zu.npy to %s\n",
                 J.value()(0, 0), model.depth(), problem.X.shape(1), model.depth(), model.depth(), o.out.c_str());
@@ -72,6 +85,9 @@ void add_grad_command(CLI::App& app, int& status) {
     cmd->add_option("--data", o->data, "Directory with X.npy and Y.npy")->required();
     cmd->add_option("--params", o->params, "Directory with W1.npy, b1.npy, ..., WL.npy, bL.npy")->required();
     cmd->add_option("--out", o->out, "Directory to write J.npy, dW1.npy, db1.npy, ... into")->required();
+    cmd->add_option("--format", o->format, "Summary on stdout: text, or json (J, layers, samples, out, files)")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
     cmd->callback([o, &status] { status = run_grad(*o); });
 }
 

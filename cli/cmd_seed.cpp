@@ -6,6 +6,8 @@
 #include <nn/init.hpp>
 #include <nn/reference.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -92,7 +94,19 @@ std::vector<GradientRow> gradient_rows(const nn::ForwardBackward& ad, const nn::
     return rows;
 }
 
-int run_seed(std::uint64_t seed) {
+/// The check of one gradient, as the text table and the JSON show it.
+struct GradientCheck {
+    std::string name, formula, shape;
+    double autodiff_vs_hand;
+    double autodiff_vs_fd, hand_vs_fd;  // NaN: no finite-difference check
+    bool ok;
+};
+
+nlohmann::ordered_json number_or_null(double x) {
+    return std::isnan(x) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(x);
+}
+
+int run_seed(std::uint64_t seed, bool json) {
     // The slides' setup: X 10x7, W1 64x10, b1 64x1, W2 1x64, b2 1x1, 7 labels.
     nn::Rng rng(seed);
     const Matrix X = nn::random_normal(10, 7, rng);
@@ -111,6 +125,42 @@ int run_seed(std::uint64_t seed) {
     const nn::ForwardBackward ref = nn::reference_pass(W, b, X, Y);
     const nn::ForwardBackward ad = nn::autodiff_pass(W, b, X, Y);
 
+    bool all_ok = std::abs(ad.J - ref.J) <= hand_tolerance;
+    std::vector<GradientCheck> checks;
+    for (const GradientRow& row : gradient_rows(ad, ref, params, X, Y)) {
+        const double hand = max_abs_diff(*row.autodiff, *row.hand);
+        GradientCheck c{row.name, row.formula, shape(*row.hand), hand, NAN, NAN,
+                        hand <= hand_tolerance && row.autodiff->shape() == row.hand->shape()};
+        if (row.numeric.size() > 0) {
+            c.autodiff_vs_fd = max_abs_diff(*row.autodiff, row.numeric);
+            c.hand_vs_fd = max_abs_diff(*row.hand, row.numeric);
+            c.ok = c.ok && c.autodiff_vs_fd <= fd_tolerance && c.hand_vs_fd <= fd_tolerance;
+        }
+        all_ok = all_ok && c.ok;
+        checks.push_back(c);
+    }
+
+    if (json) {
+        nlohmann::ordered_json gradients = nlohmann::ordered_json::array();
+        for (const GradientCheck& c : checks)
+            gradients.push_back({{"name", c.name},
+                                 {"formula", c.formula},
+                                 {"shape", c.shape},
+                                 {"autodiff_vs_hand", c.autodiff_vs_hand},
+                                 {"autodiff_vs_fd", number_or_null(c.autodiff_vs_fd)},
+                                 {"hand_vs_fd", number_or_null(c.hand_vs_fd)},
+                                 {"ok", c.ok}});
+        const nlohmann::ordered_json out{{"seed", seed},
+                                         {"sizes", {10, 64, 1}},
+                                         {"samples", 7},
+                                         {"J", {{"autodiff", ad.J}, {"hand", ref.J}}},
+                                         {"gradients", gradients},
+                                         {"tolerances", {{"hand", hand_tolerance}, {"fd", fd_tolerance}}},
+                                         {"ok", all_ok}};
+        std::printf("%s\n", out.dump(2).c_str());
+        return all_ok ? 0 : 1;
+    }
+
     std::printf("The slides' network: 10-64-1, sigmoid on every layer, mean binary cross-entropy, 7 samples\n"
                 "(seed %llu: X ~ N(0,1), W Xavier-uniform, b ~ N(0, 0.1²))\n\n",
                 static_cast<unsigned long long>(seed));
@@ -123,23 +173,16 @@ int run_seed(std::uint64_t seed) {
     std::printf("  %s%s%s%s%s%s\n", pad("gradient", 10).c_str(), pad("shape", 8).c_str(),
                 pad("hand formula", 34).c_str(), pad("|autodiff-hand|", 17).c_str(), pad("|autodiff-FD|", 15).c_str(),
                 "|hand-FD|");
-    bool all_ok = std::abs(ad.J - ref.J) <= hand_tolerance;
-    for (const GradientRow& row : gradient_rows(ad, ref, params, X, Y)) {
-        const double hand = max_abs_diff(*row.autodiff, *row.hand);
-        bool ok = hand <= hand_tolerance && row.autodiff->shape() == row.hand->shape();
-        char ad_fd[32] = "-", hand_fd[32] = "-";
-        if (row.numeric.size() > 0) {
-            const double a = max_abs_diff(*row.autodiff, row.numeric), h = max_abs_diff(*row.hand, row.numeric);
-            std::snprintf(ad_fd, sizeof ad_fd, "%.1e", a);
-            std::snprintf(hand_fd, sizeof hand_fd, "%.1e", h);
-            ok = ok && a <= fd_tolerance && h <= fd_tolerance;
+    for (const GradientCheck& c : checks) {
+        char ad_fd[32] = "-", hand_fd[32] = "-", hand_text[32];
+        if (!std::isnan(c.autodiff_vs_fd)) {
+            std::snprintf(ad_fd, sizeof ad_fd, "%.1e", c.autodiff_vs_fd);
+            std::snprintf(hand_fd, sizeof hand_fd, "%.1e", c.hand_vs_fd);
         }
-        char hand_text[32];
-        std::snprintf(hand_text, sizeof hand_text, "%.1e", hand);
-        std::printf("  %s%s%s%s%s%s%s\n", pad(row.name, 10).c_str(), pad(shape(*row.hand), 8).c_str(),
-                    pad(row.formula, 34).c_str(), pad(hand_text, 17).c_str(), pad(ad_fd, 15).c_str(),
-                    pad(hand_fd, 11).c_str(), ok ? "ok" : "DISAGREE");
-        all_ok = all_ok && ok;
+        std::snprintf(hand_text, sizeof hand_text, "%.1e", c.autodiff_vs_hand);
+        std::printf("  %s%s%s%s%s%s%s\n", pad(c.name, 10).c_str(), pad(c.shape, 8).c_str(),
+                    pad(c.formula, 34).c_str(), pad(hand_text, 17).c_str(), pad(ad_fd, 15).c_str(),
+                    pad(hand_fd, 11).c_str(), c.ok ? "ok" : "DISAGREE");
     }
     std::printf("\nTolerances: %g autodiff vs hand formula, %g against FD (step 1e-6; FD only for dW, db).\n",
                 hand_tolerance, fd_tolerance);
@@ -163,8 +206,12 @@ void add_seed_command(CLI::App& app, int& status) {
         "  matgrad seed\n"
         "  matgrad seed --seed 7");
     auto seed = std::make_shared<std::uint64_t>(1);
+    auto format = std::make_shared<std::string>("text");
     cmd->add_option("--seed", *seed, "Seed of the random X, W and b")->capture_default_str();
-    cmd->callback([seed, &status] { status = run_seed(*seed); });
+    cmd->add_option("--format", *format, "text, or json: J and every gradient's three differences")
+        ->check(CLI::IsMember({"text", "json"}))
+        ->capture_default_str();
+    cmd->callback([seed, format, &status] { status = run_seed(*seed, *format == "json"); });
 }
 
 }  // namespace matgrad::cli

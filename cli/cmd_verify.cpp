@@ -6,10 +6,8 @@
 #include <nn/io.hpp>
 #include <nn/verify.hpp>
 
-#include <nlohmann/json.hpp>
+#include <report/render.hpp>
 
-#include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -23,6 +21,7 @@ namespace fs = std::filesystem;
 struct VerifyOptions {
     nn::MlpSource source;
     std::string hand;
+    DocumentOptions document;
     bool json = false;
     double tol = 1e-8;
 };
@@ -37,53 +36,17 @@ std::map<std::string, Matrix> read_hand_gradients(const std::string& dir) {
     return hand;
 }
 
-std::string shape_string(const std::array<std::size_t, 2>& s) { return shape_text(s[0], s[1]); }
-
-void print_json(const std::vector<nn::GradientReport>& reports) {
-    nlohmann::ordered_json gradients = nlohmann::ordered_json::array();
-    for (const nn::GradientReport& r : reports) {
-        nlohmann::ordered_json also = nlohmann::ordered_json::array();
-        for (nn::Diagnosis d : r.also) also.push_back(nn::diagnosis_name(d));
-        // NaN is not JSON: errors against the true gradient exist only when the shapes agree.
-        auto number_or_null = [](double x) { return std::isnan(x) ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(x); };
-        gradients.push_back({{"param", r.param},
-                             {"diagnosis", nn::diagnosis_name(r.diagnosis)},
-                             {"also", also},
-                             {"factor", r.factor},
-                             {"max_abs_error", number_or_null(r.max_abs_error)},
-                             {"max_rel_error", number_or_null(r.max_rel_error)},
-                             {"worst_index", std::isnan(r.max_abs_error) ? nlohmann::ordered_json(nullptr)
-                                                                         : nlohmann::ordered_json({r.worst_row, r.worst_col})},
-                             {"expected_shape", r.expected_shape},
-                             {"given_shape", r.given_shape},
-                             {"hint", r.hint}});
-    }
-    std::cout << nlohmann::ordered_json{{"gradients", gradients}}.dump(2) << "\n";
-}
-
-void print_table(const std::vector<nn::GradientReport>& reports, double tol) {
-    std::vector<std::vector<std::string>> rows{{"gradient", "expected", "yours", "max |error|", "diagnosis", "hint"}};
-    std::size_t ok = 0;
-    for (const nn::GradientReport& r : reports) {
-        char error[32] = "-";
-        if (!std::isnan(r.max_abs_error)) std::snprintf(error, sizeof error, "%.3g", r.max_abs_error);
-        rows.push_back({r.param, shape_string(r.expected_shape), shape_string(r.given_shape), error,
-                        r.diagnosis_text(), r.hint});
-        ok += r.ok();
-    }
-    std::cout << format_table(rows) << "\n"
-              << reports.size() << " hand gradient" << (reports.size() == 1 ? "" : "s")
-              << " checked against autodiff (tolerance " << tol << " of each gradient's scale): " << ok << " ok, "
-              << reports.size() - ok << " wrong\n";
-}
-
 int run_verify(const VerifyOptions& o) {
     const nn::MlpProblem problem = nn::load_mlp_problem(o.source);
     const std::vector<nn::GradientReport> reports = nn::verify_mlp(problem, read_hand_gradients(o.hand), o.tol);
-    if (o.json)
-        print_json(reports);
-    else
-        print_table(reports, o.tol);
+    const report::Format format = o.json ? report::Format::json : report::parse_format(o.document.format);
+    // LaTeX and HTML show the verdicts on the network's equations.
+    NetworkExplanation e;
+    if (format == report::Format::latex || format == report::Format::html) {
+        e = explain_network(o.source, problem, false);
+        e.doc.title = "Hand-derived gradients checked against autodiff: " + e.doc.title;
+    }
+    write_document(o.document.out, report::render_verify(reports, o.tol, e.lines, format, e.doc));
     for (const nn::GradientReport& r : reports)
         if (!r.ok()) return 1;
     return 0;
@@ -102,13 +65,15 @@ void add_verify_command(CLI::App& app, int& status) {
         "Exit status: 0 all ok, 1 any wrong, 2 bad input.\n\n"
         "Example:\n"
         "  matgrad grad --data data/ --params params/ --out grads/   # writes the true dW1.npy, ...\n"
-        "  matgrad verify --data data/ --params params/ --hand mine/ --json");
+        "  matgrad verify --data data/ --params params/ --hand mine/ --format json\n"
+        "  matgrad verify --data data/ --params params/ --hand mine/ --format html --out verify.html");
     cmd->add_option("--data", options->source.data_dir, "Directory with X.npy (features x samples) and Y.npy (1 x samples, 0/1)")
         ->required();
     cmd->add_option("--params", options->source.params_dir, "Directory with W1.npy, b1.npy, ..., WL.npy, bL.npy")
         ->required();
     cmd->add_option("--hand", options->hand, "Directory with your gradients: dW1.npy, db1.npy, ...")->required();
-    cmd->add_flag("--json", options->json, "Print the diagnoses as JSON");
+    add_document_options(*cmd, options->document);
+    cmd->add_flag("--json", options->json, "Same as --format json");
     cmd->add_option("--tol", options->tol, "Match tolerance, relative to each gradient's largest element")
         ->check(CLI::PositiveNumber)
         ->capture_default_str();

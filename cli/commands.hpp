@@ -6,6 +6,10 @@
 
 #include <CLI/CLI.hpp>
 #include <nn/verify.hpp>
+#include <report/render.hpp>
+
+#include <string>
+#include <vector>
 
 namespace matgrad::cli {
 
@@ -20,5 +24,20 @@ void add_graph_command(CLI::App& app, int& status);
 // and the trace of the network's tape.
 void add_network_options(CLI::App& cmd, nn::MlpSource& source);
 void print_trace(const nn::MlpProblem& problem);
+
+// Shared by explain and verify (defined in cmd_explain.cpp): --format text|latex|json|html and
+// --out FILE ("-" or none: stdout); the network's explanation as a document (title, DOT graph);
+// and writing a rendered document (atomically, when it goes to a file).
+struct DocumentOptions {
+    std::string format = "text";
+    std::string out = "-";
+};
+void add_document_options(CLI::App& cmd, DocumentOptions& options);
+struct NetworkExplanation {
+    std::vector<ExplainLine> lines;
+    report::Document doc;
+};
+NetworkExplanation explain_network(const nn::MlpSource& source, const nn::MlpProblem& problem, bool check);
+void write_document(const std::string& out, const std::string& text);
 
 }  // namespace matgrad::cli

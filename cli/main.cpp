@@ -1,12 +1,19 @@
 #include "commands.hpp"
+#include "progress.hpp"
+
+#include <matgrad_version.hpp>
 
 #include <exception>
 #include <iostream>
 #include <string>
 
 int main(int argc, char** argv) {
-    CLI::App app{"matgrad: reverse-mode autodiff for matrix programs, and the slides' MLP on it"};
+    // Named explicitly: CLI11 would otherwise put argv[0] (e.g. ./build/cli/matgrad) in usage lines.
+    CLI::App app{"matgrad: reverse-mode autodiff for matrix programs, and the slides' MLP on it", "matgrad"};
     app.require_subcommand(1);
+    app.fallthrough();  // global flags (--quiet) also work after the command's name
+    app.set_version_flag("--version", std::string("matgrad ") + MATGRAD_VERSION, "Print the version and exit");
+    app.add_flag_callback("-q,--quiet", [] { matgrad::cli::set_quiet(true); }, "No progress output on stderr");
     int status = 0;
     matgrad::cli::add_seed_command(app, status);
     matgrad::cli::add_grad_command(app, status);
@@ -15,6 +22,7 @@ int main(int argc, char** argv) {
     matgrad::cli::add_verify_command(app, status);
     matgrad::cli::add_explain_command(app, status);
     matgrad::cli::add_graph_command(app, status);
+    app.add_subcommand("version", "Print the version")->callback([] { std::cout << "matgrad " << MATGRAD_VERSION << "\n"; });
 
     // CLI11 would only say "A subcommand is required" for a mistyped command: name it instead.
     if (argc > 1 && argv[1][0] != '-') {
@@ -33,7 +41,7 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        if (e.get_exit_code() == 0) return app.exit(e);  // --help
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
         std::cerr << "matgrad: " << e.what() << " (run with --help for usage)\n";
         return 2;
     } catch (const std::exception& e) {

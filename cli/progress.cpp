@@ -8,11 +8,19 @@
 
 namespace matgrad::cli {
 
+namespace {
+bool quiet_flag = false;
+}  // namespace
+
+void set_quiet(bool quiet) { quiet_flag = quiet; }
+bool quiet() { return quiet_flag; }
+
 TrainingProgress::TrainingProgress(std::size_t total_epochs)
     : total_(total_epochs), terminal_(::isatty(STDERR_FILENO) == 1) {}
 
 void TrainingProgress::epoch_done(std::size_t epoch, double loss, double train_accuracy,
                                   double test_accuracy) {
+    if (quiet_flag) return;
     if (terminal_) {
         // Redraw at most 20 times a second: a fast epoch should not be slowed by the terminal.
         const auto now = std::chrono::steady_clock::now();

@@ -1,11 +1,16 @@
 // Training progress on stderr: one updating line with a bar when stderr is a terminal, otherwise
-// plain lines (about 20 per run, plus the last epoch) that read well in logs.
+// plain lines (about 20 per run, plus the last epoch) that read well in logs; nothing with --quiet.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 
 namespace matgrad::cli {
+
+/// `matgrad --quiet`: progress reporting off for the whole process (main() sets it while parsing,
+/// before any command runs).
+void set_quiet(bool quiet);
+bool quiet();
 
 class TrainingProgress {
 public:

@@ -1,14 +1,24 @@
-// The built-in element-wise ops, each a scalar rule: forward and its vector-Jacobian product
-// (g = gradient of the output element). Broadcasting and the reduction of a broadcast operand's
-// gradient are handled once, by elementwise<> in <autodiff/elementwise.hpp>.
+// The built-in element-wise ops. Each is a scalar rule (forward and its vector-Jacobian product,
+// g = gradient of the output element) and its definition (<autodiff/op.hpp>): notation, rules,
+// mistakes. Broadcasting and the reduction of a broadcast operand's gradient are handled once, by
+// elementwise<> in <autodiff/elementwise.hpp>.
+#include "builtin_ops.hpp"
+
 #include <autodiff/elementwise.hpp>
 #include <autodiff/ops.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 namespace matgrad {
 
+void passthrough_vjp(const BackwardContext& ctx) {
+    detail::unary_store(ctx, [](double g, double, double) { return g; });
+}
+
 namespace {
+
+// ---- binary, broadcasting -------------------------------------------------------------------
 
 struct Add {
     static constexpr const char* name = "add";
@@ -38,6 +48,61 @@ struct Div {
     static double grad_y(double g, double, double y, double out) { return -g * out / y; }  // -g x/y²
 };
 
+// Mistake "not_summed" of add/sub: operand I's gradient left per sample (g itself, shaped like the
+// output) instead of summed back over the axes it was broadcast along; the other one is right.
+template <std::size_t I, int SignOfY>
+void not_summed_vjp(const BackwardContext& ctx) {
+    const Matrix& g = ctx.grad_output();
+    const std::size_t rows = g.shape(0), cols = g.shape(1);
+    for (std::size_t k = 0; k < 2; ++k) {
+        if (!ctx.needs_grad(k)) continue;
+        const double sign = k == 1 ? SignOfY : 1.0;
+        if (k == I) {
+            Matrix& d = ctx.replace_grad_input(k, rows, cols);
+            for (std::size_t e = 0; e < g.size(); ++e) d.data()[e] = sign * g.data()[e];
+        } else {
+            accumulate_sum_to(ctx.grad_input(k), rows, cols,
+                              [&](std::size_t i, std::size_t j) { return sign * g(i, j); });
+        }
+    }
+}
+
+template <int SignOfY>
+std::vector<Mistake> not_summed_mistakes() {
+    return {{"not_summed", "the gradient of a broadcast first operand left per sample (not summed back to its shape)",
+             0, &not_summed_vjp<0, SignOfY>},
+            {"not_summed", "the gradient of a broadcast second operand (a bias) left per sample, not summed over "
+                           "the columns it was broadcast along",
+             1, &not_summed_vjp<1, SignOfY>}};
+}
+
+const char* const kBroadcastShapesNote =
+    "numpy broadcasting among m×n, m×1, 1×n, 1×1; each operand's gradient is summed back to its shape";
+
+const OpDef add_def{"add", "a + b", 2, {}, 0, {"{0} + {1}", "{0} + {1}"}, "{0} + {1}",
+                    {{{"{g}", "{g}"}}, {{"{g}", "{g}"}}}, not_summed_mistakes<1>(), &binary_vjp<Add>,
+                    OpKind::broadcasting,
+                    [](const std::vector<Var>& a, const std::vector<double>&) { return a[0] + a[1]; },
+                    kBroadcastShapesNote};
+const OpDef sub_def{"sub", "a - b", 2, {}, 0, {"{0} − {1}", "{0} - {1}"}, "{0} − {1}",
+                    {{{"{g}", "{g}"}}, {{"−{g}", "-{g}"}}}, not_summed_mistakes<-1>(), &binary_vjp<Sub>,
+                    OpKind::broadcasting,
+                    [](const std::vector<Var>& a, const std::vector<double>&) { return a[0] - a[1]; },
+                    kBroadcastShapesNote};
+const OpDef mul_def{"mul", "a * b", 2, {}, 0, {"{0} ⊙ {1}", "{0} \\odot {1}"}, "{0} ⊙ {1}",
+                    {{{"{g} ⊙ {1}", "{g} \\odot {1}"}}, {{"{g} ⊙ {0}", "{g} \\odot {0}"}}}, {}, &binary_vjp<Mul>,
+                    OpKind::broadcasting,
+                    [](const std::vector<Var>& a, const std::vector<double>&) { return a[0] * a[1]; },
+                    "element-wise (Hadamard) product, not matmul"};
+const OpDef div_def{"div", "a / b", 2, {}, 0, {"{0} ⊘ {1}", "{0} \\oslash {1}"}, "{0} ⊘ {1}",
+                    {{{"{g} ⊘ {1}", "{g} \\oslash {1}"}},
+                     {{"−{g} ⊙ {0} ⊘ {1}²", "-{g} \\odot {0} \\oslash {1}^2"}}},
+                    {}, &binary_vjp<Div>, OpKind::broadcasting,
+                    [](const std::vector<Var>& a, const std::vector<double>&) { return a[0] / a[1]; },
+                    "the second gradient is computed as −g ⊙ out ⊘ b (one division)"};
+
+// ---- unary ------------------------------------------------------------------------------------
+
 struct Neg {
     static constexpr const char* name = "neg";
     static double forward(double x) { return -x; }
@@ -62,7 +127,124 @@ struct Exp {
     static double backward(double g, double, double out) { return g * out; }
 };
 
+struct Tanh {
+    static constexpr const char* name = "tanh";
+    static double forward(double x) { return std::tanh(x); }
+    static double backward(double g, double, double out) { return g * (1.0 - out * out); }
+};
+
+struct Relu {
+    static constexpr const char* name = "relu";
+    static double forward(double x) { return x > 0 ? x : 0.0; }
+    static double backward(double g, double x, double) { return x > 0 ? g : 0.0; }  // relu'(0) = 0
+};
+
+struct Softplus {
+    static constexpr const char* name = "softplus";
+    // log(1 + eˣ) = max(x, 0) + log1p(e^-|x|): e^-|x| <= 1 never overflows.
+    static double forward(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
+    static double backward(double g, double x, double) { return g * sigmoid(x); }
+};
+
+struct Sqrt {
+    static constexpr const char* name = "sqrt";
+    static double forward(double x) { return std::sqrt(x); }
+    static double backward(double g, double, double out) { return g / (2.0 * out); }
+};
+
+struct Abs {
+    static constexpr const char* name = "abs";
+    static double forward(double x) { return std::abs(x); }
+    static double backward(double g, double x, double) { return x > 0 ? g : x < 0 ? -g : 0.0; }  // abs'(0) = 0
+};
+
+struct Sin {
+    static constexpr const char* name = "sin";
+    static double forward(double x) { return std::sin(x); }
+    static double backward(double g, double x, double) { return g * std::cos(x); }
+};
+
+struct Cos {
+    static constexpr const char* name = "cos";
+    static double forward(double x) { return std::cos(x); }
+    static double backward(double g, double x, double) { return -g * std::sin(x); }
+};
+
+struct Pow {
+    static constexpr const char* name = "pow";
+    static double forward(double x, const OpParams& p) { return std::pow(x, p[0]); }
+    static double backward(double g, double x, double, const OpParams& p) {
+        return g * p[0] * std::pow(x, p[0] - 1.0);
+    }
+};
+
+// Mistake of pow: the exponent's factor p dropped (dx = g ⊙ x^(p−1)).
+void pow_missing_factor_vjp(const BackwardContext& ctx) {
+    const double p = ctx.param(0);
+    detail::unary_store(ctx, [p](double g, double x, double) { return g * std::pow(x, p - 1.0); });
+}
+
+#define MATGRAD_UNARY_APPLY(fn) [](const std::vector<Var>& a, const std::vector<double>&) { return fn(a[0]); }
+
+const OpDef neg_def{"neg", "-x", 1, {}, 0, {"−{0}", "-{0}"}, "", {{{"−{g}", "-{g}"}}}, {}, &unary_vjp<Neg>,
+                    OpKind::elementwise, [](const std::vector<Var>& a, const std::vector<double>&) { return -a[0]; }};
+const OpDef sigmoid_def{
+    "sigmoid", "sigmoid(x)", 1, {}, 0, {"σ({0})", "\\sigma({0})"}, "",
+    {{{"{g} ⊙ {out}(1 − {out})", "{g} \\odot {out}(1 - {out})"}, "element-wise on {shape:0}, σ'({0}) = {out}(1 − {out})"}},
+    activation_mistakes<Sigmoid>("σ'(Z) = A(1 − A) left out: dZ = dA",
+                                 "σ' evaluated at the activation A instead of at Z: dZ = dA ⊙ σ(A)(1 − σ(A))"),
+    &unary_vjp<Sigmoid>, OpKind::elementwise, MATGRAD_UNARY_APPLY(sigmoid),
+    "σ(x) = 1 / (1 + e^−x); σ' from the saved output"};
+const OpDef log_def{"log", "log(x)", 1, {}, 0, {"log({0})", "\\log {0}"}, "", {{{"{g} ⊘ {0}", "{g} \\oslash {0}"}}},
+                    activation_mistakes<Log>("1/x left out: dx = g", "1/x evaluated at log x instead of x"),
+                    &unary_vjp<Log>, OpKind::elementwise, MATGRAD_UNARY_APPLY(log)};
+const OpDef exp_def{"exp", "exp(x)", 1, {}, 0, {"exp({0})", "e^{{0}}"}, "", {{{"{g} ⊙ {out}", "{g} \\odot {out}"}}},
+                    activation_mistakes<Exp>("eˣ left out: dx = g", "the derivative evaluated at eˣ: dx = g ⊙ e^(eˣ)"),
+                    &unary_vjp<Exp>, OpKind::elementwise, MATGRAD_UNARY_APPLY(exp)};
+const OpDef tanh_def{"tanh", "tanh(x)", 1, {}, 0, {"tanh({0})", "\\tanh {0}"}, "",
+                     {{{"{g} ⊙ (1 − {out}²)", "{g} \\odot (1 - {out}^2)"}}},
+                     activation_mistakes<Tanh>("tanh' = 1 − A² left out: dZ = dA",
+                                               "tanh' evaluated at A = tanh(Z) instead of at Z"),
+                     &unary_vjp<Tanh>, OpKind::elementwise, MATGRAD_UNARY_APPLY(tanh)};
+const OpDef relu_def{"relu", "relu(x)", 1, {}, 0, {"relu({0})", "\\mathrm{relu}({0})"}, "",
+                     {{{"{g} ⊙ [{0} > 0]", "{g} \\odot [{0} > 0]"}}},
+                     {{"missing_activation_derivative", "relu' = [Z > 0] left out: dZ = dA", 0, &passthrough_vjp}},
+                     &unary_vjp<Relu>, OpKind::elementwise, MATGRAD_UNARY_APPLY(relu),
+                     "max(x, 0); relu'(0) = 0 as in PyTorch"};
+const OpDef softplus_def{"softplus", "softplus(x)", 1, {}, 0, {"softplus({0})", "\\log(1 + e^{{0}})"}, "",
+                         {{{"{g} ⊙ σ({0})", "{g} \\odot \\sigma({0})"}}},
+                         activation_mistakes<Softplus>("σ(x) left out: dx = g", "σ evaluated at the output"),
+                         &unary_vjp<Softplus>, OpKind::elementwise, MATGRAD_UNARY_APPLY(softplus),
+                         "log(1 + eˣ) computed as max(x, 0) + log1p(e^−|x|): finite for any finite x"};
+const OpDef sqrt_def{"sqrt", "sqrt(x)", 1, {}, 0, {"√{0}", "\\sqrt{{0}}"}, "",
+                     {{{"{g} ⊘ (2 {out})", "{g} \\oslash (2 {out})"}}},
+                     activation_mistakes<Sqrt>("1/(2√x) left out: dx = g", "the derivative evaluated at √x"),
+                     &unary_vjp<Sqrt>, OpKind::elementwise, MATGRAD_UNARY_APPLY(sqrt)};
+const OpDef abs_def{"abs", "abs(x)", 1, {}, 0, {"|{0}|", "|{0}|"}, "", {{{"{g} ⊙ sign({0})", "{g} \\odot \\mathrm{sign}({0})"}}},
+                    {{"missing_activation_derivative", "sign(x) left out: dx = g", 0, &passthrough_vjp}},
+                    &unary_vjp<Abs>, OpKind::elementwise, MATGRAD_UNARY_APPLY(abs), "abs'(0) = 0 as in PyTorch"};
+const OpDef sin_def{"sin", "sin(x)", 1, {}, 0, {"sin({0})", "\\sin {0}"}, "", {{{"{g} ⊙ cos({0})", "{g} \\odot \\cos {0}"}}},
+                    activation_mistakes<Sin>("cos x left out: dx = g", "cos evaluated at sin x"),
+                    &unary_vjp<Sin>, OpKind::elementwise, MATGRAD_UNARY_APPLY(sin)};
+const OpDef cos_def{"cos", "cos(x)", 1, {}, 0, {"cos({0})", "\\cos {0}"}, "", {{{"−{g} ⊙ sin({0})", "-{g} \\odot \\sin {0}"}}},
+                    activation_mistakes<Cos>("−sin x left out: dx = g", "−sin evaluated at cos x"),
+                    &unary_vjp<Cos>, OpKind::elementwise, MATGRAD_UNARY_APPLY(cos)};
+const OpDef pow_def{"pow", "pow(x, p)", 1, {"p"}, 0, {"{0}^{p}", "{0}^{{p}}"}, "",
+                    {{{"{p} {g} ⊙ {0}^({p} − 1)", "{p}\\, {g} \\odot {0}^{{p} - 1}"}}},
+                    {{"missing_power_factor", "the factor p of p x^(p−1) dropped: dx = g ⊙ x^(p−1)", 0,
+                      &pow_missing_factor_vjp}},
+                    &unary_vjp<Pow>, OpKind::elementwise,
+                    [](const std::vector<Var>& a, const std::vector<double>& n) { return pow(a[0], n[0]); },
+                    "p is a number (a parameter, no gradient)"};
+
+#undef MATGRAD_UNARY_APPLY
+
 }  // namespace
+
+void append_elementwise_ops(std::vector<const OpDef*>& defs) {
+    defs.insert(defs.end(), {&add_def, &sub_def, &mul_def, &div_def, &neg_def, &sigmoid_def, &log_def, &exp_def,
+                             &tanh_def, &relu_def, &softplus_def, &sqrt_def, &abs_def, &sin_def, &cos_def, &pow_def});
+}
 
 std::array<std::size_t, 2> broadcast_shape(const char* op, const Var& a, const Var& b) {
     std::array<std::size_t, 2> shape{};
@@ -79,11 +261,11 @@ std::array<std::size_t, 2> broadcast_shape(const char* op, const Var& a, const V
     return shape;
 }
 
-Var operator+(const Var& a, const Var& b) { return elementwise<Add>(a, b); }
-Var operator-(const Var& a, const Var& b) { return elementwise<Sub>(a, b); }
-Var operator*(const Var& a, const Var& b) { return elementwise<Mul>(a, b); }
-Var operator/(const Var& a, const Var& b) { return elementwise<Div>(a, b); }
-Var operator-(const Var& a) { return elementwise<Neg>(a); }
+Var operator+(const Var& a, const Var& b) { return elementwise<Add>(add_def, a, b); }
+Var operator-(const Var& a, const Var& b) { return elementwise<Sub>(sub_def, a, b); }
+Var operator*(const Var& a, const Var& b) { return elementwise<Mul>(mul_def, a, b); }
+Var operator/(const Var& a, const Var& b) { return elementwise<Div>(div_def, a, b); }
+Var operator-(const Var& a) { return elementwise<Neg>(neg_def, a); }
 
 // A double operand becomes a 1x1 constant that broadcasts.
 Var operator+(const Var& a, double b) { return a + a.tape().constant(b); }
@@ -95,8 +277,16 @@ Var operator*(double a, const Var& b) { return b.tape().constant(a) * b; }
 Var operator/(const Var& a, double b) { return a / a.tape().constant(b); }
 Var operator/(double a, const Var& b) { return b.tape().constant(a) / b; }
 
-Var sigmoid(const Var& a) { return elementwise<Sigmoid>(a); }
-Var log(const Var& a) { return elementwise<Log>(a); }
-Var exp(const Var& a) { return elementwise<Exp>(a); }
+Var sigmoid(const Var& a) { return elementwise<Sigmoid>(sigmoid_def, a); }
+Var log(const Var& a) { return elementwise<Log>(log_def, a); }
+Var exp(const Var& a) { return elementwise<Exp>(exp_def, a); }
+Var tanh(const Var& x) { return elementwise<Tanh>(tanh_def, x); }
+Var relu(const Var& x) { return elementwise<Relu>(relu_def, x); }
+Var softplus(const Var& x) { return elementwise<Softplus>(softplus_def, x); }
+Var sqrt(const Var& x) { return elementwise<Sqrt>(sqrt_def, x); }
+Var abs(const Var& x) { return elementwise<Abs>(abs_def, x); }
+Var sin(const Var& x) { return elementwise<Sin>(sin_def, x); }
+Var cos(const Var& x) { return elementwise<Cos>(cos_def, x); }
+Var pow(const Var& x, double p) { return elementwise<Pow>(pow_def, x, OpParams{p}); }
 
 }  // namespace matgrad

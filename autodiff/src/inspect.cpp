@@ -3,6 +3,7 @@
 #include <autodiff/inspect.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -208,6 +209,114 @@ std::string broadcast_text(std::size_t rows, std::size_t cols, std::size_t out_r
     return "(" + own + " broadcast to " + shape_text(out_rows, out_cols) + ")";
 }
 
+// ---- rule templates (<autodiff/op.hpp>) ---------------------------------------------------------
+
+bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
+bool ends_with(const std::string& s, const char* suffix) {
+    const std::size_t n = std::char_traits<char>::length(suffix);
+    return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
+}
+
+// A placeholder "{key}" at t[k] (key of letters, digits, '_' and ':'); its length, or 0.
+std::size_t placeholder_at(const std::string& t, std::size_t k, std::string& key) {
+    if (t[k] != '{') return 0;
+    std::size_t end = k + 1;
+    while (end < t.size() && (std::isalnum(static_cast<unsigned char>(t[end])) || t[end] == '_' || t[end] == ':')) ++end;
+    if (end == k + 1 || end >= t.size() || t[end] != '}') return 0;
+    key = t.substr(k + 1, end - k - 1);
+    return end - k + 1;
+}
+
+// The precedence an operand needs between the template text L before it and R after it: an
+// operand of ⊙ or juxtaposition is wrapped if it is a sum, one followed by ᵀ or ² unless it is an
+// atom, one inside parentheses or between + signs never.
+int needed_prec(const std::string& L, const std::string& R) {
+    int need = kSum;
+    if (starts_with(R, "ᵀ") || starts_with(R, "²") || starts_with(R, "⁻") || starts_with(R, "^") || starts_with(R, "("))
+        need = kAtom;
+    else if (starts_with(R, " ⊙ ") || starts_with(R, " ⊘ ") || starts_with(R, " / "))
+        need = kHadamard;
+    else if (starts_with(R, " ") && !starts_with(R, " + ") && !starts_with(R, " − "))
+        need = kProduct;
+    if (ends_with(L, " ⊙ ") || ends_with(L, " ⊘ ") || ends_with(L, " / "))
+        need = std::max<int>(need, kProduct);
+    else if (ends_with(L, "−") || ends_with(L, " − "))
+        need = std::max<int>(need, kHadamard);
+    else if (ends_with(L, " ") && !ends_with(L, " + "))
+        need = std::max<int>(need, kProduct);
+    return need;
+}
+
+// The precedence of a template's top-level operator (placeholders count as atoms).
+int template_prec(const std::string& t) {
+    if (starts_with(t, "−")) return kSum;
+    int depth = 0, prec = kAtom;
+    std::string key;
+    for (std::size_t k = 0; k < t.size(); ++k) {
+        if (const std::size_t n = placeholder_at(t, k, key)) {
+            k += n - 1;
+            continue;
+        }
+        if (t[k] == '(' || t[k] == '[') ++depth;
+        if (t[k] == ')' || t[k] == ']') --depth;
+        if (depth != 0) continue;
+        const std::string rest = t.substr(k);
+        if (starts_with(rest, " + ") || starts_with(rest, " − ")) return kSum;
+        if (starts_with(rest, " ⊙ ") || starts_with(rest, " ⊘ ") || starts_with(rest, " / "))
+            prec = std::min<int>(prec, kHadamard);
+        else if (t[k] == ' ')
+            prec = std::min<int>(prec, kProduct);
+    }
+    return prec;
+}
+
+// Substitutes every placeholder by resolve(key), wrapped as its place in the template needs.
+template <class Resolve>
+std::string render(const std::string& t, Resolve&& resolve) {
+    std::string out, key;
+    for (std::size_t k = 0; k < t.size(); ++k) {
+        const std::size_t n = placeholder_at(t, k, key);
+        if (n == 0) {
+            out += t[k];
+            continue;
+        }
+        const Expr e = resolve(key);
+        out += wrap(e, needed_prec(t.substr(0, k), t.substr(k + n)));
+        k += n - 1;
+    }
+    return out;
+}
+
+// Splits "A ⊙ B ⊘ C" at its top-level ⊙, ⊘ and / into (operator, factor) pairs; false when the text
+// does not start with one of them (then the rule is not a chain of factors).
+bool split_chain(const std::string& t, std::vector<std::pair<std::string, std::string>>& factors) {
+    static const char* const kOps[] = {" ⊙ ", " ⊘ ", " / "};
+    std::string key;
+    for (std::size_t k = 0; k < t.size();) {
+        const char* op = nullptr;
+        for (const char* o : kOps)
+            if (t.compare(k, std::char_traits<char>::length(o), o) == 0) op = o;
+        if (op == nullptr) return false;
+        std::size_t end = k + std::char_traits<char>::length(op);
+        const std::size_t start = end;
+        int depth = 0;
+        for (; end < t.size(); ++end) {
+            if (const std::size_t n = placeholder_at(t, end, key)) {
+                end += n - 1;
+                continue;
+            }
+            if (t[end] == '(' || t[end] == '[') ++depth;
+            if (t[end] == ')' || t[end] == ']') --depth;
+            bool at_op = false;
+            for (const char* o : kOps) at_op = at_op || t.compare(end, std::char_traits<char>::length(o), o) == 0;
+            if (depth == 0 && at_op) break;
+        }
+        factors.emplace_back(op, t.substr(start, end - start));
+        k = end;
+    }
+    return true;
+}
+
 class Explainer {
 public:
     Explainer(const Tape& tape, const Var& output);
@@ -224,6 +333,9 @@ private:
     };
 
     Expr forward_expr(const Var& v, bool top = false) const;
+    // A placeholder of v's templates: operands, out, N, parameters, shapes; g is `g`.
+    Expr resolve(const Var& v, const std::string& key, const Expr& g) const;
+    bool number_key(const Var& v, const std::string& key, double& value) const;
     std::string forward_shapes(const Var& v) const;
     std::string shape_expr(const Var& v, bool top) const;
     void propagate(const Var& v, const Sym& g, std::size_t from);
@@ -275,64 +387,96 @@ Explainer::Explainer(const Tape& tape, const Var& output)
     }
 }
 
+bool Explainer::number_key(const Var& v, const std::string& key, double& value) const {
+    if (key == "N") {
+        value = static_cast<double>(v.input(0).rows() * v.input(0).cols()) / static_cast<double>(v.rows() * v.cols());
+        return true;
+    }
+    if (const OpDef* def = v.def())
+        for (std::size_t k = 0; k < def->params.size() && k < kMaxOpParams; ++k)
+            if (key == def->params[k]) {
+                value = v.params()[k];
+                return true;
+            }
+    if (!key.empty() && std::isdigit(static_cast<unsigned char>(key[0]))) {
+        const std::size_t i = static_cast<std::size_t>(std::stoul(key));
+        if (i < v.num_inputs() && is_scalar_literal(v.input(i))) {
+            value = v.input(i).value()(0, 0);
+            return true;
+        }
+    }
+    return false;
+}
+
+Expr Explainer::resolve(const Var& v, const std::string& key, const Expr& g) const {
+    if (key == "g") return g;
+    if (key == "out") return forward_expr(v);
+    if (starts_with(key, "shape:") || starts_with(key, "shapeT:")) {
+        const std::string which = key.substr(key.find(':') + 1);
+        const Var m = which == "out" ? v : v.input(static_cast<std::size_t>(std::stoul(which)));
+        return {starts_with(key, "shapeT:") ? shape_text(m.cols(), m.rows()) : shape_of(m), kAtom};
+    }
+    if (!key.empty() && std::isdigit(static_cast<unsigned char>(key[0])))
+        return forward_expr(v.input(static_cast<std::size_t>(std::stoul(key))));
+    double x = 0.0;
+    if (number_key(v, key, x)) return {number_text(x), x < 0 ? kSum : kAtom};
+    return {"{" + key + "}", kAtom};  // an unknown placeholder stays visible
+}
+
+// The op's default notation: name(operands, parameters).
+std::string default_forward(const Var& v) {
+    std::string t = std::string(v.op()) + "(";
+    for (std::size_t i = 0; i < v.num_inputs(); ++i) t += (i ? ", {" : "{") + std::to_string(i) + "}";
+    if (const OpDef* def = v.def())
+        for (const char* p : def->params) t += std::string(", {") + p + "}";
+    return t + ")";
+}
+
 Expr Explainer::forward_expr(const Var& v, bool top) const {
     if (is_scalar_literal(v)) {
         const double x = v.value()(0, 0);
         return {number_text(x), x < 0 ? kSum : kAtom};
     }
     if (!top && has_line_[v.index()]) return {label_[v.index()], kAtom};
-    const std::string op = v.op();
-    auto in = [&](std::size_t i) { return forward_expr(v.input(i)); };
-    auto literal = [&](std::size_t i) { return is_scalar_literal(v.input(i)); };
-    if (op == "matmul") return {wrap(in(0), kProduct) + " " + wrap(in(1), kProduct), kProduct};
-    if (op == "transpose") return {wrap(in(0), kAtom) + "ᵀ", kAtom};
-    if (op == "add") return {in(0).text + " + " + in(1).text, kSum};
-    if (op == "sub") return {in(0).text + " − " + wrap(in(1), kHadamard), kSum};
-    if (op == "mul" && literal(0)) return {wrap(in(0), kAtom) + " " + wrap(in(1), kProduct), kProduct};
-    if (op == "mul") return {wrap(in(0), kHadamard) + " ⊙ " + wrap(in(1), kProduct), kHadamard};
-    if (op == "div" && literal(1)) return {wrap(in(0), kHadamard) + " / " + wrap(in(1), kAtom), kHadamard};
-    if (op == "div") return {wrap(in(0), kHadamard) + " ⊘ " + wrap(in(1), kProduct), kHadamard};
-    if (op == "neg") return {"−" + wrap(in(0), kHadamard), kSum};
-    std::string args;
-    for (std::size_t i = 0; i < v.num_inputs(); ++i) args += (i ? ", " : "") + in(i).text;
-    return {(op == "sigmoid" ? std::string("σ") : op) + "(" + args + ")", kAtom};
+    const OpDef* def = v.def();
+    std::string t = def != nullptr && *def->forward.unicode ? def->forward.unicode : default_forward(v);
+    // A scalar factor is written as the slides do: 2 X, X / 2.
+    if (t == "{0} ⊙ {1}" && is_scalar_literal(v.input(0))) t = "{0} {1}";
+    if (t == "{0} ⊘ {1}" && is_scalar_literal(v.input(1))) t = "{0} / {1}";
+    return {render(t, [&](const std::string& key) { return resolve(v, key, Expr{"g", kAtom}); }), template_prec(t)};
 }
 
 // The shape arithmetic of an inline tree of products and element-wise binary ops, e.g.
-// "(64×10)(10×7) + (64×1 broadcast over 7 columns)".
+// "(64×10)(10×7) + (64×1 broadcast over 7 columns)": ops whose definition gives an expression-form
+// shapes template (no {shape:out}) are expanded.
 std::string Explainer::shape_expr(const Var& v, bool top) const {
-    const std::string op = v.op();
-    const bool binary = op == "add" || op == "sub" || op == "mul" || op == "div";
     if (is_scalar_literal(v)) return "scalar";
-    if ((!top && has_line_[v.index()]) || !(binary || op == "matmul")) return shape_of(v);
-    if (op == "matmul")
-        return "(" + shape_expr(v.input(0), false) + ")(" + shape_expr(v.input(1), false) + ")";
-    const char* symbol = op == "add" ? " + " : op == "sub" ? " − " : op == "mul" ? " ⊙ " : " ⊘ ";
-    std::string text;
-    for (std::size_t i = 0; i < 2; ++i) {
-        const Var in = v.input(i);
-        const bool broadcast = in.shape() != v.shape() && !is_scalar_literal(in);
-        text += (i ? symbol : "") +
-                (broadcast ? broadcast_text(in.rows(), in.cols(), v.rows(), v.cols()) : shape_expr(in, false));
-    }
-    return text;
+    const OpDef* def = v.def();
+    const bool expression_form = def != nullptr && *def->shapes && std::string(def->shapes).find("{shape:out}") == std::string::npos;
+    if ((!top && has_line_[v.index()]) || !expression_form) return shape_of(v);
+    return render(def->shapes, [&](const std::string& key) -> Expr {
+        if (key.empty() || !std::isdigit(static_cast<unsigned char>(key[0]))) return resolve(v, key, Expr{"g", kAtom});
+        const Var in = v.input(static_cast<std::size_t>(std::stoul(key)));
+        const bool broadcast = def->kind == OpKind::broadcasting && in.shape() != v.shape() && !is_scalar_literal(in);
+        return {broadcast ? broadcast_text(in.rows(), in.cols(), v.rows(), v.cols()) : shape_expr(in, false), kAtom};
+    });
 }
 
 std::string Explainer::forward_shapes(const Var& v) const {
-    const std::string op = v.op();
-    if (op == "matmul" || op == "add" || op == "sub" || op == "mul" || op == "div")
-        return shape_expr(v, true) + " = " + shape_of(v);
-    if (v.num_inputs() == 1) {
+    const OpDef* def = v.def();
+    if (def != nullptr && *def->shapes) {
+        if (std::string(def->shapes).find("{shape:out}") == std::string::npos) return shape_expr(v, true) + " = " + shape_of(v);
+        return render(def->shapes, [&](const std::string& key) { return resolve(v, key, Expr{"g", kAtom}); });
+    }
+    if (def != nullptr && def->kind == OpKind::elementwise) {
         const Var in = v.input(0);
-        if (op == "sum" || op == "mean") return op + " over " + shape_of(in) + " → " + shape_of(v);
-        if (op == "transpose") return "(" + shape_of(in) + ")ᵀ = " + shape_of(v);
         // An element-wise op on an inline formula keeps its shape: show how that one was formed.
-        if (!has_line_[in.index()] && !is_leaf(in) && in.shape() == v.shape()) return forward_shapes(in);
-        if (in.shape() == v.shape()) return "element-wise on " + shape_of(v);
+        if (!has_line_[in.index()] && !is_leaf(in)) return forward_shapes(in);
+        return "element-wise on " + shape_of(v);
     }
     std::string args;
     for (std::size_t i = 0; i < v.num_inputs(); ++i) args += (i ? ", " : "") + shape_of(v.input(i));
-    return op + ": " + args + " → " + shape_of(v);
+    return std::string(v.op()) + ": " + args + " → " + shape_of(v);
 }
 
 // Sums a broadcast operand's gradient back to its shape (the slides' db = row sums of dZ).
@@ -351,74 +495,64 @@ void Explainer::reduce_to_input(Term& t, const Var& v, const Var& in) const {
     t.shapes = shape_of(v) + " → " + shape_of(in) + " (broadcast reduction)";
 }
 
+// Input i's gradient from the rule in v's definition (see <autodiff/op.hpp> for the template form).
 Explainer::Term Explainer::vjp(const Var& v, std::size_t i, const Sym& g) const {
-    const std::string op = v.op();
+    const OpDef* def = v.def();
     const Var in = v.input(i);
     Term t{g, "", "", 0};
     Sym& r = t.value;
-    auto literal_value = [&](std::size_t k) { return v.input(k).value()(0, 0); };
-    if (op == "add" || op == "sub") {
-        if (op == "sub" && i == 1) r.coef = -r.coef;
-        reduce_to_input(t, v, in);
-    } else if (op == "mul") {
-        if (is_scalar_literal(v.input(1 - i)))
-            r.coef *= literal_value(1 - i);
-        else
-            hadamard(r, forward_expr(v.input(1 - i)));
-        reduce_to_input(t, v, in);
-    } else if (op == "div") {
-        const Var y = v.input(1);
-        if (i == 1) {  // d(x/y)/dy = −x/y²
-            r.coef = -r.coef;
-            if (is_scalar_literal(v.input(0)))
-                r.coef *= literal_value(0);
-            else
-                hadamard(r, forward_expr(v.input(0)));
-        }
-        if (is_scalar_literal(y))
-            r.coef /= literal_value(1);
-        else
-            divide(r, i == 0 ? forward_expr(y) : Expr{wrap(forward_expr(y), kAtom) + "²", kAtom});
-        reduce_to_input(t, v, in);
-    } else if (op == "neg") {
-        r.coef = -r.coef;
-    } else if (op == "sigmoid") {  // σ'(Z) = A(1 − A) with A = σ(Z), as the slides write it
-        const Expr a = forward_expr(v);
-        const std::string derivative = wrap(a, kAtom) + "(1 − " + a.text + ")";
-        hadamard(r, {derivative, kProduct});
-        t.shapes = "element-wise on " + shape_of(in) + ", σ'(" + forward_expr(in).text + ") = " + derivative;
-    } else if (op == "log") {
-        divide(r, forward_expr(in));
-    } else if (op == "exp") {
-        hadamard(r, forward_expr(v));
-    } else if (op == "matmul") {
-        const Expr a = forward_expr(v.input(0)), b = forward_expr(v.input(1));
-        const Expr gm = matrix_part(r), gt = sym_text(g);
-        if (i == 0) {  // d(A B)/dA: Bᵀ on the right
-            r.part = {wrap(gm, kProduct) + " " + wrap(b, kAtom) + "ᵀ", kProduct};
-            t.shapes = "(" + shape_of(v) + ")(" + shape_text(v.input(1).cols(), v.input(1).rows()) +
-                       ") = " + shape_of(in);
-            t.layout = "d(" + a.text + " " + b.text + ")/d" + wrap(a, kAtom) + " puts " + wrap(b, kAtom) +
-                       "ᵀ on the right (the slides' Eᵀ " + wrap(b, kAtom) + "ᵀ), so d" + wrap(a, kAtom) +
-                       " has the shape of " + a.text;
-        } else {  // d(A B)/dB: Aᵀ on the left
-            r.part = {wrap(a, kAtom) + "ᵀ " + wrap(gm, kProduct), kProduct};
-            t.shapes = "(" + shape_text(v.input(0).cols(), v.input(0).rows()) + ")(" + shape_of(v) +
-                       ") = " + shape_of(in);
-            t.layout = "the slides first write " + wrap(gt, kProduct) + " " + wrap(a, kAtom) +
-                       "ᵀ (numerator layout); with d" + wrap(b, kAtom) + " shaped like " + b.text +
-                       ", as here, it is " + wrap(a, kAtom) + "ᵀ " + wrap(gt, kProduct);
-        }
-    } else if (op == "transpose") {
-        if (!r.part.text.empty()) r.part = {wrap(r.part, kAtom) + "ᵀ", kAtom};
-        t.shapes = "(" + shape_of(v) + ")ᵀ = " + shape_of(in);
-    } else if (op == "sum" || op == "mean") {
-        if (op == "mean") r.coef /= static_cast<double>(in.rows() * in.cols());
-        t.shapes = "1×1 → " + shape_of(in) + (op == "mean" ? " (every element gets g/" + std::to_string(in.rows() * in.cols()) + ")" : " (every element gets g)");
-    } else {  // an op explain has no rule for: its vector-Jacobian product, named generically
-        r = {1.0, {"vjp(" + op + ", input " + std::to_string(i) + ", " + sym_text(g).text + ")", kAtom}};
+    const InputRule* rule = def != nullptr && i < def->inputs.size() && *def->inputs[i].rule.unicode ? &def->inputs[i] : nullptr;
+    if (rule == nullptr) {  // an op without a rule: its vector-Jacobian product, named generically
+        r = {1.0, {"vjp(" + std::string(v.op()) + ", input " + std::to_string(i) + ", " + sym_text(g).text + ")", kAtom}};
+        t.shapes = shape_of(v) + " → " + shape_of(in);
+        return t;
     }
-    if (t.shapes.empty()) t.shapes = "element-wise on " + shape_of(in);
+    std::string text = rule->rule.unicode;
+    if (starts_with(text, "−")) {
+        r.coef = -r.coef;
+        text = text.substr(std::string("−").size());
+    }
+    std::string key;
+    double x = 0.0;
+    // A leading number ("{p} {g} ...") is a coefficient.
+    if (const std::size_t n = placeholder_at(text, 0, key); n && key != "g" && text.compare(n, 1, " ") == 0 &&
+                                                            number_key(v, key, x)) {
+        r.coef *= x;
+        text = text.substr(n + 1);
+    }
+    std::vector<std::pair<std::string, std::string>> factors;
+    if (starts_with(text, "{g}") && split_chain(text.substr(3), factors)) {
+        for (const auto& [op, factor] : factors) {
+            const bool times = op == " ⊙ ";
+            if (placeholder_at(factor, 0, key) == factor.size() && number_key(v, key, x)) {
+                r.coef = times ? r.coef * x : r.coef / x;  // a scalar folds into the coefficient
+                continue;
+            }
+            const std::size_t n = placeholder_at(factor, 0, key);
+            const Expr e = n == factor.size() ? resolve(v, key, matrix_part(r))
+                                              : Expr{render(factor, [&](const std::string& k) { return resolve(v, k, matrix_part(r)); }),
+                                                     template_prec(factor)};
+            if (times)
+                hadamard(r, e);
+            else
+                divide(r, e);
+        }
+    } else {
+        // A 1x1 output's gradient is a scalar: with no matrix part it stays in the coefficient.
+        if (r.part.text.empty() && v.rows() == 1 && v.cols() == 1 && starts_with(text, "{g} ")) text = text.substr(4);
+        const Expr gm = matrix_part(r);
+        r.part = {render(text, [&](const std::string& k) { return resolve(v, k, gm); }), template_prec(text)};
+    }
+    if (def->kind == OpKind::broadcasting) reduce_to_input(t, v, in);
+    auto remark = [&](const char* tmpl) {
+        return render(tmpl, [&](const std::string& k) { return resolve(v, k, sym_text(g)); });
+    };
+    if (t.shapes.empty() && *rule->shapes) t.shapes = remark(rule->shapes);
+    if (*rule->layout) t.layout = remark(rule->layout);
+    if (t.shapes.empty())
+        t.shapes = def->kind == OpKind::elementwise || def->kind == OpKind::broadcasting
+                       ? "element-wise on " + shape_of(in)
+                       : shape_of(v) + " → " + shape_of(in);
     return t;
 }
 
@@ -439,9 +573,15 @@ std::vector<ExplainLine> Explainer::run() {
     using Kind = ExplainLine::Kind;
     std::vector<ExplainLine> lines;
     const std::size_t n = out_.index() + 1;
-    for (std::size_t k = 0; k < n; ++k) {
+    // Inputs first, then the forward equations: a graph builder may record constants (data) after
+    // some ops, and each section is printed once.
+    std::vector<std::size_t> line_nodes;
+    for (std::size_t k = 0; k < n; ++k)
+        if (has_line_[k] && is_leaf(tape_.node(k))) line_nodes.push_back(k);
+    for (std::size_t k = 0; k < n; ++k)
+        if (has_line_[k] && !is_leaf(tape_.node(k))) line_nodes.push_back(k);
+    for (std::size_t k : line_nodes) {
         const Var v = tape_.node(k);
-        if (!has_line_[k]) continue;
         ExplainLine line;
         line.lhs = label_[k];
         line.node = k;

@@ -1,4 +1,7 @@
-// matmul and transpose: forward and backward side by side.
+// matmul, transpose and the matrix functions (trace, inverse, determinant, log|det|, Frobenius
+// norm): forward, backward and definition side by side.
+#include "builtin_ops.hpp"
+
 #include <autodiff/blas.hpp>
 #include <autodiff/ops.hpp>
 
@@ -6,7 +9,15 @@
 
 #include <cblas.h>
 
+#include <cmath>
 #include <string>
+#include <vector>
+
+extern "C" {
+// LAPACK (column-major): LU with partial pivoting, and the inverse from it.
+void dgetrf_(const int* m, const int* n, double* a, const int* lda, int* ipiv, int* info);
+void dgetri_(const int* n, double* a, const int* lda, const int* ipiv, double* work, const int* lwork, int* info);
+}
 
 namespace matgrad {
 
@@ -24,40 +35,296 @@ void gemm(Trans trans_a, Trans trans_b, double alpha, const Matrix& a, const Mat
                 static_cast<int>(c.shape(1)));
 }
 
+namespace {
+
 // C = A B;  dA += dC Bᵀ;  dB += Aᵀ dC  (transposes are BLAS flags, never materialized)
+void matmul_vjp(const BackwardContext& ctx) {
+    // beta = 0 for the first contribution: BLAS overwrites the stale buffer, no zero-fill.
+    if (ctx.needs_grad(0)) {
+        const BackwardContext::GradTarget da = ctx.grad_input_target(0);
+        gemm(Trans::no, Trans::yes, 1.0, ctx.grad_output(), ctx.input(1), da.assign ? 0.0 : 1.0, da.grad);
+    }
+    if (ctx.needs_grad(1)) {
+        const BackwardContext::GradTarget db = ctx.grad_input_target(1);
+        gemm(Trans::yes, Trans::no, 1.0, ctx.input(0), ctx.grad_output(), db.assign ? 0.0 : 1.0, db.grad);
+    }
+}
+
+// Mistake "transposed": operand I's gradient written the other way round, (g Bᵀ)ᵀ = B gᵀ for A or
+// (Aᵀ g)ᵀ = gᵀ A for B -- the shape of its transpose, as the verifier sees it.
+template <std::size_t I>
+void matmul_transposed_vjp(const BackwardContext& ctx) {
+    const Matrix& a = ctx.input(0);
+    const Matrix& b = ctx.input(1);
+    const Matrix& g = ctx.grad_output();
+    if (ctx.needs_grad(0)) {
+        if (I == 0)
+            gemm(Trans::no, Trans::yes, 1.0, b, g, 0.0, ctx.replace_grad_input(0, a.shape(1), a.shape(0)));
+        else
+            gemm(Trans::no, Trans::yes, 1.0, g, b, 1.0, ctx.grad_input(0));
+    }
+    if (ctx.needs_grad(1)) {
+        if (I == 1)
+            gemm(Trans::yes, Trans::no, 1.0, g, a, 0.0, ctx.replace_grad_input(1, b.shape(1), b.shape(0)));
+        else
+            gemm(Trans::yes, Trans::no, 1.0, a, g, 1.0, ctx.grad_input(1));
+    }
+}
+
+// B = Aᵀ;  dA += dBᵀ
+void transpose_vjp(const BackwardContext& ctx) {
+    const BackwardContext::GradTarget da = ctx.grad_input_target(0);
+    if (da.assign)
+        xt::noalias(da.grad) = xt::transpose(ctx.grad_output());
+    else
+        xt::noalias(da.grad) += xt::transpose(ctx.grad_output());
+}
+
+const OpDef matmul_def{
+    "matmul", "matmul(a, b)", 2, {}, 0, {"{0} {1}", "{0} {1}"}, "({0})({1})",
+    {{{"{g} {1}ᵀ", "{g} {1}^\\top"}, "({shape:out})({shapeT:1}) = {shape:0}",
+      "d({0} {1})/d{0} puts {1}ᵀ on the right (the slides' Eᵀ {1}ᵀ), so d{0} has the shape of {0}"},
+     {{"{0}ᵀ {g}", "{0}^\\top {g}"}, "({shapeT:0})({shape:out}) = {shape:1}",
+      "the slides first write {g} {0}ᵀ (numerator layout); with d{1} shaped like {1}, as here, it is {0}ᵀ {g}"}},
+    {{"transposed", "the first operand's gradient transposed: (g Bᵀ)ᵀ = B gᵀ instead of g Bᵀ", 0,
+      &matmul_transposed_vjp<0>},
+     {"transposed", "the second operand's gradient transposed: (Aᵀ g)ᵀ = gᵀ A instead of Aᵀ g (the slides' "
+                    "numerator layout taken as the answer)",
+      1, &matmul_transposed_vjp<1>}},
+    &matmul_vjp, OpKind::other,
+    [](const std::vector<Var>& a, const std::vector<double>&) { return matmul(a[0], a[1]); },
+    "(m×k)(k×n) = m×n; BLAS transpose flags, no copies"};
+
+const OpDef transpose_def{
+    "transpose", "transpose(a)", 1, {}, 0, {"{0}ᵀ", "{0}^\\top"}, "({shape:0})ᵀ = {shape:out}",
+    {{{"{g}ᵀ", "{g}^\\top"}, "({shape:out})ᵀ = {shape:0}"}}, {}, &transpose_vjp, OpKind::other,
+    [](const std::vector<Var>& a, const std::vector<double>&) { return transpose(a[0]); }};
+
+// ---- matrix functions ---------------------------------------------------------------------------
+
+void require_square(const char* op, const Var& x) {
+    if (x.rows() != x.cols())
+        throw ShapeError(std::string(op) + ": " + x.describe() + " is " + x.shape_string() +
+                         " but must be square");
+}
+
+// LU of x (row-major data = xᵀ column-major; det and singularity are the same) into lu; returns the
+// determinant's sign and log|det|, or throws NumericalError naming the op and x when singular
+// (throw_if_singular), else reports singularity through `singular`.
+struct LuResult {
+    double sign = 1.0;
+    double log_abs_det = 0.0;
+    bool singular = false;
+};
+
+std::vector<int>& pivots(std::size_t n) {
+    thread_local std::vector<int> ipiv;  // grows once per thread
+    if (ipiv.size() < n) ipiv.resize(n);
+    return ipiv;
+}
+
+LuResult lu_factor(Matrix& lu) {
+    const int n = static_cast<int>(lu.shape(0));
+    int info = 0;
+    std::vector<int>& ipiv = pivots(lu.shape(0));
+    dgetrf_(&n, &n, lu.data(), &n, ipiv.data(), &info);
+    LuResult r;
+    if (info > 0) {
+        r.singular = true;
+        return r;
+    }
+    for (int i = 0; i < n; ++i) {
+        const double u = lu(i, i);
+        if (u < 0) r.sign = -r.sign;
+        if (ipiv[static_cast<std::size_t>(i)] != i + 1) r.sign = -r.sign;
+        r.log_abs_det += std::log(std::abs(u));
+    }
+    return r;
+}
+
+// lu (from lu_factor, non-singular) becomes x⁻¹.
+void lu_inverse(Matrix& lu) {
+    const int n = static_cast<int>(lu.shape(0));
+    int info = 0, lwork = -1;
+    double query = 0.0;
+    std::vector<int>& ipiv = pivots(lu.shape(0));
+    dgetri_(&n, lu.data(), &n, ipiv.data(), &query, &lwork, &info);
+    thread_local std::vector<double> work;
+    lwork = static_cast<int>(query);
+    if (work.size() < static_cast<std::size_t>(lwork)) work.resize(static_cast<std::size_t>(lwork));
+    dgetri_(&n, lu.data(), &n, ipiv.data(), work.data(), &lwork, &info);
+}
+
+[[noreturn]] void throw_singular(const char* op, const Var& x) {
+    throw NumericalError(std::string(op) + ": " + x.describe() + " (" + x.shape_string() +
+                         ") is singular (LU found a zero pivot); its " +
+                         (std::string(op) == "inv" ? "inverse" : "log-determinant") + " does not exist");
+}
+
+// Y = X⁻¹;  dX = −Yᵀ g Yᵀ
+void inv_vjp_impl(const BackwardContext& ctx, bool transposed) {
+    const Matrix& y = ctx.output();
+    Matrix tmp({y.shape(0), y.shape(1)});
+    const Trans t = transposed ? Trans::yes : Trans::no;
+    gemm(t, Trans::no, 1.0, y, ctx.grad_output(), 0.0, tmp);
+    gemm(Trans::no, t, -1.0, tmp, y, 1.0, ctx.grad_input(0));
+}
+void inv_vjp(const BackwardContext& ctx) { inv_vjp_impl(ctx, true); }
+void inv_untransposed_vjp(const BackwardContext& ctx) { inv_vjp_impl(ctx, false); }
+
+// dX += g · factor · S(ᵀ) where S is the saved matrix: det saves the cofactor matrix det·X⁻ᵀ (factor 1),
+// logdet X⁻¹ (transposed: X⁻ᵀ).
+template <bool TransposeSaved>
+void scaled_saved_vjp(const BackwardContext& ctx) {
+    const double g = ctx.grad_output()(0, 0);
+    if (TransposeSaved)
+        xt::noalias(ctx.grad_input(0)) += g * xt::transpose(ctx.saved());
+    else
+        xt::noalias(ctx.grad_input(0)) += g * ctx.saved();
+}
+
+// Cofactor matrix C (dDet/dX = C): det·X⁻ᵀ when X is invertible, else from the (n−1)-minors.
+void cofactors(const Matrix& x, Matrix& c) {
+    const std::size_t n = x.shape(0);
+    c.resize({n, n});
+    Matrix lu = x;
+    const LuResult r = lu_factor(lu);
+    if (!r.singular) {
+        lu_inverse(lu);
+        const double d = r.sign * std::exp(r.log_abs_det);
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < n; ++j) c(i, j) = d * lu(j, i);
+        return;
+    }
+    if (n == 1) {
+        c(0, 0) = 1.0;
+        return;
+    }
+    Matrix minor({n - 1, n - 1});
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j) {
+            for (std::size_t a = 0, ma = 0; a < n; ++a) {
+                if (a == i) continue;
+                for (std::size_t b = 0, mb = 0; b < n; ++b)
+                    if (b != j) minor(ma, mb++) = x(a, b);
+                ++ma;
+            }
+            const LuResult m = lu_factor(minor);
+            c(i, j) = m.singular ? 0.0 : ((i + j) % 2 ? -1.0 : 1.0) * m.sign * std::exp(m.log_abs_det);
+        }
+}
+
+void tr_vjp(const BackwardContext& ctx) {
+    Matrix& dx = ctx.grad_input(0);
+    for (std::size_t i = 0; i < dx.shape(0); ++i) dx(i, i) += ctx.grad_output()(0, 0);
+}
+
+// ‖X‖ = sqrt(Σ x²);  dX = g X / ‖X‖ (0 at X = 0, as PyTorch). The mistake: 2 g X, the gradient of ‖X‖².
+template <bool Squared>
+void norm2_vjp(const BackwardContext& ctx) {
+    const double norm = ctx.output()(0, 0);
+    const double scale = Squared ? 2.0 * ctx.grad_output()(0, 0)
+                         : norm == 0.0 ? 0.0
+                                       : ctx.grad_output()(0, 0) / norm;
+    xt::noalias(ctx.grad_input(0)) += scale * ctx.input(0);
+}
+
+#define MATGRAD_APPLY1(fn) [](const std::vector<Var>& a, const std::vector<double>&) { return fn(a[0]); }
+
+const OpDef tr_def{"tr", "tr(x)", 1, {}, 0, {"tr({0})", "\\mathrm{tr}\\,{0}"}, "", {{{"{g} I", "{g} I"}, "1×1 → {shape:0}"}},
+                   {}, &tr_vjp, OpKind::other, MATGRAD_APPLY1(tr), "x square; I the identity"};
+const OpDef inv_def{"inv", "inv(x)", 1, {}, 0, {"{0}⁻¹", "{0}^{-1}"}, "",
+                    {{{"−{out}ᵀ {g} {out}ᵀ", "-{out}^\\top {g}\\, {out}^\\top"}, "{shape:out} → {shape:0}"}},
+                    {{"transposed", "the inverse's transposes dropped: −X⁻¹ g X⁻¹ instead of −X⁻ᵀ g X⁻ᵀ", 0,
+                      &inv_untransposed_vjp}},
+                    &inv_vjp, OpKind::other, MATGRAD_APPLY1(inv), "LAPACK LU; a singular x is a NumericalError"};
+const OpDef det_def{"det", "det(x)", 1, {}, 0, {"det({0})", "\\det {0}"}, "",
+                    {{{"{g} {out} {0}⁻ᵀ", "{g} {out}\\, {0}^{-\\top}"}, "1×1 → {shape:0}"}},
+                    {{"transposed", "det(x) x⁻¹ instead of det(x) x⁻ᵀ", 0, &scaled_saved_vjp<true>}},
+                    &scaled_saved_vjp<false>, OpKind::other, MATGRAD_APPLY1(det),
+                    "LAPACK LU; the gradient is the cofactor matrix (also for a singular x)"};
+const OpDef logdet_def{"logdet", "logdet(x)", 1, {}, 0, {"log|det {0}|", "\\log|\\det {0}|"}, "",
+                       {{{"{g} {0}⁻ᵀ", "{g}\\, {0}^{-\\top}"}, "1×1 → {shape:0}"}},
+                       {{"transposed", "x⁻¹ instead of x⁻ᵀ", 0, &scaled_saved_vjp<false>}},
+                       &scaled_saved_vjp<true>, OpKind::other, MATGRAD_APPLY1(logdet),
+                       "log|det x| as Σ log|u_ii| of the LU: no overflow; a singular x is a NumericalError"};
+const OpDef norm2_def{"norm2", "norm2(x)", 1, {}, 0, {"‖{0}‖", "\\|{0}\\|_F"}, "",
+                      {{{"{g} ⊙ {0} / {out}", "{g}\\, {0} / {out}"}, "1×1 → {shape:0}"}},
+                      {{"squared_norm_gradient", "the gradient of ‖x‖² (2 g x) taken for that of ‖x‖", 0,
+                        &norm2_vjp<true>}},
+                      &norm2_vjp<false>, OpKind::other, MATGRAD_APPLY1(norm2),
+                      "Frobenius norm of any shape; gradient 0 at x = 0"};
+
+#undef MATGRAD_APPLY1
+
+}  // namespace
+
+void append_linalg_ops(std::vector<const OpDef*>& defs) {
+    defs.insert(defs.end(), {&matmul_def, &transpose_def, &tr_def, &inv_def, &det_def, &logdet_def, &norm2_def});
+}
+
 Var matmul(const Var& a, const Var& b) {
     if (a.cols() != b.rows())
         throw ShapeError("matmul: " + a.describe() + " is " + a.shape_string() + " but " +
                          b.describe() + " is " + b.shape_string() + " (inner dimensions " +
                          std::to_string(a.cols()) + " and " + std::to_string(b.rows()) + " differ)");
-    return a.tape().record(
-        "matmul", {a, b}, a.rows(), b.cols(),
-        [&](Matrix& c) { gemm(Trans::no, Trans::no, 1.0, a.value(), b.value(), 0.0, c); },
-        [](const BackwardContext& ctx) {
-            // beta = 0 for the first contribution: BLAS overwrites the stale buffer, no zero-fill.
-            if (ctx.needs_grad(0)) {
-                const BackwardContext::GradTarget da = ctx.grad_input_target(0);
-                gemm(Trans::no, Trans::yes, 1.0, ctx.grad_output(), ctx.input(1), da.assign ? 0.0 : 1.0, da.grad);
-            }
-            if (ctx.needs_grad(1)) {
-                const BackwardContext::GradTarget db = ctx.grad_input_target(1);
-                gemm(Trans::yes, Trans::no, 1.0, ctx.input(0), ctx.grad_output(), db.assign ? 0.0 : 1.0, db.grad);
-            }
-        });
+    return a.tape().record(matmul_def, {a, b}, a.rows(), b.cols(), [&](Matrix& c) {
+        gemm(Trans::no, Trans::no, 1.0, a.value(), b.value(), 0.0, c);
+    });
 }
 
-// B = Aᵀ;  dA += dBᵀ
 Var transpose(const Var& a) {
-    return a.tape().record(
-        "transpose", {a}, a.cols(), a.rows(),
-        [&](Matrix& out) { xt::noalias(out) = xt::transpose(a.value()); },
-        [](const BackwardContext& ctx) {
-            const BackwardContext::GradTarget da = ctx.grad_input_target(0);
-            if (da.assign)
-                xt::noalias(da.grad) = xt::transpose(ctx.grad_output());
-            else
-                xt::noalias(da.grad) += xt::transpose(ctx.grad_output());
-        });
+    return a.tape().record(transpose_def, {a}, a.cols(), a.rows(),
+                           [&](Matrix& out) { xt::noalias(out) = xt::transpose(a.value()); });
+}
+
+Var tr(const Var& x) {
+    require_square("tr", x);
+    return x.tape().record(tr_def, {x}, 1, 1, [&](Matrix& out) {
+        double total = 0.0;
+        for (std::size_t i = 0; i < x.rows(); ++i) total += x.value()(i, i);
+        out(0, 0) = total;
+    });
+}
+
+Var inv(const Var& x) {
+    require_square("inv", x);
+    return x.tape().record(inv_def, {x}, x.rows(), x.cols(), [&](Matrix& out) {
+        xt::noalias(out) = x.value();
+        if (lu_factor(out).singular) throw_singular("inv", x);
+        lu_inverse(out);
+    });
+}
+
+Var det(const Var& x) {
+    require_square("det", x);
+    return x.tape().record(det_def, {x}, 1, 1, [&](Matrix& out, Matrix& saved) {
+        cofactors(x.value(), saved);
+        // det = Σ_j x_0j C_0j (expansion along the first row, exact for singular x too)
+        double d = 0.0;
+        for (std::size_t j = 0; j < x.cols(); ++j) d += x.value()(0, j) * saved(0, j);
+        out(0, 0) = d;
+    });
+}
+
+Var logdet(const Var& x) {
+    require_square("logdet", x);
+    return x.tape().record(logdet_def, {x}, 1, 1, [&](Matrix& out, Matrix& saved) {
+        saved.resize({x.rows(), x.cols()});
+        xt::noalias(saved) = x.value();
+        const LuResult r = lu_factor(saved);
+        if (r.singular) throw_singular("logdet", x);
+        lu_inverse(saved);
+        out(0, 0) = r.log_abs_det;
+    });
+}
+
+Var norm2(const Var& x) {
+    return x.tape().record(norm2_def, {x}, 1, 1, [&](Matrix& out) {
+        double total = 0.0;
+        for (double v : x.value()) total += v * v;
+        out(0, 0) = std::sqrt(total);
+    });
 }
 
 }  // namespace matgrad

@@ -103,6 +103,8 @@ const Var& Var::named(std::string name) const {
 }
 std::string Var::shape_string() const { return matgrad::shape_string(value()); }
 const char* Var::op() const { return tape_of("op()").checked(*this, "op()").op; }
+const OpDef* Var::def() const { return tape_of("def()").checked(*this, "def()").def; }
+const OpParams& Var::params() const { return tape_of("params()").checked(*this, "params()").params; }
 bool Var::requires_grad() const {
     return tape_of("requires_grad()").checked(*this, "requires_grad()").requires_grad;
 }
@@ -150,6 +152,17 @@ BackwardContext::GradTarget BackwardContext::grad_input_target(std::size_t i) co
     n.grad_written = true;
     return {n.grad, first};
 }
+Matrix& BackwardContext::replace_grad_input(std::size_t i, std::size_t rows, std::size_t cols) const {
+    Tape::Node& n = tape_.grad_input_node(node_, i);
+    if (n.grad_written)
+        throw ShapeError(std::string(tape_.nodes_[node_]->op) + " mistake: input " + std::to_string(i) +
+                         " already has a gradient from another path; a replaced (reshaped) gradient "
+                         "must be its only one");
+    n.grad.resize({rows, cols});
+    n.grad_written = true;
+    n.grad_replaced = true;
+    return n.grad;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Tape
@@ -173,11 +186,15 @@ Tape::Node& Tape::grad_input_node(std::uint32_t node, std::size_t i) const {
     if (!n.requires_grad)
         throw UsageError(std::string(nodes_[node]->op) + " backward: input " + std::to_string(i) +
                          " needs no gradient (check needs_grad(i) first)");
+    if (n.grad_replaced)
+        throw ShapeError(std::string(nodes_[node]->op) + " backward: the gradient of input " +
+                         std::to_string(i) + " was replaced by a mistake with another shape (" +
+                         shape_string(n.grad) + "); no other path can add into it");
     return n;
 }
 
-Var Tape::push_node(const char* op, std::initializer_list<Var> inputs, std::size_t rows,
-                    std::size_t cols, BackwardFn backward) {
+Var Tape::push_node(const char* op, VarList inputs, std::size_t rows, std::size_t cols,
+                    BackwardFn backward) {
     if (released_) throw_released(op);
     bool requires_grad = false;
     for (const Var& in : inputs) {
@@ -192,6 +209,8 @@ Var Tape::push_node(const char* op, std::initializer_list<Var> inputs, std::size
 
     Node& n = *nodes_[count_];
     n.op = op;
+    n.def = nullptr;
+    n.params = OpParams{};
     n.name.clear();
     n.value.resize({rows, cols});  // keeps the buffer when the size is unchanged
     n.backward = backward;
@@ -305,7 +324,25 @@ double Tape::now_seconds() {
 double Tape::forward_seconds(std::size_t index) const { return nodes_.at(index)->forward_seconds; }
 double Tape::backward_seconds(std::size_t index) const { return nodes_.at(index)->backward_seconds; }
 
-void Tape::backward(const Var& out) {
+void Tape::backward(const Var& out) { backward_pass(out, nullptr); }
+
+void Tape::backward(const Var& out, const std::vector<Mutation>& mutations) {
+    checked(out, "backward");
+    for (const Mutation& m : mutations) {
+        if (m.node > out.index_)
+            throw UsageError("backward: mutation at node " + std::to_string(m.node) + " but the output is node " +
+                             std::to_string(out.index_));
+        const Node& n = *nodes_[m.node];
+        const std::size_t available = n.def ? n.def->mistakes.size() : 0;
+        if (m.mistake >= available)
+            throw UsageError("backward: mutation " + std::to_string(m.mistake) + " at node " +
+                             std::to_string(m.node) + " (" + n.op + "), which has " +
+                             std::to_string(available) + " mistakes");
+    }
+    backward_pass(out, &mutations);
+}
+
+void Tape::backward_pass(const Var& out, const std::vector<Mutation>* mutations) {
     if (out.tape_ != this) throw ShapeError("backward: the output belongs to a different tape");
     if (released_) throw_released("backward");
     Node& root = checked(out, "backward");
@@ -320,6 +357,7 @@ void Tape::backward(const Var& out) {
         Node& n = *nodes_[k];
         n.has_grad = true;
         n.grad_written = false;
+        n.grad_replaced = false;
         n.backward_seconds = 0.0;
         if (n.requires_grad) n.grad.resize({n.value.shape(0), n.value.shape(1)});  // kept buffer
     }
@@ -332,8 +370,14 @@ void Tape::backward(const Var& out) {
         Node& n = *nodes_[k];
         // A node no gradient reached contributes nothing (and its backward would read stale values).
         if (!n.grad_written || n.backward == nullptr) continue;
+        BackwardFn vjp = n.backward;
+        if (mutations != nullptr) {
+            if (n.grad_replaced) continue;  // its VJP would misread a gradient of another shape
+            for (const Mutation& m : *mutations)
+                if (m.node == k) vjp = n.def->mistakes[m.mistake].vjp;
+        }
         const double start = timing_ ? now_seconds() : 0.0;
-        n.backward(BackwardContext(*this, static_cast<std::uint32_t>(k)));
+        vjp(BackwardContext(*this, static_cast<std::uint32_t>(k)));
         if (timing_) n.backward_seconds = now_seconds() - start;
         if (!detect_anomalies_) continue;
         for (std::uint32_t i = 0; i < n.num_inputs; ++i) {

@@ -1,33 +1,11 @@
-// Activations beyond the engine's sigmoid, each a scalar rule for matgrad::elementwise<Op>: the
-// same extension API a user of the library has.
+// Choosing a layer's activation: the ops themselves (sigmoid, relu, tanh) are the engine's.
 #include <nn/layers.hpp>
 
-#include <autodiff/elementwise.hpp>
 #include <autodiff/ops.hpp>
 
-#include <cmath>
 #include <stdexcept>
 
 namespace matgrad::nn {
-
-namespace {
-
-struct Relu {
-    static constexpr const char* name = "relu";
-    static double forward(double x) { return x > 0 ? x : 0.0; }
-    static double backward(double g, double x, double) { return x > 0 ? g : 0.0; }
-};
-
-struct Tanh {
-    static constexpr const char* name = "tanh";
-    static double forward(double x) { return std::tanh(x); }
-    static double backward(double g, double, double out) { return g * (1.0 - out * out); }
-};
-
-}  // namespace
-
-Var relu(const Var& x) { return elementwise<Relu>(x); }
-Var tanh(const Var& x) { return elementwise<Tanh>(x); }
 
 Var activate(Activation f, const Var& x) {
     switch (f) {

@@ -254,3 +254,29 @@ TEST_CASE("publish_directory swaps a staged directory into place") {
     CHECK_THROWS_WITH(io::publish_directory(staged, dir / "file"), doctest::Contains("not a directory"));
     CHECK(dir.entries() == std::vector<std::string>{"file", "model"});
 }
+
+TEST_CASE("CSV: a pandas to_csv() index column gets the index=False hint") {
+    const std::string hint = "this looks like the row index pandas writes; pass index=False to DataFrame.to_csv()";
+    CHECK(csv_error(",a,label\n0,1.5,1\n1,2.5,0\n").find("line 1, column 1: empty column name: " + hint) != std::string::npos);
+    CHECK(csv_error("Unnamed: 0,a,label\n0,1.5,1\n1,2.5,0\n").find("column 'Unnamed: 0': " + hint) != std::string::npos);
+    CHECK(csv_error("a,,c\n1,2,3\n") == "d.csv: line 1, column 2: empty column name");  // not the first column: no hint
+}
+
+TEST_CASE("CSV: quoted fields follow RFC 4180, never split at a comma inside quotes") {
+    const io::CsvTable t = io::parse_csv("\"size, cm\",\"say \"\"hi\"\"\",\"multi\nline\"\n\"1.5\", 2 ,\"3\"\r\n4,5,6\n", "d.csv");
+    REQUIRE(t.header.size() == 3);
+    CHECK(t.header[0] == "size, cm");
+    CHECK(t.header[1] == "say \"hi\"");
+    CHECK(t.header[2] == "multi\nline");
+    REQUIRE(t.values.shape(0) == 2);
+    CHECK(t.values(0, 0) == 1.5);
+    CHECK(t.values(0, 2) == 3.0);
+    CHECK(t.values(1, 1) == 5.0);
+    // A comma inside quotes stays in its cell: one cell that is not a number, not two numbers.
+    CHECK(csv_error("a,b\n\"1,5\",2\n") == "d.csv: line 2, column 1 (a): '1,5' is not a number");
+    // A quoted line break does not shift the line numbers of later errors.
+    CHECK(csv_error("\"a\nb\",c\n1,x\n") == "d.csv: line 3, column 2 (c): 'x' is not a number");
+    CHECK(csv_error("a,b\n\"1,2\n") == "d.csv: line 2: a quoted field is never closed (missing '\"')");
+    CHECK(csv_error("a,b\n1\"5,2\n").find("line 2: a quote inside an unquoted field '1\"5'") != std::string::npos);
+    CHECK(csv_error("a,b\n\"1\"5,2\n").find("line 2: text after a closing quote") != std::string::npos);
+}

@@ -166,3 +166,186 @@ TEST_CASE("matgrad explain and graph on your .npy files") {
     CHECK(run(dir, "explain --data " + (dir / "data").string()).status == 2);  // --params missing
     CHECK(run(dir, "graph " + network_args(dir) + " --sizes 3,1").status == 2);  // files or sizes, not both
 }
+
+// ---- Derivations as documents: --format latex|json|html and --out (matgrad::report) ----
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+    std::stringstream s;
+    s << std::ifstream(p).rdbuf();
+    return s.str();
+}
+
+std::size_t count(const std::string& text, const std::string& what) {
+    std::size_t n = 0;
+    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+    return n;
+}
+
+// The slides' hand gradients with two mistakes: dZ1 without σ' (the first wrong step of the reverse
+// pass, which then spoils dW1) -- written as the true dA1 -- and dW1 from that wrong dZ1.
+void write_wrong_backward_pass(const fs::path& dir, const nn::MlpProblem& p) {
+    const nn::ForwardBackward ref = nn::reference_pass(p.W, p.b, p.X, p.Y);
+    const nn::ForwardBackward bad = nn::without_activation_derivative(p, ref.A);
+    write_hand(dir, "dZ2", ref.dZ[2]);
+    write_hand(dir, "dW2", ref.dW[2]);
+    write_hand(dir, "dZ1", bad.dZ[1]);
+    write_hand(dir, "dW1", bad.dW[1]);
+}
+
+}  // namespace
+
+TEST_CASE("matgrad explain --format json: every line with stable keys, the LaTeX of each equation") {
+    const fs::path dir = scratch("explain_json");
+    fs::create_directories(dir);
+    const Run r = run(dir, "explain --format json");
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    CHECK(j.at("title").get<std::string>().find("10-64-1") != std::string::npos);
+    const auto& lines = j.at("lines");
+    std::size_t forward = 0, backward = 0;
+    for (const auto& l : lines) {
+        for (const char* key : {"kind", "lhs", "formula", "latex", "shape", "shapes", "node", "layout", "fd_error"})
+            CHECK_MESSAGE(l.contains(key), key);
+        forward += l["kind"] == "forward";
+        backward += l["kind"] == "backward";
+        if (l["lhs"] == "dW1") {
+            CHECK(l["formula"] == "dZ1 Xᵀ");
+            CHECK(l["latex"] == "dW_{1} = dZ_{1} X^{\\top} \\quad \\in \\mathbb{R}^{64\\times 10}");
+            CHECK(l["shape"] == nlohmann::json::array({64, 10}));
+            CHECK(l["layout"].get<std::string>().find("Xᵀ on the right") != std::string::npos);
+            CHECK(l["fd_error"].is_null());  // no --check
+        }
+    }
+    CHECK(forward == 5);   // Z1 A1 Z2 A2 J
+    CHECK(backward == 8);  // dA2 dZ2 dW2 db2 dA1 dZ1 dW1 db1
+
+    const Run checked = run(dir, "explain --format json --check");
+    const nlohmann::json checked_json = nlohmann::json::parse(checked.out);  // kept alive for the loop
+    for (const auto& l : checked_json.at("lines"))
+        if (l["lhs"] == "dW1") CHECK(l["fd_error"].get<double>() < 1e-6);
+}
+
+TEST_CASE("matgrad explain --format latex: aligned blocks per section, --out writes the file") {
+    const fs::path dir = scratch("explain_latex");
+    fs::create_directories(dir);
+    const Run r = run(dir, "explain --format latex --out " + (dir / "e.tex").string());
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.empty());  // the document went to the file
+    const std::string tex = slurp(dir / "e.tex");
+    CHECK(count(tex, "\\begin{aligned}") == 3);  // inputs, forward, backward
+    CHECK(count(tex, "\\end{aligned}") == 3);
+    CHECK(tex.find("Z_{1} &= W_{1} X + b_{1} && \\in \\mathbb{R}^{64\\times 7}") != std::string::npos);
+    CHECK(tex.find("dA_{2} &= -\\frac{1}{7} Y \\oslash A_{2} + \\frac{1}{7} (1 - Y) \\oslash (1 - A_{2})") != std::string::npos);
+    CHECK(tex.find("dZ_{1} &= dA_{1} \\odot A_{1}(1 - A_{1})") != std::string::npos);
+    CHECK(tex.find("dA_{1} &= W_{2}^{\\top} dZ_{2}") != std::string::npos);
+    CHECK(tex.find("db_{1} &= \\text{row-sum of}\\ dZ_{1}") != std::string::npos);
+    std::istringstream tex_lines(tex);
+    for (std::string line; std::getline(tex_lines, line);)
+        if (line.rfind("%", 0) != 0)  // the Unicode notation may stay in comments only
+            for (const char* unicode : {"×", "ᵀ", "⊙", "⊘", "σ", "−", "𝟙"}) CHECK_MESSAGE(line.find(unicode) == std::string::npos, line);
+
+    const Run dash = run(dir, "explain --format latex --out -");
+    CHECK(dash.out == tex);  // '-' is stdout
+    CHECK(run(dir, "explain --format pdf").status == 2);
+    CHECK(run(dir, "explain --format latex --trace").status == 2);
+    CHECK(run(dir, "explain --format latex --out " + (dir / "missing/e.tex").string()).status == 2);
+}
+
+TEST_CASE("matgrad verify --format latex|json: verdicts on the equations, the first wrong step named") {
+    const fs::path dir = scratch("verify_formats");
+    write_wrong_backward_pass(dir, write_problem(dir));
+    const Run json = run(dir, verify_args(dir) + " --format json");
+    CHECK(json.status == 1);
+    const auto g = nlohmann::json::parse(json.out).at("gradients");
+    REQUIRE(g.size() == 4);
+    CHECK(g[2]["param"] == "dZ1");
+    CHECK(g[2]["diagnosis"] == "missing_activation_derivative");
+    CHECK(g[2]["first_wrong_step"] == true);
+    CHECK(g[3]["first_wrong_step"] == false);
+    const Run tex = run(dir, verify_args(dir) + " --format latex");
+    CHECK(tex.status == 1);
+    CHECK(tex.out.find("\\text{yours: missing\\_activation\\_derivative (first wrong step)}") != std::string::npos);
+    CHECK(tex.out.find("\\text{yours: ok}") != std::string::npos);
+}
+
+// The page in a real browser: headless Chromium loads the file, KaTeX runs, and the DOM it leaves
+// must hold one typeset formula per equation and no KaTeX error. Screenshots go to the scratch dir.
+TEST_CASE("matgrad explain/verify --format html: typeset in Chromium, graph linked, offline") {
+#ifndef MATGRAD_CHROMIUM
+    MESSAGE("SKIPPED: chromium not found at configure time (apt-get install chromium); the HTML report is not browser-tested");
+#else
+    const fs::path dir = scratch("html");
+    write_wrong_backward_pass(dir, write_problem(dir));
+    const Run json = run(dir, "explain " + network_args(dir) + " --format json");
+    std::size_t equations = 0, inputs = 0;
+    const nlohmann::json explanation = nlohmann::json::parse(json.out);
+    for (const auto& l : explanation.at("lines")) {
+        equations += l["kind"] == "forward" || l["kind"] == "backward";
+        inputs += l["kind"] == "input";
+    }
+    REQUIRE(equations == 13);
+
+    auto browse = [&](const std::string& page, const std::string& png, const std::string& hash = "") {
+        const std::string flags = " --headless --no-sandbox --disable-gpu --hide-scrollbars --window-size=1400,1050 ";
+        const std::string url = "'file://" + (dir / page).string() + hash + "'";
+        const std::string quiet = " 2>" + (dir / "chromium.log").string();
+        std::system((std::string(MATGRAD_CHROMIUM) + flags + "--screenshot=" + (dir / png).string() + " " + url + quiet).c_str());
+        std::system((std::string(MATGRAD_CHROMIUM) + flags + "--dump-dom " + url + " > " + (dir / (page + ".dom")).string() + quiet).c_str());
+        return slurp(dir / (page + ".dom"));
+    };
+
+    REQUIRE(run(dir, "explain " + network_args(dir) + " --check --format html --out " + (dir / "explain.html").string()).status == 0);
+    const std::string html = slurp(dir / "explain.html");
+    // Offline: nothing fetched -- no <link>, no http(s) source, fonts inlined.
+    CHECK(html.find("<link") == std::string::npos);
+    CHECK(html.find("src=\"http") == std::string::npos);
+    CHECK(html.find("url(http") == std::string::npos);
+    CHECK(html.find("url(fonts/") == std::string::npos);
+    CHECK(count(html, "url(data:font/woff2;base64,") >= 20);
+
+    // #node=7 highlights node 7 (Z1) as a hover would: its graph node and its two equations.
+    const std::string dom = browse("explain.html", "explain.png", "#node=7");
+    REQUIRE(dom.find("</html>") != std::string::npos);
+    // KaTeX's own error spans, and the page's mark for an equation KaTeX refused.
+    CHECK(count(dom, "class=\"katex-error\"") + count(dom, " katex-error\"") == 0);
+    CHECK(count(dom, "<div class=\"eq\"") + count(dom, "<div class=\"eq hl\"") == equations);
+    CHECK(count(dom, "<span class=\"katex\">") == equations + inputs);  // inputs are typeset too
+    CHECK(dom.find("id=\"no-katex\"") == std::string::npos);
+    CHECK(dom.find("<svg") != std::string::npos);
+    // The script tied every graph node to its index, the key equations highlight by.
+    const std::string dot = run(dir, "graph " + network_args(dir)).out;
+    CHECK(count(dom, "class=\"node\" data-node=\"") + count(dom, "class=\"node hl\" data-node=\"") == count(dot, "shape="));
+    CHECK(count(dom, "<g id=\"node8\" class=\"node hl\" data-node=\"7\">") == 1);  // Graphviz numbers from 1
+    CHECK(count(dom, "<div class=\"eq hl\" data-node=\"7\"") == 2);                   // Z1 = ..., dZ1 = ...
+    CHECK(count(dom, " hl\"") == 3);
+
+    REQUIRE(run(dir, verify_args(dir) + " --format html --out " + (dir / "verify.html").string()).status == 1);
+    const std::string vdom = browse("verify.html", "verify.png");
+    CHECK(count(vdom, "class=\"katex-error\"") + count(vdom, " katex-error\"") == 0);
+    CHECK(count(vdom, "class=\"eq v-wrong\"") == 2);  // dZ1, dW1
+    CHECK(count(vdom, "class=\"eq v-ok\"") == 2);     // dZ2, dW2
+    CHECK(count(vdom, "first wrong step") == 2);     // in the table and on dZ1's equation
+    CHECK(vdom.find("missing_activation_derivative") != std::string::npos);
+#endif
+}
+
+TEST_CASE("matgrad explain --format html without Graphviz or KaTeX: a note instead, equations as source") {
+    const fs::path dir = scratch("html_fallback");
+    fs::create_directories(dir);
+    const std::string out = (dir / "e.html").string();
+    // No `dot` on PATH (the CLI itself is started by absolute path), and KaTeX pointed nowhere.
+    const Run r = run(dir, "version > /dev/null; PATH=/nonexistent MATGRAD_KATEX_DIR=/nonexistent " +
+                               std::string(MATGRAD_CLI) + " explain --format html --out " + out);
+    CAPTURE(r.err);
+    REQUIRE(r.status == 0);
+    const std::string html = slurp(out);
+    CHECK(html.find("id=\"no-graph\"") != std::string::npos);
+    CHECK(html.find("Graphviz (the dot program) was not found") != std::string::npos);
+    CHECK(html.find("id=\"no-katex\"") != std::string::npos);
+    CHECK(html.find("<svg") == std::string::npos);
+    CHECK(html.find("Z_{1} = W_{1} X + b_{1}") != std::string::npos);  // the LaTeX source is shown
+}

@@ -219,3 +219,48 @@ TEST_CASE("Tape::trace: one row per node with value statistics, gradient norm an
     CHECK(norm == "2");  // dJ/da is all ones: ‖·‖ = sqrt(4)
     CHECK(row_J.find("sum") != std::string::npos);
 }
+
+TEST_CASE("explain: rules come from the op definitions (tanh, softmax, matrix functions)") {
+    Tape tape;
+    const Var W = tape.variable(random_matrix(3, 4, 11), "W");
+    const Var X = tape.constant(random_matrix(4, 5, 12), "X");
+    const Var Z = matmul(W, X).named("Z");
+    const Var A = tanh(Z).named("A");                  // nn's tanh is the engine's: a rule, no vjp(...)
+    const Var P = softmax(A).named("P");               // per column: not "element-wise"
+    const Var J = mean(pow(P, 2.0)).named("J");
+    tape.backward(J);
+    const std::vector<ExplainLine> lines = explain(tape, J);
+    CHECK(line_for(lines, "dZ").formula == "dA ⊙ (1 − A²)");
+    CHECK(line_for(lines, "dA").formula == "P ⊙ (dP − colsum(P ⊙ dP))");
+    CHECK(line_for(lines, "P").shapes == "softmax: 3×5 → 3×5");
+    CHECK(line_for(lines, "dP").formula == "(2/15) P^(2 − 1)");
+    CHECK(line_for(lines, "J").formula == "mean(P^2)");
+
+    Tape t2;
+    const Var M = t2.variable(Matrix{{2.0, 1.0}, {1.0, 3.0}}, "M");
+    const Var L = (logdet(M) + det(M)).named("L");
+    t2.backward(L);
+    CHECK(line_for(explain(t2, L), "dM").formula == "M⁻ᵀ + det(M) M⁻ᵀ");
+}
+
+TEST_CASE("explain: a user's same-shape op without a definition is not called element-wise") {
+    Tape tape;
+    const Var x = tape.variable(random_matrix(4, 9, 13), "x");
+    const Var s = tape.record(
+        "column_softmax", {x}, 4, 9, [&](Matrix& out) { xt::noalias(out) = x.value(); },
+        [](const BackwardContext& ctx) { ctx.grad_input(0) += ctx.grad_output(); });
+    s.named("S");
+    const Var J = sum(s);
+    tape.backward(J);
+    const std::vector<ExplainLine> lines = explain(tape, J);
+    CHECK(line_for(lines, "S").shapes == "column_softmax: 4×9 → 4×9");
+    CHECK(line_for(lines, "dx").formula == "vjp(column_softmax, input 0, dS)");
+    CHECK(line_for(lines, "dx").shapes == "4×9 → 4×9");
+}
+
+TEST_CASE("explain(f, ...): Inputs and Forward each printed once when f records constants after ops") {
+    const std::string text = format_explanation(explain_mlp(problem({4, 3, 1}, 5)));
+    CHECK(count(text, "Inputs\n") == 1);
+    CHECK(count(text, "Forward\n") == 1);
+    CHECK(count(text, "Backward") == 1);
+}

@@ -6,6 +6,7 @@
 
 namespace matgrad {
 
+/// Whether gemm() uses an operand as it is or transposed.
 enum class Trans { no, yes };
 
 /// c = alpha * op(a) op(b) + beta * c, with op(x) = x or xᵀ; c must already have the result's

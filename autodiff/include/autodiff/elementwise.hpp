@@ -1,34 +1,44 @@
-// Element-wise ops with numpy-style broadcasting among m x n, m x 1, 1 x n and 1 x 1, and the one
-// reduction helper that sums a broadcast operand's gradient back to its shape.
+// Element-wise ops with numpy-style broadcasting among m x n, m x 1, 1 x n and 1 x 1, and the
+// reduction that sums a broadcast operand's gradient back to its shape (sum_to).
 //
 // An element-wise op is a struct with a name, its scalar forward and its scalar vector-Jacobian
 // product -- the same form the built-in ops use:
 //
-//     struct Tanh {
-//         static constexpr const char* name = "tanh";
-//         static double forward(double x) { return std::tanh(x); }
-//         static double backward(double grad, double x, double out) { return grad * (1 - out * out); }
+//     struct Cube {
+//         static constexpr const char* name = "cube";
+//         static double forward(double x) { return x * x * x; }
+//         static double backward(double grad, double x, double /*out*/) { return grad * 3 * x * x; }
 //     };
-//     Var tanh(const Var& x) { return matgrad::elementwise<Tanh>(x); }
+//     Var cube(const Var& x) { return matgrad::elementwise<Cube>(x); }
 //
 // A binary op gives forward(x, y) and the two partial VJPs grad_x(g, x, y, out), grad_y(g, x, y, out).
+// With an OpDef (<autodiff/op.hpp>) the op also has explain rules and mistakes: its vjp is
+// unary_vjp<Op> / binary_vjp<Op>, and elementwise<Op>(def, x, params) records it; the scalar rules
+// may then take the parameters as a last argument: forward(x, p), backward(g, x, out, p).
 #pragma once
 
 #include <autodiff/tape.hpp>
 
 #include <algorithm>
+#include <string>
 #include <type_traits>
+#include <vector>
 
 namespace matgrad {
 
 /// Read access to a matrix as if broadcast to a larger shape: a stride of 0 along an axis of size 1.
 struct BroadcastView {
+    /// The first element.
     const double* data;
+    /// Elements between rows (0 when broadcast along rows).
     std::size_t row_stride;
+    /// Elements between columns (0 when broadcast along columns).
     std::size_t col_stride;
+    /// Element (i, j) of the broadcast shape.
     double operator()(std::size_t i, std::size_t j) const { return data[i * row_stride + j * col_stride]; }
 };
 
+/// `m` read as if broadcast: strides of 0 along its axes of size 1.
 inline BroadcastView broadcast_view(const Matrix& m) {
     return {m.data(), m.shape(0) == 1 ? 0 : m.shape(1), m.shape(1) == 1 ? std::size_t{0} : std::size_t{1}};
 }
@@ -109,7 +119,90 @@ inline void accumulate_sum_to(Matrix& dst, const Matrix& src) {
     accumulate_sum_to(dst, src.shape(0), cols, [s, cols](std::size_t i, std::size_t j) { return s[i * cols + j]; });
 }
 
-/// A unary element-wise op from its scalar rule (see the Tanh example above).
+namespace detail {
+
+// An Op's scalar rules may take the op's parameters as a last argument (pow's p, leaky_relu's alpha).
+template <class Op>
+double forward_of(double x, const OpParams& p) {
+    if constexpr (std::is_invocable_v<decltype(&Op::forward), double, const OpParams&>)
+        return Op::forward(x, p);
+    else
+        return Op::forward(x);
+}
+template <class Op>
+double backward_of(double g, double x, double out, const OpParams& p) {
+    if constexpr (std::is_invocable_v<decltype(&Op::backward), double, double, double, const OpParams&>)
+        return Op::backward(g, x, out, p);
+    else
+        return Op::backward(g, x, out);
+}
+
+inline OpParams params_of(const BackwardContext& ctx) {
+    OpParams p{};
+    for (std::size_t k = 0; k < kMaxOpParams; ++k) p[k] = ctx.param(k);
+    return p;
+}
+
+// d x = rule(g, x, out) element by element, assigned or added (see GradTarget).
+template <class Rule>
+void unary_store(const BackwardContext& ctx, Rule&& rule) {
+    const double* g = ctx.grad_output().data();
+    const double* in = ctx.input(0).data();
+    const double* out = ctx.output().data();
+    const BackwardContext::GradTarget target = ctx.grad_input_target(0);
+    const std::size_t size = target.grad.size();
+    double* gin = target.grad.data();
+    if (target.assign)
+        for (std::size_t k = 0; k < size; ++k) gin[k] = rule(g[k], in[k], out[k]);
+    else
+        for (std::size_t k = 0; k < size; ++k) gin[k] += rule(g[k], in[k], out[k]);
+}
+
+}  // namespace detail
+
+/// The VJP of a unary element-wise Op (for OpDef::vjp).
+template <class Op>
+void unary_vjp(const BackwardContext& ctx) {
+    const OpParams p = detail::params_of(ctx);
+    detail::unary_store(ctx, [&p](double g, double x, double out) { return detail::backward_of<Op>(g, x, out, p); });
+}
+
+/// Mistake "missing_activation_derivative": the upstream gradient passed through unchanged.
+void passthrough_vjp(const BackwardContext& ctx);
+
+/// Mistake "derivative_at_output": f' evaluated at the output instead of the input.
+template <class Op>
+void derivative_at_output_vjp(const BackwardContext& ctx) {
+    const OpParams p = detail::params_of(ctx);
+    detail::unary_store(ctx, [&p](double g, double, double out) {
+        return detail::backward_of<Op>(g, out, detail::forward_of<Op>(out, p), p);
+    });
+}
+
+/// The two mistakes every non-linear unary element-wise op shares, with their descriptions, e.g.
+/// "σ'(Z) = A(1 − A) left out: dZ = dA" and "σ' evaluated at A = σ(Z) instead of at Z".
+template <class Op>
+std::vector<Mistake> activation_mistakes(const char* missing, const char* at_output) {
+    return {{"missing_activation_derivative", missing, 0, &passthrough_vjp},
+            {"derivative_at_output", at_output, 0, &derivative_at_output_vjp<Op>}};
+}
+
+/// A unary element-wise op from its scalar rule, recorded with its definition (def.vjp is
+/// normally unary_vjp<Op>) and its parameters.
+template <class Op>
+Var elementwise(const OpDef& def, const Var& x, const OpParams& params = {}) {
+    return x.tape().record(
+        def, {x}, x.rows(), x.cols(),
+        [&x, &params](Matrix& out) {
+            const double* in = x.value().data();
+            double* o = out.data();
+            const std::size_t size = out.size();
+            for (std::size_t k = 0; k < size; ++k) o[k] = detail::forward_of<Op>(in[k], params);
+        },
+        params);
+}
+
+/// A unary element-wise op from its scalar rule alone (no definition: see the Cube example above).
 template <class Op>
 Var elementwise(const Var& x) {
     return x.tape().record(
@@ -120,59 +213,64 @@ Var elementwise(const Var& x) {
             const std::size_t size = out.size();
             for (std::size_t k = 0; k < size; ++k) o[k] = Op::forward(in[k]);
         },
-        [](const BackwardContext& ctx) {
-            const double* g = ctx.grad_output().data();
-            const double* in = ctx.input(0).data();
-            const double* out = ctx.output().data();
-            const BackwardContext::GradTarget target = ctx.grad_input_target(0);
-            const std::size_t size = target.grad.size();
-            double* gin = target.grad.data();
-            if (target.assign)
-                for (std::size_t k = 0; k < size; ++k) gin[k] = Op::backward(g[k], in[k], out[k]);
-            else
-                for (std::size_t k = 0; k < size; ++k) gin[k] += Op::backward(g[k], in[k], out[k]);
-        });
+        &unary_vjp<Op>);
 }
 
-/// A binary element-wise op with broadcasting from its scalar rules; each operand's gradient is
-/// summed back to its own shape (sum_to).
+/// The VJP of a binary element-wise Op with broadcasting: each operand's gradient is summed back
+/// to its own shape (sum_to).
+template <class Op>
+void binary_vjp(const BackwardContext& ctx) {
+    const BroadcastView x = broadcast_view(ctx.input(0)), y = broadcast_view(ctx.input(1));
+    const double* g = ctx.grad_output().data();
+    const double* o = ctx.output().data();
+    const std::size_t rows = ctx.output().shape(0), cols = ctx.output().shape(1);
+    detail::with_column_strides(x, y, [&](auto xs, auto ys) {
+        if (ctx.needs_grad(0))
+            detail::store_gradient<decltype(xs)::value>(
+                ctx.grad_input_target(0), x.row_stride, rows, cols, [&](std::size_t i, std::size_t j) {
+                    return Op::grad_x(g[i * cols + j], x.data[i * x.row_stride + j * xs],
+                                      y.data[i * y.row_stride + j * ys], o[i * cols + j]);
+                });
+        if (ctx.needs_grad(1))
+            detail::store_gradient<decltype(ys)::value>(
+                ctx.grad_input_target(1), y.row_stride, rows, cols, [&](std::size_t i, std::size_t j) {
+                    return Op::grad_y(g[i * cols + j], x.data[i * x.row_stride + j * xs],
+                                      y.data[i * y.row_stride + j * ys], o[i * cols + j]);
+                });
+    });
+}
+
+namespace detail {
+template <class Op>
+Var record_binary(const OpDef* def, const Var& a, const Var& b) {
+    const auto shape = broadcast_shape(Op::name, a, b);
+    auto forward = [&a, &b](Matrix& out) {
+        const BroadcastView x = broadcast_view(a.value()), y = broadcast_view(b.value());
+        const std::size_t rows = out.shape(0), cols = out.shape(1);
+        double* o = out.data();
+        detail::with_column_strides(x, y, [&](auto xs, auto ys) {
+            for (std::size_t i = 0; i < rows; ++i) {
+                const double* xi = x.data + i * x.row_stride;
+                const double* yi = y.data + i * y.row_stride;
+                for (std::size_t j = 0; j < cols; ++j) o[i * cols + j] = Op::forward(xi[j * xs], yi[j * ys]);
+            }
+        });
+    };
+    if (def != nullptr) return a.tape().record(*def, {a, b}, shape[0], shape[1], forward);
+    return a.tape().record(Op::name, {a, b}, shape[0], shape[1], forward, &binary_vjp<Op>);
+}
+}  // namespace detail
+
+/// A binary element-wise op with broadcasting, recorded with its definition.
+template <class Op>
+Var elementwise(const OpDef& def, const Var& a, const Var& b) {
+    return detail::record_binary<Op>(&def, a, b);
+}
+
+/// A binary element-wise op with broadcasting from its scalar rules alone (no definition).
 template <class Op>
 Var elementwise(const Var& a, const Var& b) {
-    const auto shape = broadcast_shape(Op::name, a, b);
-    return a.tape().record(
-        Op::name, {a, b}, shape[0], shape[1],
-        [&a, &b](Matrix& out) {
-            const BroadcastView x = broadcast_view(a.value()), y = broadcast_view(b.value());
-            const std::size_t rows = out.shape(0), cols = out.shape(1);
-            double* o = out.data();
-            detail::with_column_strides(x, y, [&](auto xs, auto ys) {
-                for (std::size_t i = 0; i < rows; ++i) {
-                    const double* xi = x.data + i * x.row_stride;
-                    const double* yi = y.data + i * y.row_stride;
-                    for (std::size_t j = 0; j < cols; ++j) o[i * cols + j] = Op::forward(xi[j * xs], yi[j * ys]);
-                }
-            });
-        },
-        [](const BackwardContext& ctx) {
-            const BroadcastView x = broadcast_view(ctx.input(0)), y = broadcast_view(ctx.input(1));
-            const double* g = ctx.grad_output().data();
-            const double* o = ctx.output().data();
-            const std::size_t rows = ctx.output().shape(0), cols = ctx.output().shape(1);
-            detail::with_column_strides(x, y, [&](auto xs, auto ys) {
-                if (ctx.needs_grad(0))
-                    detail::store_gradient<decltype(xs)::value>(
-                        ctx.grad_input_target(0), x.row_stride, rows, cols, [&](std::size_t i, std::size_t j) {
-                            return Op::grad_x(g[i * cols + j], x.data[i * x.row_stride + j * xs],
-                                              y.data[i * y.row_stride + j * ys], o[i * cols + j]);
-                        });
-                if (ctx.needs_grad(1))
-                    detail::store_gradient<decltype(ys)::value>(
-                        ctx.grad_input_target(1), y.row_stride, rows, cols, [&](std::size_t i, std::size_t j) {
-                            return Op::grad_y(g[i * cols + j], x.data[i * x.row_stride + j * xs],
-                                              y.data[i * y.row_stride + j * ys], o[i * cols + j]);
-                        });
-            });
-        });
+    return detail::record_binary<Op>(nullptr, a, b);
 }
 
 }  // namespace matgrad

@@ -12,13 +12,18 @@ namespace matgrad {
 /// Builds a graph on `tape` from one Var per input (all variables) and returns a 1x1 output.
 using GraphBuilder = std::function<Var(Tape& tape, const std::vector<Var>& inputs)>;
 
+/// What gradcheck() found: whether autodiff and central finite differences agree, and where they differ most.
 struct GradcheckResult {
+    /// true when max_error <= the tolerance.
     bool ok = true;
     double max_error = 0.0;       ///< max over all elements of |ad - fd| / max(1, |fd|)
     std::size_t worst_input = 0;  ///< where max_error occurred
+    /// Row of the worst element in inputs[worst_input].
     std::size_t worst_row = 0;
+    /// Column of the worst element.
     std::size_t worst_col = 0;
     double autodiff = 0.0;        ///< the two derivatives there
+    /// The finite-difference derivative at the worst element.
     double numeric = 0.0;
     std::string message;          ///< a readable summary of the worst element
 };

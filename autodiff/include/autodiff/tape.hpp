@@ -1,7 +1,9 @@
 // The reverse-mode tape: an append-only list of nodes addressed by index, and Var, a cheap handle
 // to one of them. Every op -- built-in or user-defined -- is added with Tape::record(), giving its
-// forward value and its vector-Jacobian product (backward) side by side.
+// definition (<autodiff/op.hpp>: the VJP, rules and mistakes) and its forward value.
 #pragma once
+
+#include <autodiff/op.hpp>
 
 #include <array>
 #include <atomic>
@@ -11,6 +13,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <xtensor/xnoalias.hpp>
@@ -48,10 +51,6 @@ class Tape;
 class BackwardContext;
 struct DotOptions;  // <autodiff/inspect.hpp>
 
-/// An op's vector-Jacobian product: reads the output's gradient from the context and adds
-/// (+=) each input's share into ctx.grad_input(i) for the inputs with ctx.needs_grad(i).
-using BackwardFn = void (*)(const BackwardContext&);
-
 namespace detail {
 /// The live-tape registry. Each live Tape owns one slot holding its current generation
 /// (generations are unique across all tapes); a destroyed tape's slot is reset to 0. A Var is
@@ -68,16 +67,21 @@ class Var {
 public:
     Var() = default;  ///< an empty handle; every accessor throws UsageError
 
+    /// The node's forward value.
     const Matrix& value() const;
     /// d out / d this node after tape.backward(out). Throws UsageError for a constant or when no
     /// backward() has run since this node was recorded.
     const Matrix& grad() const;
+    /// The node's name ("" when unnamed).
     const std::string& name() const;
     /// Names this node (e.g. "Z1") for error messages, explain and DOT output; returns *this.
     const Var& named(std::string name) const;
 
+    /// Rows of the node's value.
     std::size_t rows() const;
+    /// Columns of the node's value.
     std::size_t cols() const;
+    /// {rows(), cols()}.
     std::array<std::size_t, 2> shape() const { return {rows(), cols()}; }
     /// "64x10"
     std::string shape_string() const;
@@ -85,11 +89,19 @@ public:
     std::string describe() const;
 
     const char* op() const;        ///< "variable", "constant", "matmul", "add", ...
+    /// The op's definition; nullptr for an op recorded without one (record(name, ..., BackwardFn)).
+    const OpDef* def() const;
+    /// The op's numeric parameters (OpDef::params, in order; unused entries 0).
+    const OpParams& params() const;
     bool requires_grad() const;    ///< true for variables and everything computed from one
+    /// How many inputs the op that made this node has (0 for leaves).
     std::size_t num_inputs() const;
+    /// The op's i-th input (0-based).
     Var input(std::size_t i) const;
 
+    /// The tape this node lives on.
     Tape& tape() const;
+    /// The node's position on its tape (0 = first recorded).
     std::size_t index() const { return index_; }
     /// false for an empty handle, one made before its tape's last clear(), or one whose tape was
     /// destroyed
@@ -116,15 +128,55 @@ private:
     std::uint64_t generation_ = 0;
 };
 
-/// What an op's backward function sees: its inputs' values, its own value and gradient, and the
-/// gradient buffers of the inputs that need one.
+/// Records an op's operands: a braced list {a, b}, a std::vector<Var>, or a pointer and a count.
+/// A view for the duration of one record() call (a braced list lives until the call returns).
+class VarList {
+public:
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"
+#endif
+    VarList(std::initializer_list<Var> vars) : data_(vars.begin()), size_(vars.size()) {}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+    VarList(const std::vector<Var>& vars) : data_(vars.data()), size_(vars.size()) {}
+    VarList(const Var* data, std::size_t size) : data_(data), size_(size) {}
+    const Var* begin() const { return data_; }
+    const Var* end() const { return data_ + size_; }
+    std::size_t size() const { return size_; }
+
+private:
+    const Var* data_;
+    std::size_t size_;
+};
+
+/// Tape::backward(out, mutations): at tape node `node`, run mistake number `mistake` of the node's
+/// OpDef (OpDef::mistakes[mistake].vjp) instead of its true VJP.
+struct Mutation {
+    std::size_t node;
+    std::size_t mistake;
+};
+
+/// What an op's backward function sees: its inputs' values, its own value and gradient, its
+/// parameters and saved matrix, and the gradient buffers of the inputs that need one.
 class BackwardContext {
 public:
+    /// The op's own forward value (e.g. its softmax or sigmoid output, to reuse in the backward rule).
     const Matrix& output() const;
+    /// d out / d (this op's value): the gradient flowing in, shaped like output().
     const Matrix& grad_output() const;
+    /// How many inputs the op has.
     std::size_t num_inputs() const;
+    /// The value of input i (0-based), as it was in the forward pass.
     const Matrix& input(std::size_t i) const;
+    /// Whether input i needs a gradient (false for constants and what depends only on them).
     bool needs_grad(std::size_t i) const;
+    /// Numeric parameter k of the op (record(..., params); OpDef::params names them).
+    double param(std::size_t k) const;
+    /// The matrix the forward saved for the backward (record's forward(out, saved)), e.g. an
+    /// inverse or an LU factorization; kept by the node across Tape::clear().
+    const Matrix& saved() const;
     /// The gradient buffer of input i, already shaped like the input; add into it (+=).
     Matrix& grad_input(std::size_t i) const;
 
@@ -134,10 +186,19 @@ public:
     /// zero-filling every gradient before the pass. grad_input(i) is the simpler form that always
     /// adds (it zero-fills a fresh buffer first).
     struct GradTarget {
+        /// Input i's gradient buffer, shaped like the input.
         Matrix& grad;
+        /// true: assign (=) to `grad`; false: add (+=) to it.
         bool assign;
     };
+    /// See GradTarget.
     GradTarget grad_input_target(std::size_t i) const;
+
+    /// For mistake VJPs only (a mutated backward): makes input i's gradient a rows x cols matrix
+    /// even when the input has another shape (a gradient left unreduced or transposed) and returns
+    /// it for writing (=, its old contents are unspecified). The input's own backward is then
+    /// skipped (its VJP would misread the shape); another path adding into it throws ShapeError.
+    Matrix& replace_grad_input(std::size_t i, std::size_t rows, std::size_t cols) const;
 
 private:
     friend class Tape;
@@ -146,6 +207,8 @@ private:
     std::uint32_t node_;
 };
 
+/// Records matrix ops as they run (the forward pass) and computes every gradient in one reverse
+/// pass (backward()). Vars are handles into it; one tape per thread.
 class Tape {
 public:
     Tape();
@@ -157,24 +220,42 @@ public:
     /// copied into the node's kept buffer (no allocation when the shape repeats after clear());
     /// an rvalue is moved in.
     Var constant(const Matrix& value, std::string name = "");
+    /// Moves `value` in (see above).
     Var constant(Matrix&& value, std::string name = "");
+    /// A 1x1 constant.
     Var constant(double value, std::string name = "");
     /// A leaf that needs a gradient (a parameter); copied or moved in like constant().
     Var variable(const Matrix& value, std::string name = "");
+    /// Moves `value` in (see above).
     Var variable(Matrix&& value, std::string name = "");
 
     /// Records an op: checks that all inputs live on this tape, appends a rows x cols node, calls
-    /// forward(out) to fill its value (read inputs through their Vars inside forward), and keeps
-    /// backward for the reverse pass. Inputs that need no gradient cost no backward work.
+    /// forward(out) -- or forward(out, saved) to also keep a matrix for the backward -- to fill its
+    /// value (read inputs through their Vars inside forward), and keeps def.vjp for the reverse
+    /// pass, with `params` readable there as ctx.param(k). Inputs that need no gradient cost no
+    /// backward work.
     template <class Forward>
-    Var record(const char* op, std::initializer_list<Var> inputs, std::size_t rows,
-               std::size_t cols, Forward&& forward, BackwardFn backward);
+    Var record(const OpDef& def, VarList inputs, std::size_t rows, std::size_t cols,
+               Forward&& forward, const OpParams& params = {});
+
+    /// The same without a definition: a name and a VJP (explain writes its gradient generically
+    /// as vjp(op, input i, g); no mistakes, not callable by name).
+    template <class Forward>
+    Var record(const char* op, VarList inputs, std::size_t rows, std::size_t cols,
+               Forward&& forward, BackwardFn backward);
 
     /// Reverse pass from a 1x1 node. Afterwards grad() of every node that depends on a variable
     /// holds d out / d node (leaves and intermediates); a variable `out` does not depend on gets a
     /// zero matrix of its own shape. Each call recomputes all gradients from scratch: gradients of
     /// two backward() calls are never summed.
     void backward(const Var& out);
+
+    /// A mutated reverse pass: as backward(out), but at each mutation's node its OpDef's mistake
+    /// runs instead of the true VJP (several nodes may be mutated at once). Gradients then hold
+    /// what that hand derivation would give; one may have another shape than its node (see
+    /// BackwardContext::replace_grad_input). The next backward() is exact again. Throws
+    /// UsageError for a node index past the output or a mistake index the op does not have.
+    void backward(const Var& out, const std::vector<Mutation>& mutations);
 
     /// Forgets all nodes (existing Vars become invalid) but keeps every buffer, so a training loop
     /// that builds the same graph each step does not allocate in steady state.
@@ -196,17 +277,22 @@ public:
     /// backward step throws NumericalError naming the op, the node, its shape, the position of the
     /// first bad element and the input values there.
     void set_anomaly_detection(bool on) { detect_anomalies_ = on; }
+    /// Whether anomaly detection is on.
     bool anomaly_detection() const { return detect_anomalies_; }
 
     /// Per-node wall-clock timing of forward and backward (for trace tools); off by default.
     void set_timing(bool on) { timing_ = on; }
+    /// Whether timing is on.
     bool timing() const { return timing_; }
+    /// Seconds node `index`'s forward took (0 without timing).
     double forward_seconds(std::size_t index) const;
+    /// Seconds node `index`'s backward step took (0 without timing).
     double backward_seconds(std::size_t index) const;
 
     /// Graphviz DOT of the recorded graph, one node per op (implemented in inspect.cpp; the
     /// options are in <autodiff/inspect.hpp>).
     std::string to_dot() const;
+    /// DOT with options: gradient norms on the nodes, the graph's name.
     std::string to_dot(const DotOptions& options) const;
     /// A table, one row per node: index, op, name, shape, value min/max/mean, gradient norm,
     /// forward and backward time (with set_timing(true)).
@@ -218,9 +304,12 @@ private:
 
     struct Node {
         const char* op = "";
+        const OpDef* def = nullptr;
         std::string name;
         Matrix value;
         Matrix grad;
+        Matrix saved;  // what forward(out, saved) kept for the backward
+        OpParams params{};
         BackwardFn backward = nullptr;
         std::uint32_t first_input = 0;  // into inputs_
         std::uint32_t num_inputs = 0;
@@ -228,12 +317,16 @@ private:
         bool has_grad = false;  // grad() is meaningful: set by backward()
         bool grad_written = false;  // during backward(): some op has written into grad
         bool released = false;      // release() moved the value out
+        bool grad_replaced = false; // a mistake VJP gave grad another shape (mutated pass)
         double forward_seconds = 0.0;
         double backward_seconds = 0.0;
     };
 
-    Var push_node(const char* op, std::initializer_list<Var> inputs, std::size_t rows,
-                  std::size_t cols, BackwardFn backward);
+    Var push_node(const char* op, VarList inputs, std::size_t rows, std::size_t cols,
+                  BackwardFn backward);
+    template <class Forward>
+    Var run_forward(Var out, Forward&& forward);
+    void backward_pass(const Var& out, const std::vector<Mutation>* mutations);
     void finish_forward(std::uint32_t index, double seconds);
     Var make_leaf(const char* op, const Matrix& value, std::string&& name, bool requires_grad,
                   Matrix* steal_from);
@@ -260,13 +353,37 @@ private:
 };
 
 template <class Forward>
-Var Tape::record(const char* op, std::initializer_list<Var> inputs, std::size_t rows,
-                 std::size_t cols, Forward&& forward, BackwardFn backward) {
-    Var out = push_node(op, inputs, rows, cols, backward);
+Var Tape::run_forward(Var out, Forward&& forward) {
+    Node& n = *nodes_[out.index_];
     const double start = timing_ ? now_seconds() : 0.0;
-    forward(nodes_[out.index_]->value);
+    try {
+        if constexpr (std::is_invocable_v<Forward&, Matrix&, Matrix&>)
+            forward(n.value, n.saved);
+        else
+            forward(n.value);
+    } catch (...) {  // a forward that throws (a singular inv) leaves no node behind
+        --count_;
+        input_count_ -= n.num_inputs;
+        throw;
+    }
     finish_forward(out.index_, timing_ ? now_seconds() - start : 0.0);
     return out;
+}
+
+template <class Forward>
+Var Tape::record(const OpDef& def, VarList inputs, std::size_t rows, std::size_t cols,
+                 Forward&& forward, const OpParams& params) {
+    Var out = push_node(def.name, inputs, rows, cols, def.vjp);
+    Node& n = *nodes_[out.index_];
+    n.def = &def;
+    n.params = params;
+    return run_forward(out, forward);
+}
+
+template <class Forward>
+Var Tape::record(const char* op, VarList inputs, std::size_t rows, std::size_t cols,
+                 Forward&& forward, BackwardFn backward) {
+    return run_forward(push_node(op, inputs, rows, cols, backward), forward);
 }
 
 inline Var::Var(const Tape& tape, std::uint32_t index)
@@ -299,5 +416,7 @@ inline const Matrix& BackwardContext::input(std::size_t i) const {
 inline bool BackwardContext::needs_grad(std::size_t i) const {
     return tape_.input_node(*tape_.nodes_[node_], i).requires_grad;
 }
+inline double BackwardContext::param(std::size_t k) const { return tape_.nodes_[node_]->params[k]; }
+inline const Matrix& BackwardContext::saved() const { return tape_.nodes_[node_]->saved; }
 
 }  // namespace matgrad

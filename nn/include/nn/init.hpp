@@ -14,6 +14,7 @@ namespace matgrad::nn {
 /// A seeded source of uniform and standard normal doubles, the same on every platform.
 class Rng {
 public:
+    /// A generator seeded with `seed`: the same seed gives the same numbers on every platform.
     explicit Rng(std::uint64_t seed) : engine_(seed) {}
     double uniform();  ///< in [0, 1), 53 random bits
     double normal();   ///< N(0, 1) by the Box-Muller transform

@@ -43,15 +43,17 @@ std::string read_text_file(const std::string& path);
 
 /// A numeric CSV table: the header's column names and one row of `values` per data line.
 struct CsvTable {
-    std::vector<std::string> header;
+    std::vector<std::string> header;  ///< the column names, in file order
     Matrix values;  ///< rows x header.size()
 };
 
 /// Reads a comma-separated file with a header line of column names and only finite numbers below
 /// it. Accepts LF or CRLF line ends, a trailing newline, a UTF-8 byte-order mark, spaces around
-/// cells and double-quoted names (without commas inside). Ragged rows, empty cells, text,
-/// NaN/Inf, a header only, an empty file and duplicate column names throw InputError naming the
-/// line and column.
+/// cells and RFC 4180 quoting (a field in double quotes may hold commas, line breaks and "" for a
+/// quote; a stray quote throws rather than splitting a field at the wrong comma). Ragged rows,
+/// empty cells, text, NaN/Inf, a header only, an empty file, duplicate column names and a pandas
+/// index column (empty first name or "Unnamed: 0": the message says to pass index=False) throw
+/// InputError naming the line and column.
 CsvTable read_csv(const std::string& path);
 /// The same parser on text in memory; `name` stands for the file in error messages.
 CsvTable parse_csv(std::string_view text, const std::string& name);

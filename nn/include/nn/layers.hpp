@@ -22,11 +22,9 @@
 
 namespace matgrad::nn {
 
-// ---- Activations (element-wise ops written with matgrad::elementwise<Op>) -------------------------
+// ---- Activations (the ops are the engine's: matgrad::sigmoid, matgrad::relu, matgrad::tanh) ------
 
-Var relu(const Var& x);  ///< max(x, 0); derivative 1 for x > 0, else 0
-Var tanh(const Var& x);  ///< derivative 1 - tanh²
-
+/// The activation a Linear layer's output goes through in an MLP.
 enum class Activation { sigmoid, relu, tanh, identity };
 
 /// Applies `f` to x (identity returns x itself, recording nothing).
@@ -62,7 +60,9 @@ public:
     /// Given parameters; throws std::invalid_argument unless b is rows(W) x 1.
     Linear(Matrix W, Matrix b);
 
+    /// Inputs (columns of W).
     std::size_t in() const { return W.shape(1); }
+    /// Outputs (rows of W).
     std::size_t out() const { return W.shape(0); }
 
     /// Puts W and b on A's tape as variables and returns Z = W A + b. With index l > 0 the nodes
@@ -72,6 +72,7 @@ public:
     /// d loss / dW and d loss / db after tape.backward() on a graph built by the last forward().
     /// Throws UsageError if the tape was cleared since.
     const Matrix& grad_W() const { return W_on_tape_.grad(); }
+    /// d loss / d b after backward().
     const Matrix& grad_b() const { return b_on_tape_.grad(); }
 
     Matrix W;  ///< out x in
@@ -103,11 +104,15 @@ public:
     void init(std::uint64_t seed);
 
     std::size_t depth() const { return layers_.size(); }  ///< L, the number of Linear layers
+    /// Layer sizes, inputs first.
     std::vector<std::size_t> sizes() const;
+    /// The activation of the hidden layers.
     Activation hidden_activation() const { return hidden_; }
+    /// The activation of the last layer.
     Activation output_activation() const { return output_; }
     /// Layer l = 1..L (the slides' numbering).
     Linear& layer(std::size_t l);
+    /// Layer l (1-based).
     const Linear& layer(std::size_t l) const;
 
     /// Records the network on X's tape and returns A[L] (the output activation applied). Nodes are

@@ -31,8 +31,10 @@ Task parse_task(const std::string& name);
 /// the line of the file it came from.
 class TargetError : public std::invalid_argument {
 public:
+    /// An error at sample `sample_index` (0-based).
     TargetError(std::size_t sample_index, const std::string& message)
         : std::invalid_argument(message), sample(sample_index) {}
+    /// The 0-based index of the sample.
     std::size_t sample;
 };
 
@@ -49,12 +51,14 @@ struct Standardization {
 
 /// How a task's targets (1 x n, as in the file) become what the network is trained on, and back.
 struct TargetCoding {
+    /// The task the targets are coded for.
     Task task = Task::binary;
     /// Classification: the original label of class 0, 1, ..., sorted ({0, 1} for binary).
     std::vector<double> classes;
     /// Regression: the training rows' target mean and std (1 x 1 each).
     Standardization scale{Matrix{{0.0}}, Matrix{{1.0}}};
 
+    /// Rows of the network's output: the classes for multiclass, else 1.
     std::size_t outputs() const { return task == Task::multiclass ? classes.size() : 1; }
     /// The class index of every label; TargetError at the first label that is not a class.
     std::vector<std::size_t> class_indices(const Matrix& y) const;
@@ -69,11 +73,17 @@ struct Prediction {
     Matrix probabilities;  ///< classification: classes x n, row i the probability of classes[i]
 };
 
+/// A trained model: the network, how targets and features are coded, and the column names.
 struct Model {
+    /// The network (features in, outputs out).
     MLP mlp;
+    /// How targets map to outputs and back.
     TargetCoding target;
+    /// The training rows' feature standardization.
     Standardization features;
+    /// The feature columns, in the order the network reads them.
     std::vector<std::string> feature_names;
+    /// The target column's name.
     std::string label;
     std::string task_reason;  ///< why this task was chosen, as printed by `matgrad train`
 

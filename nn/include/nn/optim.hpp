@@ -8,6 +8,7 @@
 
 namespace matgrad::nn {
 
+/// Updates parameters from their gradients after each backward().
 class Optimizer {
 public:
     virtual ~Optimizer() = default;
@@ -20,9 +21,13 @@ public:
 /// loss + (λ/2) Σ p².
 class SGD : public Optimizer {
 public:
+    /// Gradient descent with step size `learning_rate` and L2 decay `weight_decay` (λ above).
     explicit SGD(double learning_rate, double weight_decay = 0.0);
     void step(const std::vector<Matrix*>& params, const std::vector<const Matrix*>& grads) override;
+    ///@{
+    /// The step size and λ.
     double learning_rate, weight_decay;
+    ///@}
 };
 
 /// Adam (Kingma & Ba 2015). At step t = 1, 2, ...:
@@ -34,12 +39,17 @@ public:
 /// m and v start at zero and are allocated on the first step (none after).
 class Adam : public Optimizer {
 public:
+    /// Adam (AdamW with weight_decay > 0) with the usual defaults.
     explicit Adam(double learning_rate = 1e-3, double beta1 = 0.9, double beta2 = 0.999,
                   double epsilon = 1e-8, double weight_decay = 0.0);
     void step(const std::vector<Matrix*>& params, const std::vector<const Matrix*>& grads) override;
+    /// Number of step() calls so far (Adam's bias correction uses it).
     std::size_t steps_taken() const { return t_; }
 
+    ///@{
+    /// Step size, moment decay rates, the denominator's epsilon and the decoupled weight decay λ.
     double learning_rate, beta1, beta2, epsilon, weight_decay;
+    ///@}
 
 private:
     std::vector<Matrix> m_, v_;

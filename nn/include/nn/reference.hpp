@@ -24,8 +24,11 @@ namespace matgrad::nn {
 /// entries; entry 0 is the input layer: A[0] = X, and Z[0], dZ[0], dA[0], dW[0], db[0] are empty
 /// (0x0) because the slides compute no gradient for X.
 struct ForwardBackward {
+    /// Z[l] = W[l] A[l-1] + b[l] (index 0 unused).
     std::vector<Matrix> Z, A;       ///< forward: Z[l] = W[l] A[l-1] + b[l], A[l] = σ(Z[l])
+    /// dJ/dZ[l].
     std::vector<Matrix> dZ, dA;     ///< d J / d Z[l], d J / d A[l]
+    /// dJ/dW[l] and the other gradients, indexed like W.
     std::vector<Matrix> dW, db;     ///< d J / d W[l], d J / d b[l]
     double J = 0.0;                 ///< -(1/n) Σ ( Y log A[L] + (1 - Y) log(1 - A[L]) )
     std::size_t depth() const { return Z.empty() ? 0 : Z.size() - 1; }  ///< L

@@ -22,7 +22,9 @@ namespace matgrad::nn {
 
 // ---- The task -------------------------------------------------------------------------------------
 
+/// A task and why it was chosen.
 struct TaskChoice {
+    /// The task.
     Task task;
     std::string reason;  ///< e.g. "3 distinct integer labels (0, 1, 2)"
 };
@@ -46,7 +48,10 @@ TargetCoding make_target_coding(Task task, const Matrix& y);
 
 /// Sample indices (columns) of each part.
 struct Split {
+    ///@{
+    /// Sample indices of the training, validation and test parts.
     std::vector<std::size_t> train, validation, test;
+    ///@}
 };
 
 /// Classification: stratified, each class on its own; regression: all samples as one group. Each
@@ -67,11 +72,14 @@ Matrix take_columns(const Matrix& m, const std::vector<std::size_t>& indices);
 /// binary_cross_entropy_with_logits, softmax_cross_entropy or mse.
 Var task_loss(Task task, const Var& Z, const Var& Y);
 
+/// How fit() trains.
 struct FitOptions {
     std::string optimizer = "adam";  ///< "adam" (AdamW with weight_decay > 0) or "sgd"
+    /// The optimizer's step size.
     double learning_rate = 0.01;
     /// L2 for SGD, decoupled for Adam (<nn/optim.hpp>); empty: default_weight_decay(task).
     std::optional<double> weight_decay;
+    /// Passes over the training part (fewer with early stopping).
     std::size_t epochs = 200;
     std::size_t batch = 32;     ///< >= the training samples: full batch
     /// Stop after this many epochs without a lower validation loss and restore the best epoch's
@@ -86,31 +94,51 @@ double default_weight_decay(Task task);
 
 /// One part of the data, features standardized and targets coded: X features x n, Y outputs x n.
 struct Part {
+    ///@{
+    /// Features (features x n, standardized) and coded targets (outputs x n).
     Matrix X, Y;
+    ///@}
+    /// true for a part without samples.
     bool empty() const { return X.size() == 0; }
 };
 
+/// The parts fit() trains on (train), stops early on (validation) and reports (test).
 struct FitData {
-    Part train, validation, test;  ///< validation (needed when patience > 0) and test may be empty
+    ///@{
+    /// The parts; validation (needed when patience > 0) and test may be empty.
+    Part train, validation, test;
+    ///@}
 };
 
 /// Losses and the task's metric (accuracy, or R² -- the same on the standardized target as in its
 /// units) after an epoch; NaN for an empty part.
 struct EpochRecord {
+    /// 1-based epoch number.
     std::size_t epoch = 0;
+    ///@{
+    /// The loss on each part.
     double train_loss = 0, validation_loss = 0, test_loss = 0;
+    ///@}
+    ///@{
+    /// The task's metric on the training and test parts.
     double train_metric = 0, test_metric = 0;
+    ///@}
 };
 
+/// What fit() did.
 struct FitResult {
+    /// One record per finished epoch.
     std::vector<EpochRecord> history;
     std::size_t best_epoch = 0;  ///< the epoch whose parameters the model holds after fit()
     bool stopped_early = false;  ///< patience ran out before the last epoch
     bool interrupted = false;    ///< stop_requested() said so
+    /// Optimizer steps taken.
     std::size_t steps = 0;
+    /// Wall-clock training time.
     double seconds = 0;
 };
 
+/// Callbacks of fit(): progress and interruption.
 struct FitHooks {
     std::function<void(const EpochRecord&)> epoch_done;  ///< after each epoch's evaluation
     std::function<bool()> stop_requested;                ///< polled after every step
@@ -126,25 +154,40 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
 
 // ---- The whole pipeline ---------------------------------------------------------------------------
 
+/// fit()'s options plus the network and the split.
 struct TrainOptions : FitOptions {
     std::optional<Task> task;  ///< empty: detect_task
+    /// Hidden layer sizes.
     std::vector<std::size_t> hidden{32};
+    /// The hidden layers' activation.
     Activation activation = Activation::relu;
+    /// Share of each class (or of all samples) held out for testing.
     double test_fraction = 0.2;
+    /// Share of the rest held out for early stopping.
     double validation_fraction = 0.1;
 };
 
 /// A model's loss (as trained: standardized target for regression) and metrics in the target's
 /// units; NaN where the task has no such metric.
 struct Evaluation {
+    ///@{
+    /// The loss, and accuracy (classification) or R² and RMSE (regression); NaN where not defined.
     double loss = 0, accuracy = 0, r2 = 0, rmse = 0;
+    ///@}
 };
 
+/// What train() returns.
 struct TrainResult {
+    /// The trained model.
     Model model;
+    /// Which samples went where.
     Split split;
+    /// The training run.
     FitResult fit;
+    ///@{
+    /// The final model on the training and test parts.
     Evaluation train, test;  ///< of the final model (the restored best epoch)
+    ///@}
 };
 
 /// Chooses the task (choose_task), codes the targets, splits with options.seed,

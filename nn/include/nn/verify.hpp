@@ -21,6 +21,7 @@
 
 namespace matgrad::nn {
 
+/// What diagnose() found a hand-derived gradient to be: right, or which classic mistake explains it.
 enum class Diagnosis {
     ok,
     transposed,                     ///< equals the transpose of the true gradient
@@ -47,6 +48,7 @@ struct GradientTruth {
     /// For a bias: the gradient before summing over samples (dZ[l], rows x n), and its name "dZ1";
     /// empty otherwise.
     Matrix per_sample;
+    /// The name of `per_sample`, "dZ1".
     std::string per_sample_formula;
     /// The gradient computed with σ'(Z) = A(1 − A) left out -- of every hidden layer's dZ, and of
     /// this layer's dZ only (both the same in a 2-layer network); empty when the mistake cannot
@@ -56,7 +58,9 @@ struct GradientTruth {
 
 /// One hand-derived gradient judged against its truth.
 struct GradientReport {
+    /// The gradient's name, "dW1".
     std::string param;
+    /// The mistake that explains it (ok when it matches).
     Diagnosis diagnosis = Diagnosis::unexplained;
     /// Further mistakes found together with `diagnosis`, e.g. {transposed} for a transposed
     /// gradient that also lacks the 1/n (diagnosis missing_mean_factor).
@@ -64,15 +68,22 @@ struct GradientReport {
     /// yours = factor × (the form that matched): n for missing_mean_factor, the fitted constant
     /// for scaled, 1 when no constant is involved.
     double factor = 1.0;
+    /// The true gradient's shape.
     std::array<std::size_t, 2> expected_shape{};
+    /// The shape of yours.
     std::array<std::size_t, 2> given_shape{};
     /// Against the true gradient, when the shapes agree (NaN otherwise): max |yours − true|,
     /// that divided by max |true| (the gradient's scale), and where the largest error is.
     double max_abs_error = std::numeric_limits<double>::quiet_NaN();
+    /// max_abs_error / max |true| (NaN when the shapes differ).
     double max_rel_error = std::numeric_limits<double>::quiet_NaN();
+    ///@{
+    /// Where |yours - true| is largest.
     std::size_t worst_row = 0, worst_col = 0;
+    ///@}
     std::string hint;  ///< one line in the slides' notation
 
+    /// true when the diagnosis is ok.
     bool ok() const { return diagnosis == Diagnosis::ok; }
     /// "missing_mean_factor + transposed"
     std::string diagnosis_text() const;
@@ -92,8 +103,15 @@ GradientReport diagnose(const GradientTruth& truth, const Matrix& given, double 
 /// The slides' network: parameters W[0] = W1 (out x in), b[0] = b1 (out x 1), X (features x
 /// samples), Y (outputs x samples, 0/1).
 struct MlpProblem {
+    ///@{
+    /// Weights W[0] = W1 (out x in) and biases b[0] = b1 (out x 1).
     std::vector<Matrix> W, b;
+    ///@}
+    ///@{
+    /// Inputs (features x samples) and 0/1 labels (outputs x samples).
     Matrix X, Y;
+    ///@}
+    /// Number of layers L.
     std::size_t depth() const { return W.size(); }
 };
 
@@ -101,9 +119,15 @@ struct MlpProblem {
 /// ..., as for `matgrad grad`) when both are set, else seeded random values for `sizes` and
 /// `samples` (X ~ N(0,1), W Xavier-uniform, b ~ N(0, 0.1²), Y random 0/1).
 struct MlpSource {
+    ///@{
+    /// Directories with X.npy, Y.npy and W1.npy, b1.npy, ...
     std::string data_dir, params_dir;
+    ///@}
+    /// Layer sizes of the random network, inputs first.
     std::vector<std::size_t> sizes{10, 64, 1};
+    /// Samples of the random network.
     std::size_t samples = 7;
+    /// Seed of the random network.
     std::uint64_t seed = 0;
 };
 

@@ -1,0 +1,101 @@
+// An op definition (OpDef): everything matgrad knows about one op, in one static object -- its
+// name and signature, its forward notation, its vector-Jacobian product (VJP), the rule of each
+// input's gradient in the slides' notation (read by explain() and the generated derivative table),
+// and its classic hand-derivation mistakes, each a wrong VJP that a mutated reverse pass
+// (Tape::backward(out, mutations)) runs in place of the right one.
+//
+// Built-in ops are defined this way (autodiff/src/*_ops.cpp) and so can user ops be
+// (examples/custom_op). <autodiff/registry.hpp> finds definitions by name.
+//
+// Rule templates. OpDef::forward, InputRule::rule, ::shapes and ::layout are small templates in
+// Unicode (and LaTeX for forward and rule) with these placeholders:
+//   {g}         the upstream gradient (the gradient of the op's output)
+//   {0}, {1}    operand 0, 1, ... (in explain: its formula or label; in tables: its signature name)
+//   {out}       the op's output
+//   {N}         entries of operand 0 per output entry (mean's N: all of them, or one column's)
+//   {<param>}   a numeric parameter by its name in OpDef::params, e.g. {p} of pow(x, p)
+//   {shape:out}, {shape:i}, {shapeT:i}   (shapes templates only) "64×7", or transposed "7×64"
+// explain() reads a rule of the form "[−]{g} ⊙ A ⊘ B / {N} ..." as a chain of element-wise factors
+// applied to the gradient (scalar operands and numbers fold into one coefficient, as the slides'
+// 1/n); any other form (e.g. "{g} {1}ᵀ") is substituted as written. Operands get parentheses only
+// where the surrounding notation needs them.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace matgrad {
+
+class BackwardContext;
+class Var;
+
+/// An op's vector-Jacobian product: reads the output's gradient from the context and adds
+/// (+=) each input's share into ctx.grad_input(i) for the inputs with ctx.needs_grad(i).
+/// Parameters (ctx.param(k)) and a saved matrix (ctx.saved()) are stored in the node, so a
+/// function pointer suffices and the reverse pass allocates nothing.
+using BackwardFn = void (*)(const BackwardContext&);
+
+/// Numeric parameters of one op application (alpha, axis, p), stored inline in its node.
+inline constexpr std::size_t kMaxOpParams = 4;
+using OpParams = std::array<double, kMaxOpParams>;
+
+/// Calls the op by name (apply_op): its matrix operands and its numeric parameters, both already
+/// checked against OpDef::arity and OpDef::params.
+using ApplyFn = Var (*)(const std::vector<Var>& args, const std::vector<double>& numbers);
+
+/// One notation in two spellings: Unicode (explain, README) and LaTeX (docs/derivatives.md).
+struct Notation {
+    const char* unicode = "";
+    const char* latex = "";
+};
+
+/// How one input's gradient is written.
+struct InputRule {
+    Notation rule;            ///< "{g} ⊙ {out}(1 − {out})" -- d input = this (summed to its shape)
+    const char* shapes = "";  ///< explain's shape remark; empty: "element-wise on 64×7" / "a → b"
+    const char* layout = "";  ///< explain's layout remark (matmul's numerator/denominator step)
+};
+
+/// A classic hand-derivation mistake: a wrong VJP with the same contract as OpDef::vjp (it
+/// computes every input's gradient, wrong only for `input`). A wrong gradient whose shape differs
+/// from the input's (a bias gradient left per sample, a transposed non-square gradient) is
+/// written with ctx.replace_grad_input(i, rows, cols).
+struct Mistake {
+    const char* code;         ///< "missing_activation_derivative", "not_summed", "transposed", ...
+    const char* description;  ///< one line: what the hand derivation got wrong
+    std::size_t input;        ///< the operand whose gradient is wrong
+    BackwardFn vjp;
+};
+
+/// How explain treats the op's shapes.
+enum class OpKind {
+    leaf,          ///< variable, constant
+    elementwise,   ///< unary, output shaped like the input ("element-wise on 64×7")
+    broadcasting,  ///< binary element-wise with numpy broadcasting: gradients summed back (sum_to)
+    other,         ///< anything else (matmul, reductions, softmax, matrix functions, user ops)
+};
+
+/// The one definition of an op. Define it once as a static object (never destroyed while tapes
+/// use it: nodes keep a pointer to it).
+struct OpDef {
+    const char* name = "";       ///< "pow": Var::op(), the registry key, error messages
+    const char* signature = "";  ///< "pow(x, p)": operands then numeric parameters
+    std::size_t arity = 0;       ///< number of matrix operands
+    std::vector<const char*> params;  ///< names of the numeric parameters, in order: {"p"}
+    std::size_t optional_params = 0;  ///< how many trailing params apply_op may omit (sum's axis)
+    Notation forward;            ///< "{0}^{p}"; empty: "name({0}, {1})"
+    /// explain's forward shape arithmetic: "({0})({1})" for matmul, "{0} + {1}" for add ({i} is
+    /// then operand i's shape expression, and " = 64×7" is appended); a template containing
+    /// {shape:out} is the whole remark ("sum over {shape:0} → {shape:out}"). Empty: default.
+    const char* shapes = "";
+    std::vector<InputRule> inputs;   ///< one per operand (missing or empty: generic vjp(...) line)
+    std::vector<Mistake> mistakes;
+    BackwardFn vjp = nullptr;
+    OpKind kind = OpKind::other;
+    ApplyFn apply = nullptr;     ///< for apply_op(name, ...); nullptr: not callable by name
+    const char* note = "";       ///< a remark for the derivative table (stability, conventions)
+};
+
+}  // namespace matgrad

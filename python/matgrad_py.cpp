@@ -1,0 +1,324 @@
+// matgrad._core: the engine for Python on numpy arrays. This file only maps types and names --
+// every rule, check and message is the C++ library's.
+//
+// Ownership: a Python Var holds a shared_ptr to its Python Tape, so a Var keeps its tape alive.
+// (Vars handed to gradcheck's callback live on a tape C++ owns; they hold no owner, and the C++
+// stale-Var check makes any use after gradcheck returns a UsageError, never a dangling read.)
+// backward() runs without the GIL; meanwhile every other use of that tape raises UsageError.
+#include <autodiff/autodiff.hpp>
+#include <autodiff/inspect.hpp>
+#include <nn/layers.hpp>
+#include <nn/losses.hpp>
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace py = pybind11;
+using namespace pybind11::literals;
+using matgrad::Matrix;
+using matgrad::Tape;
+using matgrad::Var;
+
+namespace {
+
+struct PyTape {
+    Tape tape;
+    std::atomic<bool> in_backward{false};
+
+    Tape& get() {
+        if (in_backward.load()) throw matgrad::UsageError("the tape is running backward() in another thread");
+        return tape;
+    }
+};
+
+struct PyVar {
+    Var var;
+    std::shared_ptr<PyTape> owner;  // null for gradcheck's tapes (owned by C++)
+
+    const Var& get() const {
+        if (owner) owner->get();
+        return var;
+    }
+    Tape& tape() const { return owner ? owner->get() : get().tape(); }
+    PyVar result(Var v) const { return {std::move(v), owner}; }
+};
+
+// ---- numpy <-> Matrix -----------------------------------------------------------------------------
+
+/// numpy's spelling of a shape: "()", "(3,)", "(2, 3, 4)".
+std::string shape_tuple(const py::array& a) {
+    std::string s = "(";
+    for (py::ssize_t d = 0; d < a.ndim(); ++d) s += (d > 0 ? ", " : "") + std::to_string(a.shape(d));
+    return s + (a.ndim() == 1 ? ",)" : ")");
+}
+
+template <class T>
+using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;  // converts on construction
+
+/// Whether every integer of `a` (read as Int) survives the round trip through double; `end` is
+/// 2^bits, the first double outside Int (converting it back would be undefined).
+template <class Int>
+bool exact_in_double(const py::array& a, double end) {
+    if (a.itemsize() <= 4) return true;
+    const CArray<Int> ints(a);
+    return std::all_of(ints.data(), ints.data() + ints.size(), [end](Int v) {
+        const double d = static_cast<double>(v);
+        return d < end && static_cast<Int>(d) == v;
+    });
+}
+
+/// Any array-like numpy reads as a 2-D array of bools, integers or floats, as a float64 Matrix
+/// (exact: integers beyond 2^53 are refused rather than rounded). `what` starts the messages.
+Matrix to_matrix(py::handle obj, const std::string& what) {
+    const py::array a = py::isinstance<py::array>(obj) ? py::reinterpret_borrow<py::array>(obj)
+                                                        : py::module_::import("numpy").attr("asarray")(obj);
+    const char kind = a.dtype().kind();
+    const bool numeric = kind == 'b' || kind == 'i' || kind == 'u' || (kind == 'f' && a.itemsize() <= 8);
+    if (!numeric)
+        throw py::type_error(what + ": expected numbers (bool, int, float16/32/64), got dtype " +
+                             py::str(a.dtype()).cast<std::string>());
+    if (a.ndim() != 2)
+        throw matgrad::ShapeError(what + ": expected a 2-D array, got shape " + shape_tuple(a) +
+                                  " (a row is x.reshape(1, -1), a column x.reshape(-1, 1))");
+    const CArray<double> d(a);
+    if ((kind == 'i' && !exact_in_double<std::int64_t>(a, 0x1p63)) ||
+        (kind == 'u' && !exact_in_double<std::uint64_t>(a, 0x1p64)))
+        throw matgrad::ShapeError(what + ": integers beyond 2^53 have no exact float64 value");
+    Matrix m({static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1))});
+    std::copy(d.data(), d.data() + d.size(), m.data());
+    return m;
+}
+
+py::array_t<double> to_numpy(const Matrix& m) {
+    py::array_t<double> a({m.shape(0), m.shape(1)});
+    std::copy(m.begin(), m.end(), a.mutable_data());
+    return a;
+}
+
+// ---- operands -------------------------------------------------------------------------------------
+
+/// f(self, other), or f(other, self) when `reflected`: `other` is a Var, a number (float, int, numpy
+/// scalar, 0-D array; for the ops with a scalar C++ overload), or anything numpy reads as a 2-D
+/// array, which becomes a constant on self's tape. (One overload that dispatches here: a failed
+/// pybind11 overload costs more than the op.)
+template <class Op>
+PyVar apply_binary(const PyVar& self, const py::object& other, bool reflected, const std::string& what, Op f) {
+    const Var& x = self.get();
+    const bool is_number = PyFloat_Check(other.ptr()) || PyLong_Check(other.ptr());
+    if (!is_number && py::isinstance<PyVar>(other)) {
+        const Var& y = other.cast<const PyVar&>().get();
+        return self.result(reflected ? f(y, x) : f(x, y));
+    }
+    const py::object array = is_number ? other : py::module_::import("numpy").attr("asarray")(other);
+    if constexpr (std::is_invocable_v<Op, const Var&, double>) {
+        if (is_number || array.cast<py::array>().ndim() == 0) {
+            const double number = is_number ? other.cast<double>() : to_matrix(array.attr("reshape")(1, 1), what)(0, 0);
+            return self.result(reflected ? f(number, x) : f(x, number));
+        }
+    }
+    const Var c = self.tape().constant(to_matrix(array, what));
+    return self.result(reflected ? f(c, x) : f(x, c));
+}
+
+/// Binds f on `scope` under `name` for (Var, other) and under `rname` for (other, Var): Var's
+/// operator and its reflection, or a module function (then `rname` is `name`).
+template <class Scope, class Op, class... Extra>
+void def_binary(Scope& scope, const char* name, const char* rname, Op f, const Extra&... extra) {
+    const std::string what = std::string("operand of ") + name;
+    scope.def(name, [f, what](const PyVar& a, py::object b) { return apply_binary(a, b, false, what, f); }, extra...);
+    if constexpr (std::is_same_v<Scope, py::module_>)
+        scope.def(rname, [f, what](py::object a, const PyVar& b) { return apply_binary(b, a, true, what, f); }, extra...);
+    else
+        scope.def(rname, [f, what](const PyVar& b, py::object a) { return apply_binary(b, a, true, what, f); }, extra...);
+}
+
+// ---- the functions: one table row per op ---------------------------------------------------------
+
+using Unary = Var (*)(const Var&);
+using Binary = Var (*)(const Var&, const Var&);
+using AlongAxis = Var (*)(const Var&, int);
+
+struct UnaryFunction {
+    const char* name;
+    Unary f;
+};
+struct BinaryFunction {
+    const char* name;
+    Binary f;
+    const char* x;  // the Python argument names
+    const char* y;
+};
+struct Reduction {
+    const char* name;
+    Unary all;
+    AlongAxis along;
+};
+
+void def_functions(py::module_& m, py::class_<PyVar>& var) {
+    namespace nn = matgrad::nn;
+    const UnaryFunction unary[] = {
+        {"sigmoid", matgrad::sigmoid}, {"exp", matgrad::exp},         {"log", matgrad::log},
+        {"tanh", matgrad::tanh},       {"relu", matgrad::relu},       {"softplus", matgrad::softplus},
+        {"sqrt", matgrad::sqrt},       {"abs", matgrad::abs},         {"sin", matgrad::sin},
+        {"cos", matgrad::cos},         {"softmax", matgrad::softmax}, {"log_softmax", matgrad::log_softmax},
+        {"tr", matgrad::tr},           {"inv", matgrad::inv},         {"det", matgrad::det},
+        {"logdet", matgrad::logdet},   {"norm2", matgrad::norm2},     {"transpose", matgrad::transpose},
+    };
+    // Either argument may be an array-like; it becomes a constant on the other one's tape.
+    const BinaryFunction binary[] = {
+        {"matmul", matgrad::matmul, "a", "b"},
+        {"binary_cross_entropy", nn::binary_cross_entropy, "A", "Y"},
+        {"binary_cross_entropy_with_logits", nn::binary_cross_entropy_with_logits, "Z", "Y"},
+        {"softmax_cross_entropy", nn::softmax_cross_entropy, "Z", "Y"},
+        {"mse", nn::mse, "A", "T"},
+    };
+    for (const UnaryFunction& u : unary)
+        m.def(u.name, [f = u.f](const PyVar& x) { return x.result(f(x.get())); }, "x"_a);
+    for (const BinaryFunction& b : binary)
+        def_binary(m, b.name, b.name, b.f, py::arg(b.x), py::arg(b.y));
+    // sum(x, axis=None), mean(x, axis=None): numpy's axes with kept dimensions.
+    const Reduction reductions[] = {{"sum", matgrad::sum, matgrad::sum}, {"mean", matgrad::mean, matgrad::mean}};
+    for (const Reduction& r : reductions)
+        m.def(r.name, [r](const PyVar& x, std::optional<int> axis) {
+            return x.result(axis ? r.along(x.get(), *axis) : r.all(x.get()));
+        }, "x"_a, "axis"_a = py::none());
+    // x ** p and pow(x, p) for a number p.
+    const auto pow = [](const PyVar& x, double p) { return x.result(matgrad::pow(x.get(), p)); };
+    m.def("pow", pow, "x"_a, "p"_a);
+    var.def("__pow__", pow, py::is_operator());
+}
+
+// ---- the classes --------------------------------------------------------------------------------
+
+/// Sets PyTape::in_backward for the duration of backward() (refusing a second one).
+class BackwardGuard {
+public:
+    explicit BackwardGuard(PyTape& t) : t_(t) {
+        if (t_.in_backward.exchange(true))
+            throw matgrad::UsageError("the tape is running backward() in another thread");
+    }
+    ~BackwardGuard() { t_.in_backward.store(false); }
+    BackwardGuard(const BackwardGuard&) = delete;
+    BackwardGuard& operator=(const BackwardGuard&) = delete;
+
+private:
+    PyTape& t_;
+};
+
+std::string var_repr(const PyVar& v) {
+    if (!v.var.valid()) return "<matgrad.Var: stale>";
+    const Var& x = v.var;
+    return "<matgrad.Var " + (x.name().empty() ? x.describe() : "'" + x.name() + "'") + ": " + x.op() +
+           ", " + x.shape_string() + ">";
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "matgrad: reverse-mode autodiff on 2-D float64 matrices (the C++ engine, on numpy arrays)";
+
+    py::register_exception<matgrad::ShapeError>(m, "ShapeError", PyExc_ValueError);
+    py::register_exception<matgrad::UsageError>(m, "UsageError", PyExc_RuntimeError);
+    py::register_exception<matgrad::NumericalError>(m, "NumericalError", PyExc_FloatingPointError);
+
+    py::class_<PyVar> var(m, "Var", "A node of a Tape; made by Tape.constant/variable and by ops.");
+    var.def_property_readonly("value", [](const PyVar& v) { return to_numpy(v.get().value()); },
+                              "The node's value (a float64 copy).")
+        .def_property_readonly("grad", [](const PyVar& v) { return to_numpy(v.get().grad()); },
+                               "d out / d this node after tape.backward(out) (a float64 copy).")
+        .def_property("name", [](const PyVar& v) { return v.get().name(); },
+                      [](const PyVar& v, std::string name) { v.get().named(std::move(name)); },
+                      "The node's name, used by errors, explain, to_dot and trace.")
+        .def("named", [](const PyVar& v, std::string name) {
+            v.get().named(std::move(name));
+            return v;
+        }, "name"_a, "Names the node and returns it: Z1 = (W1 @ X + b1).named(\"Z1\").")
+        .def_property_readonly("shape", [](const PyVar& v) {
+            const auto s = v.get().shape();
+            return py::make_tuple(s[0], s[1]);
+        })
+        .def_property_readonly("T", [](const PyVar& v) { return v.result(matgrad::transpose(v.get())); })
+        .def("__neg__", [](const PyVar& v) { return v.result(-v.get()); })
+        .def("__repr__", var_repr);
+    def_binary(var, "__add__", "__radd__", [](const auto& a, const auto& b) { return a + b; }, py::is_operator());
+    def_binary(var, "__sub__", "__rsub__", [](const auto& a, const auto& b) { return a - b; }, py::is_operator());
+    def_binary(var, "__mul__", "__rmul__", [](const auto& a, const auto& b) { return a * b; }, py::is_operator());
+    def_binary(var, "__truediv__", "__rtruediv__", [](const auto& a, const auto& b) { return a / b; }, py::is_operator());
+    def_binary(var, "__matmul__", "__rmatmul__", Binary(matgrad::matmul), py::is_operator());
+    // numpy must hand `array + var` to Var.__radd__ instead of looping over the Var as an object.
+    var.attr("__array_ufunc__") = py::none();
+
+    py::class_<PyTape, std::shared_ptr<PyTape>>(m, "Tape",
+        "Records ops on Vars; backward(out) fills every node's gradient. Vars keep their tape alive.")
+        .def(py::init<>())
+        .def("constant", [](const std::shared_ptr<PyTape>& t, py::object value, std::string name) {
+            Matrix v = to_matrix(value, "constant" + (name.empty() ? "" : " " + name));
+            return PyVar{t->get().constant(std::move(v), std::move(name)), t};
+        }, "value"_a, "name"_a = "", "An input that needs no gradient (data, labels): a 2-D array.")
+        .def("variable", [](const std::shared_ptr<PyTape>& t, py::object value, std::string name) {
+            Matrix v = to_matrix(value, "variable" + (name.empty() ? "" : " " + name));
+            return PyVar{t->get().variable(std::move(v), std::move(name)), t};
+        }, "value"_a, "name"_a = "", "A leaf that needs a gradient (a parameter): a 2-D array.")
+        .def("backward", [](PyTape& t, const PyVar& out) {
+            const Var& o = out.get();
+            Tape& tape = t.get();
+            BackwardGuard guard(t);
+            py::gil_scoped_release release;
+            tape.backward(o);
+        }, "out"_a, "Reverse pass from the 1x1 `out` (the GIL is released meanwhile).")
+        .def("clear", [](PyTape& t) { t.get().clear(); }, "Forgets all nodes: existing Vars become stale.")
+        .def("to_dot", [](PyTape& t, bool gradient_norms) {
+            matgrad::DotOptions options;
+            options.gradient_norms = gradient_norms;
+            return t.get().to_dot(options);
+        }, "gradient_norms"_a = false, "Graphviz DOT of the recorded graph.")
+        .def("trace", [](PyTape& t) { return t.get().trace(); }, "A table, one row per node.")
+        .def("explain", [](PyTape& t, const PyVar& out) {
+            return matgrad::format_explanation(matgrad::explain(t.get(), out.get()));
+        }, "out"_a, "The graph as the slides' equations, forward and backward (after backward(out)).")
+        .def_property("anomaly_detection", [](PyTape& t) { return t.get().anomaly_detection(); },
+                      [](PyTape& t, bool on) { t.get().set_anomaly_detection(on); },
+                      "When on, the first NaN/Inf an op produces raises NumericalError.")
+        .def_property("timing", [](PyTape& t) { return t.get().timing(); },
+                      [](PyTape& t, bool on) { t.get().set_timing(on); }, "Per-node timing for trace().")
+        .def("__len__", [](PyTape& t) { return t.get().size(); })
+        .def("__repr__", [](PyTape& t) { return "<matgrad.Tape: " + std::to_string(t.tape.size()) + " nodes>"; });
+
+    def_functions(m, var);
+
+    py::class_<matgrad::GradcheckResult>(m, "GradcheckResult")
+        .def_readonly("ok", &matgrad::GradcheckResult::ok)
+        .def_readonly("max_error", &matgrad::GradcheckResult::max_error)
+        .def_readonly("worst_input", &matgrad::GradcheckResult::worst_input)
+        .def_readonly("worst_row", &matgrad::GradcheckResult::worst_row)
+        .def_readonly("worst_col", &matgrad::GradcheckResult::worst_col)
+        .def_readonly("autodiff", &matgrad::GradcheckResult::autodiff)
+        .def_readonly("numeric", &matgrad::GradcheckResult::numeric)
+        .def_readonly("message", &matgrad::GradcheckResult::message)
+        .def("__bool__", [](const matgrad::GradcheckResult& r) { return r.ok; })
+        .def("__repr__", [](const matgrad::GradcheckResult& r) { return "<" + r.message + ">"; });
+
+    m.def("gradcheck", [](py::function f, const std::vector<py::object>& arrays, double tol, double eps) {
+        std::vector<Matrix> inputs;
+        for (std::size_t i = 0; i < arrays.size(); ++i)
+            inputs.push_back(to_matrix(arrays[i], "gradcheck input " + std::to_string(i)));
+        const matgrad::GraphBuilder builder = [&f](Tape&, const std::vector<Var>& vars) {
+            py::tuple args(vars.size());
+            for (std::size_t i = 0; i < vars.size(); ++i) args[i] = py::cast(PyVar{vars[i], nullptr});
+            return f(*args).cast<const PyVar&>().get();
+        };
+        return matgrad::gradcheck(builder, inputs, tol, eps);
+    }, "f"_a, "arrays"_a, "tol"_a = 1e-6, "eps"_a = 1e-6,
+       "Compares backward() of f(*vars) (a 1x1 Var) with central finite differences at `arrays`.");
+}

@@ -1,0 +1,56 @@
+// Derivations as documents: the explainer's lines (matgrad::explain) and the verdicts of
+// `matgrad verify` rendered as plain text, LaTeX, JSON or one self-contained HTML page.
+//
+// The renderers only read the structures they are given (ExplainLine, nn::GradientReport), so
+// they work for any graph the explainer can read, user-defined ops included.
+#pragma once
+
+#include <autodiff/inspect.hpp>
+#include <nn/verify.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace matgrad::report {
+
+/// The output formats of `matgrad explain` and `matgrad verify`.
+enum class Format { text, latex, json, html };
+
+/// "text", "latex", "json" or "html"; throws std::invalid_argument naming the choices otherwise.
+Format parse_format(std::string_view name);
+
+/// What a document says besides its lines.
+struct Document {
+    std::string title;        ///< one line: "The 10-64-1 network (...) on 7 samples ..."
+    std::string description;  ///< a sentence under the title (may be empty)
+    /// The tape as Graphviz DOT (Tape::to_dot), whose node n<k> is ExplainLine::node k; the HTML
+    /// page draws it with `dot -Tsvg` (with a note instead when Graphviz is missing). Empty: no graph.
+    std::string dot;
+};
+
+/// The explanation in `format`:
+/// - text: the title, the description and format_explanation(lines);
+/// - latex: one `aligned` block per section (inputs, forward, backward) in $$...$$, each equation
+///   with its shape as `\in \mathbb{R}^{m\times n}`; titles, layout notes, finite-difference errors
+///   and notes as % comments, so it pastes into a Jupyter Markdown cell or a paper;
+/// - json: {"title", "description", "lines": [...]} with the keys documented in the README;
+/// - html: a self-contained page (inline KaTeX, inline SVG graph), see render_html.
+std::string render_explanation(const std::vector<ExplainLine>& lines, Format format, const Document& doc);
+
+/// The verdicts of hand-derived gradients in `format`. `tol` is the match tolerance they were
+/// judged with. `lines` (may be empty) is the explanation of the same network: latex and html
+/// show its equations with each hand-checked gradient's verdict, and when intermediates (dZ, dA)
+/// were checked, the first wrong step in the reverse pass is marked.
+std::string render_verify(const std::vector<nn::GradientReport>& reports, double tol,
+                          const std::vector<ExplainLine>& lines, Format format, const Document& doc);
+
+/// The first wrong gradient in the order of `reports` (the reverse pass), when some report is for
+/// an intermediate (dZ..., dA...) -- with only dW and db there is no step to blame; else npos.
+std::size_t first_wrong_step(const std::vector<nn::GradientReport>& reports);
+
+/// The directory KaTeX is read from: $MATGRAD_KATEX_DIR if set, else the one found at configure
+/// time (Debian's libjs-katex: /usr/share/javascript/katex).
+std::string katex_dir();
+
+}  // namespace matgrad::report

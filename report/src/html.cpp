@@ -1,0 +1,284 @@
+// The HTML page: one file that works offline. KaTeX's script and stylesheet are inlined with its
+// woff2 fonts as data: URIs; the graph is inline SVG from Graphviz. Missing KaTeX or Graphviz
+// leave a note in the page (and the equations as text), never a network reference.
+#include "html.hpp"
+
+#include <report/latex.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef MATGRAD_KATEX_DIR
+#define MATGRAD_KATEX_DIR "/usr/share/javascript/katex"
+#endif
+
+namespace matgrad::report {
+namespace {
+
+using Kind = ExplainLine::Kind;
+
+bool read_file(const std::string& path, std::string& out) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return false;
+    std::ostringstream s;
+    s << in.rdbuf();
+    out = s.str();
+    return true;
+}
+
+std::string escape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+std::string base64(const std::string& bytes) {
+    static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    std::size_t i = 0;
+    for (; i + 2 < bytes.size(); i += 3) {
+        const unsigned v = static_cast<unsigned char>(bytes[i]) << 16 | static_cast<unsigned char>(bytes[i + 1]) << 8 |
+                           static_cast<unsigned char>(bytes[i + 2]);
+        for (int shift : {18, 12, 6, 0}) out += table[(v >> shift) & 63];
+    }
+    if (i < bytes.size()) {
+        unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
+        if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+        out += table[(v >> 18) & 63];
+        out += table[(v >> 12) & 63];
+        out += i + 1 < bytes.size() ? table[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+/// KaTeX's stylesheet with every font as an inline woff2 (the woff/ttf fallbacks dropped: every
+/// browser KaTeX supports reads woff2). Empty when the stylesheet or a font is missing.
+std::string inline_katex_css(const std::string& dir) {
+    std::string css;
+    if (!read_file(dir + "/katex.min.css", css)) return {};
+    std::string out;
+    for (std::size_t pos = 0;;) {
+        const std::size_t src = css.find("src:url(fonts/", pos);
+        if (src == std::string::npos) return out + css.substr(pos);
+        const std::size_t name_begin = src + 14, name_end = css.find(')', name_begin);
+        const std::size_t list_end = css.find_first_of(";}", name_end);
+        if (name_end == std::string::npos || list_end == std::string::npos) return {};
+        const std::string font = css.substr(name_begin, name_end - name_begin);
+        std::string bytes;
+        if (font.size() < 6 || font.substr(font.size() - 6) != ".woff2" || !read_file(dir + "/fonts/" + font, bytes))
+            return {};
+        out += css.substr(pos, src - pos) + "src:url(data:font/woff2;base64," + base64(bytes) + ") format('woff2')";
+        pos = list_end;
+    }
+}
+
+/// The graph as inline SVG, or a note saying why there is none.
+std::string graph_svg(const std::string& dot, std::string& note) {
+    char path[] = "/tmp/matgrad-graph-XXXXXX";
+    const int fd = ::mkstemp(path);
+    if (fd < 0) {
+        note = "could not create a temporary file for Graphviz";
+        return {};
+    }
+    ::close(fd);
+    // Top to bottom: the tall graph fits beside the equations (Tape::to_dot draws left to right).
+    std::string tall = dot;
+    if (const std::size_t lr = tall.find("rankdir=LR"); lr != std::string::npos) tall.replace(lr, 10, "rankdir=TB");
+    { std::ofstream(path) << tall; }
+    std::string svg;
+    int status = -1;
+    if (FILE* pipe = ::popen((std::string("dot -Tsvg ") + path + " 2>/dev/null").c_str(), "r")) {
+        char buffer[4096];
+        for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) svg.append(buffer, n);
+        status = ::pclose(pipe);
+    }
+    std::remove(path);
+    const std::size_t start = svg.find("<svg");
+    if (status != 0 || start == std::string::npos) {
+        // The shell says 127 for a command it cannot find.
+        note = WIFEXITED(status) && WEXITSTATUS(status) == 127
+                   ? "Graphviz (the dot program) was not found, so the graph is left out. Install graphviz and "
+                     "rerun, or render `matgrad graph` yourself."
+                   : "Graphviz's dot failed on the graph (exit status " +
+                         std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : status) +
+                         "), so it is left out; `matgrad graph` prints the DOT.";
+        return {};
+    }
+    return svg.substr(start);
+}
+
+const char* kPageStyle = R"(
+body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1500px}
+h1{font-size:1.3em;margin-bottom:.2em} h2{font-size:1.05em;margin:1em 0 .3em;color:#444}
+.desc{color:#555;margin-top:0}
+.cols{display:flex;gap:2em;align-items:flex-start}
+.eqs{flex:1 1 55%;min-width:0} .graph{flex:1 1 45%;position:sticky;top:1em;min-width:0}
+.graph svg{max-width:100%;max-height:90vh;width:auto;height:auto}
+.eq{padding:.25em .5em;border-left:4px solid transparent;cursor:pointer;border-radius:3px}
+.eq:hover,.eq.hl{background:#fff4c2;border-left-color:#e0a800}
+.eq .layout,.eq .fd,.eq .verdict{display:block;font-size:.82em;color:#666;margin-left:1.5em}
+.eq.v-ok{border-left-color:#2e8b57} .eq.v-wrong{border-left-color:#c0392b;background:#fdecea}
+.eq .verdict{font-weight:600} .v-ok .verdict{color:#2e8b57} .v-wrong .verdict{color:#c0392b}
+.first{display:inline-block;background:#c0392b;color:#fff;border-radius:3px;padding:0 .4em;margin-left:.5em;font-size:.8em}
+.note{background:#eef;padding:.5em;border-radius:3px}
+table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+tr.ok td.diag{color:#2e8b57;font-weight:600} tr.wrong td.diag{color:#c0392b;font-weight:600}
+tr.wrong{background:#fdecea}
+g.node.hl ellipse,g.node.hl polygon{stroke:#e0a800;stroke-width:4}
+)";
+
+// Typesets every [data-tex] element and links equations and graph nodes: hovering or clicking one
+// highlights the other. KaTeX throws on any error (with throwOnError off it would draw an unknown
+// command in red but mark nothing); the element then shows the LaTeX source, class katex-error.
+const char* kPageScript = R"(
+(function(){
+  if (typeof katex !== 'undefined')
+    document.querySelectorAll('[data-tex]').forEach(function(e){
+      var math = e.querySelector('.math');
+      try { katex.render(e.getAttribute('data-tex'), math, {throwOnError: true}); }
+      catch (err) { math.className += ' katex-error'; math.title = String(err); math.style.color = '#c00'; }
+    });
+  var nodes = {};
+  document.querySelectorAll('.graph g.node').forEach(function(g){
+    var t = g.querySelector('title'); if (t) { g.dataset.node = t.textContent.replace(/^n/, ''); nodes[g.dataset.node] = g; }
+  });
+  function show(k){
+    document.querySelectorAll('.hl').forEach(function(e){ e.classList.remove('hl'); });
+    if (nodes[k]) nodes[k].classList.add('hl');
+    document.querySelectorAll('.eq[data-node="'+k+'"]').forEach(function(e){ e.classList.add('hl'); });
+  }
+  document.querySelectorAll('.eq[data-node]').forEach(function(e){
+    e.addEventListener('mouseenter', function(){ show(e.dataset.node); });
+    e.addEventListener('click', function(){ show(e.dataset.node); });
+  });
+  Object.keys(nodes).forEach(function(k){ nodes[k].addEventListener('mouseenter', function(){ show(k); }); });
+  // page.html#node=6 opens with node 6 and its equations highlighted (a link to one step).
+  var m = /^#node=(\d+)$/.exec(location.hash); if (m) show(m[1]);
+})();
+)";
+
+}  // namespace
+
+std::string katex_dir() {
+    const char* env = std::getenv("MATGRAD_KATEX_DIR");
+    return env && *env ? env : MATGRAD_KATEX_DIR;
+}
+
+std::string render_html(const std::vector<ExplainLine>& lines, const std::vector<nn::GradientReport>* reports,
+                        double tol, const Document& doc) {
+    const std::string dir = katex_dir();
+    std::string katex_js;
+    const std::string katex_css = inline_katex_css(dir);
+    const bool katex = !katex_css.empty() && read_file(dir + "/katex.min.js", katex_js);
+
+    std::map<std::string, std::size_t> report_of;  // gradient name -> index in *reports
+    std::size_t first_wrong = std::string::npos;
+    if (reports) {
+        for (std::size_t k = 0; k < reports->size(); ++k) report_of[(*reports)[k].param] = k;
+        first_wrong = first_wrong_step(*reports);
+    }
+
+    std::ostringstream page;
+    page << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>"
+         << escape(doc.title.empty() ? "matgrad" : doc.title) << "</title>\n";
+    if (katex) page << "<style>" << katex_css << "</style>\n";
+    page << "<style>" << kPageStyle << "</style>\n</head><body>\n<h1>" << escape(doc.title) << "</h1>\n";
+    if (!doc.description.empty()) page << "<p class=\"desc\">" << escape(doc.description) << "</p>\n";
+    if (!katex)
+        page << "<p class=\"note\" id=\"no-katex\">KaTeX was not found in " << escape(dir)
+             << " (install libjs-katex, or set MATGRAD_KATEX_DIR to a KaTeX directory with katex.min.js, "
+                "katex.min.css and fonts/): the equations are shown as LaTeX source.</p>\n";
+
+    if (reports) {
+        std::size_t ok = 0;
+        page << "<h2>Your gradients</h2>\n<table class=\"verdicts\"><tr><th>gradient</th><th>expected</th>"
+                "<th>yours</th><th>max |error|</th><th>diagnosis</th><th>hint</th></tr>\n";
+        for (std::size_t k = 0; k < reports->size(); ++k) {
+            const nn::GradientReport& r = (*reports)[k];
+            ok += r.ok();
+            char error[32] = "-";
+            if (!std::isnan(r.max_abs_error)) std::snprintf(error, sizeof error, "%.3g", r.max_abs_error);
+            page << "<tr class=\"" << (r.ok() ? "ok" : "wrong") << "\"><td>" << escape(r.param) << "</td><td>"
+                 << shape_text(r.expected_shape[0], r.expected_shape[1]) << "</td><td>"
+                 << shape_text(r.given_shape[0], r.given_shape[1]) << "</td><td>" << error << "</td><td class=\"diag\">"
+                 << escape(r.diagnosis_text()) << (k == first_wrong ? "<span class=\"first\">first wrong step</span>" : "")
+                 << "</td><td>" << escape(r.hint) << "</td></tr>\n";
+        }
+        char tolerance[32];
+        std::snprintf(tolerance, sizeof tolerance, "%g", tol);
+        page << "</table>\n<p>" << ok << " ok, " << reports->size() - ok << " wrong (tolerance " << tolerance
+             << " of each gradient's scale).</p>\n";
+    }
+
+    page << "<div class=\"cols\"><div class=\"eqs\">\n";
+    for (Kind section : {Kind::input, Kind::forward, Kind::backward, Kind::note}) {
+        bool opened = false;
+        for (const ExplainLine& l : lines) {
+            if (l.kind != section) continue;
+            if (!opened) {
+                page << "<h2>"
+                     << (section == Kind::input      ? "Inputs"
+                         : section == Kind::forward  ? "Forward"
+                         : section == Kind::backward ? "Backward (dV = ∂J/∂V, shaped like V)"
+                                                     : "Notes")
+                     << "</h2>\n";
+                opened = true;
+            }
+            if (section == Kind::note) {
+                page << "<p class=\"note\">" << escape(l.formula) << "</p>\n";
+                continue;
+            }
+            const std::string tex = section == Kind::input
+                                        ? to_latex(l.lhs) + " " + shape_latex(l.shape[0], l.shape[1]) + " \\quad " + text_latex(l.formula)
+                                        : line_latex(l);
+            std::string cls = section == Kind::input ? "eq input" : "eq";
+            const auto found = section == Kind::backward ? report_of.find(l.lhs) : report_of.end();
+            if (found != report_of.end()) cls += (*reports)[found->second].ok() ? " v-ok" : " v-wrong";
+            page << "<div class=\"" << cls << "\" data-node=\"" << l.node << "\" data-tex=\"" << escape(tex)
+                 << "\" title=\"" << escape(l.lhs + ": " + l.shapes) << "\"><span class=\"math\">" << escape(tex) << "</span>";
+            if (!l.layout.empty()) page << "<span class=\"layout\">layout: " << escape(l.layout) << "</span>";
+            if (!std::isnan(l.fd_error)) {
+                char fd[64];
+                std::snprintf(fd, sizeof fd, "finite differences: max |Δ| = %.3e", l.fd_error);
+                page << "<span class=\"fd\">" << fd << "</span>";
+            }
+            if (found != report_of.end()) {
+                const nn::GradientReport& r = (*reports)[found->second];
+                page << "<span class=\"verdict\">yours: " << escape(r.diagnosis_text())
+                     << (r.ok() ? "" : " — " + escape(r.hint))
+                     << (found->second == first_wrong ? "<span class=\"first\">first wrong step</span>" : "") << "</span>";
+            }
+            page << "</div>\n";
+        }
+    }
+    page << "</div>\n<div class=\"graph\">\n";
+    if (!doc.dot.empty()) {
+        std::string note;
+        const std::string svg = graph_svg(doc.dot, note);
+        page << "<h2>Graph (hover an equation or a node)</h2>\n";
+        if (svg.empty()) page << "<p class=\"note\" id=\"no-graph\">" << escape(note) << "</p>\n";
+        else page << svg << "\n";
+    }
+    page << "</div></div>\n";
+    if (katex) page << "<script>" << katex_js << "</script>\n";
+    page << "<script>" << kPageScript << "</script>\n</body></html>\n";
+    return page.str();
+}
+
+}  // namespace matgrad::report

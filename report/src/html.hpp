@@ -1,0 +1,15 @@
+// Internal to matgrad_report: shared between render.cpp and html.cpp.
+#pragma once
+
+#include <report/render.hpp>
+
+namespace matgrad::report {
+
+/// "Z_{1} <align>= W_{1} X + b_{1} \quad \in \mathbb{R}^{64\times 7}".
+std::string line_latex(const ExplainLine& line, const char* align = "");
+
+/// The self-contained page; `reports` null for an explanation, else the verdicts to show.
+std::string render_html(const std::vector<ExplainLine>& lines, const std::vector<nn::GradientReport>* reports,
+                        double tol, const Document& doc);
+
+}  // namespace matgrad::report
