@@ -1,6 +1,9 @@
 // The vectorized exp and sigmoid kernels (autodiff/src/vector_math.hpp) against libm's std::exp and
-// the scalar sigmoid formula, every clone this CPU can run, over the whole double range.
+// the scalar sigmoid formula, every clone this CPU can run, over the whole double range; and the
+// engine's sigmoid, exp and softplus ops, whose forward runs on them.
 #include <vector_math.hpp>
+
+#include <autodiff/autodiff.hpp>
 
 #include <doctest/doctest.h>
 
@@ -153,4 +156,43 @@ TEST_CASE("the clones agree bit for bit, every length (vector tails), in place t
         sigmoid_array(in_place.data(), in_place.data(), n);  // the dispatched clone
         CHECK(same_bits(in_place, reference));
     }
+}
+
+TEST_CASE("the sigmoid, exp and softplus ops compute their forward with the kernels, within the stated ulps") {
+    // Every length up to 19 (vector tails) and a 3 x 700 grid over [-740, 740].
+    std::vector<matgrad::Matrix> inputs;
+    std::mt19937_64 rng(7);
+    std::normal_distribution<double> normal(0.0, 20.0);
+    for (std::size_t n = 1; n <= 19; ++n) {
+        matgrad::Matrix x({std::size_t{1}, n});
+        for (double& v : x) v = normal(rng);
+        inputs.push_back(x);
+    }
+    matgrad::Matrix grid({std::size_t{3}, std::size_t{700}});
+    for (std::size_t k = 0; k < grid.size(); ++k) grid.data()[k] = -740.0 + 1480.0 * static_cast<double>(k) / 2099.0;
+    inputs.push_back(grid);
+    double worst_softplus = 0.0;
+    for (const matgrad::Matrix& x : inputs) {
+        matgrad::Tape t;
+        const matgrad::Var v = t.constant(x);
+        const matgrad::Matrix s = matgrad::sigmoid(v).value(), e = matgrad::exp(v).value(),
+                              sp = matgrad::softplus(v).value();
+        std::vector<double> kernel_s(x.size()), kernel_e(x.size());
+        sigmoid_array(x.data(), kernel_s.data(), x.size());
+        exp_array(x.data(), kernel_e.data(), x.size());
+        for (std::size_t k = 0; k < x.size(); ++k) {
+            const double xk = x.data()[k];
+            INFO("x = " << xk);
+            CHECK(ulps_apart(s.data()[k], kernel_s[k]) == 0);  // the kernel's bits: the op uses it
+            CHECK(ulps_apart(e.data()[k], kernel_e[k]) == 0);
+            CHECK(ulps_apart(s.data()[k], 1.0 / (1.0 + std::exp(-xk))) <= kSigmoidMaxUlps);
+            CHECK(ulps_apart(e.data()[k], std::exp(xk)) <= kExpMaxUlps);
+            // softplus = max(x, 0) + log1p(e^-|x|) with the kernel's e^-|x|: log1p passes exp's
+            // relative error on at most 1:1, plus its own rounding.
+            const double scalar = std::max(xk, 0.0) + std::log1p(std::exp(-std::abs(xk)));
+            worst_softplus = std::max(worst_softplus, ulps_apart(sp.data()[k], scalar));
+        }
+    }
+    INFO("softplus: " << worst_softplus << " ulps");
+    CHECK(worst_softplus <= kExpMaxUlps + 1.0);
 }
