@@ -198,7 +198,7 @@ std::string readme_op_table() {
 std::string derivative_table_markdown() {
     std::string out =
         "# matgrad's derivative table\n\n"
-        "<!-- Generated from the op definitions (OpDef, autodiff/src/*_ops.cpp) by "
+        "<!-- Generated from the op definitions (OpDef: autodiff/src/*_ops.cpp, nn/src/losses.cpp) by "
         "`matgrad_opdocs --write .`; the test generated_op_docs fails when this file differs. -->\n\n"
         "Every built-in op's vector-Jacobian product, in the spirit of PyTorch's `derivatives.yaml`: one\n"
         "definition per op (`<autodiff/op.hpp>`) holds its VJP, these rules (which `explain` also reads)\n"

@@ -3,9 +3,11 @@
 #include <nn/losses.hpp>
 
 #include <autodiff/ops.hpp>
+#include <autodiff/registry.hpp>
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 #include <stdexcept>
 
 namespace matgrad::nn {
@@ -33,98 +35,159 @@ Var binary_cross_entropy(const Var& A, const Var& Y) {
     return -mean(Y * log(A) + (1.0 - Y) * log(1.0 - A));
 }
 
+namespace {
+
+// Each loss below is one op: its forward, its VJP (templated on the factors a hand derivation
+// tends to drop, so the mistakes are the same code with a factor missing) and its definition.
+
 // -[y log σ(z) + (1-y) log(1-σ(z))] = max(z,0) - z y + log(1 + e^-|z|): e^-|z| <= 1, so neither exp
-// overflows nor log sees 0.  d/dz = σ(z) - y,  d/dy = -z.
-Var binary_cross_entropy_with_logits(const Var& Z, const Var& Y) {
-    require_same_shape("binary_cross_entropy_with_logits", Z, Y);
-    return Z.tape().record(
-        "bce_with_logits", {Z, Y}, 1, 1,
-        [&](Matrix& out) {
-            const double* z = Z.value().data();
-            const double* y = Y.value().data();
-            const std::size_t n = Z.value().size();
-            double total = 0.0;
-            for (std::size_t k = 0; k < n; ++k)
-                total += std::max(z[k], 0.0) - z[k] * y[k] + std::log1p(std::exp(-std::abs(z[k])));
-            out(0, 0) = total / static_cast<double>(n);
-        },
-        [](const BackwardContext& ctx) {
-            const double* z = ctx.input(0).data();
-            const double* y = ctx.input(1).data();
-            const std::size_t n = ctx.input(0).size();
-            const double g = ctx.grad_output()(0, 0) / static_cast<double>(n);
-            if (ctx.needs_grad(0)) {
-                double* dz = ctx.grad_input(0).data();
-                for (std::size_t k = 0; k < n; ++k) dz[k] += g * (matgrad::sigmoid(z[k]) - y[k]);
-            }
-            if (ctx.needs_grad(1)) {
-                double* dy = ctx.grad_input(1).data();
-                for (std::size_t k = 0; k < n; ++k) dy[k] += -g * z[k];
-            }
-        });
+// overflows nor log sees 0.  d/dz = (σ(z) - y)/n,  d/dy = -z/n.
+template <bool MeanFactor>
+void bce_with_logits_vjp(const BackwardContext& ctx) {
+    const double* z = ctx.input(0).data();
+    const double* y = ctx.input(1).data();
+    const std::size_t n = ctx.input(0).size();
+    const double g = ctx.grad_output()(0, 0);
+    const double gz = MeanFactor ? g / static_cast<double>(n) : g;
+    if (ctx.needs_grad(0)) {
+        double* dz = ctx.grad_input(0).data();
+        for (std::size_t k = 0; k < n; ++k) dz[k] += gz * (matgrad::sigmoid(z[k]) - y[k]);
+    }
+    if (ctx.needs_grad(1)) {
+        double* dy = ctx.grad_input(1).data();
+        for (std::size_t k = 0; k < n; ++k) dy[k] += -g / static_cast<double>(n) * z[k];
+    }
 }
 
 // Per sample j: Σ_i y_ij (lse_j - z_ij) = -Σ_i y_ij log softmax(z)_ij, with lse_j = log Σ_i e^z_ij taken
 // after subtracting the column maximum, so logits of any size stay finite.
 //   d/dz_ij = ((Σ_l y_lj) softmax_ij - y_ij) / n   (= (softmax - Y)/n for one-hot Y),
 //   d/dy_ij = (lse_j - z_ij) / n.
-Var softmax_cross_entropy(const Var& Z, const Var& Y) {
-    require_same_shape("softmax_cross_entropy", Z, Y);
-    return Z.tape().record(
-        "softmax_cross_entropy", {Z, Y}, 1, 1,
-        [&](Matrix& out) {
-            const Matrix& z = Z.value();
-            const Matrix& y = Y.value();
-            double total = 0.0;
-            for (std::size_t j = 0; j < z.shape(1); ++j) {
-                const double lse = column_log_sum_exp(z, j);
-                for (std::size_t i = 0; i < z.shape(0); ++i) total += y(i, j) * (lse - z(i, j));
-            }
-            out(0, 0) = total / static_cast<double>(z.shape(1));
-        },
-        [](const BackwardContext& ctx) {
-            const Matrix& z = ctx.input(0);
-            const Matrix& y = ctx.input(1);
-            const double g = ctx.grad_output()(0, 0) / static_cast<double>(z.shape(1));
-            Matrix* dz = ctx.needs_grad(0) ? &ctx.grad_input(0) : nullptr;
-            Matrix* dy = ctx.needs_grad(1) ? &ctx.grad_input(1) : nullptr;
-            for (std::size_t j = 0; j < z.shape(1); ++j) {
-                const double lse = column_log_sum_exp(z, j);
-                double y_sum = 0.0;
-                for (std::size_t i = 0; i < z.shape(0); ++i) y_sum += y(i, j);
-                for (std::size_t i = 0; i < z.shape(0); ++i) {
-                    if (dz) (*dz)(i, j) += g * (y_sum * std::exp(z(i, j) - lse) - y(i, j));
-                    if (dy) (*dy)(i, j) += g * (lse - z(i, j));
-                }
-            }
-        });
+template <bool MeanFactor>
+void softmax_cross_entropy_vjp(const BackwardContext& ctx) {
+    const Matrix& z = ctx.input(0);
+    const Matrix& y = ctx.input(1);
+    const double g = ctx.grad_output()(0, 0) / static_cast<double>(z.shape(1));
+    const double gz = MeanFactor ? g : ctx.grad_output()(0, 0);
+    Matrix* dz = ctx.needs_grad(0) ? &ctx.grad_input(0) : nullptr;
+    Matrix* dy = ctx.needs_grad(1) ? &ctx.grad_input(1) : nullptr;
+    for (std::size_t j = 0; j < z.shape(1); ++j) {
+        const double lse = column_log_sum_exp(z, j);
+        double y_sum = 0.0;
+        for (std::size_t i = 0; i < z.shape(0); ++i) y_sum += y(i, j);
+        for (std::size_t i = 0; i < z.shape(0); ++i) {
+            if (dz) (*dz)(i, j) += gz * (y_sum * std::exp(z(i, j) - lse) - y(i, j));
+            if (dy) (*dy)(i, j) += g * (lse - z(i, j));
+        }
+    }
 }
 
 // J = (1/N) Σ (a - t)² over all N entries;  dJ/da = 2 (a - t) / N,  dJ/dt = -2 (a - t) / N.
+template <bool PowerFactor, bool MeanFactor>
+void mse_vjp(const BackwardContext& ctx) {
+    const double* a = ctx.input(0).data();
+    const double* t = ctx.input(1).data();
+    const std::size_t n = ctx.input(0).size();
+    const double g = 2.0 * ctx.grad_output()(0, 0) / static_cast<double>(n);
+    const double ga = (PowerFactor ? 2.0 : 1.0) * ctx.grad_output()(0, 0) / (MeanFactor ? static_cast<double>(n) : 1.0);
+    double* da = ctx.needs_grad(0) ? ctx.grad_input(0).data() : nullptr;
+    double* dt = ctx.needs_grad(1) ? ctx.grad_input(1).data() : nullptr;
+    for (std::size_t k = 0; k < n; ++k) {
+        if (da) da[k] += ga * (a[k] - t[k]);
+        if (dt) dt[k] -= g * (a[k] - t[k]);
+    }
+}
+
+Var apply_bce_with_logits(const std::vector<Var>& a, const std::vector<double>&) {
+    return binary_cross_entropy_with_logits(a[0], a[1]);
+}
+Var apply_softmax_cross_entropy(const std::vector<Var>& a, const std::vector<double>&) {
+    return softmax_cross_entropy(a[0], a[1]);
+}
+Var apply_mse(const std::vector<Var>& a, const std::vector<double>&) { return mse(a[0], a[1]); }
+
+const OpDef bce_with_logits_def{
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits(z, y)", 2, {}, 0,
+    {"bce(σ({0}), {1})", "\\mathrm{bce}(\\sigma({0}), {1})"}, "mean over {shape:0} → {shape:out}",
+    {{{"{g} ⊙ (σ({0}) − {1}) / {N}", "{g} \\odot (\\sigma({0}) - {1}) / {N}"}},
+     {{"−{g} ⊙ {0} / {N}", "-{g} \\odot {0} / {N}"}}},
+    {{"missing_mean_factor", "the mean's 1/n left out: dZ = σ(Z) − Y", 0, &bce_with_logits_vjp<false>}},
+    &bce_with_logits_vjp<true>, OpKind::other, &apply_bce_with_logits,
+    "mean of max(z, 0) − z y + log(1 + e^−|z|): finite for any finite z; equals the slides' BCE of σ(z)"};
+
+const OpDef softmax_cross_entropy_def{
+    "softmax_cross_entropy", "softmax_cross_entropy(z, y)", 2, {}, 0,
+    {"−mean_j Σ_i {1} ⊙ log softmax({0})", "-\\tfrac{1}{n}\\textstyle\\sum {1} \\odot \\log\\mathrm{softmax}({0})"},
+    "mean over the {shape:0} columns → {shape:out}",
+    {{{"{g} (softmax({0}) − {1}) / n", "{g}\\,(\\mathrm{softmax}({0}) - {1}) / n"},
+      "{shape:0}, n = columns (samples); one-hot {1}"},
+     {{"−{g} log_softmax({0}) / n", "-{g}\\,\\log\\mathrm{softmax}({0}) / n"}, "{shape:1}"}},
+    {{"missing_mean_factor", "the mean's 1/n over samples left out: dZ = softmax(Z) − Y", 0,
+      &softmax_cross_entropy_vjp<false>}},
+    &softmax_cross_entropy_vjp<true>, OpKind::other, &apply_softmax_cross_entropy,
+    "z, y are k×n (classes × samples), y one-hot per column; log-sum-exp after subtracting each "
+    "column's max: finite at ±1000"};
+
+const OpDef mse_def{
+    "mse", "mse(a, t)", 2, {}, 0, {"mean(({0} − {1})²)", "\\mathrm{mean}(({0} - {1})^2)"},
+    "mean over {shape:0} → {shape:out}",
+    {{{"2 {g} ⊙ ({0} − {1}) / {N}", "2 {g} \\odot ({0} - {1}) / {N}"}},
+     {{"−2 {g} ⊙ ({0} − {1}) / {N}", "-2 {g} \\odot ({0} - {1}) / {N}"}}},
+    {{"missing_power_factor", "the 2 of d(a − t)² = 2(a − t) dropped: dA = (A − T)/N", 0, &mse_vjp<false, true>},
+     {"missing_mean_factor", "the mean's 1/N left out: dA = 2(A − T)", 0, &mse_vjp<true, false>}},
+    &mse_vjp<true, true>, OpKind::other, &apply_mse, "mean over all N entries"};
+
+}  // namespace
+
+Var binary_cross_entropy_with_logits(const Var& Z, const Var& Y) {
+    require_same_shape("binary_cross_entropy_with_logits", Z, Y);
+    return Z.tape().record(bce_with_logits_def, {Z, Y}, 1, 1, [&](Matrix& out) {
+        const double* z = Z.value().data();
+        const double* y = Y.value().data();
+        const std::size_t n = Z.value().size();
+        double total = 0.0;
+        for (std::size_t k = 0; k < n; ++k)
+            total += std::max(z[k], 0.0) - z[k] * y[k] + std::log1p(std::exp(-std::abs(z[k])));
+        out(0, 0) = total / static_cast<double>(n);
+    });
+}
+
+Var softmax_cross_entropy(const Var& Z, const Var& Y) {
+    require_same_shape("softmax_cross_entropy", Z, Y);
+    return Z.tape().record(softmax_cross_entropy_def, {Z, Y}, 1, 1, [&](Matrix& out) {
+        const Matrix& z = Z.value();
+        const Matrix& y = Y.value();
+        double total = 0.0;
+        for (std::size_t j = 0; j < z.shape(1); ++j) {
+            const double lse = column_log_sum_exp(z, j);
+            for (std::size_t i = 0; i < z.shape(0); ++i) total += y(i, j) * (lse - z(i, j));
+        }
+        out(0, 0) = total / static_cast<double>(z.shape(1));
+    });
+}
+
 Var mse(const Var& A, const Var& T) {
     require_same_shape("mse", A, T);
-    return A.tape().record(
-        "mse", {A, T}, 1, 1,
-        [&](Matrix& out) {
-            const double* a = A.value().data();
-            const double* t = T.value().data();
-            const std::size_t n = A.value().size();
-            double total = 0.0;
-            for (std::size_t k = 0; k < n; ++k) total += (a[k] - t[k]) * (a[k] - t[k]);
-            out(0, 0) = total / static_cast<double>(n);
-        },
-        [](const BackwardContext& ctx) {
-            const double* a = ctx.input(0).data();
-            const double* t = ctx.input(1).data();
-            const std::size_t n = ctx.input(0).size();
-            const double g = 2.0 * ctx.grad_output()(0, 0) / static_cast<double>(n);
-            double* da = ctx.needs_grad(0) ? ctx.grad_input(0).data() : nullptr;
-            double* dt = ctx.needs_grad(1) ? ctx.grad_input(1).data() : nullptr;
-            for (std::size_t k = 0; k < n; ++k) {
-                if (da) da[k] += g * (a[k] - t[k]);
-                if (dt) dt[k] -= g * (a[k] - t[k]);
-            }
-        });
+    return A.tape().record(mse_def, {A, T}, 1, 1, [&](Matrix& out) {
+        const double* a = A.value().data();
+        const double* t = T.value().data();
+        const std::size_t n = A.value().size();
+        double total = 0.0;
+        for (std::size_t k = 0; k < n; ++k) total += (a[k] - t[k]) * (a[k] - t[k]);
+        out(0, 0) = total / static_cast<double>(n);
+    });
+}
+
+std::vector<const OpDef*> loss_definitions() {
+    return {&bce_with_logits_def, &softmax_cross_entropy_def, &mse_def};
+}
+
+void register_losses() {
+    static std::once_flag once;  // two threads registering at once must not both try
+    std::call_once(once, [] {
+        for (const OpDef* def : loss_definitions())
+            if (find_op(def->name) == nullptr) register_op(*def);
+    });
 }
 
 double accuracy(const Matrix& output, const Matrix& labels, double threshold) {

@@ -39,6 +39,7 @@ using BackwardFn = void (*)(const BackwardContext&);
 
 /// Numeric parameters of one op application (alpha, axis, p), stored inline in its node.
 inline constexpr std::size_t kMaxOpParams = 4;
+/// The parameter block of one node: OpDef::params in order, unused entries 0.
 using OpParams = std::array<double, kMaxOpParams>;
 
 /// Calls the op by name (apply_op): its matrix operands and its numeric parameters, both already
@@ -47,8 +48,8 @@ using ApplyFn = Var (*)(const std::vector<Var>& args, const std::vector<double>&
 
 /// One notation in two spellings: Unicode (explain, README) and LaTeX (docs/derivatives.md).
 struct Notation {
-    const char* unicode = "";
-    const char* latex = "";
+    const char* unicode = "";  ///< "{g} ⊙ {out}(1 − {out})"
+    const char* latex = "";    ///< "{g} \\odot {out}(1 - {out})"
 };
 
 /// How one input's gradient is written.
@@ -66,7 +67,7 @@ struct Mistake {
     const char* code;         ///< "missing_activation_derivative", "not_summed", "transposed", ...
     const char* description;  ///< one line: what the hand derivation got wrong
     std::size_t input;        ///< the operand whose gradient is wrong
-    BackwardFn vjp;
+    BackwardFn vjp;           ///< the wrong VJP, run by a mutated reverse pass
 };
 
 /// How explain treats the op's shapes.
@@ -91,9 +92,9 @@ struct OpDef {
     /// {shape:out} is the whole remark ("sum over {shape:0} → {shape:out}"). Empty: default.
     const char* shapes = "";
     std::vector<InputRule> inputs;   ///< one per operand (missing or empty: generic vjp(...) line)
-    std::vector<Mistake> mistakes;
-    BackwardFn vjp = nullptr;
-    OpKind kind = OpKind::other;
+    std::vector<Mistake> mistakes;   ///< the classic hand-derivation mistakes (verify tries each)
+    BackwardFn vjp = nullptr;        ///< the true vector-Jacobian product
+    OpKind kind = OpKind::other;     ///< how explain treats its shapes
     ApplyFn apply = nullptr;     ///< for apply_op(name, ...); nullptr: not callable by name
     const char* note = "";       ///< a remark for the derivative table (stability, conventions)
 };

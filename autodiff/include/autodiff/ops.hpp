@@ -67,9 +67,11 @@ Var mean(const Var& a);  ///< Σ a_ij / N, 1x1
 /// numpy's axes with kept dimensions: axis 0 sums down each column (1 x n), axis 1 across each
 /// row (m x 1: the slides' db = sum(dZ, 1)). Any other axis is a ShapeError.
 Var sum(const Var& a, int axis);
+/// The mean along an axis (numpy numbering, dimensions kept), as sum(a, axis) / N.
 Var mean(const Var& a, int axis);
 /// Per column (samples are columns), stable for entries of any magnitude (max subtracted).
 Var softmax(const Var& x);
+/// log softmax(x) per column, as x − max − log Σ e^(x − max): finite for entries of any magnitude.
 Var log_softmax(const Var& x);
 
 }  // namespace matgrad

@@ -35,6 +35,7 @@ std::vector<const OpDef*> all_op_definitions();
 /// Generated documentation (docs/derivatives.md; the README's op table between the markers
 /// <!-- op-table:begin --> and <!-- op-table:end -->), from the definitions alone.
 std::string derivative_table_markdown();
+/// The README's op table (one row per signature), the text between the op-table markers.
 std::string readme_op_table();
 
 /// A rule template with generic names: {g} -> g, {i} -> the operand's name in the signature,

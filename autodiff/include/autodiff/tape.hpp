@@ -136,15 +136,18 @@ public:
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winit-list-lifetime"
 #endif
+    /// A braced list {a, b}: valid until the record() call returns.
     VarList(std::initializer_list<Var> vars) : data_(vars.begin()), size_(vars.size()) {}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
+    /// Any number of operands (front ends, user ops with many inputs).
     VarList(const std::vector<Var>& vars) : data_(vars.data()), size_(vars.size()) {}
+    /// `size` operands starting at `data`.
     VarList(const Var* data, std::size_t size) : data_(data), size_(size) {}
-    const Var* begin() const { return data_; }
-    const Var* end() const { return data_ + size_; }
-    std::size_t size() const { return size_; }
+    const Var* begin() const { return data_; }     ///< the first operand
+    const Var* end() const { return data_ + size_; }  ///< one past the last operand
+    std::size_t size() const { return size_; }     ///< the number of operands
 
 private:
     const Var* data_;

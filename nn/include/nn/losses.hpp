@@ -1,7 +1,10 @@
 // The training losses (each averaged: over samples, or over all elements) and the metrics.
 #pragma once
 
+#include <autodiff/op.hpp>
 #include <autodiff/tape.hpp>
+
+#include <vector>
 
 namespace matgrad::nn {
 
@@ -26,6 +29,12 @@ Var softmax_cross_entropy(const Var& Z, const Var& Y);
 /// Mean squared error over all entries: J = (1/N) Σ (a - t)², dJ/dA = 2 (A - T) / N. A and T must
 /// have the same shape.
 Var mse(const Var& A, const Var& T);
+/// The op definitions of the three one-op losses above (binary_cross_entropy_with_logits,
+/// softmax_cross_entropy, mse): rules, mistakes and table rows, as the engine's built-ins have.
+std::vector<const OpDef*> loss_definitions();
+/// Makes those losses callable by name (matgrad::apply_op, the text language, the derivative
+/// table); calling it again does nothing.
+void register_losses();
 /// Share of elements whose prediction (output >= threshold) equals the 0/1 label: for a 1 x n
 /// output, the share of samples classified right. Throws std::invalid_argument if shapes differ.
 double accuracy(const Matrix& output, const Matrix& labels, double threshold = 0.5);

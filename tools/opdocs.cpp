@@ -1,6 +1,8 @@
 // matgrad_opdocs: writes (--write ROOT) or checks (--check ROOT) the documentation generated from
-// the op definitions: ROOT/docs/derivatives.md and the README's op table between its markers.
+// the op definitions (the engine's and nn's losses): ROOT/docs/derivatives.md and the README's op
+// table between its markers.
 #include <autodiff/registry.hpp>
+#include <nn/losses.hpp>
 
 #include <cstdio>
 #include <fstream>
@@ -30,6 +32,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "usage: matgrad_opdocs --write|--check REPO_ROOT\n");
         return 2;
     }
+    matgrad::nn::register_losses();
     const std::string root = argv[2];
     const std::string docs_path = root + "/docs/derivatives.md", readme_path = root + "/README.md";
     std::string readme;
@@ -57,7 +60,7 @@ int main(int argc, char** argv) {
     for (const auto& [path, have, want] : {std::tuple{docs_path, docs, new_docs}, std::tuple{readme_path, readme, new_readme}})
         if (have != want) {
             std::fprintf(stderr, "%s differs from what the op definitions generate; regenerate it with: "
-                                 "<build>/autodiff/matgrad_opdocs --write <repo root>\n", path.c_str());
+                                 "<build>/tools/matgrad_opdocs --write <repo root>\n", path.c_str());
             status = 1;
         }
     return status;
