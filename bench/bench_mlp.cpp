@@ -32,43 +32,9 @@
 
 #include <unistd.h>
 
-// ---------------------------------------------------------------------------------------------
-// Heap allocation counter: every operator new of this process goes through here (xtensor's
-// default allocator is std::allocator, i.e. operator new).
-
-namespace {
-std::atomic<std::size_t> g_allocations{0};
-
-void* counted_alloc(std::size_t size, std::size_t alignment) {
-    g_allocations.fetch_add(1, std::memory_order_relaxed);
-    if (size == 0) size = 1;
-    void* p = nullptr;
-    if (alignment <= alignof(std::max_align_t)) p = std::malloc(size);
-    else if (posix_memalign(&p, alignment, size) != 0) p = nullptr;
-    return p;
-}
-}  // namespace
-
-void* operator new(std::size_t size) {
-    if (void* p = counted_alloc(size, 0)) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) { return operator new(size); }
-void* operator new(std::size_t size, std::align_val_t al) {
-    if (void* p = counted_alloc(size, static_cast<std::size_t>(al))) return p;
-    throw std::bad_alloc();
-}
-void* operator new[](std::size_t size, std::align_val_t al) { return operator new(size, al); }
-void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_alloc(size, 0); }
-void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_alloc(size, 0); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+// Heap allocation counter: every operator new of this process is counted (xtensor's default
+// allocator is std::allocator, i.e. operator new).
+#include "allocation_counter.hpp"
 
 namespace matgrad::bench {
 namespace {
@@ -346,15 +312,15 @@ void time_interleaved(std::vector<Contender>& contenders, int reps, int batch) {
 
 std::size_t allocations_per_step(Stepper& s, int steps) {
     s.step();  // steady state starts after the first step
-    const std::size_t before = g_allocations.load();
+    const std::size_t before = matgrad::test::allocations.load();
     for (int k = 0; k < steps; ++k) s.step();
-    return (g_allocations.load() - before + static_cast<std::size_t>(steps) - 1) / static_cast<std::size_t>(steps);
+    return (matgrad::test::allocations.load() - before + static_cast<std::size_t>(steps) - 1) / static_cast<std::size_t>(steps);
 }
 
 std::size_t first_step_allocations(Stepper& s) {
-    const std::size_t before = g_allocations.load();
+    const std::size_t before = matgrad::test::allocations.load();
     s.step();
-    return g_allocations.load() - before;
+    return matgrad::test::allocations.load() - before;
 }
 
 long resident_kb() {

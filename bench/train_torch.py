@@ -20,6 +20,7 @@ import copy
 import json
 import math
 import os
+import resource
 import subprocess
 import tempfile
 import time
@@ -101,10 +102,12 @@ def load(path, label):
     return np.delete(data, column, axis=1), data[:, column]
 
 
-def torch_job(X, y, task, seed, epochs=200, patience=10, batch=32, lr=0.01, hidden=32):
+def torch_job(X, y, task, seed, epochs=200, patience=10, batch=32, lr=0.01, hidden=32, activation="relu",
+              validation_fraction=0.1):
+    """One `matgrad train` job in PyTorch; patience 0 trains every epoch and keeps the last parameters."""
     classes = sorted(set(y.tolist())) if task != "regression" else None
     groups = [np.flatnonzero(y == c) for c in classes] if classes else [np.arange(len(y))]
-    train, validation, test = split_samples(groups, seed=seed)
+    train, validation, test = split_samples(groups, validation_fraction=validation_fraction, seed=seed)
     mean, std = X[train].mean(axis=0), X[train].std(axis=0)
     Xs = (X - mean) / np.where(std > 1e-12 * np.maximum(1, np.abs(mean)), std, 1.0)
     result = {}
@@ -124,13 +127,14 @@ def torch_job(X, y, task, seed, epochs=200, patience=10, batch=32, lr=0.01, hidd
         loss_fn, outputs = torch.nn.CrossEntropyLoss(), len(classes)
     Xt = torch.tensor(Xs)
     torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], hidden), torch.nn.ReLU(),
+    act = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[activation]
+    model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], hidden), act(),
                                 torch.nn.Linear(hidden, outputs)).double()
     # matgrad's default weight decay: 0 for classification, 1 (decoupled, AdamW) for regression.
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1.0 if task == "regression" else 0.0)
-    tr, va = torch.tensor(train), torch.tensor(validation)
+    tr, va, te = torch.tensor(train), torch.tensor(validation), torch.tensor(test)
     best, best_state, waited, epochs_run = math.inf, None, 0, 0
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(epochs):
         order = tr[torch.randperm(len(tr))]
         for first in range(0, len(order), batch):
@@ -140,15 +144,18 @@ def torch_job(X, y, task, seed, epochs=200, patience=10, batch=32, lr=0.01, hidd
             optimizer.step()
         epochs_run += 1
         with torch.no_grad():  # every part evaluated after every epoch, as matgrad does
-            losses = [loss_fn(model(Xt[rows]), Y[rows]).item() for rows in (tr, va, torch.tensor(test))]
+            losses = [loss_fn(model(Xt[rows]), Y[rows]).item() if len(rows) else math.nan for rows in (tr, va, te)]
+        if patience == 0:
+            continue
         if losses[1] < best:
             best, best_state, waited = losses[1], copy.deepcopy(model.state_dict()), 0
         else:
             waited += 1
             if waited >= patience:
                 break
-    seconds = time.perf_counter() - start
-    model.load_state_dict(best_state)
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    if best_state is not None:
+        model.load_state_dict(best_state)
     with torch.no_grad():
         out = model(Xt[test])
     if task == "regression":
@@ -159,18 +166,24 @@ def torch_job(X, y, task, seed, epochs=200, patience=10, batch=32, lr=0.01, hidd
     else:
         result["metric"] = (out.argmax(dim=1).numpy() == Y[test].numpy()).mean()
     result["ms_per_epoch"] = 1e3 * seconds / epochs_run
+    result["cpu_ms_per_epoch"] = 1e3 * cpu_seconds / epochs_run
     return result
 
 
-def matgrad_job(exe, path, label, seed):
+def matgrad_job(exe, path, label, seed, extra=()):
+    """`matgrad train` on the job; cpu_seconds is the whole process's CPU time (startup included)."""
     with tempfile.TemporaryDirectory() as scratch:
         metrics = os.path.join(scratch, "m.json")
-        subprocess.run([exe, "train", "--csv", path, "--label", label, "--seed", str(seed), "--metrics", metrics],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run([exe, "train", "--csv", path, "--label", label, "--seed", str(seed), "--metrics", metrics,
+                        *extra], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         with open(metrics) as f:
             m = json.load(f)
     metric = m["test_r2"] if m["task"] == "regression" else m["test_accuracy"]
-    return {"metric": metric, "ms_per_epoch": 1e3 * m["seconds"] / m["epochs"], "best_epoch": m["best_epoch"]}
+    return {"metric": metric, "ms_per_epoch": 1e3 * m["seconds"] / m["epochs"], "best_epoch": m["best_epoch"],
+            "epochs": m["epochs"],
+            "cpu_seconds": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
 
 
 def main():

@@ -3,6 +3,7 @@
 // mistakes. Broadcasting and the reduction of a broadcast operand's gradient are handled once, by
 // elementwise<> in <autodiff/elementwise.hpp>.
 #include "builtin_ops.hpp"
+#include "vector_math.hpp"
 
 #include <autodiff/elementwise.hpp>
 #include <autodiff/ops.hpp>
@@ -112,6 +113,8 @@ struct Neg {
 struct Sigmoid {
     static constexpr const char* name = "sigmoid";
     static double forward(double x) { return sigmoid(x); }
+    // Vectorized, within vector_math::kSigmoidMaxUlps of forward.
+    static void forward_array(const double* x, double* out, std::size_t n) { vector_math::sigmoid_array(x, out, n); }
     static double backward(double g, double, double out) { return g * out * (1.0 - out); }  // σ' = σ(1-σ)
 };
 
@@ -124,6 +127,8 @@ struct Log {
 struct Exp {
     static constexpr const char* name = "exp";
     static double forward(double x) { return std::exp(x); }
+    // Vectorized, within vector_math::kExpMaxUlps of forward.
+    static void forward_array(const double* x, double* out, std::size_t n) { vector_math::exp_array(x, out, n); }
     static double backward(double g, double, double out) { return g * out; }
 };
 
@@ -143,6 +148,12 @@ struct Softplus {
     static constexpr const char* name = "softplus";
     // log(1 + eˣ) = max(x, 0) + log1p(e^-|x|): e^-|x| <= 1 never overflows.
     static double forward(double x) { return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x))); }
+    // The same formula with the exps vectorized (log1p stays scalar).
+    static void forward_array(const double* x, double* out, std::size_t n) {
+        for (std::size_t k = 0; k < n; ++k) out[k] = -std::abs(x[k]);
+        vector_math::exp_array(out, out, n);
+        for (std::size_t k = 0; k < n; ++k) out[k] = std::max(x[k], 0.0) + std::log1p(out[k]);
+    }
     static double backward(double g, double x, double) { return g * sigmoid(x); }
 };
 

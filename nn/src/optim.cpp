@@ -1,9 +1,11 @@
-// SGD and Adam, updating parameters in place without temporaries (xt::noalias).
+// SGD and Adam, updating parameters in place: one fused loop per parameter (fused_update.hpp)
+// reads and writes each element and its optimizer state once.
+#include "fused_update.hpp"
+
 #include <nn/optim.hpp>
 
 #include <cmath>
 #include <stdexcept>
-#include <xtensor/xmath.hpp>
 
 namespace matgrad::nn {
 
@@ -25,10 +27,8 @@ SGD::SGD(double lr, double decay) : learning_rate(lr), weight_decay(decay) {}
 
 void SGD::step(const std::vector<Matrix*>& params, const std::vector<const Matrix*>& grads) {
     check_pairs("SGD", params, grads);
-    for (std::size_t i = 0; i < params.size(); ++i) {
-        if (weight_decay != 0.0) *params[i] *= 1.0 - learning_rate * weight_decay;  // p -= lr λ p
-        xt::noalias(*params[i]) -= learning_rate * *grads[i];
-    }
+    for (std::size_t i = 0; i < params.size(); ++i)
+        fused::sgd_update(params[i]->data(), grads[i]->data(), params[i]->size(), learning_rate, weight_decay);
 }
 
 Adam::Adam(double lr, double b1, double b2, double eps, double decay)
@@ -54,12 +54,8 @@ void Adam::step(const std::vector<Matrix*>& params, const std::vector<const Matr
         if (m_[i].shape() != params[i]->shape())
             throw std::invalid_argument("Adam: parameter " + std::to_string(i) + " is " + shape_string(*params[i]) +
                                         " but was " + shape_string(m_[i]) + " at the first step");
-        const Matrix& g = *grads[i];
-        if (weight_decay != 0.0) *params[i] *= 1.0 - learning_rate * weight_decay;  // decoupled (AdamW)
-        xt::noalias(m_[i]) = beta1 * m_[i] + (1.0 - beta1) * g;
-        xt::noalias(v_[i]) = beta2 * v_[i] + (1.0 - beta2) * g * g;
-        xt::noalias(*params[i]) -=
-            learning_rate * (m_[i] / correction1) / (xt::sqrt(v_[i] / correction2) + epsilon);
+        fused::adam_update(params[i]->data(), grads[i]->data(), m_[i].data(), v_[i].data(), params[i]->size(),
+                           learning_rate, beta1, beta2, epsilon, correction1, correction2, weight_decay);
     }
 }
 

@@ -60,6 +60,38 @@ Part make_part(const Matrix& X, const Matrix& Y, const std::vector<std::size_t>&
     return {take_columns(X, columns), take_columns(Y, columns)};
 }
 
+/// Gives `m` the shape rows x cols, keeping its buffer when the size is unchanged.
+void reshape(Matrix& m, std::size_t rows, std::size_t cols) {
+    if (m.shape(0) != rows || m.shape(1) != cols) m.resize({rows, cols});
+}
+
+/// to = the columns `order` of `from`, in that order (one pass over each row of `from`).
+void gather_columns(const Matrix& from, const std::vector<std::size_t>& order, Matrix& to) {
+    const std::size_t rows = from.shape(0), cols = from.shape(1), n = order.size();
+    reshape(to, rows, n);
+    for (std::size_t r = 0; r < rows; ++r) {
+        const double* source = from.data() + r * cols;
+        double* target = to.data() + r * n;
+        for (std::size_t k = 0; k < n; ++k) target[k] = source[order[k]];
+    }
+}
+
+/// to = the columns first .. first + count - 1 of `from` (contiguous in each row).
+void copy_columns(const Matrix& from, std::size_t first, std::size_t count, Matrix& to) {
+    const std::size_t rows = from.shape(0), cols = from.shape(1);
+    reshape(to, rows, count);
+    for (std::size_t r = 0; r < rows; ++r)
+        std::copy_n(from.data() + r * cols + first, count, to.data() + r * count);
+}
+
+/// The tape and inputs of the mini-batches of one size. An epoch has at most two sizes (the batch
+/// and the remainder n % batch); a slot for each keeps every node's buffer at its shape, so a
+/// steady-state epoch allocates nothing.
+struct BatchSlot {
+    Tape tape;
+    Part part;
+};
+
 }  // namespace
 
 TaskChoice detect_task(const Matrix& y) {
@@ -175,26 +207,33 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
     std::vector<std::size_t> order(n);
     for (std::size_t i = 0; i < n; ++i) order[i] = i;
     Rng rng(options.seed);
-    Tape tape, eval_tape;
-    Part batch_part;
+    Part shuffled;                     // the training part in this epoch's order
+    BatchSlot full_slot, short_slot;   // batches of `batch` samples, and the last shorter one
+    Tape evaluation_tapes[3];          // train, validation, test: each part keeps its shapes
     FitResult result;
+    result.history.reserve(std::min<std::size_t>(options.epochs, 100000));
     double best_loss = std::numeric_limits<double>::infinity();
-    std::vector<Matrix> best_parameters;
+    std::vector<Matrix> best_parameters;  // same shapes as the model's: copies reuse the buffers
     std::size_t epochs_without_improvement = 0;
 
     const auto start = std::chrono::steady_clock::now();
     for (std::size_t epoch = 1; epoch <= options.epochs && !result.interrupted; ++epoch) {
-        if (batch < n) shuffle(order, rng);
+        if (batch < n) {
+            shuffle(order, rng);
+            gather_columns(data.train.X, order, shuffled.X);
+            gather_columns(data.train.Y, order, shuffled.Y);
+        }
         for (std::size_t first = 0; first < n; first += batch) {
-            const bool full = batch == n;
-            if (!full) {
-                const std::vector<std::size_t> rows(order.begin() + first, order.begin() + std::min(first + batch, n));
-                batch_part = {take_columns(data.train.X, rows), take_columns(data.train.Y, rows)};
+            const std::size_t count = std::min(batch, n - first);
+            BatchSlot& slot = count == batch ? full_slot : short_slot;
+            if (batch < n) {
+                copy_columns(shuffled.X, first, count, slot.part.X);
+                copy_columns(shuffled.Y, first, count, slot.part.Y);
             }
-            const Part& part = full ? data.train : batch_part;
-            tape.clear();
-            const Var J = task_loss(task, model.logits(tape.constant(part.X, "X")), tape.constant(part.Y, "Y"));
-            tape.backward(J);
+            const Part& part = batch < n ? slot.part : data.train;
+            slot.tape.clear();
+            const Var J = task_loss(task, model.logits(slot.tape.constant(part.X, "X")), slot.tape.constant(part.Y, "Y"));
+            slot.tape.backward(J);
             optimizer->step(model.parameters(), model.gradients());
             ++result.steps;
             if ((result.interrupted = stop_requested())) break;
@@ -203,9 +242,9 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
 
         EpochRecord record;
         record.epoch = epoch;
-        std::tie(record.train_loss, record.train_metric) = loss_and_metric(model, task, eval_tape, data.train);
-        record.validation_loss = loss_and_metric(model, task, eval_tape, data.validation).first;
-        std::tie(record.test_loss, record.test_metric) = loss_and_metric(model, task, eval_tape, data.test);
+        std::tie(record.train_loss, record.train_metric) = loss_and_metric(model, task, evaluation_tapes[0], data.train);
+        record.validation_loss = loss_and_metric(model, task, evaluation_tapes[1], data.validation).first;
+        std::tie(record.test_loss, record.test_metric) = loss_and_metric(model, task, evaluation_tapes[2], data.test);
         if (!std::isfinite(record.train_loss))
             throw NumericalError("training diverged in epoch " + std::to_string(epoch) +
                                  " (the loss is not finite); try a smaller learning rate");
@@ -219,8 +258,9 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
         if (record.validation_loss < best_loss) {
             best_loss = record.validation_loss;
             result.best_epoch = epoch;
-            best_parameters.clear();
-            for (const Matrix* p : model.parameters()) best_parameters.push_back(*p);
+            const std::vector<Matrix*>& parameters = model.parameters();
+            best_parameters.resize(parameters.size());
+            for (std::size_t i = 0; i < parameters.size(); ++i) best_parameters[i] = *parameters[i];
             epochs_without_improvement = 0;
         } else if (++epochs_without_improvement >= options.patience) {
             result.stopped_early = epoch < options.epochs;

@@ -2,7 +2,10 @@
 // are finite; the stable form stays finite for saturated units; both pass gradcheck.
 #include "test_util.hpp"
 
+#include <autodiff/registry.hpp>
 #include <nn/nn.hpp>
+
+#include <xtensor/xmath.hpp>
 
 #include <doctest/doctest.h>
 
@@ -147,4 +150,57 @@ TEST_CASE("metrics: argmax accuracy and R² against hand counts") {
     CHECK(nn::argmax_accuracy(Matrix{{0.1, 3.0}, {0.9, 1.0}}, Matrix{{1, 0}, {0, 1}}) == 0.0);
     // targets 1, 2, 3 (mean 2, Σ (t - mean)² = 2); predictions off by 1, 0, 0: R² = 1 - 1/2.
     CHECK(nn::r2_score(Matrix{{2.0, 2.0, 3.0}}, Matrix{{1.0, 2.0, 3.0}}) == 0.5);
+}
+
+// The losses' declared mistakes (what `verify` tries), each run by a mutated reverse pass and
+// compared with the wrong gradient written out by hand: (A - T)/N without the 2, 2(A - T) without
+// the 1/N, (σ(Z) - Y) and (softmax(Z) - Y) without the 1/n.
+TEST_CASE("the losses' declared mistakes give the hand-written wrong gradients") {
+    const Matrix a = random_matrix(3, 5, 21), t = random_matrix(3, 5, 22), z = 2.0 * random_matrix(3, 5, 23);
+    Matrix y = xt::zeros<double>({3, 5});
+    for (std::size_t j = 0; j < 5; ++j) y(j % 3, j) = 1.0;
+    const double N = 15.0, n = 5.0;
+
+    const auto mutated_gradient = [](auto&& loss, const Matrix& first, const Matrix& second, const char* code) {
+        Tape tape;
+        const Var A = tape.variable(first, "A"), B = tape.constant(second, "B");
+        const Var J = loss(A, B);
+        const OpDef* def = J.def();
+        REQUIRE(def != nullptr);
+        std::size_t mistake = def->mistakes.size();
+        for (std::size_t k = 0; k < def->mistakes.size(); ++k)
+            if (std::string(def->mistakes[k].code) == code) mistake = k;
+        REQUIRE(mistake < def->mistakes.size());
+        tape.backward(J, {Mutation{J.index(), mistake}});
+        return Matrix(A.grad());
+    };
+
+    Matrix sig = z, soft = z;
+    for (std::size_t k = 0; k < z.size(); ++k) sig.data()[k] = 1.0 / (1.0 + std::exp(-z.data()[k]));
+    for (std::size_t j = 0; j < 5; ++j) {
+        double total = 0.0;
+        for (std::size_t i = 0; i < 3; ++i) total += std::exp(z(i, j));
+        for (std::size_t i = 0; i < 3; ++i) soft(i, j) = std::exp(z(i, j)) / total;
+    }
+    CHECK(max_abs_diff(mutated_gradient(nn::mse, a, t, "missing_power_factor"), Matrix((a - t) / N)) <= 1e-12);
+    CHECK(max_abs_diff(mutated_gradient(nn::mse, a, t, "missing_mean_factor"), Matrix(2.0 * (a - t))) <= 1e-12);
+    CHECK(max_abs_diff(mutated_gradient(nn::softmax_cross_entropy, z, y, "missing_mean_factor"), Matrix(soft - y)) <= 1e-12);
+    CHECK(max_abs_diff(mutated_gradient(nn::binary_cross_entropy_with_logits, z, y, "missing_mean_factor"),
+                       Matrix(sig - y)) <= 1e-12);
+    // And the right VJP still divides: (softmax(Z) - Y)/n.
+    Tape tape;
+    const Var Z = tape.variable(z), Y = tape.constant(y);
+    tape.backward(nn::softmax_cross_entropy(Z, Y));
+    CHECK(max_abs_diff(Z.grad(), Matrix((soft - y) / n)) <= 1e-12);
+}
+
+TEST_CASE("register_losses makes the losses callable by name, once") {
+    nn::register_losses();
+    nn::register_losses();  // a second call changes nothing (and does not throw)
+    Tape tape;
+    const Matrix a = random_matrix(2, 3, 31), t = random_matrix(2, 3, 32);
+    const Var J = apply_op("mse", {tape.variable(a), tape.constant(t)}, {});
+    CHECK(std::abs(J.value()(0, 0) - xt::mean(xt::square(a - t))()) <= 1e-12);
+    CHECK(find_op("softmax_cross_entropy") != nullptr);
+    CHECK(find_op("binary_cross_entropy_with_logits") != nullptr);
 }

@@ -1,24 +1,43 @@
-// 1e5 training steps of the slides' network on one tape: the resident set size must not grow by
-// more than 1 MB after warm-up (Tape::clear() keeps and reuses every buffer).
+// Steady state costs no memory:
+//   long_run [STEPS]  1e5 training steps of the slides' network on one tape: the resident set size
+//                     must not grow by more than 1 MB after warm-up (Tape::clear() keeps and reuses
+//                     every buffer).
+//   long_run fit      nn::fit, the loop of `matgrad train`, on a digits-shaped data set for each
+//                     task: no heap allocation at all in any epoch after the second (mini-batches,
+//                     the last shorter batch, the evaluation of all three parts and the early-
+//                     stopping copy of the best parameters included), and RSS flat.
+#include "../allocation_counter.hpp"
 #include "slides_training.hpp"
 
+#include <nn/nn.hpp>
+
 #include <cstdio>
-#include <fstream>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
 #include <unistd.h>
+#include <vector>
+
 
 namespace {
+
+using namespace matgrad;
+
+/// From /proc/self/statm, read without allocating (an ifstream would, inside the counted epochs).
 long resident_kib() {
-    std::ifstream statm("/proc/self/statm");
+    char text[128] = {};
+    const int fd = ::open("/proc/self/statm", O_RDONLY);
+    if (fd < 0) return 0;
+    const ssize_t got = ::read(fd, text, sizeof text - 1);
+    ::close(fd);
     long pages = 0, resident = 0;
-    statm >> pages >> resident;
+    if (got <= 0 || std::sscanf(text, "%ld %ld", &pages, &resident) != 2) return 0;
     return resident * (sysconf(_SC_PAGESIZE) / 1024);
 }
-}  // namespace
 
-int main(int argc, char** argv) {
-    const long steps = argc > 1 ? std::atol(argv[1]) : 100000;
-    matgrad::test::SlidesModel model(3);
-    matgrad::Tape tape;
+int slides_steps(long steps) {
+    test::SlidesModel model(3);
+    Tape tape;
     double first_loss = model.step(tape, 0.5), loss = first_loss;
     for (int s = 1; s < 1000; ++s) loss = model.step(tape, 0.5);  // warm-up
     const long before = resident_kib();
@@ -31,4 +50,65 @@ int main(int argc, char** argv) {
     if (!learned) std::printf("FAIL: the loss did not decrease\n");
     if (!flat) std::printf("FAIL: RSS grew by more than 1 MB\n");
     return learned && flat ? 0 : 1;
+}
+
+/// A part of n samples with 64 features in 0..16 standardized, and targets of `task` that depend
+/// on the first features (so that the validation loss improves for a while and the best
+/// parameters are copied).
+nn::Part make_part(nn::Task task, std::size_t n, std::uint64_t seed) {
+    nn::Rng rng(seed);
+    nn::Part part{Matrix({std::size_t{64}, n}), Matrix({task == nn::Task::multiclass ? std::size_t{3} : std::size_t{1}, n})};
+    for (double& x : part.X) x = (std::floor(rng.uniform() * 17.0) - 8.0) / 5.0;
+    part.Y.fill(0.0);
+    for (std::size_t j = 0; j < n; ++j) {
+        const double score = part.X(0, j) + part.X(1, j) - part.X(2, j) + 0.5 * (rng.uniform() - 0.5);
+        if (task == nn::Task::binary) part.Y(0, j) = score > 0;
+        if (task == nn::Task::multiclass) part.Y(score < -0.5 ? 0 : score < 0.5 ? 1 : 2, j) = 1.0;
+        if (task == nn::Task::regression) part.Y(0, j) = score;
+    }
+    return part;
+}
+
+int fit_epochs(std::size_t epochs) {
+    bool ok = true;
+    for (const nn::Task task : {nn::Task::binary, nn::Task::multiclass, nn::Task::regression}) {
+        // The digits odd/even shape: 1438 training samples (44 batches of 32 and one of 30).
+        const nn::FitData data{make_part(task, 1438, 1), make_part(task, 160, 2), make_part(task, 199, 3)};
+        nn::MLP model({64, 64, data.train.Y.shape(0)}, nn::Activation::sigmoid,
+                      task == nn::Task::binary ? nn::Activation::sigmoid : nn::Activation::identity);
+        model.init(1);
+        nn::FitOptions options;
+        options.epochs = epochs;
+        options.patience = epochs;  // never stops, keeps copying the best parameters while they improve
+        std::vector<std::size_t> counts;  // allocations so far, at the end of each epoch
+        std::vector<long> rss;
+        counts.reserve(epochs);
+        rss.reserve(epochs);
+        nn::FitHooks hooks{[&](const nn::EpochRecord&) {
+                               counts.push_back(test::allocations.load());
+                               rss.push_back(resident_kib());
+                           },
+                           {}};
+        const std::size_t at_start = test::allocations.load();
+        const nn::FitResult r = nn::fit(model, task, data, options, hooks);
+        std::size_t steady = 0;
+        for (std::size_t e = 2; e < counts.size(); ++e) steady += counts[e] - counts[e - 1];
+        const long growth = rss.back() - rss[1];
+        std::printf("fit %-10s %zu epochs (best %zu): %zu allocations in epoch 1, %zu in epoch 2, %zu in "
+                    "epochs 3-%zu; RSS after epoch 2 %ld KiB, growth %ld KiB\n",
+                    nn::task_name(task), r.history.size(), r.best_epoch, counts[0] - at_start, counts[1] - counts[0],
+                    steady, epochs, rss[1], growth);
+        if (steady != 0) std::printf("FAIL: a steady-state epoch allocated\n");
+        if (growth > 1024) std::printf("FAIL: RSS grew by more than 1 MB\n");
+        if (r.best_epoch < 3) std::printf("FAIL: the validation loss never improved after epoch 2\n");
+        ok = ok && steady == 0 && growth <= 1024 && r.best_epoch >= 3;
+    }
+    return ok ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc > 1 && std::strcmp(argv[1], "fit") == 0) return fit_epochs(argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 30);
+    return slides_steps(argc > 1 ? std::atol(argv[1]) : 100000);
 }

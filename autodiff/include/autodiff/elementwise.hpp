@@ -11,6 +11,10 @@
 //     };
 //     Var cube(const Var& x) { return matgrad::elementwise<Cube>(x); }
 //
+// A unary op may also give `static void forward_array(const double* in, double* out, std::size_t n)`:
+// the forward of n contiguous elements at once (in and out never overlap), e.g. a vectorized kernel
+// as sigmoid, exp and softplus have. The forward pass then calls it instead of the scalar loop;
+// forward(x) stays the op's definition, and forward_array must agree with it to within a few ulps.
 // A binary op gives forward(x, y) and the two partial VJPs grad_x(g, x, y, out), grad_y(g, x, y, out).
 // With an OpDef (<autodiff/op.hpp>) the op also has explain rules and mistakes: its vjp is
 // unary_vjp<Op> / binary_vjp<Op>, and elementwise<Op>(def, x, params) records it; the scalar rules
@@ -137,6 +141,20 @@ double backward_of(double g, double x, double out, const OpParams& p) {
         return Op::backward(g, x, out);
 }
 
+template <class Op, class = void>
+struct has_forward_array : std::false_type {};
+template <class Op>
+struct has_forward_array<Op, std::void_t<decltype(&Op::forward_array)>> : std::true_type {};
+
+/// out[k] = forward(in[k]) for k < size: the op's forward_array if it has one, else its scalar rule.
+template <class Op>
+void forward_all(const double* in, double* out, std::size_t size, const OpParams& p) {
+    if constexpr (has_forward_array<Op>::value)
+        Op::forward_array(in, out, size);
+    else
+        for (std::size_t k = 0; k < size; ++k) out[k] = forward_of<Op>(in[k], p);
+}
+
 inline OpParams params_of(const BackwardContext& ctx) {
     OpParams p{};
     for (std::size_t k = 0; k < kMaxOpParams; ++k) p[k] = ctx.param(k);
@@ -193,12 +211,7 @@ template <class Op>
 Var elementwise(const OpDef& def, const Var& x, const OpParams& params = {}) {
     return x.tape().record(
         def, {x}, x.rows(), x.cols(),
-        [&x, &params](Matrix& out) {
-            const double* in = x.value().data();
-            double* o = out.data();
-            const std::size_t size = out.size();
-            for (std::size_t k = 0; k < size; ++k) o[k] = detail::forward_of<Op>(in[k], params);
-        },
+        [&x, &params](Matrix& out) { detail::forward_all<Op>(x.value().data(), out.data(), out.size(), params); },
         params);
 }
 
@@ -207,12 +220,7 @@ template <class Op>
 Var elementwise(const Var& x) {
     return x.tape().record(
         Op::name, {x}, x.rows(), x.cols(),
-        [&x](Matrix& out) {
-            const double* in = x.value().data();
-            double* o = out.data();
-            const std::size_t size = out.size();
-            for (std::size_t k = 0; k < size; ++k) o[k] = Op::forward(in[k]);
-        },
+        [&x](Matrix& out) { detail::forward_all<Op>(x.value().data(), out.data(), out.size(), {}); },
         &unary_vjp<Op>);
 }
 
