@@ -41,9 +41,21 @@ void run(const char* label, const std::vector<std::size_t>& sizes, std::size_t s
         report = nn::verify_mlp_report(p, hand);
         ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     }
+    // One plain backward() of the same graph, for the per-pass cost.
+    Tape tape;
+    const Var J = nn::record_mlp_loss(tape, p);
+    std::vector<double> one;
+    for (int r = 0; r < reps; ++r) {
+        const auto start = std::chrono::steady_clock::now();
+        tape.backward(J);
+        one.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    }
     std::sort(ms.begin(), ms.end());
-    std::printf("%-28s %3zu hand gradients  %4zu reverse passes  median %8.2f ms  (min %.2f, max %.2f, %d runs)\n",
-                label, hand.size(), report.reverse_passes, ms[ms.size() / 2], ms.front(), ms.back(), reps);
+    std::sort(one.begin(), one.end());
+    std::printf("%-28s %3zu hand gradients  %4zu reverse passes  verify median %8.2f ms (min %.2f, max %.2f, %d runs)"
+                "  one backward() %.3f ms\n",
+                label, hand.size(), report.reverse_passes, ms[ms.size() / 2], ms.front(), ms.back(), reps,
+                one[one.size() / 2]);
 }
 
 }  // namespace

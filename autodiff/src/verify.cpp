@@ -115,7 +115,9 @@ std::string code_explanation(const std::string& code, const std::string& name, c
 
 // "7 × (dZ1 Xᵀ)ᵀ": the matched form with its constant.
 std::string form_text(const std::string& form, bool transposed, double k, const std::vector<double>& counts) {
-    const std::string f = transposed ? form + "ᵀ" : form;
+    const bool phrase = form.find(' ') != std::string::npos && form.front() != '(';
+    const std::string base = phrase && (transposed || k != 1.0) ? "(" + form + ")" : form;
+    const std::string f = transposed ? base + "ᵀ" : base;
     if (k == 1.0) return f;
     if (k == -1.0) return "−" + f;
     const double n = count_of(k, counts);
@@ -322,7 +324,10 @@ namespace {
 // One mutated reverse pass and what it stands for.
 struct MutatedPass {
     std::vector<Mutation> mutations;
-    std::string code, explanation, node, op;
+    std::string code;
+    std::string form;         // "the derivation with a mistake at A1 = σ(Z1)"
+    std::string explanation;  // the mistake's description
+    std::string node, op;
 };
 
 class Verifier {
@@ -402,8 +407,8 @@ void Verifier::add_passes() {
         for (std::size_t m = 0; m < def->mistakes.size(); ++m) {
             const Mistake& mistake = def->mistakes[m];
             if (!mistake_applies(v, mistake)) continue;
-            passes_.push_back({{{k, m}}, mistake.code, std::string(mistake.description) + ", at " + where(k),
-                               v.name().empty() ? v.describe() : v.name(), def->name});
+            passes_.push_back({{{k, m}}, mistake.code, "the derivation with a mistake at " + where(k),
+                               mistake.description, v.name().empty() ? v.describe() : v.name(), def->name});
         }
     }
     // One use of a value left out: each consumer edge of a value used twice or more.
@@ -418,8 +423,10 @@ void Verifier::add_passes() {
             if (same_node > 1) continue;  // x ⊙ x: one node, two slots -- not one path to drop
             const Var v = tape_.node(k), consumer = tape_.node(c);
             passes_.push_back({{{c, Mutation::drop_path, slot}}, "missing_path",
-                               "the path of " + v.describe() + " through " + where(c) + " (" + consumer.op() +
-                                   ") left out",
+                               "the derivation without the use of " + v.describe() + " in " + where(c),
+                               "one path from " + v.describe() + " to " + out_.describe() + " left out (through " +
+                                   consumer.op() + "; a value used " + std::to_string(uses.size()) +
+                                   " times gets the sum of its paths' gradients)",
                                consumer.name().empty() ? consumer.describe() : consumer.name(), consumer.op()});
         }
     }
@@ -436,16 +443,15 @@ void Verifier::add_passes() {
     for (const auto& [def, nodes] : by_op)
         for (std::size_t m = 0; m < def->mistakes.size(); ++m)
             for (std::size_t j = 2; j <= nodes.size(); ++j) {
-                MutatedPass p{{}, def->mistakes[m].code, "", "", def->name};
+                MutatedPass p{{}, def->mistakes[m].code, "", def->mistakes[m].description, "", def->name};
                 for (std::size_t i = 0; i < j; ++i) {
                     const Var v = tape_.node(nodes[i]);
                     if (mistake_applies(v, def->mistakes[m])) p.mutations.push_back({nodes[i], m});
                     p.node += (i ? ", " : "") + (v.name().empty() ? v.describe() : v.name());
                 }
                 if (p.mutations.size() < 2) continue;
-                p.explanation = std::string(def->mistakes[m].description) + ", at every " + def->name +
-                                (j == nodes.size() ? "" : " up to " + tape_.node(nodes[j - 1]).describe()) + " (" +
-                                p.node + ")";
+                p.form = "the derivation with the same mistake at every " + std::string(def->name) +
+                         (j == nodes.size() ? "" : " up to " + tape_.node(nodes[j - 1]).describe()) + " (" + p.node + ")";
                 passes_.push_back(std::move(p));
             }
 }
@@ -482,8 +488,7 @@ VerifyReport Verifier::run(const std::map<std::string, Matrix>& hand, const Veri
             continue;
         }
         for (std::size_t i = 0; i < targets.size(); ++i)
-            matchers[i].offer({&tape_.node(targets[i].second).grad(), p.code, "the derivation with this mistake",
-                               p.explanation, p.node, p.op});
+            matchers[i].offer({&tape_.node(targets[i].second).grad(), p.code, p.form, p.explanation, p.node, p.op});
     }
     tape_.backward(out_);  // leave the true gradients on the tape
 
