@@ -266,3 +266,46 @@ TEST_CASE("mutated backward: a mistake's VJP runs at the chosen node only") {
                          ("backward: mutation 9 at node " + std::to_string(A.index()) + " (sigmoid), which has 2 mistakes").c_str(),
                          UsageError);
 }
+
+TEST_CASE("every built-in op's mistakes run in a mutated pass and give a wrong gradient") {
+    // Positive (log, sqrt, pow, inv, ...) and mixed-sign (relu, abs) inputs; a mistake must change
+    // some gradient (values or shape) on at least one of them. Binary ops also run with the
+    // operands swapped, so each operand is once the broadcast one.
+    const Matrix P{{2.0, 0.5, 0.3}, {0.4, 3.0, 0.2}, {0.1, 0.6, 4.0}};
+    const Matrix M{{1.5, -0.5, 0.3}, {-0.4, 2.0, -0.2}, {0.1, -0.6, 3.0}};
+    const Matrix b{{0.5}, {1.5}, {2.5}};
+    std::size_t mistakes = 0;
+    for (const OpDef* def : all_op_definitions()) {
+        std::vector<double> numbers;
+        for (std::size_t k = 0; k + def->optional_params < def->params.size(); ++k)
+            numbers.push_back(std::string(def->params[k]) == "axis" ? 1.0 : 2.5);
+        for (std::size_t m = 0; m < def->mistakes.size(); ++m) {
+            CAPTURE(def->signature);
+            CAPTURE(def->mistakes[m].code);
+            bool wrong = false;
+            for (const Matrix* x : {&P, &M})
+                for (bool swapped : {false, true}) {
+                    if (swapped && def->arity != 2) continue;
+                    Tape t;
+                    std::vector<Var> args{t.variable(*x, "x")};
+                    if (def->arity == 2) args.insert(swapped ? args.begin() : args.end(), t.variable(b, "b"));
+                    Var y;
+                    try {
+                        y = apply_op(def->name, args, numbers);
+                    } catch (const ShapeError&) {
+                        continue;  // matmul(b, x) does not fit
+                    }
+                    const Var J = weighted_sum(y);
+                    t.backward(J);
+                    std::vector<Matrix> right;
+                    for (const Var& a : args) right.push_back(a.grad());
+                    t.backward(J, {{y.index(), m}});
+                    for (std::size_t i = 0; i < args.size(); ++i)
+                        wrong = wrong || !(max_abs_diff(args[i].grad(), right[i]) <= 1e-9);  // shape, value or NaN
+                }
+            CHECK(wrong);
+            ++mistakes;
+        }
+    }
+    CHECK(mistakes >= 25);
+}

@@ -189,7 +189,7 @@ std::string mistakes_text(const OpDef& d) {
 
 std::string readme_op_table() {
     std::string out = "| op | forward | gradient of each operand (g = gradient of the output) |\n|---|---|---|\n";
-    for (const OpDef* d : builtins())
+    for (const OpDef* d : all_op_definitions())  // registered ops too (a generator may register nn's)
         out += "| `" + cell(d->signature) + "` | " + cell(forward_text(*d, false)) + " | " +
                cell(gradients_text(*d, false)) + " |\n";
     return out;
@@ -209,7 +209,7 @@ std::string derivative_table_markdown() {
         "over every axis along which it was broadcast (extent 1), so a bias `b` (m×1) added to every\n"
         "column of an m×n matrix gets the row sums of `g` -- the slides' `db = sum(dZ, 1)`.\n\n"
         "| op | forward | gradient of each operand | LaTeX | mistakes | notes |\n|---|---|---|---|---|---|\n";
-    for (const OpDef* d : builtins())
+    for (const OpDef* d : all_op_definitions())  // registered ops too (a generator may register nn's)
         out += "| `" + cell(d->signature) + "` | " + cell(forward_text(*d, false)) + " | " +
                cell(gradients_text(*d, false)) + " | $" + cell(gradients_text(*d, true)) + "$ | " +
                mistakes_text(*d) + " | " + cell(d->note) + " |\n";

@@ -4,12 +4,12 @@
 // An element-wise op is a struct with a name, its scalar forward and its scalar vector-Jacobian
 // product -- the same form the built-in ops use:
 //
-//     struct Tanh {
-//         static constexpr const char* name = "tanh";
-//         static double forward(double x) { return std::tanh(x); }
-//         static double backward(double grad, double x, double out) { return grad * (1 - out * out); }
+//     struct Cube {
+//         static constexpr const char* name = "cube";
+//         static double forward(double x) { return x * x * x; }
+//         static double backward(double grad, double x, double /*out*/) { return grad * 3 * x * x; }
 //     };
-//     Var tanh(const Var& x) { return matgrad::elementwise<Tanh>(x); }
+//     Var cube(const Var& x) { return matgrad::elementwise<Cube>(x); }
 //
 // A binary op gives forward(x, y) and the two partial VJPs grad_x(g, x, y, out), grad_y(g, x, y, out).
 // With an OpDef (<autodiff/op.hpp>) the op also has explain rules and mistakes: its vjp is
@@ -197,7 +197,7 @@ Var elementwise(const OpDef& def, const Var& x, const OpParams& params = {}) {
         params);
 }
 
-/// A unary element-wise op from its scalar rule alone (no definition: see the Tanh example above).
+/// A unary element-wise op from its scalar rule alone (no definition: see the Cube example above).
 template <class Op>
 Var elementwise(const Var& x) {
     return x.tape().record(

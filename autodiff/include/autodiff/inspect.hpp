@@ -43,9 +43,9 @@ struct ExplainLine {
 /// forward equation per named node (unnamed single-use intermediates are written inline, so the
 /// slides' loss reads as one formula), one gradient equation per named node and variable that
 /// `output` depends on -- ordered as the reverse pass completes them -- and a note naming each
-/// variable `output` does not depend on. Built-in ops get the slides' rules (matmul, broadcast
-/// reductions, σ' = A(1 − A), ...); an op explain does not know is written generically as
-/// vjp(op, input i, g). Throws UsageError if backward(output) has not run.
+/// variable `output` does not depend on. Each gradient is written from the rule in its op's
+/// definition (OpDef::inputs, <autodiff/op.hpp>: matmul's layouts, broadcast reductions,
+/// σ' = A(1 − A), ...); an op without a rule is written generically as vjp(op, input i, g). Throws UsageError if backward(output) has not run.
 std::vector<ExplainLine> explain(const Tape& tape, const Var& output);
 
 /// Builds f on a fresh tape from variables named `names` with the values `inputs` (as gradcheck
