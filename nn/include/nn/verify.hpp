@@ -58,28 +58,21 @@ struct GradientTruth {
     std::vector<Matrix> without_activation_derivative;
 };
 
-/// One hand-derived gradient judged against its truth.
+/// One hand-derived gradient judged against its truth: matgrad::GradientReport (see there for the
+/// fields) in the MLP's vocabulary, `param` for its name and Diagnosis for its codes.
 struct GradientReport {
     std::string param;
     Diagnosis diagnosis = Diagnosis::unexplained;
-    /// Further mistakes found together with `diagnosis`, e.g. {transposed} for a transposed
-    /// gradient that also lacks the 1/n (diagnosis missing_mean_factor).
     std::vector<Diagnosis> also;
-    /// yours = factor × (the form that matched): n for missing_mean_factor, the fitted constant
-    /// for scaled, 1 when no constant is involved.
     double factor = 1.0;
-    std::array<std::size_t, 2> expected_shape{};
-    std::array<std::size_t, 2> given_shape{};
-    /// Against the true gradient, when the shapes agree (NaN otherwise): max |yours − true|,
-    /// that divided by max |true| (the gradient's scale), and where the largest error is.
+    std::array<std::size_t, 2> expected_shape{}, given_shape{};
     double max_abs_error = std::numeric_limits<double>::quiet_NaN();
     double max_rel_error = std::numeric_limits<double>::quiet_NaN();
     std::size_t worst_row = 0, worst_col = 0;
-    std::string hint;  ///< one line in the slides' notation
+    std::string hint;
 
     bool ok() const { return diagnosis == Diagnosis::ok; }
-    /// "missing_mean_factor + transposed"
-    std::string diagnosis_text() const;
+    std::string diagnosis_text() const;  ///< "missing_mean_factor + transposed"
 };
 
 /// Judges `given` against `truth` with matgrad::diagnose_gradient: candidates the per-sample bias
