@@ -214,6 +214,25 @@ TEST_CASE("verify: first wrong step on a chain with the mistake in the middle (t
     CHECK(report_of(chain, "dW1").consequence_of == "dZ1");
 }
 
+TEST_CASE("verify: the mean factor of a mean along one axis (N = the columns averaged)") {
+    // J = Σ_i mean_j (W X − T)²_ij: a per-row mean over n = 6 columns, then a sum over the rows.
+    Tape tape;
+    const Matrix X = random_matrix(3, 6, 81), Tg = random_matrix(2, 6, 82), W = random_matrix(2, 3, 83);
+    const Var Wv = tape.variable(W, "W");
+    const Var E = (matmul(Wv, tape.constant(X, "X")) - tape.constant(Tg, "T")).named("E");
+    const Var J = sum(mean(pow(E, 2.0), 1)).named("J");
+    const Matrix e = dot(W, X) - Tg;
+    const Matrix dW = dot(2.0 * e / 6.0, T(X));
+    CHECK(one(tape, J, "dW", dW).diagnosis == "ok");
+    const GradientReport missing = one(tape, J, "dW", 6.0 * dW);
+    CHECK(missing.diagnosis == "missing_mean_factor");
+    CHECK(missing.factor == 6);
+    CHECK(missing.op == "mean");
+    const GradientReport extra = one(tape, J, "dE", 2.0 * e / 36.0);
+    CHECK(extra.diagnosis == "extra_mean_factor");
+    CHECK(extra.op == "mean");
+}
+
 // ---- L2-regularized logistic regression: J = BCE(σ(w X + b), y) + (λ/2) Σ w² ---------------------
 
 struct Logistic {
@@ -354,6 +373,22 @@ TEST_CASE("verify finds a user op's own declared mistake") {
     CHECK(r.node == "C");
     CHECK(r.op == "cube");
     CHECK(r.hint.find("the exponent not lowered") != std::string::npos);
+}
+
+TEST_CASE("Mutation::drop_path: the reverse pass leaves out one use of a value") {
+    // J = Σ (x ⊙ a) + Σ (x ⊙ x ⊙ b): dJ/dx = a + 2 x ⊙ b; without the second use, a.
+    Tape tape;
+    const Matrix xv = random_matrix(2, 3, 91), a = random_matrix(2, 3, 92), b = random_matrix(2, 3, 93);
+    const Var x = tape.variable(xv, "x");
+    const Var first = x * tape.constant(a, "a"), second = x * (x * tape.constant(b, "b"));
+    const Var J = sum(first) + sum(second);
+    tape.backward(J, {{second.index(), Mutation::drop_path, 0}});
+    CHECK(test::max_abs_diff(x.grad(), a + xv * b) < 1e-12);  // x ⊙ b from the inner x remains
+    tape.backward(J, {{first.index(), Mutation::drop_path, 0}});
+    CHECK(test::max_abs_diff(x.grad(), 2.0 * xv * b) < 1e-12);
+    tape.backward(J);
+    CHECK(test::max_abs_diff(x.grad(), a + 2.0 * xv * b) < 1e-12);
+    CHECK_THROWS_AS(tape.backward(J, {{first.index(), Mutation::drop_path, 2}}), UsageError);
 }
 
 TEST_CASE("verify refuses a name the graph does not have, and a constant") {
