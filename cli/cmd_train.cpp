@@ -1,8 +1,8 @@
-// `matgrad train`: a binary classifier MLP from a numeric CSV, with standardization, a stratified
-// train/test split, progress on stderr, and atomically written model, metrics and loss plot.
+// `matgrad train`: an MLP for a binary, multiclass or regression task from a numeric CSV. The work
+// is nn::train (<nn/train.hpp>); this file parses the options, shows progress, and writes the
+// model, metrics and loss plot atomically.
 #include "commands.hpp"
 #include "dataset.hpp"
-#include "model_dir.hpp"
 #include "progress.hpp"
 #include "svg_plot.hpp"
 
@@ -10,17 +10,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 namespace matgrad::cli {
 namespace {
-
 // Set by SIGINT; the training loop checks it after every step.
 volatile std::sig_atomic_t interrupt_requested = 0;
 extern "C" void request_interrupt(int) { interrupt_requested = 1; }
@@ -43,11 +41,12 @@ private:
     struct sigaction previous_ {};
 };
 
-struct TrainOptions {
-    std::string csv, label, hidden = "32", activation = "relu", optimizer = "adam";
+struct TrainCommand {
+    std::string csv, label, hidden = "32", activation = "relu", optimizer = "adam", task = "auto";
     std::string save, metrics, plot;
-    long long epochs = 100, batch = 32, seed = 1;
-    double lr = 0.01, test_fraction = 0.2;
+    long long epochs = 200, batch = 32, seed = 1, patience = 10;
+    double lr = 0.01, test_fraction = 0.2, validation_fraction = 0.1;
+    std::optional<double> weight_decay;
 };
 
 std::vector<std::size_t> parse_hidden_sizes(const std::string& text) {
@@ -70,7 +69,7 @@ std::vector<std::size_t> parse_hidden_sizes(const std::string& text) {
     return sizes;
 }
 
-void validate(const TrainOptions& o) {
+nn::TrainOptions to_options(const TrainCommand& o) {
     auto require = [](bool ok, const std::string& message) {
         if (!ok) throw std::invalid_argument(message);
     };
@@ -79,229 +78,189 @@ void validate(const TrainOptions& o) {
     require(std::isfinite(o.lr) && o.lr > 0, "--lr must be a positive number");
     require(o.test_fraction > 0 && o.test_fraction < 1,
             "--test-fraction must be strictly between 0 and 1 (e.g. 0.2)");
+    require(o.validation_fraction >= 0 && o.validation_fraction < 1,
+            "--validation-fraction must be at least 0 and below 1 (e.g. 0.1)");
+    require(o.patience >= 0, "--patience must be a non-negative integer (0 turns early stopping off)");
+    require(o.patience == 0 || o.validation_fraction > 0,
+            "--patience " + std::to_string(o.patience) +
+                " needs validation rows for early stopping: give --validation-fraction > 0, or --patience 0");
+    require(!o.weight_decay || (std::isfinite(*o.weight_decay) && *o.weight_decay >= 0),
+            "--weight-decay must be a non-negative number");
     require(o.seed >= 0, "--seed must be a non-negative integer");
     for (const std::string* path : {&o.metrics, &o.plot})
         if (!path->empty()) io::check_output_path(*path);
-    if (!o.save.empty()) check_model_destination(o.save);
+    if (!o.save.empty()) nn::check_model_destination(o.save);
+
+    nn::TrainOptions options;
+    if (o.task != "auto") options.task = nn::parse_task(o.task);
+    options.hidden = parse_hidden_sizes(o.hidden);
+    options.activation = nn::parse_activation(o.activation);
+    options.optimizer = o.optimizer;
+    options.learning_rate = o.lr;
+    options.weight_decay = o.weight_decay;
+    options.epochs = static_cast<std::size_t>(o.epochs);
+    options.batch = static_cast<std::size_t>(o.batch);
+    options.patience = static_cast<std::size_t>(o.patience);
+    options.seed = static_cast<std::uint64_t>(o.seed);
+    options.test_fraction = o.test_fraction;
+    options.validation_fraction = o.validation_fraction;
+    return options;
 }
 
-/// Rows of each class shuffled with the seed; round(fraction * count) of each class (at least one,
-/// and at least one left for training) go to the test set.
-void stratified_split(const Matrix& Y, double test_fraction, nn::Rng& rng, const std::string& file,
-                      std::vector<std::size_t>& train, std::vector<std::size_t>& test) {
-    for (const double label : {0.0, 1.0}) {
-        std::vector<std::size_t> rows;
-        for (std::size_t r = 0; r < Y.shape(1); ++r)
-            if (Y(0, r) == label) rows.push_back(r);
-        if (rows.empty())
-            throw io::InputError(file + ": every label is " + std::to_string(1 - int(label)) +
-                                 "; a classifier needs rows of both classes 0 and 1");
-        if (rows.size() < 2)
-            throw io::InputError(file + ": class " + std::to_string(int(label)) +
-                                 " has only 1 row; the stratified train/test split needs at least 2 "
-                                 "rows of each class");
-        for (std::size_t i = rows.size() - 1; i > 0; --i)  // Fisher-Yates with the portable Rng
-            std::swap(rows[i], rows[static_cast<std::size_t>(rng.uniform() * (i + 1))]);
-        const auto wanted = static_cast<std::size_t>(std::llround(test_fraction * rows.size()));
-        const std::size_t n_test = std::clamp<std::size_t>(wanted, 1, rows.size() - 1);
-        test.insert(test.end(), rows.begin(), rows.begin() + n_test);
-        train.insert(train.end(), rows.begin() + n_test, rows.end());
+/// The metrics file: the task's results, the run, and one entry per epoch.
+nlohmann::json metrics_json(const TrainCommand& o, const nn::TrainOptions& options, const nn::TrainResult& r) {
+    const bool regression = r.model.target.task == nn::Task::regression;
+    const char* metric = regression ? "test_r2" : "test_accuracy";
+    nlohmann::json history = nlohmann::json::array();
+    for (const nn::EpochRecord& e : r.fit.history)
+        history.push_back({{"epoch", e.epoch}, {"train_loss", e.train_loss}, {"validation_loss", e.validation_loss},
+                           {"test_loss", e.test_loss}, {metric, e.test_metric}});
+    nlohmann::json m = {
+        {"task", nn::task_name(r.model.target.task)}, {"task_reason", r.model.task_reason},
+        {"final_loss", r.train.loss},                {"final_test_loss", r.test.loss},
+        {"best_epoch", r.fit.best_epoch},             {"stopped_early", r.fit.stopped_early},
+        {"epochs", r.fit.history.size()},            {"steps", r.fit.steps},
+        {"seconds", r.fit.seconds},                  {"interrupted", r.fit.interrupted},
+        {"train_rows", r.split.train.size()},        {"validation_rows", r.split.validation.size()},
+        {"test_rows", r.split.test.size()},          {"sizes", r.model.mlp.sizes()},
+        {"hidden_activation", o.activation},         {"optimizer", o.optimizer},
+        {"lr", o.lr},
+        {"weight_decay", options.weight_decay.value_or(nn::default_weight_decay(r.model.target.task))},
+        {"batch", std::min(options.batch, r.split.train.size())},
+        {"patience", o.patience},                    {"validation_fraction", o.validation_fraction},
+        {"seed", o.seed},                            {"history", history}};
+    if (regression) {
+        m["train_r2"] = r.train.r2;
+        m["test_r2"] = r.test.r2;
+        m["test_rmse"] = r.test.rmse;
+    } else {
+        m["train_accuracy"] = r.train.accuracy;
+        m["test_accuracy"] = r.test.accuracy;
+        m["classes"] = r.model.target.classes;
     }
+    return m;
 }
 
-/// Mean and standard deviation of each feature (row) over the training samples (columns). A
-/// constant feature gets std 1, so it standardizes to 0 instead of dividing by zero.
-void feature_statistics(const Matrix& X, Matrix& mean, Matrix& std) {
-    const std::size_t d = X.shape(0), n = X.shape(1);
-    mean = Matrix({d, std::size_t{1}});
-    std = Matrix({d, std::size_t{1}});
-    for (std::size_t f = 0; f < d; ++f) {
-        double sum = 0.0, squares = 0.0;
-        for (std::size_t i = 0; i < n; ++i) sum += X(f, i);
-        const double mu = sum / static_cast<double>(n);
-        for (std::size_t i = 0; i < n; ++i) squares += (X(f, i) - mu) * (X(f, i) - mu);
-        const double sigma = std::sqrt(squares / static_cast<double>(n));
-        mean(f, 0) = mu;
-        std(f, 0) = sigma > 1e-12 * std::max(1.0, std::abs(mu)) ? sigma : 1.0;
+/// Validation (and test) loss per epoch with the kept epoch marked.
+std::string loss_plot(const TrainCommand& o, const nn::TrainResult& r) {
+    std::vector<double> train, validation, test;
+    for (const nn::EpochRecord& e : r.fit.history) {
+        train.push_back(e.train_loss);
+        validation.push_back(e.validation_loss);
+        test.push_back(e.test_loss);
     }
+    const char* loss = r.model.target.task == nn::Task::binary       ? "mean binary cross-entropy"
+                       : r.model.target.task == nn::Task::multiclass ? "mean softmax cross-entropy"
+                                                                     : "mean squared error (standardized target)";
+    return line_chart_svg("matgrad train: " + o.csv, "epoch", loss,
+                          {{"train loss", "#1f77b4", train},
+                           {"validation loss", "#2ca02c", validation},
+                           {"test loss", "#d62728", test}},
+                          PlotMark{r.fit.best_epoch, "best epoch " + std::to_string(r.fit.best_epoch)});
 }
 
-struct Evaluation {
-    double loss, accuracy;
-};
-
-/// Mean stable BCE and accuracy of the model on (X, Y), computed from the logits on `tape`.
-Evaluation evaluate(nn::MLP& model, Tape& tape, const Matrix& X, const Matrix& Y) {
-    tape.clear();
-    const Var Z = model.logits(tape.constant(X, "X"));
-    const Var J = nn::binary_cross_entropy_with_logits(Z, tape.constant(Y, "Y"));
-    return {J.value()(0, 0), nn::accuracy(Z.value(), Y, 0.0)};  // z >= 0 <=> sigmoid(z) >= 0.5
-}
-
-std::unique_ptr<nn::Optimizer> make_optimizer(const TrainOptions& o) {
-    if (o.optimizer == "sgd") return std::make_unique<nn::SGD>(o.lr);
-    return std::make_unique<nn::Adam>(o.lr);
-}
-
-int run_train(const TrainOptions& o) {
-    validate(o);
-    const std::vector<std::size_t> hidden = parse_hidden_sizes(o.hidden);
-    const nn::Activation activation = nn::parse_activation(o.activation);
-
+int run_train(const TrainCommand& o) {
+    const nn::TrainOptions options = to_options(o);
     const io::CsvTable table = io::read_csv(o.csv);
     const std::size_t label_column =
         o.label.empty() ? table.header.size() - 1 : find_column(table, o.label, o.csv);
     std::vector<std::size_t> feature_columns;
+    std::vector<std::string> feature_names;
     for (std::size_t c = 0; c < table.header.size(); ++c)
-        if (c != label_column) feature_columns.push_back(c);
+        if (c != label_column) {
+            feature_columns.push_back(c);
+            feature_names.push_back(table.header[c]);
+        }
     if (feature_columns.empty())
         throw io::InputError(o.csv + ": has only the label column '" + table.header[label_column] +
                              "'; there are no features to learn from");
-    const Matrix Y_all = binary_labels(table, label_column, o.csv);
-    const Matrix X_all = features_by_column(table, feature_columns);
+    const Matrix y = features_by_column(table, {label_column});
+    const Matrix X = features_by_column(table, feature_columns);
+    const nn::TaskChoice choice = nn::choose_task(y, options.task);
+    std::printf("task %s: %s%s\n", nn::task_name(choice.task), choice.reason.c_str(),
+                options.task ? "" : "; --task overrides");
 
-    nn::Rng rng(static_cast<std::uint64_t>(o.seed));
-    std::vector<std::size_t> train_rows, test_rows;
-    stratified_split(Y_all, o.test_fraction, rng, o.csv, train_rows, test_rows);
-
-    Matrix mean, std;
-    feature_statistics(take_columns(X_all, train_rows), mean, std);
-    const Matrix X_standard = standardize(X_all, mean, std);
-    const Matrix X_train = take_columns(X_standard, train_rows), Y_train = take_columns(Y_all, train_rows);
-    const Matrix X_test = take_columns(X_standard, test_rows), Y_test = take_columns(Y_all, test_rows);
-
-    std::vector<std::size_t> sizes{feature_columns.size()};
-    sizes.insert(sizes.end(), hidden.begin(), hidden.end());
-    sizes.push_back(1);
-    nn::MLP model(sizes, activation, nn::Activation::sigmoid);
-    model.init(static_cast<std::uint64_t>(o.seed));
-    const std::unique_ptr<nn::Optimizer> optimizer = make_optimizer(o);
-
-    const std::size_t n_train = train_rows.size();
-    const std::size_t batch = std::min<std::size_t>(static_cast<std::size_t>(o.batch), n_train);
-    std::vector<std::size_t> order(n_train);
-    for (std::size_t i = 0; i < n_train; ++i) order[i] = i;
-    Matrix X_batch, Y_batch;
-    Tape tape, eval_tape;
-    std::vector<double> train_losses, test_losses;
-    Evaluation train_eval{0, 0}, test_eval{0, 0};
-    std::size_t epochs_done = 0, steps = 0;
-    TrainingProgress progress(static_cast<std::size_t>(o.epochs));
-
+    TrainingProgress progress(options.epochs);
     const InterruptGuard interrupt_guard;
-    const auto start = std::chrono::steady_clock::now();
-    for (std::size_t epoch = 1; epoch <= static_cast<std::size_t>(o.epochs) && !interrupt_requested;
-         ++epoch) {
-        if (batch < n_train)
-            for (std::size_t i = n_train - 1; i > 0; --i)
-                std::swap(order[i], order[static_cast<std::size_t>(rng.uniform() * (i + 1))]);
-        for (std::size_t first = 0; first < n_train && !interrupt_requested; first += batch) {
-            const std::vector<std::size_t> rows(order.begin() + first,
-                                                order.begin() + std::min(first + batch, n_train));
-            const bool full = rows.size() == n_train;
-            if (!full) {
-                X_batch = take_columns(X_train, rows);
-                Y_batch = take_columns(Y_train, rows);
-            }
-            tape.clear();
-            const Var Z = model.logits(tape.constant(full ? X_train : X_batch, "X"));
-            const Var J = nn::binary_cross_entropy_with_logits(Z, tape.constant(full ? Y_train : Y_batch, "Y"));
-            tape.backward(J);
-            optimizer->step(model.parameters(), model.gradients());
-            ++steps;
-        }
-        if (interrupt_requested) break;
-        train_eval = evaluate(model, eval_tape, X_train, Y_train);
-        test_eval = evaluate(model, eval_tape, X_test, Y_test);
-        if (!std::isfinite(train_eval.loss))
-            throw std::runtime_error("training diverged in epoch " + std::to_string(epoch) +
-                                     " (the loss is not finite); try a smaller --lr. Nothing was saved");
-        train_losses.push_back(train_eval.loss);
-        test_losses.push_back(test_eval.loss);
-        epochs_done = epoch;
-        progress.epoch_done(epoch, train_eval.loss, train_eval.accuracy, test_eval.accuracy);
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const nn::FitHooks hooks{
+        [&](const nn::EpochRecord& e) { progress.epoch_done(e.epoch, e.train_loss, e.train_metric, e.test_metric); },
+        [] { return interrupt_requested != 0; }};
+    const nn::TrainResult r = naming_the_file(table, label_column, o.csv, [&] {
+        return nn::train(X, y, feature_names, table.header[label_column], options, hooks);
+    });
     progress.finish();
 
-    const bool interrupted = interrupt_requested != 0;
-    if (interrupted && steps == 0) {
-        std::fprintf(stderr, "matgrad train: interrupted before the first step; nothing was saved\n");
-        return 130;
-    }
-    if (interrupted) {  // the model after the last finished step: evaluate that one
-        train_eval = evaluate(model, eval_tape, X_train, Y_train);
-        test_eval = evaluate(model, eval_tape, X_test, Y_test);
-        std::fprintf(stderr,
-                     "matgrad train: interrupted after %zu full epoch(s) (%zu steps); saving that "
-                     "model and its metrics\n", epochs_done, steps);
-    }
-
-    std::printf("train accuracy %.4f (%zu rows), test accuracy %.4f (%zu rows), loss %.4f, "
-                "%zu epochs in %.2f s\n",
-                train_eval.accuracy, n_train, test_eval.accuracy, test_rows.size(),
-                train_eval.loss, epochs_done, seconds);
+    if (r.fit.interrupted)
+        std::fprintf(stderr, "matgrad train: interrupted after %zu full epoch(s) (%zu steps); saving that "
+                     "model and its metrics\n", r.fit.history.size(), r.fit.steps);
+    if (r.fit.stopped_early || (options.patience > 0 && r.fit.best_epoch < r.fit.history.size()))
+        std::printf("%s after epoch %zu: the validation loss was lowest at epoch %zu, whose parameters are kept\n",
+                    r.fit.stopped_early ? "stopped early" : "finished", r.fit.history.size(), r.fit.best_epoch);
+    if (r.model.target.task == nn::Task::regression)
+        std::printf("train R2 %.4f (%zu rows), test R2 %.4f and RMSE %.4g (%zu rows), %zu epochs in %.2f s\n",
+                    r.train.r2, r.split.train.size(), r.test.r2, r.test.rmse, r.split.test.size(),
+                    r.fit.history.size(), r.fit.seconds);
+    else
+        std::printf("train accuracy %.4f (%zu rows), test accuracy %.4f (%zu rows), loss %.4f, "
+                    "%zu epochs in %.2f s\n",
+                    r.train.accuracy, r.split.train.size(), r.test.accuracy, r.split.test.size(), r.train.loss,
+                    r.fit.history.size(), r.fit.seconds);
     if (!o.save.empty()) {
-        std::vector<std::string> features;
-        for (const std::size_t c : feature_columns) features.push_back(table.header[c]);
-        save_model(o.save, SavedModel{model, mean, std, features, table.header[label_column]});
+        nn::save_model(o.save, r.model);
         std::printf("model saved to %s\n", o.save.c_str());
     }
-    if (!o.metrics.empty()) {
-        const nlohmann::json metrics = {
-            {"train_accuracy", train_eval.accuracy}, {"test_accuracy", test_eval.accuracy},
-            {"final_loss", train_eval.loss},         {"final_test_loss", test_eval.loss},
-            {"epochs", epochs_done},                 {"steps", steps},
-            {"seconds", seconds},                    {"interrupted", interrupted},
-            {"train_rows", n_train},                 {"test_rows", test_rows.size()},
-            {"sizes", sizes},                        {"hidden_activation", o.activation},
-            {"optimizer", o.optimizer},              {"lr", o.lr},
-            {"batch", batch},                        {"seed", o.seed}};
-        io::write_text_file(o.metrics, metrics.dump(2) + "\n");
-    }
-    if (!o.plot.empty())
-        io::write_text_file(o.plot, line_chart_svg("matgrad train: " + o.csv, "epoch",
-                                                   "mean binary cross-entropy",
-                                                   {{"train loss", "#1f77b4", train_losses},
-                                                    {"test loss", "#d62728", test_losses}}));
-    return interrupted ? 130 : 0;
+    if (!o.metrics.empty()) io::write_text_file(o.metrics, metrics_json(o, options, r).dump(2) + "\n");
+    if (!o.plot.empty()) io::write_text_file(o.plot, loss_plot(o, r));
+    return r.fit.interrupted ? 130 : 0;
 }
 
 }  // namespace
 
 void add_train_command(CLI::App& app, int& status) {
     CLI::App* cmd = app.add_subcommand(
-        "train", "Train a binary classifier (an MLP) on a numeric CSV with a header line");
+        "train", "Train an MLP classifier or regressor on a numeric CSV with a header line");
     cmd->footer(
-        "The label column holds 0/1; every other column is a feature. Features are standardized\n"
-        "with the training rows' mean and std (saved with the model). The rows are split into\n"
-        "train and test sets per class (stratified) with the seed. Progress goes to stderr.\n"
-        "Ctrl-C stops after the current step and still writes the outputs for the model trained so\n"
-        "far (exit status 130). Outputs are written atomically: a failed run leaves existing files\n"
-        "and an existing model directory untouched.\n\n"
+        "The label column is the target; every other column is a feature. --task auto picks binary\n"
+        "for 0/1 labels, multiclass for 3 to 20 distinct integer labels (mapped to classes 0..k-1\n"
+        "in increasing order, so 1..3 works), and regression for any other numbers; the choice and\n"
+        "why are printed and saved with the model. Features (and a regression target) are\n"
+        "standardized with the training rows' mean and std. The rows are split with the seed into\n"
+        "test, validation and training rows (per class for classification). Training stops once\n"
+        "the validation loss has not improved for --patience epochs and keeps the parameters of\n"
+        "the best epoch. Progress goes to stderr. Ctrl-C stops after the current step and still\n"
+        "writes the outputs for the model trained so far (exit status 130). Outputs are written\n"
+        "atomically: a failed run leaves existing files and an existing model directory untouched.\n\n"
         "Example:\n"
-        "  matgrad train --csv data/breast_cancer.csv --save model --metrics metrics.json \\\n"
+        "  matgrad train --csv data/wine.csv --label cultivar --save model --metrics metrics.json \\\n"
         "      --plot loss.svg\n"
-        "  matgrad predict --model model --csv data/breast_cancer.csv --out predictions.csv\n");
-    auto o = std::make_shared<TrainOptions>();
+        "  matgrad predict --model model --csv data/wine.csv --out predictions.csv\n");
+    auto o = std::make_shared<TrainCommand>();
     cmd->add_option("--csv", o->csv, "Training data: CSV with a header line")->required();
-    cmd->add_option("--label", o->label, "Name of the 0/1 label column (default: the last column)");
+    cmd->add_option("--label", o->label, "Name of the label (target) column (default: the last column)");
+    cmd->add_option("--task", o->task, "auto, binary, multiclass or regression")
+        ->check(CLI::IsMember({"auto", "binary", "multiclass", "regression"}))->capture_default_str();
     cmd->add_option("--hidden", o->hidden, "Hidden layer sizes, e.g. 64 or 32,16")->capture_default_str();
     cmd->add_option("--activation", o->activation, "Hidden activation")
         ->check(CLI::IsMember({"relu", "tanh", "sigmoid"}))->capture_default_str();
-    cmd->add_option("--epochs", o->epochs, "Passes over the training rows")->capture_default_str();
+    cmd->add_option("--epochs", o->epochs, "Most passes over the training rows")->capture_default_str();
     cmd->add_option("--lr", o->lr, "Learning rate")->capture_default_str();
     cmd->add_option("--batch", o->batch, "Mini-batch size (>= the training rows: full batch)")
         ->capture_default_str();
-    cmd->add_option("--optimizer", o->optimizer, "adam or sgd")
+    cmd->add_option("--optimizer", o->optimizer, "adam (AdamW with --weight-decay) or sgd")
         ->check(CLI::IsMember({"adam", "sgd"}))->capture_default_str();
-    cmd->add_option("--test-fraction", o->test_fraction, "Share of each class held out for testing")
+    cmd->add_option("--weight-decay", o->weight_decay,
+                    "L2 weight decay, decoupled for adam [default: 0 for classification, 1 for regression]");
+    cmd->add_option("--test-fraction", o->test_fraction, "Share of the rows (of each class) held out for testing")
+        ->capture_default_str();
+    cmd->add_option("--validation-fraction", o->validation_fraction,
+                    "Share of the remaining rows held out for early stopping")->capture_default_str();
+    cmd->add_option("--patience", o->patience, "Epochs without a lower validation loss before stopping (0: off)")
         ->capture_default_str();
     cmd->add_option("--seed", o->seed, "Seed of the split, the initialization and the batch order")
         ->capture_default_str();
     cmd->add_option("--save", o->save, "Model directory to write (replaced atomically)");
     cmd->add_option("--metrics", o->metrics, "Metrics JSON file to write");
-    cmd->add_option("--plot", o->plot, "SVG plot of train and test loss per epoch to write");
+    cmd->add_option("--plot", o->plot, "SVG plot of the losses per epoch to write");
     cmd->callback([o, &status] { status = run_train(*o); });
 }
 

@@ -1,8 +1,10 @@
-// From a CSV table (rows = samples) to the matrices the MLP takes (columns = samples, as in the
-// slides), shared by `matgrad train` and `matgrad predict`.
+// From a CSV table (rows = samples) to the matrices nn takes (columns = samples, as in the slides),
+// shared by `matgrad train` and `matgrad predict`, and nn's complaints about targets turned into
+// errors that name the file, line and column.
 #pragma once
 
 #include <nn/io.hpp>
+#include <nn/model.hpp>
 
 #include <string>
 #include <vector>
@@ -15,14 +17,19 @@ std::size_t find_column(const io::CsvTable& table, const std::string& name, cons
 /// The given columns of every row, transposed: columns.size() x rows.
 Matrix features_by_column(const io::CsvTable& table, const std::vector<std::size_t>& columns);
 
-/// Column `column` as a 1 x rows label row; io::InputError naming the file, line and column of the
-/// first value that is not exactly 0 or 1.
-Matrix binary_labels(const io::CsvTable& table, std::size_t column, const std::string& file);
-
-/// (X - mean) / std for X of features x samples and mean, std of features x 1.
-Matrix standardize(const Matrix& X, const Matrix& mean, const Matrix& std);
-
-/// The columns `indices` of `m`, in that order.
-Matrix take_columns(const Matrix& m, const std::vector<std::size_t>& indices);
+/// Runs `work` (an nn call on the targets of `column`) and turns its complaints into io::InputError
+/// naming `file`: an nn::TargetError also by the line and column of the bad value, e.g.
+/// "d.csv: line 3, column 3 (y): the label is 2; labels must be 0 or 1".
+template <class Work>
+auto naming_the_file(const io::CsvTable& table, std::size_t column, const std::string& file, Work&& work) {
+    try {
+        return work();
+    } catch (const nn::TargetError& e) {
+        throw io::InputError(file + ": line " + std::to_string(e.sample + 2) + ", column " +
+                             std::to_string(column + 1) + " (" + table.header[column] + "): " + e.what());
+    } catch (const std::invalid_argument& e) {
+        throw io::InputError(file + ": " + e.what());
+    }
+}
 
 }  // namespace matgrad::cli

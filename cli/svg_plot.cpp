@@ -44,7 +44,8 @@ double tick_step(double span, int count) {
 }  // namespace
 
 std::string line_chart_svg(const std::string& title, const std::string& x_label,
-                           const std::string& y_label, const std::vector<PlotSeries>& series) {
+                           const std::string& y_label, const std::vector<PlotSeries>& series,
+                           const PlotMark& mark) {
     std::size_t n = 1;
     double y_min = 0.0, y_max = 0.0;
     bool any = false;
@@ -91,6 +92,16 @@ std::string line_chart_svg(const std::string& title, const std::string& x_label,
            "\" text-anchor=\"middle\">" + escape(x_label) + "</text>\n";
     svg += "<text transform=\"translate(18," + number(top + plot_h / 2) +
            ") rotate(-90)\" text-anchor=\"middle\">" + escape(y_label) + "</text>\n";
+    if (mark.x > 0) {
+        const std::string px = number(x_of(static_cast<double>(mark.x)));
+        // The label sits above the plot area, where no series or legend can cover it.
+        svg += "<line x1=\"" + px + "\" y1=\"" + number(top - 14) + "\" x2=\"" + px + "\" y2=\"" + number(top + plot_h) +
+               "\" stroke=\"#555\" stroke-dasharray=\"5,4\"/>\n";
+        const bool right_half = x_of(static_cast<double>(mark.x)) > left + plot_w / 2;
+        svg += "<text x=\"" + number(x_of(static_cast<double>(mark.x)) + (right_half ? -6 : 6)) + "\" y=\"" +
+               number(top - 4) + "\" text-anchor=\"" + (right_half ? "end" : "start") + "\" fill=\"#555\">" +
+               escape(mark.text) + "</text>\n";
+    }
     // Series and legend
     for (std::size_t i = 0; i < series.size(); ++i) {
         const PlotSeries& s = series[i];

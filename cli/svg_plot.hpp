@@ -1,5 +1,5 @@
 // A small hand-written SVG line chart (no dependencies): axes with ticks, one polyline per series,
-// a legend. Used for `matgrad train --plot`.
+// a legend, and optionally one x marked by a dashed vertical line. Used for `matgrad train --plot`.
 #pragma once
 
 #include <string>
@@ -13,8 +13,16 @@ struct PlotSeries {
     std::vector<double> values;  ///< y at x = 1, 2, ...
 };
 
-/// The SVG document of a line chart of `series` against x = 1..n (n = the longest series).
+/// A vertical marker at x (none for x = 0), labelled with `text`.
+struct PlotMark {
+    std::size_t x = 0;
+    std::string text;
+};
+
+/// The SVG document of a line chart of `series` against x = 1..n (n = the longest series). Values
+/// that are not finite (e.g. a series with no data) are left out.
 std::string line_chart_svg(const std::string& title, const std::string& x_label,
-                           const std::string& y_label, const std::vector<PlotSeries>& series);
+                           const std::string& y_label, const std::vector<PlotSeries>& series,
+                           const PlotMark& mark = {});
 
 }  // namespace matgrad::cli

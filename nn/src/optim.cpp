@@ -21,15 +21,18 @@ void check_pairs(const char* who, const std::vector<Matrix*>& params, const std:
 
 }  // namespace
 
-SGD::SGD(double lr) : learning_rate(lr) {}
+SGD::SGD(double lr, double decay) : learning_rate(lr), weight_decay(decay) {}
 
 void SGD::step(const std::vector<Matrix*>& params, const std::vector<const Matrix*>& grads) {
     check_pairs("SGD", params, grads);
-    for (std::size_t i = 0; i < params.size(); ++i) xt::noalias(*params[i]) -= learning_rate * *grads[i];
+    for (std::size_t i = 0; i < params.size(); ++i) {
+        if (weight_decay != 0.0) *params[i] *= 1.0 - learning_rate * weight_decay;  // p -= lr λ p
+        xt::noalias(*params[i]) -= learning_rate * *grads[i];
+    }
 }
 
-Adam::Adam(double lr, double b1, double b2, double eps)
-    : learning_rate(lr), beta1(b1), beta2(b2), epsilon(eps) {}
+Adam::Adam(double lr, double b1, double b2, double eps, double decay)
+    : learning_rate(lr), beta1(b1), beta2(b2), epsilon(eps), weight_decay(decay) {}
 
 void Adam::step(const std::vector<Matrix*>& params, const std::vector<const Matrix*>& grads) {
     check_pairs("Adam", params, grads);
@@ -52,6 +55,7 @@ void Adam::step(const std::vector<Matrix*>& params, const std::vector<const Matr
             throw std::invalid_argument("Adam: parameter " + std::to_string(i) + " is " + shape_string(*params[i]) +
                                         " but was " + shape_string(m_[i]) + " at the first step");
         const Matrix& g = *grads[i];
+        if (weight_decay != 0.0) *params[i] *= 1.0 - learning_rate * weight_decay;  // decoupled (AdamW)
         xt::noalias(m_[i]) = beta1 * m_[i] + (1.0 - beta1) * g;
         xt::noalias(v_[i]) = beta2 * v_[i] + (1.0 - beta2) * g * g;
         xt::noalias(*params[i]) -=

@@ -51,8 +51,15 @@ TEST_CASE("train refuses bad CSV files, naming the file, line and column") {
     expect_train_refusal("x1,x2,y\n0,NaN,0\n1,0,1\n", {}, {"d.csv: line 2, column 2 (x2): 'NaN' is not finite"});
     expect_train_refusal("x1,x2,y\n0,1,0\ninf,0,1\n", {}, {"d.csv: line 3, column 1 (x1): 'inf' is not finite"});
     expect_train_refusal(good_csv, {"--label", "target"}, {"d.csv: has no column 'target' (its columns: x1, x2, y)"});
-    expect_train_refusal("x1,x2,y\n0,1,0\n1,0,2\n", {}, {"d.csv: line 3, column 3 (y): the label is 2; labels must be 0 or 1"});
-    expect_train_refusal("x1,x2,y\n0,1,0.5\n", {}, {"d.csv: line 2, column 3 (y): the label is 0.5"});
+    expect_train_refusal("x1,x2,y\n0,1,0\n1,0,2\n", {"--task", "binary"},
+                         {"d.csv: line 3, column 3 (y): the label is 2; labels must be 0 or 1"});
+    expect_train_refusal("x1,x2,y\n0,1,0.5\n", {"--task", "binary"}, {"d.csv: line 2, column 3 (y): the label is 0.5"});
+    expect_train_refusal("x1,x2,y\n0,1,1\n1,0,2\n2,2,2.5\n", {"--task", "multiclass"},
+                         {"d.csv: line 4, column 3 (y): the label is 2.5; class labels must be integers"});
+    expect_train_refusal("x1,x2,y\n0,1,0\n1,0,cat\n", {}, {"d.csv: line 3, column 3 (y): 'cat' is not a number"});
+    expect_train_refusal("x1,x2,y\n0,1,0.5\n", {}, {"d.csv: has 1 row; the train/test split needs at least 2"});
+    expect_train_refusal("x1,x2,y\n0,1,0.5\n1,1,1.5\n", {},
+                         {"d.csv: too few rows to hold out a validation share for early stopping"});
     expect_train_refusal("x1,x2,y\n0,1,1\n1,0,1\n2,2,1\n", {}, {"d.csv: every label is 1; a classifier needs rows of both classes"});
     expect_train_refusal("x1,x2,y\n0,1,1\n1,0,1\n2,2,0\n", {}, {"d.csv: class 0 has only 1 row"});
     expect_train_refusal("y\n0\n1\n", {}, {"d.csv: has only the label column 'y'"});
@@ -81,6 +88,12 @@ TEST_CASE("train refuses bad option values and unknown options with one line") {
     expect_train_refusal(good_csv, {"--optimizer", "rmsprop"}, {"--optimizer", "rmsprop"});
     expect_train_refusal(good_csv, {"--activation", "gelu"}, {"--activation", "gelu"});
     expect_train_refusal(good_csv, {"--seed", "-1"}, {"--seed must be a non-negative integer"});
+    expect_train_refusal(good_csv, {"--task", "ranking"}, {"--task", "ranking"});
+    expect_train_refusal(good_csv, {"--patience", "-1"}, {"--patience must be a non-negative integer"});
+    expect_train_refusal(good_csv, {"--validation-fraction", "1"}, {"--validation-fraction must be at least 0 and below 1"});
+    expect_train_refusal(good_csv, {"--validation-fraction", "0"},
+                         {"--patience 10 needs validation rows for early stopping: give --validation-fraction > 0, or --patience 0"});
+    expect_train_refusal(good_csv, {"--weight-decay", "-0.1"}, {"--weight-decay must be a non-negative number"});
     expect_train_refusal(good_csv, {"--bogus"}, {"--bogus"});
     expect_refusal({}, {"train", "--epochs", "3"}, {"--csv is required"});
     expect_refusal({}, {"frobnicate"}, {"unknown command 'frobnicate'", "commands: seed, grad, train"});
@@ -132,7 +145,9 @@ TEST_CASE("predict refuses bad models and CSVs, naming the file") {
     expect_refusal({{"d.csv", good_csv}}, predict, {"model: no such model directory"});
     expect_refusal(with("model/model.json", ""), predict, {"model/model.json: [json.exception.parse_error"});
     expect_refusal(with("model/model.json", "{\"format\": \"matgrad-mlp\""), predict, {"model/model.json: [json.exception.parse_error"});
-    expect_refusal(with("model/model.json", "{\"format\": \"other\", \"version\": 1}"), predict, {"model/model.json: not a version 1 matgrad-mlp model"});
+    expect_refusal(with("model/model.json", "{\"format\": \"other\", \"version\": 1}"), predict, {"model/model.json: not a matgrad-mlp model"});
+    expect_refusal(with("model/model.json", "{\"format\": \"matgrad-mlp\", \"version\": 3}"), predict,
+                   {"model/model.json: model format version 3 is not supported (this matgrad reads versions 1 to 2"});
     expect_refusal(with("model/W1.npy", W1.substr(0, W1.size() - 5)), predict, {"model/W1.npy: truncated: header says 32x2 float64 (512 bytes of data) but the file has 507"});
     expect_refusal(with("model/W1.npy", "not numpy at all"), predict, {"model/W1.npy: not a .npy file"});
     expect_refusal(with("model/W1.npy", npy_bytes(npy_header("<f8", false, "(2, 32)"), std::string(512, '\0'))), predict,

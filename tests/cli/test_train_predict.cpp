@@ -1,4 +1,5 @@
-// `matgrad train` and `matgrad predict` end to end on the real breast-cancer data.
+// `matgrad train` and `matgrad predict` end to end on the real data: breast cancer (binary), wine
+// (multiclass), diabetes (regression).
 #include "cli_test_util.hpp"
 
 #include <nn/io.hpp>
@@ -7,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <numeric>
 #include <cstdio>
 
 using namespace matgrad;
@@ -39,21 +41,32 @@ std::string reversed_without(const io::CsvTable& t, std::size_t drop) {
     return text;
 }
 
+/// The labels of `predict --probabilities` output for a binary model, checking each line.
 std::vector<int> predictions_of(const std::string& csv) {
     std::vector<int> out;
     std::istringstream in(csv);
     std::string line;
     std::getline(in, line);
-    CHECK(line == "probability,prediction");
+    CHECK(line == "probability_0,probability_1,prediction");
     while (std::getline(in, line)) {
-        const std::size_t comma = line.find(',');
-        const double p = std::stod(line.substr(0, comma));
-        const int label = std::stoi(line.substr(comma + 1));
-        CHECK(p >= 0.0);
-        CHECK(p <= 1.0);
-        CHECK(label == (p >= 0.5 ? 1 : 0));
+        const std::size_t first = line.find(','), second = line.find(',', first + 1);
+        const double p0 = std::stod(line.substr(0, first)), p1 = std::stod(line.substr(first + 1, second));
+        const int label = std::stoi(line.substr(second + 1));
+        CHECK(p1 >= 0.0);
+        CHECK(p1 <= 1.0);
+        CHECK(p0 + p1 == doctest::Approx(1.0).epsilon(1e-15));
+        CHECK(label == (p1 >= 0.5 ? 1 : 0));
         out.push_back(label);
     }
+    return out;
+}
+
+/// The numbers of one CSV column (`column` 0-based) below its header, which must be `header`.
+std::vector<double> column_of(const std::string& csv, std::size_t column, const std::string& header) {
+    const io::CsvTable t = io::parse_csv(csv, "predictions");
+    CHECK(t.header[column] == header);
+    std::vector<double> out;
+    for (std::size_t r = 0; r < t.values.shape(0); ++r) out.push_back(t.values(r, column));
     return out;
 }
 
@@ -62,16 +75,33 @@ std::vector<int> predictions_of(const std::string& csv) {
 TEST_CASE("train with defaults reaches >= 0.95 test accuracy on breast_cancer.csv and writes its outputs") {
     ScratchDir dir("train");
     const nlohmann::json m = train_default(dir);
-    CHECK(m.at("test_accuracy").get<double>() >= 0.95);
+    CHECK(m.at("task") == "binary");
+    CHECK(m.at("task_reason") == "every label is 0 or 1");
+    CHECK(m.at("test_accuracy").get<double>() >= 0.96);
     CHECK(m.at("train_accuracy").get<double>() >= 0.95);
     CHECK(m.at("final_loss").get<double>() < 0.2);
-    CHECK(m.at("epochs").get<int>() == 100);
     CHECK(m.at("seconds").get<double>() > 0);
-    CHECK(m.at("train_rows").get<int>() + m.at("test_rows").get<int>() == 569);
+    CHECK(m.at("train_rows").get<int>() + m.at("validation_rows").get<int>() + m.at("test_rows").get<int>() == 569);
     CHECK(m.at("test_rows").get<int>() == 113);  // per class: round(0.2 * 212) + round(0.2 * 357) = 42 + 71
+    CHECK(m.at("validation_rows").get<int>() == 46);  // round(0.1 * 170) + round(0.1 * 286) = 17 + 29
+    // Early stopping: the run ends `patience` epochs after the best one, whose validation loss is the lowest.
+    const nlohmann::json& history = m.at("history");
+    const int epochs = m.at("epochs").get<int>(), best = m.at("best_epoch").get<int>();
+    REQUIRE(history.size() == static_cast<std::size_t>(epochs));
+    CHECK(m.at("stopped_early") == true);
+    CHECK(epochs == best + 10);
+    for (const nlohmann::json& e : history) {
+        CHECK(e.at("validation_loss").get<double>() >= history.at(best - 1).at("validation_loss").get<double>());
+        CHECK(e.at("test_accuracy").get<double>() >= 0.0);
+        CHECK(e.contains("train_loss"));
+        CHECK(e.contains("test_loss"));
+    }
+    CHECK(history.at(best - 1).at("epoch") == best);
 
     const nlohmann::json model = nlohmann::json::parse(read_file(dir / "model/model.json"));
     CHECK(model.at("sizes") == nlohmann::json::array({30, 32, 1}));
+    CHECK(model.at("task") == "binary");
+    CHECK(model.at("classes") == nlohmann::json::array({0, 1}));
     CHECK(model.at("label") == "benign");
     CHECK(model.at("features").size() == 30);
     CHECK(io::read_npy(dir / "model/W1.npy").shape(0) == 32);
@@ -80,6 +110,8 @@ TEST_CASE("train with defaults reaches >= 0.95 test accuracy on breast_cancer.cs
     CHECK(svg.rfind("<svg", 0) == 0);
     CHECK(svg.find("train loss") != std::string::npos);
     CHECK(svg.find("test loss") != std::string::npos);
+    CHECK(svg.find("validation loss") != std::string::npos);
+    CHECK(svg.find("best epoch " + std::to_string(best)) != std::string::npos);
     CHECK(dir.entries() == std::vector<std::string>{"loss.svg", "metrics.json", "model"});
 }
 
@@ -100,7 +132,7 @@ TEST_CASE("predict applies the saved standardization and model, with or without 
     const std::size_t label = table.header.size() - 1;
 
     const RunResult with_labels = run_matgrad({"predict", "--model", dir / "model", "--csv",
-                                               data_file("breast_cancer.csv"), "--out", dir / "p.csv"}, dir);
+                                               data_file("breast_cancer.csv"), "--probabilities", "--out", dir / "p.csv"}, dir);
     INFO(with_labels.err);
     REQUIRE(with_labels.status == 0);
     CHECK(with_labels.err.find("accuracy") != std::string::npos);
@@ -112,7 +144,8 @@ TEST_CASE("predict applies the saved standardization and model, with or without 
 
     // Columns by name: reordered and without the label, the predictions are the same.
     write_file(dir / "unlabelled.csv", reversed_without(table, label));
-    const RunResult unlabelled = run_matgrad({"predict", "--model", dir / "model", "--csv", dir / "unlabelled.csv"}, dir);
+    const RunResult unlabelled = run_matgrad({"predict", "--model", dir / "model", "--csv", dir / "unlabelled.csv",
+                                              "--probabilities"}, dir);
     INFO(unlabelled.err);
     REQUIRE(unlabelled.status == 0);
     CHECK(unlabelled.out == read_file(dir / "p.csv"));  // printed on stdout without --out
@@ -167,7 +200,7 @@ TEST_CASE("Ctrl-C stops training after the current step and still writes the out
     if (pid == 0) {  // child: matgrad with stderr to a file, so the parent sees the first epoch
         if (!std::freopen(err.c_str(), "w", stderr) || !std::freopen("/dev/null", "w", stdout)) ::_exit(99);
         const std::string csv = data_file("breast_cancer.csv"), model = dir / "model", metrics = dir / "m.json";
-        ::execl(MATGRAD_EXE, MATGRAD_EXE, "train", "--csv", csv.c_str(), "--epochs", "1000000", "--save",
+        ::execl(MATGRAD_EXE, MATGRAD_EXE, "train", "--csv", csv.c_str(), "--epochs", "1000000", "--patience", "0", "--save",
                 model.c_str(), "--metrics", metrics.c_str(), static_cast<char*>(nullptr));
         ::_exit(98);
     }
@@ -184,4 +217,94 @@ TEST_CASE("Ctrl-C stops training after the current step and still writes the out
     CHECK(m.at("epochs").get<int>() >= 1);
     CHECK(m.at("epochs").get<int>() < 1000000);
     CHECK(io::read_npy(dir / "model/W1.npy").shape(0) == 32);
+}
+
+TEST_CASE("wine with cultivars 1..3: auto multiclass, labels mapped and predicted in their own values") {
+    ScratchDir dir("wine");
+    const io::CsvTable wine = io::read_csv(data_file("wine.csv"));
+    std::string csv;
+    for (std::size_t r = 0; r <= wine.values.shape(0); ++r)
+        for (std::size_t c = 0; c < wine.header.size(); ++c) {
+            const bool label = c + 1 == wine.header.size();
+            csv += r == 0 ? wine.header[c] : nlohmann::json(wine.values(r - 1, c) + (label ? 1.0 : 0.0)).dump();
+            csv += label ? "\n" : ",";
+        }
+    write_file(dir / "wine.csv", csv);
+    const RunResult r = run_matgrad({"train", "--csv", dir / "wine.csv", "--label", "cultivar", "--save", dir / "model",
+                                     "--metrics", dir / "m.json"}, dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("task multiclass: 3 distinct integer labels (1, 2, 3); --task overrides\n") == 0);
+    const nlohmann::json m = nlohmann::json::parse(read_file(dir / "m.json"));
+    CHECK(m.at("task") == "multiclass");
+    CHECK(m.at("test_accuracy").get<double>() >= 0.94);
+    const nlohmann::json model = nlohmann::json::parse(read_file(dir / "model/model.json"));
+    CHECK(model.at("classes") == nlohmann::json::array({1, 2, 3}));
+    CHECK(model.at("sizes") == nlohmann::json::array({13, 32, 3}));
+
+    const RunResult p = run_matgrad({"predict", "--model", dir / "model", "--csv", dir / "wine.csv", "--probabilities"}, dir);
+    INFO(p.err);
+    REQUIRE(p.status == 0);
+    const std::vector<double> predicted = column_of(p.out, 3, "prediction");
+    std::size_t correct = 0;
+    for (std::size_t row = 0; row < predicted.size(); ++row) {
+        CHECK((predicted[row] == 1 || predicted[row] == 2 || predicted[row] == 3));
+        correct += predicted[row] == wine.values(row, 13) + 1;
+    }
+    CHECK(static_cast<double>(correct) / 178.0 >= 0.94);
+    const std::vector<double> p1 = column_of(p.out, 0, "probability_1"), p2 = column_of(p.out, 1, "probability_2"),
+                              p3 = column_of(p.out, 2, "probability_3");
+    for (std::size_t row = 0; row < p1.size(); ++row) CHECK(p1[row] + p2[row] + p3[row] == doctest::Approx(1.0).epsilon(1e-12));
+    CHECK(p.err.find("accuracy") != std::string::npos);
+}
+
+TEST_CASE("diabetes: auto regression, metrics and predictions in the target's units") {
+    ScratchDir dir("diabetes");
+    const RunResult r = run_matgrad({"train", "--csv", data_file("diabetes.csv"), "--save", dir / "model",
+                                     "--metrics", dir / "m.json", "--plot", dir / "loss.svg"}, dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("task regression: the target has more than 20 distinct integer values") == 0);
+    const nlohmann::json m = nlohmann::json::parse(read_file(dir / "m.json"));
+    CHECK(m.at("task") == "regression");
+    CHECK(m.at("test_r2").get<double>() > 0.4);  // least squares on this split: 0.405 (see tests/nn)
+    CHECK(m.at("test_rmse").get<double>() > 30);  // in progression units (std of the target: 77)
+    CHECK(m.at("test_rmse").get<double>() < 70);
+    CHECK(m.at("weight_decay") == 1.0);
+    CHECK(m.at("history").at(0).contains("test_r2"));
+    CHECK_FALSE(m.contains("test_accuracy"));
+
+    const RunResult p = run_matgrad({"predict", "--model", dir / "model", "--csv", data_file("diabetes.csv")}, dir);
+    REQUIRE(p.status == 0);
+    const std::vector<double> predicted = column_of(p.out, 0, "prediction");
+    REQUIRE(predicted.size() == 442);
+    const double mean = std::accumulate(predicted.begin(), predicted.end(), 0.0) / 442.0;
+    CHECK(mean > 120);  // the target's units (mean 152), not standardized ones
+    CHECK(mean < 185);
+    CHECK(p.err.find("R2 ") != std::string::npos);
+    const RunResult probabilities =
+        run_matgrad({"predict", "--model", dir / "model", "--csv", data_file("diabetes.csv"), "--probabilities"}, dir);
+    CHECK(probabilities.status == 2);
+    CHECK(probabilities.err.find("is a regression model; it predicts numbers, not classes") != std::string::npos);
+}
+
+TEST_CASE("--task overrides the detection, and a version 1 model directory still predicts") {
+    ScratchDir dir("override");
+    const std::string csv = data_file("breast_cancer.csv");
+    const RunResult r = run_matgrad({"train", "--csv", csv, "--task", "multiclass", "--epochs", "3", "--save", dir / "m"}, dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.find("task multiclass: given with --task\n") == 0);
+    CHECK(nlohmann::json::parse(read_file(dir / "m/model.json")).at("sizes") == nlohmann::json::array({30, 32, 2}));
+
+    // A binary model rewritten as matgrad wrote version 1 (no task fields): same predictions.
+    REQUIRE(run_matgrad({"train", "--csv", csv, "--epochs", "3", "--save", dir / "b"}, dir).status == 0);
+    const RunResult v2 = run_matgrad({"predict", "--model", dir / "b", "--csv", csv}, dir);
+    nlohmann::json model = nlohmann::json::parse(read_file(dir / "b/model.json"));
+    for (const char* key : {"task", "task_reason", "classes"}) model.erase(key);
+    model["version"] = 1;
+    write_file(dir / "b/model.json", model.dump(2));
+    const RunResult v1 = run_matgrad({"predict", "--model", dir / "b", "--csv", csv}, dir);
+    CHECK(v1.status == 0);
+    CHECK(v1.out == v2.out);
 }

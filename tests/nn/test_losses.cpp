@@ -88,3 +88,63 @@ TEST_CASE("accuracy counts predictions at threshold 0.5 against 0/1 labels") {
     CHECK(nn::accuracy(Matrix{{0.9, 0.2, 0.5, 0.4}}, Matrix{{1, 0, 0, 1}}) == 0.5);
     CHECK_THROWS_AS(nn::accuracy(Matrix{{0.9}}, Matrix{{1, 0}}), std::invalid_argument);
 }
+
+TEST_CASE("softmax cross-entropy by its definition on two samples, and its gradient (softmax - Y) / n") {
+    Tape tape;
+    const Var Z = tape.variable(Matrix{{0.0, 1.0}, {0.0, 2.0}, {0.0, 3.0}});
+    const Var Y = tape.constant(Matrix{{0.0, 0.0}, {1.0, 0.0}, {0.0, 1.0}});
+    const Var J = nn::softmax_cross_entropy(Z, Y);
+    tape.backward(J);
+    // Sample 1: three equal logits, -log(1/3). Sample 2: -log(e³ / (e + e² + e³)).
+    const double e1 = std::exp(1.0), e2 = std::exp(2.0), e3 = std::exp(3.0), s = e1 + e2 + e3;
+    CHECK(J.value()(0, 0) == doctest::Approx((std::log(3.0) + std::log(s) - 3.0) / 2).epsilon(1e-15));
+    const Matrix expected{{(1.0 / 3) / 2, (e1 / s) / 2}, {(1.0 / 3 - 1) / 2, (e2 / s) / 2}, {(1.0 / 3) / 2, (e3 / s - 1) / 2}};
+    CHECK(max_abs_diff(Z.grad(), expected) <= 1e-15);
+}
+
+TEST_CASE("softmax cross-entropy stays finite and exact for logits of +-1000") {
+    Tape tape;
+    // Sample 1 confidently wrong (class 1 has logit -1000 against 1000), sample 2 confidently right.
+    const Var Z = tape.variable(Matrix{{1000.0, -1000.0}, {-1000.0, 1000.0}});
+    const Var J = nn::softmax_cross_entropy(Z, tape.constant(Matrix{{0.0, 0.0}, {1.0, 1.0}}));
+    tape.backward(J);
+    CHECK(J.value()(0, 0) == 1000.0);  // (2000 + 0) / 2
+    CHECK(max_abs_diff(Z.grad(), Matrix{{0.5, 0.0}, {-0.5, 0.0}}) == 0.0);
+}
+
+TEST_CASE("mean squared error by its definition") {
+    Tape tape;
+    const Var A = tape.variable(Matrix{{1.0, 2.0}, {3.0, 4.0}}), T = tape.variable(Matrix{{0.0, 2.0}, {5.0, 4.0}});
+    const Var J = nn::mse(A, T);
+    tape.backward(J);
+    CHECK(J.value()(0, 0) == 1.25);                                          // (1 + 0 + 4 + 0) / 4
+    CHECK(max_abs_diff(A.grad(), Matrix{{0.5, 0.0}, {-1.0, 0.0}}) == 0.0);   // 2 (A - T) / 4
+    CHECK(max_abs_diff(T.grad(), Matrix{{-0.5, 0.0}, {1.0, 0.0}}) == 0.0);
+}
+
+TEST_CASE("gradcheck: softmax cross-entropy (soft labels) and mse, with respect to both inputs") {
+    const Matrix z = 2.0 * random_matrix(3, 4, 31);
+    // Columns that do not sum to 1, so the Σ_l y_lj factor of the softmax gradient is exercised.
+    const Matrix y{{0.2, 0.9, 0.5, 0.1}, {0.7, 0.35, 0.3, 0.4}, {0.4, 0.05, 0.6, 0.1}};
+    for (const auto& loss : {nn::softmax_cross_entropy, nn::mse}) {
+        const GradcheckResult r = gradcheck([&](Tape&, const std::vector<Var>& in) { return loss(in[0], in[1]); }, {z, y});
+        INFO(r.message);
+        CHECK(r.ok);
+    }
+}
+
+TEST_CASE("the new losses refuse inputs of different shapes") {
+    Tape tape;
+    const Var Z = tape.variable(Matrix{{1.0, 2.0}}, "Z"), Y = tape.constant(Matrix{{1.0}, {0.0}}, "Y");
+    CHECK_THROWS_WITH_AS(nn::softmax_cross_entropy(Z, Y),
+                         "softmax_cross_entropy: Z is 1x2 but Y is 2x1 (they must have the same shape)", ShapeError);
+    CHECK_THROWS_WITH_AS(nn::mse(Z, Y), "mse: Z is 1x2 but Y is 2x1 (they must have the same shape)", ShapeError);
+}
+
+TEST_CASE("metrics: argmax accuracy and R² against hand counts") {
+    // The third column is a tie: the first row wins.
+    CHECK(nn::argmax_accuracy(Matrix{{0.1, 3.0, 0.0}, {0.9, 1.0, 0.0}}, Matrix{{0, 1, 1}, {1, 0, 0}}) == 1.0);
+    CHECK(nn::argmax_accuracy(Matrix{{0.1, 3.0}, {0.9, 1.0}}, Matrix{{1, 0}, {0, 1}}) == 0.0);
+    // targets 1, 2, 3 (mean 2, Σ (t - mean)² = 2); predictions off by 1, 0, 0: R² = 1 - 1/2.
+    CHECK(nn::r2_score(Matrix{{2.0, 2.0, 3.0}}, Matrix{{1.0, 2.0, 3.0}}) == 0.5);
+}

@@ -58,3 +58,19 @@ TEST_CASE("optimizers refuse mismatched parameter and gradient lists") {
     CHECK_THROWS_WITH_AS(adam.step({&bigger}, {&g3}), "Adam: parameter 0 is 1x3 but was 1x2 at the first step",
                          std::invalid_argument);
 }
+
+TEST_CASE("weight decay: one SGD step is p -= lr (g + λ p), one AdamW step p -= lr λ p + the Adam step") {
+    Matrix p{{1.0, -2.0}};
+    const Matrix g{{0.5, 4.0}};
+    nn::SGD sgd(0.1, 0.2);
+    sgd.step({&p}, {&g});
+    CHECK(p(0, 0) == doctest::Approx(1.0 - 0.1 * (0.5 + 0.2 * 1.0)).epsilon(1e-15));
+    CHECK(p(0, 1) == doctest::Approx(-2.0 - 0.1 * (4.0 + 0.2 * -2.0)).epsilon(1e-15));
+
+    Matrix q{{1.0, -2.0}};
+    nn::Adam adamw(0.1, 0.9, 0.999, 1e-8, 0.2);
+    adamw.step({&q}, {&g});
+    // Decoupled: the decay is not part of m and v, so the Adam part is still lr g / (|g| + ε).
+    CHECK(q(0, 0) == doctest::Approx(1.0 - 0.1 * 0.2 * 1.0 - 0.1 * 0.5 / (0.5 + 1e-8)).epsilon(1e-14));
+    CHECK(q(0, 1) == doctest::Approx(-2.0 - 0.1 * 0.2 * -2.0 - 0.1 * 4.0 / (4.0 + 1e-8)).epsilon(1e-14));
+}

@@ -1,0 +1,263 @@
+// Tasks, target coding, standardization, prediction, and the model directory (see <nn/model.hpp>).
+#include "label_text.hpp"
+
+#include <nn/io.hpp>
+#include <nn/model.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+
+namespace matgrad::nn {
+
+namespace {
+
+namespace fs = std::filesystem;
+using io::InputError;
+
+constexpr const char* model_format = "matgrad-mlp";
+constexpr int model_version = 2;  // 2: task, classes, target scale; 1: binary 0/1 only
+
+/// Reads `dir/name` and checks it is rows x cols.
+Matrix read_array(const fs::path& dir, const std::string& name, std::size_t rows, std::size_t cols) {
+    const std::string path = (dir / name).string();
+    Matrix m = io::read_npy(path);
+    if (m.shape(0) != rows || m.shape(1) != cols)
+        throw InputError(path + ": is " + shape_string(m) + " but model.json's sizes need " +
+                         std::to_string(rows) + "x" + std::to_string(cols));
+    return m;
+}
+
+/// Reads mean.npy and std.npy (rows x 1) of a model directory; every std must be positive.
+Standardization read_standardization(const fs::path& root, std::size_t rows) {
+    Standardization s{read_array(root, "mean.npy", rows, 1), read_array(root, "std.npy", rows, 1)};
+    for (std::size_t i = 0; i < rows; ++i)
+        if (!(s.std(i, 0) > 0))
+            throw InputError((root / "std.npy").string() + ": element (" + std::to_string(i) +
+                             ",0) is not positive");
+    return s;
+}
+
+}  // namespace
+
+const char* task_name(Task task) {
+    switch (task) {
+        case Task::binary: return "binary";
+        case Task::multiclass: return "multiclass";
+        case Task::regression: return "regression";
+    }
+    return "?";
+}
+
+Task parse_task(const std::string& name) {
+    for (const Task t : {Task::binary, Task::multiclass, Task::regression})
+        if (name == task_name(t)) return t;
+    throw std::invalid_argument("unknown task '" + name + "' (use binary, multiclass or regression)");
+}
+
+Standardization Standardization::of(const Matrix& X) {
+    const std::size_t d = X.shape(0), n = X.shape(1);
+    Standardization s{Matrix({d, std::size_t{1}}), Matrix({d, std::size_t{1}})};
+    for (std::size_t f = 0; f < d; ++f) {
+        double sum = 0.0, squares = 0.0;
+        for (std::size_t i = 0; i < n; ++i) sum += X(f, i);
+        const double mu = sum / static_cast<double>(n);
+        for (std::size_t i = 0; i < n; ++i) squares += (X(f, i) - mu) * (X(f, i) - mu);
+        const double sigma = std::sqrt(squares / static_cast<double>(n));
+        s.mean(f, 0) = mu;
+        s.std(f, 0) = sigma > 1e-12 * std::max(1.0, std::abs(mu)) ? sigma : 1.0;
+    }
+    return s;
+}
+
+Matrix Standardization::apply(const Matrix& X) const { return (X - mean) / std; }
+Matrix Standardization::undo(const Matrix& Z) const { return Z * std + mean; }
+
+std::vector<std::size_t> TargetCoding::class_indices(const Matrix& y) const {
+    std::vector<std::size_t> indices(y.size());
+    for (std::size_t j = 0; j < y.size(); ++j) {
+        const auto at = std::lower_bound(classes.begin(), classes.end(), y(0, j));
+        if (at == classes.end() || *at != y(0, j)) {
+            throw TargetError(j, "the label is " + label_text(y(0, j)) +
+                                     (task == Task::binary ? "; labels must be 0 or 1"
+                                                           : "; the classes are " + label_list_text(classes)));
+        }
+        indices[j] = static_cast<std::size_t>(at - classes.begin());
+    }
+    return indices;
+}
+
+Matrix TargetCoding::encode(const Matrix& y) const {
+    if (task == Task::regression) return scale.apply(y);
+    const std::vector<std::size_t> index = class_indices(y);
+    if (task == Task::binary) return Matrix(y);
+    Matrix one_hot = xt::zeros<double>({classes.size(), y.size()});
+    for (std::size_t j = 0; j < index.size(); ++j) one_hot(index[j], j) = 1.0;
+    return one_hot;
+}
+
+Prediction Model::predict(const Matrix& X) const {
+    const Matrix out = mlp.predict(features.apply(X));  // binary: σ(z); otherwise the linear output
+    const std::size_t n = out.shape(1);
+    Prediction p{Matrix({std::size_t{1}, n}), Matrix()};
+    if (target.task == Task::regression) {
+        p.values = target.scale.undo(out);
+        return p;
+    }
+    if (target.task == Task::binary) {
+        p.probabilities = Matrix({std::size_t{2}, n});
+        for (std::size_t j = 0; j < n; ++j) {
+            p.probabilities(0, j) = 1.0 - out(0, j);
+            p.probabilities(1, j) = out(0, j);
+        }
+    } else {  // softmax of each column of logits, shifted by its maximum so no exp overflows
+        p.probabilities = out;
+        for (std::size_t j = 0; j < n; ++j) {
+            double top = out(0, j), sum = 0.0;
+            for (std::size_t i = 1; i < out.shape(0); ++i) top = std::max(top, out(i, j));
+            for (std::size_t i = 0; i < out.shape(0); ++i) sum += p.probabilities(i, j) = std::exp(out(i, j) - top);
+            for (std::size_t i = 0; i < out.shape(0); ++i) p.probabilities(i, j) /= sum;
+        }
+    }
+    for (std::size_t j = 0; j < n; ++j) {  // the most probable class (ties: the first), as argmax_accuracy
+        std::size_t best = 0;
+        for (std::size_t i = 1; i < p.probabilities.shape(0); ++i)
+            if (p.probabilities(i, j) > p.probabilities(best, j)) best = i;
+        if (target.task == Task::binary) best = out(0, j) >= 0.5;  // the slides' rule: σ(z) >= 0.5 is class 1
+        p.values(0, j) = target.classes[best];
+    }
+    return p;
+}
+
+void check_model_destination(const std::string& dir) {
+    std::error_code error;
+    const fs::file_status status = fs::status(dir, error);
+    if (!fs::exists(status)) {
+        std::string path = dir;
+        while (path.size() > 1 && path.back() == '/') path.pop_back();
+        io::check_output_path(path);  // its parent directory must exist and be writable
+        return;
+    }
+    if (!fs::is_directory(status))
+        throw InputError(dir + ": exists and is not a directory; choose another --save path");
+    if (fs::is_empty(dir, error) || fs::exists(fs::path(dir) / "model.json")) return;
+    throw InputError(dir + ": exists and is not a matgrad model directory (no model.json); "
+                           "refusing to replace it");
+}
+
+void save_model(const std::string& dir, const Model& model) {
+    const std::string staged = io::make_staging_directory(dir);
+    try {
+        const fs::path out(staged);
+        const std::vector<std::size_t> sizes = model.mlp.sizes();
+        for (std::size_t l = 1; l < sizes.size(); ++l) {
+            io::write_npy((out / ("W" + std::to_string(l) + ".npy")).string(), model.mlp.layer(l).W);
+            io::write_npy((out / ("b" + std::to_string(l) + ".npy")).string(), model.mlp.layer(l).b);
+        }
+        io::write_npy((out / "mean.npy").string(), model.features.mean);
+        io::write_npy((out / "std.npy").string(), model.features.std);
+        nlohmann::json description = {
+            {"format", model_format},
+            {"version", model_version},
+            {"task", task_name(model.target.task)},
+            {"task_reason", model.task_reason},
+            {"sizes", sizes},
+            {"hidden_activation", activation_name(model.mlp.hidden_activation())},
+            {"output_activation", activation_name(model.mlp.output_activation())},
+            {"features", model.feature_names},
+            {"label", model.label}};
+        if (model.target.task == Task::regression) {
+            description["target_mean"] = model.target.scale.mean(0, 0);
+            description["target_std"] = model.target.scale.std(0, 0);
+        } else {
+            description["classes"] = model.target.classes;
+        }
+        io::write_text_file((out / "model.json").string(), description.dump(2) + "\n");
+    } catch (...) {
+        std::error_code ignored;
+        fs::remove_all(staged, ignored);
+        throw;
+    }
+    io::publish_directory(staged, dir);
+}
+
+Model load_model(const std::string& dir) {
+    const fs::path root(dir);
+    std::error_code error;
+    if (!fs::is_directory(root, error))
+        throw InputError(dir + ": no such model directory (write one with matgrad train --save)");
+    const std::string json_path = (root / "model.json").string();
+    std::vector<std::size_t> sizes;
+    std::string hidden, output, label, reason;
+    std::vector<std::string> features;
+    TargetCoding target{Task::binary, {0.0, 1.0}};
+    try {
+        const nlohmann::json j = nlohmann::json::parse(io::read_text_file(json_path));
+        if (j.at("format") != model_format)
+            throw InputError(json_path + ": not a " + std::string(model_format) + " model");
+        const int version = j.at("version").get<int>();
+        if (version < 1 || version > model_version)
+            throw InputError(json_path + ": model format version " + std::to_string(version) +
+                             " is not supported (this matgrad reads versions 1 to " +
+                             std::to_string(model_version) + "; retrain or update matgrad)");
+        sizes = j.at("sizes").get<std::vector<std::size_t>>();
+        hidden = j.at("hidden_activation").get<std::string>();
+        output = j.at("output_activation").get<std::string>();
+        features = j.at("features").get<std::vector<std::string>>();
+        label = j.at("label").get<std::string>();
+        if (version >= 2) {  // version 1 models are binary classifiers of 0/1 labels
+            target.task = parse_task(j.at("task").get<std::string>());
+            reason = j.at("task_reason").get<std::string>();
+            target.classes.clear();
+            if (target.task == Task::regression)
+                target.scale = {Matrix{{j.at("target_mean").get<double>()}},
+                                Matrix{{j.at("target_std").get<double>()}}};
+            else
+                target.classes = j.at("classes").get<std::vector<double>>();
+        }
+    } catch (const nlohmann::json::exception& e) {
+        throw InputError(json_path + ": " + e.what());
+    } catch (const std::invalid_argument& e) {  // parse_task
+        throw InputError(json_path + ": " + e.what());
+    }
+    const bool sorted = std::adjacent_find(target.classes.begin(), target.classes.end(),
+                                           std::greater_equal<>()) == target.classes.end();
+    if (target.task != Task::regression && (target.classes.size() < 2 || !sorted))
+        throw InputError(json_path + ": 'classes' must list at least two distinct labels in increasing order");
+    if (target.task == Task::binary && target.classes != std::vector<double>{0.0, 1.0})
+        throw InputError(json_path + ": a binary model's 'classes' must be [0, 1]");
+    if (!(target.scale.std(0, 0) > 0) || !std::isfinite(target.scale.mean(0, 0)))
+        throw InputError(json_path + ": 'target_std' must be positive and 'target_mean' finite");
+    if (sizes.size() < 2 || sizes.back() != target.outputs() || features.size() != sizes.front())
+        throw InputError(json_path + ": 'sizes' must list the features, the hidden sizes and " +
+                         std::to_string(target.outputs()) + " output(s) for its task, with one name in "
+                         "'features' per input");
+    for (const std::size_t s : sizes)
+        if (s == 0) throw InputError(json_path + ": 'sizes' holds a 0");
+
+    Activation hidden_activation, output_activation;
+    try {
+        hidden_activation = parse_activation(hidden);
+        output_activation = parse_activation(output);
+    } catch (const std::invalid_argument& e) {
+        throw InputError(json_path + ": " + e.what());
+    }
+    const Activation expected = target.task == Task::binary ? Activation::sigmoid : Activation::identity;
+    if (output_activation != expected)
+        throw InputError(json_path + ": a " + task_name(target.task) + " model's output_activation must be " +
+                         activation_name(expected));
+    std::vector<Matrix> W, b;
+    for (std::size_t l = 1; l < sizes.size(); ++l) {
+        W.push_back(read_array(root, "W" + std::to_string(l) + ".npy", sizes[l], sizes[l - 1]));
+        b.push_back(read_array(root, "b" + std::to_string(l) + ".npy", sizes[l], 1));
+    }
+    return Model{MLP(std::move(W), std::move(b), hidden_activation, output_activation), std::move(target),
+                 read_standardization(root, sizes.front()), std::move(features), std::move(label),
+                 std::move(reason)};
+}
+
+}  // namespace matgrad::nn
