@@ -1,5 +1,6 @@
 // `matgrad verify`: compares gradients derived by hand (dW1.npy, db1.npy, ...) with autodiff and
-// names the mistake behind each wrong one (nn::verify_mlp).
+// names the mistake behind each wrong one (nn::verify_mlp_report, i.e. matgrad::verify on the
+// slides' network recorded on a tape).
 #include "commands.hpp"
 
 #include <autodiff/inspect.hpp>
@@ -38,7 +39,13 @@ std::map<std::string, Matrix> read_hand_gradients(const std::string& dir) {
 
 int run_verify(const VerifyOptions& o) {
     const nn::MlpProblem problem = nn::load_mlp_problem(o.source);
-    const std::vector<nn::GradientReport> reports = nn::verify_mlp(problem, read_hand_gradients(o.hand), o.tol);
+    // The slides' network has one sigmoid output; a Y with more rows (one-hot classes) is another model.
+    if (problem.Y.shape(0) != 1)
+        throw std::invalid_argument(
+            (fs::path(o.source.data_dir) / "Y.npy").string() + ": Y is " + shape_text(problem.Y.shape(0), problem.Y.shape(1)) +
+            ", but --data/--params checks the slides' network with one sigmoid output (Y 1×n); for softmax "
+            "regression or any other model, write it as a model file and run matgrad verify MODEL ...");
+    const VerifyReport verdicts = nn::verify_mlp_report(problem, read_hand_gradients(o.hand), o.tol);
     const report::Format format = o.json ? report::Format::json : report::parse_format(o.document.format);
     // LaTeX and HTML show the verdicts on the network's equations.
     NetworkExplanation e;
@@ -46,10 +53,9 @@ int run_verify(const VerifyOptions& o) {
         e = explain_network(o.source, problem, false);
         e.doc.title = "Hand-derived gradients checked against autodiff: " + e.doc.title;
     }
-    write_document(o.document.out, report::render_verify(reports, o.tol, e.lines, format, e.doc));
-    for (const nn::GradientReport& r : reports)
-        if (!r.ok()) return 1;
-    return 0;
+    write_document(o.document.out,
+                   report::render_verify(verdicts, nn::describe_mlp(problem), o.tol, e.lines, format, e.doc));
+    return verdicts.ok() ? 0 : 1;
 }
 
 }  // namespace
@@ -58,10 +64,14 @@ void add_verify_command(CLI::App& app, int& status) {
     auto options = std::make_shared<VerifyOptions>();
     CLI::App* cmd = app.add_subcommand("verify", "Check hand-derived gradients against autodiff and diagnose mistakes");
     cmd->footer(
+        "Checks against the slides' network: sigmoid on every layer, mean binary cross-entropy, one output\n"
+        "(Y 1 x n); the first line of the output states the layer sizes and shapes it read.\n"
         "For each file in --hand (dW1.npy, db1.npy, ..., also dZ1.npy, dA2.npy, ...; any subset) prints one\n"
         "diagnosis: ok, transposed, missing_mean_factor (n times too large), extra_mean_factor, sign_flipped,\n"
-        "scaled, not_summed (a bias gradient left per sample), missing_activation_derivative (σ'(Z) left out of\n"
-        "the hidden layers), wrong_shape or unexplained, with a hint in the slides' notation.\n"
+        "scaled, not_summed (a bias gradient left per sample), missing_activation_derivative (σ'(Z) left out),\n"
+        "derivative_at_output (σ' taken at A), missing_path (one use of a value left out), wrong_shape or\n"
+        "unexplained, with the node where the mistake sits and a hint in the slides' notation, and the first\n"
+        "wrong step of the derivation (later wrong lines are marked as its consequences).\n"
         "Exit status: 0 all ok, 1 any wrong, 2 bad input.\n\n"
         "Example:\n"
         "  matgrad grad --data data/ --params params/ --out grads/   # writes the true dW1.npy, ...\n"
