@@ -214,7 +214,8 @@ std::string render_html(const std::vector<ExplainLine>& lines, const VerifyRepor
             page << "<tr class=\"" << (r.ok() ? "ok" : "wrong") << "\"><td>" << escape(r.name) << "</td><td>"
                  << shape_text(r.expected_shape[0], r.expected_shape[1]) << "</td><td>"
                  << shape_text(r.given_shape[0], r.given_shape[1]) << "</td><td>" << error << "</td><td class=\"diag\">"
-                 << escape(r.diagnosis_text() + (r.node.empty() ? "" : " at " + r.node))
+                 << escape(r.diagnosis_text() + (r.node.empty() ? "" : " at " + r.node) +
+                           (r.consequence_of.empty() ? "" : " (follows from " + r.consequence_of + ")"))
                  << (r.name == first_wrong ? "<span class=\"first\">first wrong step</span>" : "")
                  << "</td><td>" << escape(r.hint) << "</td></tr>\n";
         }
