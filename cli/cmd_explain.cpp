@@ -1,6 +1,7 @@
 // `matgrad explain`: the slides' network (or yours, from .npy files) read back from the recorded
 // tape as named matrix equations with every shape, forward and backward (matgrad::explain).
 #include "commands.hpp"
+#include "model_input.hpp"
 
 #include <autodiff/inspect.hpp>
 #include <nn/io.hpp>
@@ -28,10 +29,7 @@ void add_network_options(CLI::App& cmd, nn::MlpSource& source) {
     for (CLI::Option* random : {sizes, samples, seed}) data->excludes(random);
 }
 
-void print_trace(const nn::MlpProblem& problem) {
-    Tape tape;
-    tape.set_timing(true);
-    tape.backward(nn::record_mlp_loss(tape, problem));
+void print_trace(const Tape& tape) {
     std::cout << "\nTrace (one row per tape node; times in microseconds)\n" << tape.trace();
 }
 
@@ -71,6 +69,7 @@ namespace {
 
 struct ExplainOptions {
     nn::MlpSource source;
+    ModelOptions model;
     DocumentOptions document;
     bool check = false;
     bool trace = false;
@@ -83,10 +82,20 @@ int run_explain(const ExplainOptions& o) {
     const report::Format format = report::parse_format(o.document.format);
     if (o.trace && format != report::Format::text)
         throw CLI::ValidationError("--trace", "prints a text table; use it with --format text");
-    const nn::MlpProblem problem = nn::load_mlp_problem(o.source);
-    const NetworkExplanation e = explain_network(o.source, problem, o.check);
+    NetworkExplanation e;
+    Tape traced;  // --trace: the same recording again, timed
+    traced.set_timing(true);
+    if (o.model.model.empty()) {
+        const nn::MlpProblem problem = nn::load_mlp_problem(o.source);
+        e = explain_network(o.source, problem, o.check);
+        if (o.trace) traced.backward(nn::record_mlp_loss(traced, problem));
+    } else {
+        const LoadedModel m = load_model(o.model);
+        e = explain_model(m, o.check);
+        if (o.trace) traced.backward(m.model.record(traced, m.values).output());
+    }
     write_document(o.document.out, report::render_explanation(e.lines, format, e.doc));
-    if (o.trace) print_trace(problem);
+    if (o.trace) print_trace(traced);
     for (const ExplainLine& line : e.lines)
         if (!std::isnan(line.fd_error) && !(line.fd_error <= kFiniteDifferenceTolerance)) return 1;
     return 0;
@@ -98,7 +107,8 @@ void add_explain_command(CLI::App& app, int& status) {
     auto options = std::make_shared<ExplainOptions>();
     CLI::App* cmd = app.add_subcommand("explain", "Print the network's forward and backward pass as equations with shapes");
     cmd->footer(
-        "Without arguments: the slides' 10-64-1 network on 7 samples (seeded random values). Every equation\n"
+        "Without arguments: the slides' 10-64-1 network on 7 samples (seeded random values); with MODEL, a\n"
+        "model file (*.mg) on its values as for `matgrad grad MODEL`. Every equation\n"
         "and shape is derived from the recorded tape, for any depth; gradient lines follow the slides' order\n"
         "and note the layout step behind each matrix product.\n"
         "--check appends the max difference to central finite differences to each dW/db line (exit 1 if any\n"
@@ -109,11 +119,13 @@ void add_explain_command(CLI::App& app, int& status) {
         "  matgrad explain\n"
         "  matgrad explain --sizes 10,32,16,1 --samples 5 --check\n"
         "  matgrad explain --data data/ --params params/ --trace\n"
-        "  matgrad explain --format html --out explain.html");
+        "  matgrad explain --format html --out explain.html\n"
+        "  matgrad explain examples/models/slides.mg --inputs examples/models/slides --seed 1 --check");
     add_network_options(*cmd, options->source);
     add_document_options(*cmd, options->document);
     cmd->add_flag("--check", options->check, "Compare each parameter gradient with central finite differences");
     cmd->add_flag("--trace", options->trace, "Also print Tape::trace(): one row per node");
+    add_model_options(*cmd, options->model, &options->source.seed);
     cmd->callback([options, &status] { status = run_explain(*options); });
 }
 

@@ -2,6 +2,7 @@
 // parameters, from and to .npy files. Everything is read, validated and computed before the first
 // file is written, and each file is written atomically.
 #include "commands.hpp"
+#include "model_input.hpp"
 
 #include <nn/io.hpp>
 #include <nn/layers.hpp>
@@ -23,10 +24,10 @@ namespace fs = std::filesystem;
 
 struct GradOptions {
     std::string data, params, out;
+    ModelOptions model;
+    bool all = false;
     std::string format = "text";
 };
-
-std::string in_dir(const std::string& dir, const std::string& file) { return (fs::path(dir) / file).string(); }
 
 int run_grad(const GradOptions& o) {
     if (fs::exists(o.out) && !fs::is_directory(o.out))
@@ -44,32 +45,25 @@ int run_grad(const GradOptions& o) {
                                                        tape.constant(problem.Y, "Y"));
     tape.backward(J);
 
-    fs::create_directories(o.out);
-    io::write_npy(in_dir(o.out, "J.npy"), J.value());
+    std::vector<std::pair<std::string, const Matrix*>> files{{"J", &J.value()}};
     for (std::size_t l = 1; l <= model.depth(); ++l) {
-        io::write_npy(in_dir(o.out, "dW" + std::to_string(l) + ".npy"), model.layer(l).grad_W());
-        io::write_npy(in_dir(o.out, "db" + std::to_string(l) + ".npy"), model.layer(l).grad_b());
+        files.emplace_back("dW" + std::to_string(l), &model.layer(l).grad_W());
+        files.emplace_back("db" + std::to_string(l), &model.layer(l).grad_b());
     }
-    if (o.format == "json") {
-        nlohmann::ordered_json files = nlohmann::ordered_json::array({"J.npy"});
-        for (std::size_t l = 1; l <= model.depth(); ++l)
-            for (const char* p : {"dW", "db"}) files.push_back(p + std::to_string(l) + ".npy");
-        const nlohmann::ordered_json summary{{"J", J.value()(0, 0)},      {"layers", model.depth()},
-                                             {"samples", problem.X.shape(1)}, {"out", o.out},
-                                             {"files", files}};
-        std::printf("%s\n", summary.dump(2).c_str());
-        return 0;
-    }
-    std::printf("J = %.17g (%zu-layer sigmoid MLP, %zu samples); wrote J.npy and dW1.npy, db1.npy .. dW%zu.npy, "
-                "db%zu.npy to %s\n",
-                J.value()(0, 0), model.depth(), problem.X.shape(1), model.depth(), model.depth(), o.out.c_str());
+    const std::vector<std::string> written = write_npy_files(o.out, files);
+    char head[128];
+    std::snprintf(head, sizeof head, "J = %.17g (%zu-layer sigmoid MLP, %zu samples)", J.value()(0, 0), model.depth(),
+                  problem.X.shape(1));
+    print_written(o.format == "json",
+                  {{"J", J.value()(0, 0)}, {"layers", model.depth()}, {"samples", problem.X.shape(1)}}, head,
+                  o.out, written);
     return 0;
 }
 
 }  // namespace
 
 void add_grad_command(CLI::App& app, int& status) {
-    CLI::App* cmd = app.add_subcommand("grad", "Gradients of the slides' loss for your own data and parameters");
+    CLI::App* cmd = app.add_subcommand("grad", "Gradients of a model file, or of the slides' loss, for your own values");
     cmd->footer(
         "Reads X.npy (d x n, one sample per column) and Y.npy (1 x n, labels 0/1) from --data, and\n"
         "W1.npy, b1.npy, ..., WL.npy, bL.npy from --params (any depth L >= 1; Wl is out x in, bl is\n"
@@ -78,17 +72,30 @@ void add_grad_command(CLI::App& app, int& status) {
         "db1.npy, ..., dWL.npy, dbL.npy (float64) to --out, creating it if missing. Inputs are all\n"
         "checked before anything is written: a missing file, shapes that do not chain or labels that\n"
         "are not 0/1 give one line on stderr and exit status 2.\n\n"
-        "Example:\n"
+        "With a MODEL file (*.mg, see examples/models/) instead: reads NAME.npy from --inputs for every\n"
+        "declared name (missing ones are drawn with --seed S: inputs U(0,1), params N(0, 1/columns)), and\n"
+        "writes <output>.npy and d<param>.npy for every param (--all: also d<node>.npy for every named\n"
+        "node). A mistake in the model is reported as FILE:LINE:COL with the line and a caret; exit 2.\n\n"
+        "Examples:\n"
         "  matgrad grad --data mydata --params myparams --out grads\n"
+        "  matgrad grad examples/models/slides.mg --inputs examples/models/slides --seed 1 --out grads\n"
         "  python3 -c \"import numpy; print(numpy.load('grads/dW1.npy'))\"");
     auto o = std::make_shared<GradOptions>();
-    cmd->add_option("--data", o->data, "Directory with X.npy and Y.npy")->required();
-    cmd->add_option("--params", o->params, "Directory with W1.npy, b1.npy, ..., WL.npy, bL.npy")->required();
+    cmd->add_option("--data", o->data, "Directory with X.npy and Y.npy (the slides' MLP; not with MODEL)");
+    cmd->add_option("--params", o->params, "Directory with W1.npy, b1.npy, ..., WL.npy, bL.npy (not with MODEL)");
     cmd->add_option("--out", o->out, "Directory to write J.npy, dW1.npy, db1.npy, ... into")->required();
-    cmd->add_option("--format", o->format, "Summary on stdout: text, or json (J, layers, samples, out, files)")
+    add_model_options(*cmd, o->model);
+    cmd->add_flag("--all", o->all, "With MODEL: also write d<node>.npy for every named node");
+    cmd->add_option("--format", o->format, "Summary on stdout: text, or json (the output's value, out, files, ...)")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
-    cmd->callback([o, &status] { status = run_grad(*o); });
+    cmd->callback([o, &status] {
+        if (o->model.model.empty() && (o->data.empty() || o->params.empty()))
+            throw std::invalid_argument("grad: give a MODEL file, or --data and --params for the slides' MLP");
+        if (!o->model.model.empty() && !(o->data.empty() && o->params.empty()))
+            throw std::invalid_argument("grad: --data and --params are for the slides' MLP; with MODEL use --inputs");
+        status = o->model.model.empty() ? run_grad(*o) : run_model_grad(o->model, o->out, o->all, o->format == "json");
+    });
 }
 
 }  // namespace matgrad::cli

@@ -2,6 +2,7 @@
 // the slides' notation, and every gradient checked three ways: autodiff, the slides' hand formula
 // (nn::reference_pass) and central finite differences.
 #include "commands.hpp"
+#include "slides_model.hpp"  // generated from examples/models/slides.mg
 
 #include <nn/init.hpp>
 #include <nn/reference.hpp>
@@ -204,14 +205,23 @@ void add_seed_command(CLI::App& app, int& status) {
         "or 1e-6 (vs finite differences).\n\n"
         "Example:\n"
         "  matgrad seed\n"
-        "  matgrad seed --seed 7");
+        "  matgrad seed --seed 7\n"
+        "  matgrad seed --print-model > slides.mg");
     auto seed = std::make_shared<std::uint64_t>(1);
     auto format = std::make_shared<std::string>("text");
+    auto print_model = std::make_shared<bool>(false);
     cmd->add_option("--seed", *seed, "Seed of the random X, W and b")->capture_default_str();
     cmd->add_option("--format", *format, "text, or json: J and every gradient's three differences")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
-    cmd->callback([seed, format, &status] { status = run_seed(*seed, *format == "json"); });
+    cmd->add_flag("--print-model", *print_model,
+                  "Print the network as a model file instead (examples/models/slides.mg; see `matgrad grad MODEL`)");
+    cmd->callback([seed, format, print_model, &status] {
+        if (*print_model)
+            std::fputs(kSlidesModel, stdout);
+        else
+            status = run_seed(*seed, *format == "json");
+    });
 }
 
 }  // namespace matgrad::cli

@@ -3,6 +3,7 @@
 // model, metrics and loss plot atomically.
 #include "commands.hpp"
 #include "dataset.hpp"
+#include "interrupt.hpp"
 #include "progress.hpp"
 #include "svg_plot.hpp"
 
@@ -11,7 +12,6 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
-#include <csignal>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -19,27 +19,6 @@
 
 namespace matgrad::cli {
 namespace {
-// Set by SIGINT; the training loop checks it after every step.
-volatile std::sig_atomic_t interrupt_requested = 0;
-extern "C" void request_interrupt(int) { interrupt_requested = 1; }
-
-/// Installs the SIGINT handler for its lifetime and restores the previous one afterwards.
-class InterruptGuard {
-public:
-    InterruptGuard() {
-        interrupt_requested = 0;
-        struct sigaction action {};
-        action.sa_handler = request_interrupt;
-        sigemptyset(&action.sa_mask);
-        sigaction(SIGINT, &action, &previous_);
-    }
-    ~InterruptGuard() { sigaction(SIGINT, &previous_, nullptr); }
-    InterruptGuard(const InterruptGuard&) = delete;
-    InterruptGuard& operator=(const InterruptGuard&) = delete;
-
-private:
-    struct sigaction previous_ {};
-};
 
 struct TrainCommand {
     std::string csv, label, hidden = "32", activation = "relu", optimizer = "adam", task = "auto";

@@ -20,10 +20,11 @@ void add_predict_command(CLI::App& app, int& status);
 void add_verify_command(CLI::App& app, int& status);
 void add_explain_command(CLI::App& app, int& status);
 void add_graph_command(CLI::App& app, int& status);
+void add_fit_command(CLI::App& app, int& status);
 // Shared by explain and graph (defined in cmd_explain.cpp): --data/--params or --sizes/--samples/--seed,
-// and the trace of the network's tape.
+// and the trace of a tape recorded with timing on.
 void add_network_options(CLI::App& cmd, nn::MlpSource& source);
-void print_trace(const nn::MlpProblem& problem);
+void print_trace(const Tape& tape);
 
 // Shared by explain and verify (defined in cmd_explain.cpp): --format text|latex|json|html and
 // --out FILE ("-" or none: stdout); the network's explanation as a document (title, DOT graph);

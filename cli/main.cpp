@@ -3,11 +3,15 @@
 
 #include <matgrad_version.hpp>
 
+#include <lang/model.hpp>
+#include <nn/losses.hpp>
+
 #include <exception>
 #include <iostream>
 #include <string>
 
 int main(int argc, char** argv) {
+    matgrad::nn::register_losses();  // model files may call softmax_cross_entropy, mse, ... by name
     // Named explicitly: CLI11 would otherwise put argv[0] (e.g. ./build/cli/matgrad) in usage lines.
     CLI::App app{"matgrad: reverse-mode autodiff for matrix programs, and the slides' MLP on it", "matgrad"};
     app.require_subcommand(1);
@@ -22,6 +26,7 @@ int main(int argc, char** argv) {
     matgrad::cli::add_verify_command(app, status);
     matgrad::cli::add_explain_command(app, status);
     matgrad::cli::add_graph_command(app, status);
+    matgrad::cli::add_fit_command(app, status);
     app.add_subcommand("version", "Print the version")->callback([] { std::cout << "matgrad " << MATGRAD_VERSION << "\n"; });
 
     // CLI11 would only say "A subcommand is required" for a mistyped command: name it instead.
@@ -43,6 +48,9 @@ int main(int argc, char** argv) {
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
         std::cerr << "matgrad: " << e.what() << " (run with --help for usage)\n";
+        return 2;
+    } catch (const matgrad::lang::Error& e) {  // FILE:LINE:COL: error: ..., the line, a caret
+        std::cerr << e.formatted() << "\n";
         return 2;
     } catch (const std::exception& e) {
         std::cerr << "matgrad: error: " << e.what() << "\n";

@@ -1,0 +1,84 @@
+// The MODEL forms of grad, explain and verify (graph's is in cmd_graph.cpp): a model file recorded
+// on a tape from its values, then the same outputs as for the slides' network.
+#include "model_input.hpp"
+
+#include <autodiff/inspect.hpp>
+#include <autodiff/verify.hpp>
+#include <nn/io.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+namespace matgrad::cli {
+
+namespace fs = std::filesystem;
+
+int run_model_grad(const ModelOptions& o, const std::string& out, bool all, bool json) {
+    if (fs::exists(out) && !fs::is_directory(out))
+        throw io::InputError(out + ": exists and is not a directory (--out)");
+    const LoadedModel m = load_model(o);
+    Tape tape;
+    const lang::Recording r = m.model.record(tape, m.values);
+    tape.backward(r.output());
+
+    // Everything is computed before the first file is written.
+    const std::vector<std::pair<std::string, Matrix>> grads = model_gradients(m, r, all);
+    std::vector<std::pair<std::string, const Matrix*>> files{{m.model.output(), &r.output().value()}};
+    for (const auto& [name, grad] : grads) files.emplace_back(name, &grad);
+    const std::vector<std::string> written = write_npy_files(out, files);
+    const double value = r.output().value()(0, 0);
+    char number[32];
+    std::snprintf(number, sizeof number, "%.17g", value);
+    print_written(json, {{"model", o.model}, {"output", m.model.output()}, {"value", value}, {"values", m.values_text}},
+                  m.model.output() + " = " + number + " (" + o.model + " on " + m.values_text + ")", out, written);
+    return 0;
+}
+
+NetworkExplanation explain_model(const LoadedModel& m, bool check) {
+    NetworkExplanation e;
+    e.doc.title = m.model.file() + ": output " + m.model.output() + ", on " + m.values_text + ".";
+    e.doc.description = "Every equation and shape below is read from the recorded tape.";
+    std::vector<Matrix> params;
+    for (const std::string& name : m.model.param_names()) params.push_back(m.values.at(name));
+    const GraphBuilder loss = m.model.loss(m.values);
+    e.lines = explain(loss, params, m.model.param_names(), check);
+    // Recorded as explain records it (the params' variables first, then the model), so DOT node
+    // n<k> is ExplainLine::node k.
+    Tape tape;
+    std::vector<Var> vars;
+    for (std::size_t k = 0; k < params.size(); ++k) vars.push_back(tape.variable(params[k], m.model.param_names()[k]));
+    tape.backward(loss(tape, vars));
+    e.doc.dot = tape.to_dot();
+    return e;
+}
+
+VerifyReport verify_model(const LoadedModel& m, const std::string& hand_dir, const std::map<std::string, Matrix>& hand,
+                          double tol) {
+    Tape tape;
+    const lang::Recording r = m.model.record(tape, m.values);
+    tape.backward(r.output());
+
+    // Validate every file's name before judging any: d<param> or d<named node> that has a gradient.
+    for (const auto& [file, value] : hand) {
+        const std::string path = (fs::path(hand_dir) / (file + ".npy")).string();
+        const std::string name = file.size() > 1 && file[0] == 'd' ? file.substr(1) : "";
+        const lang::Declaration* d = m.model.find_declaration(name);
+        bool node = false;
+        for (const lang::Assignment& a : m.model.assignments()) node = node || a.name == name;
+        if (d != nullptr && d->kind == lang::Declaration::Kind::input)
+            throw io::InputError(path + ": " + name + " is an input, which gets no gradient");
+        if (d == nullptr && !node)
+            throw io::InputError(path + ": the model has no param or named node '" + name +
+                                 "' (hand gradients are d<name>.npy for a param or named node)");
+        if (node && !r.var(name).requires_grad())
+            throw io::InputError(path + ": " + name + " does not depend on any param, so it has no gradient");
+    }
+    // The engine's diagnosis on this tape: the true gradients, the mutated passes of every op's
+    // declared mistakes, and the first wrong step (formulas for the hints come from explain).
+    VerifyOptions options;
+    options.tol = tol;
+    return verify(tape, r.output(), hand, options);
+}
+
+}  // namespace matgrad::cli

@@ -1,0 +1,116 @@
+#include "model_input.hpp"
+
+#include <nn/io.hpp>
+
+#include <cstdio>
+#include <filesystem>
+
+namespace matgrad::cli {
+
+namespace fs = std::filesystem;
+
+void add_model_options(CLI::App& cmd, ModelOptions& o, const std::uint64_t* existing_seed) {
+    cmd.add_option("MODEL", o.model, "A model file (*.mg): forward equations as text, see examples/models/");
+    cmd.add_option("--inputs", o.inputs, "With MODEL: directory holding NAME.npy for the declared names");
+    cmd.add_option("--dim", o.dims, "With MODEL: a dimension's size, e.g. --dim n=7 (repeatable)");
+    cmd.add_option("--output", o.output, "With MODEL: the 1x1 node to use as the output (default: the last one)");
+    if (existing_seed != nullptr) {
+        o.seed_value = existing_seed;
+        o.seed_option = cmd.get_option("--seed");
+    } else {
+        o.seed_option = cmd.add_option("--seed", o.own_seed, "With MODEL: draw the values missing from --inputs with this seed");
+    }
+}
+
+namespace {
+
+std::map<std::string, std::size_t> parse_dims(const std::vector<std::string>& dims) {
+    std::map<std::string, std::size_t> parsed;
+    for (const std::string& d : dims) {
+        const std::size_t eq = d.find('=');
+        std::size_t used = 0;
+        long long size = 0;
+        try {
+            if (eq != std::string::npos) size = std::stoll(d.substr(eq + 1), &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (eq == std::string::npos || eq == 0 || used == 0 || used != d.size() - eq - 1 || size <= 0)
+            throw std::invalid_argument("--dim: '" + d + "' is not NAME=SIZE with a positive size (e.g. --dim n=7)");
+        parsed[d.substr(0, eq)] = static_cast<std::size_t>(size);
+    }
+    return parsed;
+}
+
+}  // namespace
+
+LoadedModel load_model(const ModelOptions& o) {
+    lang::Model model = lang::Model::parse(io::read_text_file(o.model), o.model);
+    if (!o.output.empty()) model.set_output(o.output);
+    if (!o.inputs.empty() && !fs::is_directory(o.inputs))
+        throw io::InputError(o.inputs + ": not a directory (--inputs holds NAME.npy for the model's declared names)");
+
+    lang::Values values;
+    auto file_of = [&](const std::string& name) { return (fs::path(o.inputs) / (name + ".npy")).string(); };
+    for (const lang::Declaration& d : model.declarations())
+        if (!o.inputs.empty() && fs::exists(file_of(d.name))) values.emplace(d.name, io::read_npy(file_of(d.name)));
+    const std::size_t from_files = values.size();
+
+    lang::BindOptions bind;
+    bind.dims = parse_dims(o.dims);
+    bind.seed = o.seed();
+    bind.describe_value = [&](const std::string& name) {
+        return o.inputs.empty() ? name + ".npy (no --inputs directory given)" : file_of(name);
+    };
+    bind.describe_dim = [](const std::string& dim, std::size_t size) {
+        return dim + " = " + std::to_string(size) + " from --dim";
+    };
+    bind.missing_hint = "--seed S draws missing values at random";
+    model.bind(values, bind);
+
+    std::string text;
+    if (from_files > 0) text = "the .npy files in " + o.inputs;
+    if (values.size() > from_files)
+        text += (text.empty() ? "" : " and ") + std::string("values drawn with seed ") + std::to_string(*o.seed());
+    return {std::move(model), std::move(values), text.empty() ? "no values" : text};
+}
+
+std::vector<std::string> write_npy_files(const std::string& dir,
+                                         const std::vector<std::pair<std::string, const Matrix*>>& files) {
+    fs::create_directories(dir);
+    std::vector<std::string> written;
+    for (const auto& [name, value] : files) {
+        io::write_npy((fs::path(dir) / (name + ".npy")).string(), *value);
+        written.push_back(name + ".npy");
+    }
+    return written;
+}
+
+std::string comma_list(const std::vector<std::string>& files) {
+    std::string text;
+    for (const std::string& f : files) text += (text.empty() ? "" : ", ") + f;
+    return text;
+}
+
+void print_written(bool json, nlohmann::ordered_json facts, const std::string& head, const std::string& out,
+                   const std::vector<std::string>& files) {
+    if (json) {
+        facts["out"] = out;
+        facts["files"] = files;
+        std::printf("%s\n", facts.dump(2).c_str());
+    } else {
+        std::printf("%s; wrote %s to %s\n", head.c_str(), comma_list(files).c_str(), out.c_str());
+    }
+}
+
+std::vector<std::pair<std::string, Matrix>> model_gradients(const LoadedModel& loaded, const lang::Recording& r,
+                                                            bool all_nodes) {
+    std::vector<std::pair<std::string, Matrix>> grads;
+    for (const auto& [name, var] : r.params()) grads.emplace_back("d" + name, var.grad());
+    if (all_nodes)
+        for (const lang::Assignment& a : loaded.model.assignments())
+            if (r.var(a.name).requires_grad()) grads.emplace_back("d" + a.name, r.var(a.name).grad());
+    return grads;
+}
+
+}  // namespace matgrad::cli

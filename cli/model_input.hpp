@@ -1,0 +1,74 @@
+// What the model commands (grad, explain, graph, verify, fit MODEL) share: the MODEL argument and
+// its value options, loading and checking it all, and the gradients one recording yields.
+#pragma once
+
+#include "commands.hpp"
+
+#include <CLI/CLI.hpp>
+#include <autodiff/verify.hpp>
+#include <lang/model.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace matgrad::cli {
+
+struct ModelOptions {
+    std::string model;                   ///< the .mg file (empty: the command's other form)
+    std::string inputs;                  ///< directory with NAME.npy per declared name
+    std::vector<std::string> dims;       ///< "n=7"
+    std::string output;                  ///< --output: another 1x1 node
+    /// --seed, when given: draw the missing values
+    std::optional<std::uint64_t> seed() const {
+        return seed_option != nullptr && seed_option->count() > 0 ? std::optional(*seed_value) : std::nullopt;
+    }
+
+    std::uint64_t own_seed = 0;
+    const std::uint64_t* seed_value = &own_seed;  // the --seed option's variable (not copied: options are shared_ptr'd)
+    const CLI::Option* seed_option = nullptr;
+};
+
+/// Adds the positional MODEL and --inputs, --dim, --output, and --seed -- or, for a command that
+/// already has a --seed writing into `existing_seed` (explain, graph), uses that one.
+void add_model_options(CLI::App& cmd, ModelOptions& options, const std::uint64_t* existing_seed = nullptr);
+
+/// A parsed model with every declared name's value, checked (lang::Error, io::InputError).
+struct LoadedModel {
+    lang::Model model;
+    lang::Values values;
+    std::string values_text;  ///< "the .npy files in DIR", "values drawn with seed 1", or both
+};
+LoadedModel load_model(const ModelOptions& options);
+
+/// Writes each (name, value) as DIR/name.npy (atomically; DIR is created if missing) and returns
+/// the file names written, in order.
+std::vector<std::string> write_npy_files(const std::string& dir,
+                                         const std::vector<std::pair<std::string, const Matrix*>>& files);
+/// "J.npy, dW1.npy": a list of written files as the summaries print it.
+std::string comma_list(const std::vector<std::string>& files);
+/// grad's summary on stdout, for either form: text "<head>; wrote J.npy, dW1.npy to DIR", or with
+/// `json` the object `facts` followed by "out" and "files" (exactly the files written).
+void print_written(bool json, nlohmann::ordered_json facts, const std::string& head, const std::string& out,
+                   const std::vector<std::string>& files);
+
+/// The gradient files of one recording: d<param> for every param, and with `all_nodes` d<node>
+/// for every named node that depends on a param, in declaration and then source order.
+std::vector<std::pair<std::string, Matrix>> model_gradients(const LoadedModel& loaded, const lang::Recording& r,
+                                                            bool all_nodes);
+
+/// `matgrad grad MODEL`: writes <output>.npy and d<param>.npy (with `all`, d<node>.npy too) to
+/// `out` and lists exactly the files written (with `json`, as grad --format json).
+int run_model_grad(const ModelOptions& options, const std::string& out, bool all, bool json);
+/// `matgrad explain MODEL` (and verify's documents): the recorded model as equations, titled with
+/// the file, its output and where the values came from; `check` adds finite differences.
+NetworkExplanation explain_model(const LoadedModel& loaded, bool check);
+/// `matgrad verify MODEL`: matgrad::verify on the model's tape for the hand gradients in `hand`
+/// (d<param> or d<node>, read from `hand_dir`; a name the model has no gradient for is an
+/// io::InputError naming the file).
+VerifyReport verify_model(const LoadedModel& loaded, const std::string& hand_dir,
+                          const std::map<std::string, Matrix>& hand, double tol);
+
+}  // namespace matgrad::cli

@@ -1,0 +1,5 @@
+input X : d x n
+param W : h x d
+Z = W*X +
+  1
+J = mean(Z)

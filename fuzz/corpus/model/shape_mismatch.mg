@@ -1,0 +1,3 @@
+param W : 2x5
+input X : 3x4
+J = sum(W*X)

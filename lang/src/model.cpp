@@ -1,0 +1,387 @@
+// A parsed model: its declarations and named nodes, binding values to them, and recording it on a
+// tape -- one walk over the parsed expression trees per record, every operator mapped onto the
+// engine's ops (functions through the op registry).
+#include "program.hpp"
+
+#include <autodiff/registry.hpp>
+#include <autodiff/ops.hpp>
+#include <nn/init.hpp>
+
+#include <algorithm>
+#include <cmath>
+
+namespace matgrad::lang {
+
+namespace {
+
+std::string error_prefix(const std::string& file, std::size_t line, std::size_t column) {
+    return line == 0 ? file + ": error: "
+                     : file + ":" + std::to_string(line) + ":" + std::to_string(column) + ": error: ";
+}
+
+}  // namespace
+
+Error::Error(std::string file, std::size_t line, std::size_t column, std::string message, std::string source_line)
+    : std::runtime_error(error_prefix(file, line, column) + message),
+      file_(std::move(file)),
+      line_(line),
+      column_(column),
+      message_(std::move(message)),
+      source_line_(std::move(source_line)) {}
+
+std::string Error::formatted() const {
+    std::string text = what();
+    if (line_ == 0) return text;
+    std::string caret;
+    for (std::size_t i = 0; i + 1 < column_ && i < source_line_.size(); ++i)
+        caret += source_line_[i] == '\t' ? '\t' : ' ';  // tabs keep the caret aligned
+    caret.append(column_ > source_line_.size() + 1 ? column_ - source_line_.size() - 1 : 0, ' ');
+    return text + "\n  " + source_line_ + "\n  " + caret + "^";
+}
+
+Error Model::Impl::error(std::size_t line, std::size_t column, const std::string& message) const {
+    return Error(file, line, column, message, line >= 1 && line <= lines.size() ? lines[line - 1] : "");
+}
+
+// ---- Model
+
+Model::Model(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+Model::~Model() = default;
+
+Model Model::parse(std::string_view source, std::string file) {
+    auto impl = std::make_unique<Impl>();
+    impl->file = std::move(file);
+    impl->source = std::string(source);
+    parse_program(*impl);
+    for (std::uint32_t k = 0; k < impl->declarations.size(); ++k) impl->declarations_by_name.push_back(k);
+    std::sort(impl->declarations_by_name.begin(), impl->declarations_by_name.end(),
+              [&](std::uint32_t a, std::uint32_t b) { return impl->declarations[a].name < impl->declarations[b].name; });
+    return Model(std::move(impl));
+}
+
+const std::string& Model::file() const { return impl_->file; }
+const std::string& Model::source() const { return impl_->source; }
+const std::vector<Declaration>& Model::declarations() const { return impl_->declarations; }
+const std::vector<Assignment>& Model::assignments() const { return impl_->assignments; }
+const std::string& Model::output() const { return impl_->slot_name(impl_->output_slot); }
+
+const Declaration* Model::find_declaration(const std::string& name) const {
+    const auto it = impl_->slots.find(name);
+    return it != impl_->slots.end() && it->second < impl_->declarations.size() ? &impl_->declarations[it->second]
+                                                                                : nullptr;
+}
+
+std::size_t Model::index_of(const std::string& name) const {
+    const auto it = impl_->slots.find(name);
+    if (it == impl_->slots.end()) throw std::out_of_range("the model has no node named '" + name + "'");
+    return it->second;
+}
+
+void Model::set_output(const std::string& name) {
+    const auto it = impl_->slots.find(name);
+    if (it != impl_->slots.end() && it->second >= impl_->declarations.size()) {
+        impl_->output_slot = it->second;
+        return;
+    }
+    std::string named;
+    for (const Assignment& a : impl_->assignments) named += (named.empty() ? "" : ", ") + a.name;
+    throw impl_->error(0, 0, it != impl_->slots.end()
+                                 ? "'" + name + "' is declared, not computed: the output must be a named node (" + named + ")"
+                                 : "there is no named node '" + name + "' to make the output (named nodes: " + named + ")");
+}
+
+// ---- binding values
+
+std::map<std::string, std::size_t> Model::bind(Values& values, const BindOptions& options) const {
+    const Impl& m = *impl_;
+    auto describe = [&](const std::string& name) {
+        return options.describe_value ? options.describe_value(name) : "the value of " + name;
+    };
+    for (const auto& [name, value] : values)
+        if (find_declaration(name) == nullptr)
+            throw m.error(0, 0, "a value was given for '" + name + "', which the model does not declare");
+
+    // Each bound dimension remembers who bound it, for the message when another value disagrees.
+    std::map<std::string, std::size_t> dims;
+    std::map<std::string, std::string> bound_by;
+    for (const auto& [dim, size] : options.dims) {
+        dims[dim] = size;
+        bound_by[dim] = options.describe_dim ? options.describe_dim(dim, size)
+                                             : dim + " = " + std::to_string(size) + " (given)";
+    }
+    std::map<std::string, bool> used;
+    for (const Declaration& d : m.declarations)
+        if (d.shape)
+            for (const Dim& dim : *d.shape)
+                if (!dim.name.empty()) used[dim.name] = true;
+    for (const auto& [dim, size] : options.dims)
+        if (!used.count(dim)) throw m.error(0, 0, "the model has no dimension named '" + dim + "'");
+
+    for (const Declaration& d : m.declarations) {
+        const auto it = values.find(d.name);
+        if (it == values.end() || !d.shape) continue;
+        const std::string given = describe(d.name) + " is " + shape_string(it->second);
+        for (std::size_t axis = 0; axis < 2; ++axis) {
+            const Dim& dim = (*d.shape)[axis];
+            const std::size_t size = it->second.shape(axis);
+            if (dim.name.empty()) {
+                if (size != dim.value)
+                    throw m.error(dim.line, dim.column, given + " but " + d.name + " is declared " +
+                                                            (*d.shape)[0].text() + " x " + (*d.shape)[1].text());
+            } else if (const auto b = dims.find(dim.name); b == dims.end()) {
+                dims[dim.name] = size;
+                bound_by[dim.name] = dim.name + " = " + std::to_string(size) + " from " + describe(d.name);
+            } else if (b->second != size) {
+                throw m.error(dim.line, dim.column, given + " but " + bound_by[dim.name] + " (" + d.name +
+                                                        " is declared " + (*d.shape)[0].text() + " x " +
+                                                        (*d.shape)[1].text() + ")");
+            }
+        }
+    }
+
+    // Then the missing values: drawn with a seed (in declaration order, so a seed always gives the
+    // same values), an error without one.
+    std::optional<nn::Rng> rng;
+    if (options.seed) rng.emplace(*options.seed);
+    for (const Declaration& d : m.declarations) {
+        if (values.count(d.name)) continue;
+        const std::string kind = d.kind == Declaration::Kind::input ? "input " : "param ";
+        if (!rng)
+            throw m.error(d.line, d.column, "no value for " + kind + d.name + ": " + describe(d.name) +
+                                                " is missing (" + options.missing_hint + ")");
+        if (!d.shape)
+            throw m.error(d.line, d.column, "no value for " + kind + d.name + " and no shape to draw one: declare " +
+                                                d.name + " : R x C or give " + describe(d.name));
+        std::array<std::size_t, 2> shape{};
+        for (std::size_t axis = 0; axis < 2; ++axis) {
+            const Dim& dim = (*d.shape)[axis];
+            if (dim.name.empty()) {
+                shape[axis] = dim.value;
+            } else if (const auto b = dims.find(dim.name); b != dims.end()) {
+                shape[axis] = b->second;
+            } else {
+                throw m.error(dim.line, dim.column, "unbound dimension '" + dim.name + "' in the shape of " + d.name +
+                                                        ": give its size (e.g. --dim " + dim.name +
+                                                        "=N) or a value that has it");
+            }
+        }
+        Matrix value;
+        if (d.kind == Declaration::Kind::input) {
+            value = Matrix(shape);
+            for (double& x : value) x = rng->uniform();  // U(0, 1): valid labels, probabilities, logs
+        } else {
+            value = nn::random_normal(shape[0], shape[1], *rng, 1.0 / std::sqrt(static_cast<double>(shape[1])));
+        }
+        values.emplace(d.name, std::move(value));
+    }
+    return dims;
+}
+
+// ---- recording
+
+namespace {
+
+// On values, not Vars: each Var accessor re-checks that its tape is alive, and these run per node per step.
+bool broadcastable(const Matrix& a, const Matrix& b) {
+    for (std::size_t axis = 0; axis < 2; ++axis) {
+        const std::size_t x = a.shape(axis), y = b.shape(axis);
+        if (x != y && x != 1 && y != 1) return false;
+    }
+    return true;
+}
+
+bool is_scalar(const Matrix& v) { return v.size() == 1; }
+
+/// Walks the expression trees of one model onto one tape.
+class Recorder {
+public:
+    Recorder(const Model::Impl& m, Tape& tape, std::vector<Var>& slots) : m_(m), tape_(tape), slots_(slots) {
+        // One argument buffer per call depth, kept across records (per thread: a Model may be shared).
+        thread_local std::vector<std::vector<Var>> buffers;
+        if (buffers.size() < m.max_call_depth) buffers.resize(m.max_call_depth);
+        buffers_ = &buffers;
+    }
+
+    Var eval(std::uint32_t index) {
+        const Node& n = m_.nodes[index];
+        switch (n.kind) {
+            case NodeKind::number: return tape_.constant(n.number);
+            case NodeKind::ref: return slots_[n.slot];
+            case NodeKind::neg: return -eval(n.children[0]);
+            case NodeKind::transpose: return transpose(eval(n.children[0]));
+            case NodeKind::binary: return binary(n);
+            case NodeKind::call: break;
+        }
+        std::vector<Var>& args = (*buffers_)[n.call_depth];
+        args.clear();
+        for (const std::uint32_t child : n.children) {
+            const Var v = eval(child);  // nested calls use deeper buffers
+            args.push_back(v);
+        }
+        return apply(n, n.function, args);
+    }
+
+private:
+    Var apply(const Node& n, std::string_view op, const std::vector<Var>& args) const {
+        try {
+            return apply_op(op, args, n.numbers);
+        } catch (const std::logic_error& e) {  // ShapeError, UsageError: the op's own message
+            throw m_.error(n.line, n.column, m_.text(n) + ": " + e.what());
+        }
+    }
+
+    [[noreturn]] void shape_error(const Node& n, const Var& a, const Var& b, const std::string& why) const {
+        const Node &x = m_.nodes[n.children[0]], &y = m_.nodes[n.children[1]];
+        throw m_.error(n.line, n.column, m_.text(n) + ": " + m_.text(x) + " is " + a.shape_string() + " but " +
+                                             m_.text(y) + " is " + b.shape_string() + " (" + why + ")");
+    }
+
+    [[noreturn]] void not_scalar(const Node& n, const Node& operand, const Var& v, const std::string& rule) const {
+        throw m_.error(n.line, n.column, m_.text(n) + ": " + m_.text(operand) + " is " + v.shape_string() + ", but " + rule);
+    }
+
+    Var binary(const Node& n) {
+        const Node &x = m_.nodes[n.children[0]], &y = m_.nodes[n.children[1]];
+        if (n.op == BinaryOp::power || n.op == BinaryOp::scalar_power) {  // the exponent is a number (parser)
+            const Var base = eval(n.children[0]);
+            if (n.op == BinaryOp::scalar_power && !is_scalar(base.value()))
+                not_scalar(n, x, base, "^ is the power of a 1x1 (use .^ for the element-wise power)");
+            std::vector<Var>& args = (*buffers_)[n.call_depth];
+            args.assign(1, base);
+            return apply(n, "pow", args);
+        }
+        if (x.kind == NodeKind::number) {  // number (op) matrix
+            const double a = x.number;
+            const Var b = eval(n.children[1]);
+            switch (n.op) {
+                case BinaryOp::add: return a + b;
+                case BinaryOp::sub: return a - b;
+                case BinaryOp::scalar_div:
+                    if (!is_scalar(b.value()))
+                        not_scalar(n, y, b, "/ divides by a number or 1x1 (use ./ for element-wise division)");
+                    return a / b;
+                case BinaryOp::div: return a / b;
+                default: return a * b;  // * and .* scale; @ with a number is refused by the parser
+            }
+        }
+        const Var a = eval(n.children[0]);
+        if (y.kind == NodeKind::number) {  // matrix (op) number
+            const double b = y.number;
+            switch (n.op) {
+                case BinaryOp::add: return a + b;
+                case BinaryOp::sub: return a - b;
+                case BinaryOp::div:
+                case BinaryOp::scalar_div: return a / b;
+                default: return a * b;
+            }
+        }
+        const Var b = eval(n.children[1]);
+        const Matrix &av = a.value(), &bv = b.value();
+        switch (n.op) {
+            case BinaryOp::product:
+                if (is_scalar(av) || is_scalar(bv)) return a * b;  // * scales by a 1x1
+                [[fallthrough]];
+            case BinaryOp::matmul:
+                if (av.shape(1) != bv.shape(0))
+                    shape_error(n, a, b, "inner dimensions " + std::to_string(av.shape(1)) + " and " +
+                                             std::to_string(bv.shape(0)) + " differ");
+                return matmul(a, b);
+            case BinaryOp::scalar_div:
+                if (!is_scalar(bv)) not_scalar(n, y, b, "/ divides by a number or 1x1 (use ./ for element-wise division)");
+                return a / b;
+            default: break;
+        }
+        if (!broadcastable(av, bv)) shape_error(n, a, b, "not broadcastable: each dimension must agree or be 1");
+        switch (n.op) {
+            case BinaryOp::add: return a + b;
+            case BinaryOp::sub: return a - b;
+            case BinaryOp::mul: return a * b;
+            default: return a / b;  // ./
+        }
+    }
+
+    const Model::Impl& m_;
+    Tape& tape_;
+    std::vector<Var>& slots_;
+    std::vector<std::vector<Var>>* buffers_;
+};
+
+}  // namespace
+
+Recording Model::record(Tape& tape, const Values& values) const { return record(tape, values, {}); }
+
+Recording Model::record(Tape& tape, const Values& values, const std::vector<Var>& params) const {
+    const Impl& m = *impl_;
+    Recording r;
+    r.model_ = this;
+    r.slots_.reserve(m.declarations.size() + m.assignments.size());
+    // Both the map and declarations_by_name are sorted by name: one merge walk finds every value
+    // (half the string comparisons of a find() per name, and this runs every step).
+    thread_local std::vector<const Matrix*> found;
+    found.assign(m.declarations.size(), nullptr);
+    auto it = values.begin();
+    for (const std::uint32_t k : m.declarations_by_name) {
+        int order = -1;
+        while (it != values.end() && (order = it->first.compare(m.declarations[k].name)) < 0) ++it;
+        if (order == 0) found[k] = &it->second;
+    }
+    std::size_t param = 0;
+    for (std::size_t k = 0; k < m.declarations.size(); ++k) {
+        const Declaration& d = m.declarations[k];
+        if (d.kind == Declaration::Kind::param && !params.empty()) {
+            if (param == params.size())
+                throw std::invalid_argument("Model::record: " + std::to_string(params.size()) +
+                                            " params given, the model has more");
+            r.slots_.push_back(params[param++]);
+            continue;
+        }
+        if (found[k] == nullptr) throw m.error(d.line, d.column, "no value for " + d.name);
+        r.slots_.push_back(d.kind == Declaration::Kind::input ? tape.constant(*found[k], d.name)
+                                                              : tape.variable(*found[k], d.name));
+    }
+    if (param != params.size())
+        throw std::invalid_argument("Model::record: " + std::to_string(params.size()) + " params given, the model has " +
+                                    std::to_string(param));
+    Recorder recorder(m, tape, r.slots_);
+    for (std::size_t k = 0; k < m.assignments.size(); ++k) {
+        const std::uint32_t root = m.roots[k];
+        Var v = recorder.eval(root);
+        // A bare name (B = A) is the same node: naming it would rename A.
+        if (m.nodes[root].kind != NodeKind::ref) v.named(m.assignments[k].name);
+        r.slots_.push_back(v);
+    }
+    r.output_ = r.slots_[m.output_slot];
+    if (r.output_.rows() != 1 || r.output_.cols() != 1) {
+        const Assignment& out = m.assignments[m.output_slot - m.declarations.size()];
+        throw m.error(out.line, out.column, "the output " + out.name + " is " + r.output_.shape_string() +
+                                                " but must be 1x1 (reduce it, e.g. with sum or mean)");
+    }
+    return r;
+}
+
+std::vector<std::string> Model::param_names() const {
+    std::vector<std::string> names;
+    for (const Declaration& d : impl_->declarations)
+        if (d.kind == Declaration::Kind::param) names.push_back(d.name);
+    return names;
+}
+
+GraphBuilder Model::loss(Values values) const {
+    return [this, values = std::move(values)](Tape& tape, const std::vector<Var>& params) {
+        return record(tape, values, params).output();
+    };
+}
+
+const Var& Recording::var(const std::string& name) const { return slots_[model_->index_of(name)]; }
+
+std::vector<std::pair<std::string, Var>> Recording::params() const {
+    std::vector<std::pair<std::string, Var>> params;
+    const std::vector<Declaration>& decls = model_->impl_->declarations;
+    for (std::size_t k = 0; k < decls.size(); ++k)
+        if (decls[k].kind == Declaration::Kind::param) params.emplace_back(decls[k].name, slots_[k]);
+    return params;
+}
+
+}  // namespace matgrad::lang

@@ -1,0 +1,57 @@
+// The parsed form of a model (internal to matgrad_lang): one expression tree per assignment in a
+// flat node array, every name resolved to a slot, and enough source positions to point at the
+// token behind any later error.
+#pragma once
+
+#include <lang/model.hpp>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace matgrad::lang {
+
+enum class NodeKind : std::uint8_t { number, ref, neg, transpose, binary, call };
+
+/// The binary operators, as written.
+enum class BinaryOp : std::uint8_t { add, sub, product, matmul, mul, div, scalar_div, power, scalar_power };
+
+struct Node {
+    NodeKind kind = NodeKind::number;
+    BinaryOp op = BinaryOp::add;
+    double number = 0.0;                // kind == number
+    std::uint32_t slot = 0;             // kind == ref: declarations, then assignments
+    std::vector<std::uint32_t> children;  // operands (binary: 2; call: its matrix arguments)
+    std::vector<double> numbers;        // call: its numeric arguments, in order
+    std::string function;               // call: the op's name
+    std::uint32_t call_depth = 0;       // call: how many calls enclose it (index of its argument buffer)
+    std::size_t line = 0, column = 0;   // the operator, function name or operand token (1-based)
+    std::size_t begin = 0, end = 0;     // the node's text in its line: [begin, end) byte offsets
+};
+
+struct Model::Impl {
+    std::string file, source;
+    std::vector<std::string> lines;  // the source split at '\n' (without it)
+    std::vector<Declaration> declarations;
+    std::vector<Assignment> assignments;
+    std::vector<Node> nodes;
+    std::vector<std::uint32_t> roots;  // per assignment, its expression's node
+    std::unordered_map<std::string, std::uint32_t> slots;  // every declared or assigned name
+    std::vector<std::uint32_t> declarations_by_name;  // declaration indices sorted by name (like a Values map)
+    std::uint32_t output_slot = 0;
+    std::uint32_t max_call_depth = 0;  // calls nested at most this deep (+1 = argument buffers needed)
+
+    /// An Error at a 1-based line and column of this model.
+    Error error(std::size_t line, std::size_t column, const std::string& message) const;
+    /// The node's text as written ("W1*X").
+    std::string text(const Node& n) const { return lines[n.line - 1].substr(n.begin, n.end - n.begin); }
+    const std::string& slot_name(std::uint32_t slot) const {
+        return slot < declarations.size() ? declarations[slot].name : assignments[slot - declarations.size()].name;
+    }
+};
+
+/// Parses `source` into `impl` (file and source already set).
+void parse_program(Model::Impl& impl);
+
+}  // namespace matgrad::lang
