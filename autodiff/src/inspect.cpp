@@ -281,7 +281,16 @@ std::string render(const std::string& t, Resolve&& resolve) {
             continue;
         }
         const Expr e = resolve(key);
-        out += wrap(e, needed_prec(t.substr(0, k), t.substr(k + n)));
+        const std::string rest = t.substr(k + n);
+        // (Aᵀ)ᵀ = A: an atom already transposed loses its ᵀ instead of gaining a second one.
+        static const char* const kT = "ᵀ";
+        static const std::size_t kTBytes = std::char_traits<char>::length(kT);
+        if (e.prec == kAtom && ends_with(e.text, kT) && starts_with(rest, kT)) {
+            out += e.text.substr(0, e.text.size() - kTBytes);
+            k += n - 1 + kTBytes;
+            continue;
+        }
+        out += wrap(e, needed_prec(t.substr(0, k), rest));
         k += n - 1;
     }
     return out;

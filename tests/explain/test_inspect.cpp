@@ -128,6 +128,18 @@ TEST_CASE("explain: generic ops, shared intermediates, unused variables") {
     CHECK(line_for(l2, "da").formula == "d" + t + " ⊙ " + t + "(1 − " + t + ")");
 }
 
+// A matmul operand that is already a transpose: the rule's {1}ᵀ must read L, not Lᵀᵀ.
+TEST_CASE("explain: the transpose of a transposed operand cancels") {
+    Tape tape;
+    const Var A = tape.variable(random_matrix(3, 2, 5), "A");
+    const Var L = tape.variable(random_matrix(4, 2, 6), "L");
+    const Var J = sum(matmul(A, transpose(L))).named("J");
+    tape.backward(J);
+    const std::vector<ExplainLine> lines = explain(tape, J);
+    CHECK(line_for(lines, "dA").formula.find("ᵀᵀ") == std::string::npos);
+    CHECK(line_for(lines, "dA").formula.find("L") != std::string::npos);
+}
+
 TEST_CASE("explain: an op without a rule is written as its vjp — misuse throws") {
     Tape tape;
     const Var x = tape.variable(random_matrix(2, 2, 5), "x");
