@@ -1,5 +1,7 @@
 #include "svg_plot.hpp"
 
+#include <report/render.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -14,22 +16,6 @@ std::string number(double v) {
     char buffer[32];
     std::snprintf(buffer, sizeof buffer, "%.6g", v);
     return buffer;
-}
-
-/// Text for the SVG body: the five characters XML reserves are escaped.
-std::string escape(const std::string& text) {
-    std::string out;
-    for (const char c : text) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            case '\'': out += "&apos;"; break;
-            default: out += c;
-        }
-    }
-    return out;
 }
 
 /// A "nice" tick spacing (1, 2 or 5 times a power of ten) giving about `count` ticks over `span`.
@@ -68,7 +54,7 @@ std::string line_chart_svg(const std::string& title, const std::string& x_label,
                       "\" height=\"" + number(height) + "\" font-family=\"sans-serif\" font-size=\"12\">\n";
     svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
     svg += "<text x=\"" + number(width / 2) + "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">" +
-           escape(title) + "</text>\n";
+           report::xml_escape(title) + "</text>\n";
     // Axes
     svg += "<path d=\"M" + number(left) + "," + number(top) + " V" + number(top + plot_h) + " H" +
            number(left + plot_w) + "\" stroke=\"black\" fill=\"none\"/>\n";
@@ -89,9 +75,9 @@ std::string line_chart_svg(const std::string& title, const std::string& x_label,
                "\" text-anchor=\"middle\">" + number(x) + "</text>\n";
     }
     svg += "<text x=\"" + number(left + plot_w / 2) + "\" y=\"" + number(height - 10) +
-           "\" text-anchor=\"middle\">" + escape(x_label) + "</text>\n";
+           "\" text-anchor=\"middle\">" + report::xml_escape(x_label) + "</text>\n";
     svg += "<text transform=\"translate(18," + number(top + plot_h / 2) +
-           ") rotate(-90)\" text-anchor=\"middle\">" + escape(y_label) + "</text>\n";
+           ") rotate(-90)\" text-anchor=\"middle\">" + report::xml_escape(y_label) + "</text>\n";
     if (mark.x > 0) {
         const std::string px = number(x_of(static_cast<double>(mark.x)));
         // The label sits above the plot area, where no series or legend can cover it.
@@ -100,7 +86,7 @@ std::string line_chart_svg(const std::string& title, const std::string& x_label,
         const bool right_half = x_of(static_cast<double>(mark.x)) > left + plot_w / 2;
         svg += "<text x=\"" + number(x_of(static_cast<double>(mark.x)) + (right_half ? -6 : 6)) + "\" y=\"" +
                number(top - 4) + "\" text-anchor=\"" + (right_half ? "end" : "start") + "\" fill=\"#555\">" +
-               escape(mark.text) + "</text>\n";
+               report::xml_escape(mark.text) + "</text>\n";
     }
     // Series and legend
     for (std::size_t i = 0; i < series.size(); ++i) {
@@ -109,14 +95,14 @@ std::string line_chart_svg(const std::string& title, const std::string& x_label,
         for (std::size_t k = 0; k < s.values.size(); ++k)
             if (std::isfinite(s.values[k]))
                 points += number(x_of(static_cast<double>(k + 1))) + "," + number(y_of(s.values[k])) + " ";
-        svg += "<polyline fill=\"none\" stroke=\"" + escape(s.color) + "\" stroke-width=\"2\" points=\"" +
+        svg += "<polyline fill=\"none\" stroke=\"" + report::xml_escape(s.color) + "\" stroke-width=\"2\" points=\"" +
                points + "\"/>\n";
         const double ly = top + 12 + 18 * static_cast<double>(i);
         const double lx = left + plot_w - 150;
         svg += "<line x1=\"" + number(lx) + "\" y1=\"" + number(ly) + "\" x2=\"" + number(lx + 24) +
-               "\" y2=\"" + number(ly) + "\" stroke=\"" + escape(s.color) + "\" stroke-width=\"2\"/>\n";
+               "\" y2=\"" + number(ly) + "\" stroke=\"" + report::xml_escape(s.color) + "\" stroke-width=\"2\"/>\n";
         svg += "<text x=\"" + number(lx + 30) + "\" y=\"" + number(ly) +
-               "\" dominant-baseline=\"middle\">" + escape(s.name) + "</text>\n";
+               "\" dominant-baseline=\"middle\">" + report::xml_escape(s.name) + "</text>\n";
     }
     svg += "</svg>\n";
     return svg;

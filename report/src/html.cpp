@@ -33,20 +33,6 @@ bool read_file(const std::string& path, std::string& out) {
     return true;
 }
 
-std::string escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
-
 std::string base64(const std::string& bytes) {
     static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
@@ -194,12 +180,12 @@ std::string render_html(const std::vector<ExplainLine>& lines, const VerifyRepor
 
     std::ostringstream page;
     page << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>"
-         << escape(doc.title.empty() ? "matgrad" : doc.title) << "</title>\n";
+         << xml_escape(doc.title.empty() ? "matgrad" : doc.title) << "</title>\n";
     if (katex) page << "<style>" << katex_css << "</style>\n";
-    page << "<style>" << kPageStyle << "</style>\n</head><body>\n<h1>" << escape(doc.title) << "</h1>\n";
-    if (!doc.description.empty()) page << "<p class=\"desc\">" << escape(doc.description) << "</p>\n";
+    page << "<style>" << kPageStyle << "</style>\n</head><body>\n<h1>" << xml_escape(doc.title) << "</h1>\n";
+    if (!doc.description.empty()) page << "<p class=\"desc\">" << xml_escape(doc.description) << "</p>\n";
     if (!katex)
-        page << "<p class=\"note\" id=\"no-katex\">KaTeX was not found in " << escape(dir)
+        page << "<p class=\"note\" id=\"no-katex\">KaTeX was not found in " << xml_escape(dir)
              << " (install libjs-katex, or set MATGRAD_KATEX_DIR to a KaTeX directory with katex.min.js, "
                 "katex.min.css and fonts/): the equations are shown as LaTeX source.</p>\n";
 
@@ -211,13 +197,13 @@ std::string render_html(const std::vector<ExplainLine>& lines, const VerifyRepor
             ok += r.ok();
             char error[32] = "-";
             if (!std::isnan(r.max_abs_error)) std::snprintf(error, sizeof error, "%.3g", r.max_abs_error);
-            page << "<tr class=\"" << (r.ok() ? "ok" : "wrong") << "\"><td>" << escape(r.name) << "</td><td>"
+            page << "<tr class=\"" << (r.ok() ? "ok" : "wrong") << "\"><td>" << xml_escape(r.name) << "</td><td>"
                  << shape_text(r.expected_shape[0], r.expected_shape[1]) << "</td><td>"
                  << shape_text(r.given_shape[0], r.given_shape[1]) << "</td><td>" << error << "</td><td class=\"diag\">"
-                 << escape(r.diagnosis_text() + (r.node.empty() ? "" : " at " + r.node) +
+                 << xml_escape(r.diagnosis_text() + (r.node.empty() ? "" : " at " + r.node) +
                            (r.consequence_of.empty() ? "" : " (follows from " + r.consequence_of + ")"))
                  << (r.name == first_wrong ? "<span class=\"first\">first wrong step</span>" : "")
-                 << "</td><td>" << escape(r.hint) << "</td></tr>\n";
+                 << "</td><td>" << xml_escape(r.hint) << "</td></tr>\n";
         }
         char tolerance[32];
         std::snprintf(tolerance, sizeof tolerance, "%g", tol);
@@ -240,7 +226,7 @@ std::string render_html(const std::vector<ExplainLine>& lines, const VerifyRepor
                 opened = true;
             }
             if (section == Kind::note) {
-                page << "<p class=\"note\">" << escape(l.formula) << "</p>\n";
+                page << "<p class=\"note\">" << xml_escape(l.formula) << "</p>\n";
                 continue;
             }
             const std::string tex = section == Kind::input
@@ -249,9 +235,9 @@ std::string render_html(const std::vector<ExplainLine>& lines, const VerifyRepor
             std::string cls = section == Kind::input ? "eq input" : "eq";
             const auto found = section == Kind::backward ? report_of.find(l.lhs) : report_of.end();
             if (found != report_of.end()) cls += found->second->ok() ? " v-ok" : " v-wrong";
-            page << "<div class=\"" << cls << "\" data-node=\"" << l.node << "\" data-tex=\"" << escape(tex)
-                 << "\" title=\"" << escape(l.lhs + ": " + l.shapes) << "\"><span class=\"math\">" << escape(tex) << "</span>";
-            if (!l.layout.empty()) page << "<span class=\"layout\">layout: " << escape(l.layout) << "</span>";
+            page << "<div class=\"" << cls << "\" data-node=\"" << l.node << "\" data-tex=\"" << xml_escape(tex)
+                 << "\" title=\"" << xml_escape(l.lhs + ": " + l.shapes) << "\"><span class=\"math\">" << xml_escape(tex) << "</span>";
+            if (!l.layout.empty()) page << "<span class=\"layout\">layout: " << xml_escape(l.layout) << "</span>";
             if (!std::isnan(l.fd_error)) {
                 char fd[64];
                 std::snprintf(fd, sizeof fd, "finite differences: max |Δ| = %.3e", l.fd_error);
@@ -259,8 +245,8 @@ std::string render_html(const std::vector<ExplainLine>& lines, const VerifyRepor
             }
             if (found != report_of.end()) {
                 const GradientReport& r = *found->second;
-                page << "<span class=\"verdict\">yours: " << escape(r.diagnosis_text())
-                     << (r.ok() ? "" : " — " + escape(r.hint))
+                page << "<span class=\"verdict\">yours: " << xml_escape(r.diagnosis_text())
+                     << (r.ok() ? "" : " — " + xml_escape(r.hint))
                      << (r.name == first_wrong ? "<span class=\"first\">first wrong step</span>" : "") << "</span>";
             }
             page << "</div>\n";
@@ -271,7 +257,7 @@ std::string render_html(const std::vector<ExplainLine>& lines, const VerifyRepor
         std::string note;
         const std::string svg = graph_svg(doc.dot, note);
         page << "<h2>Graph (hover an equation or a node)</h2>\n";
-        if (svg.empty()) page << "<p class=\"note\" id=\"no-graph\">" << escape(note) << "</p>\n";
+        if (svg.empty()) page << "<p class=\"note\" id=\"no-graph\">" << xml_escape(note) << "</p>\n";
         else page << svg << "\n";
     }
     page << "</div></div>\n";

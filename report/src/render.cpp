@@ -142,6 +142,21 @@ std::string line_latex(const ExplainLine& line, const char* align) {
            shape_latex(line.shape[0], line.shape[1]);
 }
 
+std::string xml_escape(std::string_view text) {
+    std::string out;
+    for (const char c : text) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&apos;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
 Format parse_format(std::string_view name) {
     if (name == "text") return Format::text;
     if (name == "latex") return Format::latex;

@@ -48,6 +48,9 @@ std::string render_explanation(const std::vector<ExplainLine>& lines, Format for
 std::string render_verify(const VerifyReport& report, const std::string& model, double tol,
                           const std::vector<ExplainLine>& lines, Format format, const Document& doc);
 
+/// Text for an HTML or SVG page: the five characters XML reserves (& < > " ') escaped.
+std::string xml_escape(std::string_view text);
+
 /// The directory KaTeX is read from: $MATGRAD_KATEX_DIR if set, else the one found at configure
 /// time (Debian's libjs-katex: /usr/share/javascript/katex).
 std::string katex_dir();
