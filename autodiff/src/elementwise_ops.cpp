@@ -202,7 +202,7 @@ const OpDef neg_def{"neg", "-x", 1, {}, 0, {"−{0}", "-{0}"}, "", {{{"−{g}", 
 const OpDef sigmoid_def{
     "sigmoid", "sigmoid(x)", 1, {}, 0, {"σ({0})", "\\sigma({0})"}, "",
     {{{"{g} ⊙ {out}(1 − {out})", "{g} \\odot {out}(1 - {out})"}, "element-wise on {shape:0}, σ'({0}) = {out}(1 − {out})"}},
-    activation_mistakes<Sigmoid>("σ'(Z) = A(1 − A) left out: dZ = dA",
+    activation_mistakes<Sigmoid>("σ'(Z) = A(1 − A) was left out of a hidden layer: dZ = dA, not dA ⊙ A(1 − A)",
                                  "σ' evaluated at the activation A instead of at Z: dZ = dA ⊙ σ(A)(1 − σ(A))"),
     &unary_vjp<Sigmoid>, OpKind::elementwise, MATGRAD_UNARY_APPLY(sigmoid),
     "σ(x) = 1 / (1 + e^−x); σ' from the saved output"};

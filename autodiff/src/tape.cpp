@@ -158,9 +158,10 @@ Matrix& BackwardContext::replace_grad_input(std::size_t i, std::size_t rows, std
         throw ShapeError(std::string(tape_.nodes_[node_]->op) + " mistake: input " + std::to_string(i) +
                          " already has a gradient from another path; a replaced (reshaped) gradient "
                          "must be its only one");
+    // Only a gradient of another shape stops the input's own VJP (which would misread it).
+    n.grad_replaced = rows != n.value.shape(0) || cols != n.value.shape(1);
     n.grad.resize({rows, cols});
     n.grad_written = true;
-    n.grad_replaced = true;
     return n.grad;
 }
 
@@ -333,6 +334,13 @@ void Tape::backward(const Var& out, const std::vector<Mutation>& mutations) {
             throw UsageError("backward: mutation at node " + std::to_string(m.node) + " but the output is node " +
                              std::to_string(out.index_));
         const Node& n = *nodes_[m.node];
+        if (m.mistake == Mutation::drop_path) {
+            if (m.input >= n.num_inputs)
+                throw UsageError("backward: dropped path into input " + std::to_string(m.input) + " of node " +
+                                 std::to_string(m.node) + " (" + n.op + "), which has " +
+                                 std::to_string(n.num_inputs) + " inputs");
+            continue;
+        }
         const std::size_t available = n.def ? n.def->mistakes.size() : 0;
         if (m.mistake >= available)
             throw UsageError("backward: mutation " + std::to_string(m.mistake) + " at node " +
@@ -340,6 +348,17 @@ void Tape::backward(const Var& out, const std::vector<Mutation>& mutations) {
                              std::to_string(available) + " mistakes");
     }
     backward_pass(out, &mutations);
+}
+
+// A missing path: input `input`'s gradient is put back as it was before this VJP added to it.
+void Tape::run_without_path(std::size_t k, BackwardFn vjp, std::size_t input) {
+    Node& skipped = *nodes_[inputs_[nodes_[k]->first_input + input]];
+    const bool written = skipped.grad_written;
+    const Matrix before = written ? skipped.grad : Matrix();
+    vjp(BackwardContext(*this, static_cast<std::uint32_t>(k)));
+    if (!skipped.requires_grad || skipped.grad_replaced) return;
+    skipped.grad_written = written;
+    if (written) skipped.grad = before;
 }
 
 void Tape::backward_pass(const Var& out, const std::vector<Mutation>* mutations) {
@@ -371,13 +390,19 @@ void Tape::backward_pass(const Var& out, const std::vector<Mutation>* mutations)
         // A node no gradient reached contributes nothing (and its backward would read stale values).
         if (!n.grad_written || n.backward == nullptr) continue;
         BackwardFn vjp = n.backward;
+        const Mutation* dropped = nullptr;
         if (mutations != nullptr) {
             if (n.grad_replaced) continue;  // its VJP would misread a gradient of another shape
             for (const Mutation& m : *mutations)
-                if (m.node == k) vjp = n.def->mistakes[m.mistake].vjp;
+                if (m.node != k) continue;
+                else if (m.mistake == Mutation::drop_path) dropped = &m;
+                else vjp = n.def->mistakes[m.mistake].vjp;
         }
         const double start = timing_ ? now_seconds() : 0.0;
-        vjp(BackwardContext(*this, static_cast<std::uint32_t>(k)));
+        if (dropped != nullptr)
+            run_without_path(k, vjp, dropped->input);
+        else
+            vjp(BackwardContext(*this, static_cast<std::uint32_t>(k)));
         if (timing_) n.backward_seconds = now_seconds() - start;
         if (!detect_anomalies_) continue;
         for (std::uint32_t i = 0; i < n.num_inputs; ++i) {

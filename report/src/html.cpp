@@ -180,19 +180,17 @@ std::string katex_dir() {
     return env && *env ? env : MATGRAD_KATEX_DIR;
 }
 
-std::string render_html(const std::vector<ExplainLine>& lines, const std::vector<nn::GradientReport>* reports,
-                        double tol, const Document& doc) {
+std::string render_html(const std::vector<ExplainLine>& lines, const VerifyReport* report, double tol,
+                        const Document& doc) {
     const std::string dir = katex_dir();
     std::string katex_js;
     const std::string katex_css = inline_katex_css(dir);
     const bool katex = !katex_css.empty() && read_file(dir + "/katex.min.js", katex_js);
 
-    std::map<std::string, std::size_t> report_of;  // gradient name -> index in *reports
-    std::size_t first_wrong = std::string::npos;
-    if (reports) {
-        for (std::size_t k = 0; k < reports->size(); ++k) report_of[(*reports)[k].param] = k;
-        first_wrong = first_wrong_step(*reports);
-    }
+    std::map<std::string, const GradientReport*> report_of;  // gradient name -> its verdict
+    const std::string first_wrong = report ? report->first_wrong_step : "";
+    if (report)
+        for (const GradientReport& r : report->gradients) report_of[r.name] = &r;
 
     std::ostringstream page;
     page << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>"
@@ -205,24 +203,25 @@ std::string render_html(const std::vector<ExplainLine>& lines, const std::vector
              << " (install libjs-katex, or set MATGRAD_KATEX_DIR to a KaTeX directory with katex.min.js, "
                 "katex.min.css and fonts/): the equations are shown as LaTeX source.</p>\n";
 
-    if (reports) {
+    if (report) {
         std::size_t ok = 0;
         page << "<h2>Your gradients</h2>\n<table class=\"verdicts\"><tr><th>gradient</th><th>expected</th>"
                 "<th>yours</th><th>max |error|</th><th>diagnosis</th><th>hint</th></tr>\n";
-        for (std::size_t k = 0; k < reports->size(); ++k) {
-            const nn::GradientReport& r = (*reports)[k];
+        for (const GradientReport& r : report->gradients) {
             ok += r.ok();
             char error[32] = "-";
             if (!std::isnan(r.max_abs_error)) std::snprintf(error, sizeof error, "%.3g", r.max_abs_error);
-            page << "<tr class=\"" << (r.ok() ? "ok" : "wrong") << "\"><td>" << escape(r.param) << "</td><td>"
+            page << "<tr class=\"" << (r.ok() ? "ok" : "wrong") << "\"><td>" << escape(r.name) << "</td><td>"
                  << shape_text(r.expected_shape[0], r.expected_shape[1]) << "</td><td>"
                  << shape_text(r.given_shape[0], r.given_shape[1]) << "</td><td>" << error << "</td><td class=\"diag\">"
-                 << escape(r.diagnosis_text()) << (k == first_wrong ? "<span class=\"first\">first wrong step</span>" : "")
+                 << escape(r.diagnosis_text() + (r.node.empty() ? "" : " at " + r.node) +
+                           (r.consequence_of.empty() ? "" : " (follows from " + r.consequence_of + ")"))
+                 << (r.name == first_wrong ? "<span class=\"first\">first wrong step</span>" : "")
                  << "</td><td>" << escape(r.hint) << "</td></tr>\n";
         }
         char tolerance[32];
         std::snprintf(tolerance, sizeof tolerance, "%g", tol);
-        page << "</table>\n<p>" << ok << " ok, " << reports->size() - ok << " wrong (tolerance " << tolerance
+        page << "</table>\n<p>" << ok << " ok, " << report->gradients.size() - ok << " wrong (tolerance " << tolerance
              << " of each gradient's scale).</p>\n";
     }
 
@@ -249,7 +248,7 @@ std::string render_html(const std::vector<ExplainLine>& lines, const std::vector
                                         : line_latex(l);
             std::string cls = section == Kind::input ? "eq input" : "eq";
             const auto found = section == Kind::backward ? report_of.find(l.lhs) : report_of.end();
-            if (found != report_of.end()) cls += (*reports)[found->second].ok() ? " v-ok" : " v-wrong";
+            if (found != report_of.end()) cls += found->second->ok() ? " v-ok" : " v-wrong";
             page << "<div class=\"" << cls << "\" data-node=\"" << l.node << "\" data-tex=\"" << escape(tex)
                  << "\" title=\"" << escape(l.lhs + ": " + l.shapes) << "\"><span class=\"math\">" << escape(tex) << "</span>";
             if (!l.layout.empty()) page << "<span class=\"layout\">layout: " << escape(l.layout) << "</span>";
@@ -259,10 +258,10 @@ std::string render_html(const std::vector<ExplainLine>& lines, const std::vector
                 page << "<span class=\"fd\">" << fd << "</span>";
             }
             if (found != report_of.end()) {
-                const nn::GradientReport& r = (*reports)[found->second];
+                const GradientReport& r = *found->second;
                 page << "<span class=\"verdict\">yours: " << escape(r.diagnosis_text())
                      << (r.ok() ? "" : " — " + escape(r.hint))
-                     << (found->second == first_wrong ? "<span class=\"first\">first wrong step</span>" : "") << "</span>";
+                     << (r.name == first_wrong ? "<span class=\"first\">first wrong step</span>" : "") << "</span>";
             }
             page << "</div>\n";
         }

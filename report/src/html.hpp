@@ -9,7 +9,7 @@ namespace matgrad::report {
 std::string line_latex(const ExplainLine& line, const char* align = "");
 
 /// The self-contained page; `reports` null for an explanation, else the verdicts to show.
-std::string render_html(const std::vector<ExplainLine>& lines, const std::vector<nn::GradientReport>* reports,
+std::string render_html(const std::vector<ExplainLine>& lines, const VerifyReport* report,
                         double tol, const Document& doc);
 
 }  // namespace matgrad::report

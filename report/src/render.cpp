@@ -82,45 +82,56 @@ std::string explanation_latex(const std::vector<ExplainLine>& lines, const Docum
     return out + notes;
 }
 
-std::string verify_text(const std::vector<nn::GradientReport>& reports, double tol) {
-    std::vector<std::vector<std::string>> rows{{"gradient", "expected", "yours", "max |error|", "diagnosis", "hint"}};
+// The derivation's lines in reverse-pass order, ✓ or ✗, and an arrow at the first wrong step.
+std::string verify_text(const VerifyReport& report, const std::string& model, double tol) {
+    std::vector<std::vector<std::string>> rows{{"", "gradient", "expected", "yours", "max |error|", "diagnosis", "hint"}};
     std::size_t ok = 0;
-    for (const nn::GradientReport& r : reports) {
+    for (const GradientReport& r : report.gradients) {
         char error[32] = "-";
         if (!std::isnan(r.max_abs_error)) std::snprintf(error, sizeof error, "%.3g", r.max_abs_error);
-        rows.push_back({r.param, shape_text(r.expected_shape[0], r.expected_shape[1]),
-                        shape_text(r.given_shape[0], r.given_shape[1]), error, r.diagnosis_text(), r.hint});
+        std::string mark = r.ok() ? "✓" : "✗";
+        if (r.name == report.first_wrong_step) mark = "→ ✗";
+        std::string diagnosis = r.diagnosis_text();
+        if (!r.node.empty()) diagnosis += " at " + r.node;
+        if (!r.consequence_of.empty()) diagnosis += " (follows from " + r.consequence_of + ")";
+        rows.push_back({mark, r.name, shape_text(r.expected_shape[0], r.expected_shape[1]),
+                        shape_text(r.given_shape[0], r.given_shape[1]), error, diagnosis, r.hint});
         ok += r.ok();
     }
+    const std::size_t n = report.gradients.size();
     char tolerance[32];
     std::snprintf(tolerance, sizeof tolerance, "%g", tol);
-    return format_table(rows) + "\n" + std::to_string(reports.size()) + " hand gradient" +
-           (reports.size() == 1 ? "" : "s") + " checked against autodiff (tolerance " + tolerance +
-           " of each gradient's scale): " + std::to_string(ok) + " ok, " + std::to_string(reports.size() - ok) +
-           " wrong\n";
+    std::string out = (model.empty() ? "" : "checking against " + model + "\n\n") + format_table(rows) + "\n" +
+                      std::to_string(n) + " hand gradient" + (n == 1 ? "" : "s") +
+                      " checked against autodiff (tolerance " + tolerance + " of each gradient's scale): " +
+                      std::to_string(ok) + " ok, " + std::to_string(n - ok) + " wrong\n";
+    if (!report.first_wrong_step.empty())
+        out += "first wrong step: " + report.first_wrong_step +
+               " (the earliest line of the derivation whose own inputs are right)\n";
+    return out;
 }
 
-std::string verify_json(const std::vector<nn::GradientReport>& reports) {
-    const std::size_t first_wrong = first_wrong_step(reports);
+std::string verify_json(const VerifyReport& report) {
+    auto string_or_null = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
     Json gradients = Json::array();
-    for (std::size_t k = 0; k < reports.size(); ++k) {
-        const nn::GradientReport& r = reports[k];
-        Json also = Json::array();
-        for (nn::Diagnosis d : r.also) also.push_back(nn::diagnosis_name(d));
+    for (const GradientReport& r : report.gradients)
         // NaN is not JSON: errors against the true gradient exist only when the shapes agree.
-        gradients.push_back({{"param", r.param},
-                             {"diagnosis", nn::diagnosis_name(r.diagnosis)},
-                             {"also", also},
+        gradients.push_back({{"name", r.name},
+                             {"diagnosis", r.diagnosis},
+                             {"also", r.also},
+                             {"node", string_or_null(r.node)},
+                             {"op", string_or_null(r.op)},
                              {"factor", r.factor},
                              {"max_abs_error", number_or_null(r.max_abs_error)},
-                             {"max_rel_error", number_or_null(r.max_rel_error)},
-                             {"worst_index", std::isnan(r.max_abs_error) ? Json(nullptr) : Json({r.worst_row, r.worst_col})},
                              {"expected_shape", r.expected_shape},
                              {"given_shape", r.given_shape},
                              {"hint", r.hint},
-                             {"first_wrong_step", k == first_wrong}});
-    }
-    return Json{{"gradients", gradients}}.dump(2) + "\n";
+                             {"consequence_of", string_or_null(r.consequence_of)},
+                             // kept for scripts written against the first version:
+                             {"param", r.name},
+                             {"max_rel_error", number_or_null(r.max_rel_error)},
+                             {"worst_index", std::isnan(r.max_abs_error) ? Json(nullptr) : Json({r.worst_row, r.worst_col})}});
+    return Json{{"gradients", gradients}, {"first_wrong_step", string_or_null(report.first_wrong_step)}}.dump(2) + "\n";
 }
 
 }  // namespace
@@ -139,16 +150,6 @@ Format parse_format(std::string_view name) {
     throw std::invalid_argument("unknown format '" + std::string(name) + "' (formats: text, latex, json, html)");
 }
 
-std::size_t first_wrong_step(const std::vector<nn::GradientReport>& reports) {
-    bool intermediates = false;
-    for (const nn::GradientReport& r : reports)
-        intermediates = intermediates || r.param.rfind("dZ", 0) == 0 || r.param.rfind("dA", 0) == 0;
-    if (!intermediates) return std::string::npos;
-    for (std::size_t k = 0; k < reports.size(); ++k)
-        if (!reports[k].ok()) return k;
-    return std::string::npos;
-}
-
 std::string render_explanation(const std::vector<ExplainLine>& lines, Format format, const Document& doc) {
     switch (format) {
         case Format::text: {
@@ -163,22 +164,21 @@ std::string render_explanation(const std::vector<ExplainLine>& lines, Format for
     return {};
 }
 
-std::string render_verify(const std::vector<nn::GradientReport>& reports, double tol,
+std::string render_verify(const VerifyReport& report, const std::string& model, double tol,
                           const std::vector<ExplainLine>& lines, Format format, const Document& doc) {
     switch (format) {
-        case Format::text: return verify_text(reports, tol);
-        case Format::json: return verify_json(reports);
+        case Format::text: return verify_text(report, model, tol);
+        case Format::json: return verify_json(report);
         case Format::latex: {
             std::map<std::string, std::string> verdicts;
-            const std::size_t first_wrong = first_wrong_step(reports);
-            for (std::size_t k = 0; k < reports.size(); ++k)
-                verdicts[reports[k].param] = reports[k].diagnosis_text() + (k == first_wrong ? " (first wrong step)" : "");
+            for (const GradientReport& r : report.gradients)
+                verdicts[r.name] = r.diagnosis_text() + (r.name == report.first_wrong_step ? " (first wrong step)" : "");
             std::string hints;
-            for (const nn::GradientReport& r : reports)
-                if (!r.ok()) hints += "% " + r.param + ": " + r.hint + "\n";
+            for (const GradientReport& r : report.gradients)
+                if (!r.ok()) hints += "% " + r.name + ": " + r.hint + "\n";
             return explanation_latex(lines, doc, verdicts) + hints;
         }
-        case Format::html: return render_html(lines, &reports, tol, doc);
+        case Format::html: return render_html(lines, &report, tol, doc);
     }
     return {};
 }

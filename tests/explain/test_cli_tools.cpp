@@ -8,9 +8,11 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <xtensor-blas/xlinalg.hpp>
 #include <xtensor/xmanipulation.hpp>
 #include <xtensor/xnpy.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -264,8 +266,8 @@ TEST_CASE("matgrad verify --format latex|json: verdicts on the equations, the fi
     REQUIRE(g.size() == 4);
     CHECK(g[2]["param"] == "dZ1");
     CHECK(g[2]["diagnosis"] == "missing_activation_derivative");
-    CHECK(g[2]["first_wrong_step"] == true);
-    CHECK(g[3]["first_wrong_step"] == false);
+    CHECK(nlohmann::json::parse(json.out).at("first_wrong_step") == "dZ1");
+    CHECK(g[3]["consequence_of"] == "dZ1");
     const Run tex = run(dir, verify_args(dir) + " --format latex");
     CHECK(tex.status == 1);
     CHECK(tex.out.find("\\text{yours: missing\\_activation\\_derivative (first wrong step)}") != std::string::npos);
@@ -348,4 +350,69 @@ TEST_CASE("matgrad explain --format html without Graphviz or KaTeX: a note inste
     CHECK(html.find("id=\"no-katex\"") != std::string::npos);
     CHECK(html.find("<svg") == std::string::npos);
     CHECK(html.find("Z_{1} = W_{1} X + b_{1}") != std::string::npos);  // the LaTeX source is shown
+}
+
+TEST_CASE("matgrad verify: states the model, marks the first wrong step and its consequences") {
+    const fs::path dir = scratch("verify_steps");
+    const nn::MlpProblem p = write_problem(dir);
+    const nn::ForwardBackward ref = nn::reference_pass(p.W, p.b, p.X, p.Y);
+    write_hand(dir, "dZ2", ref.dZ[2]);
+    write_hand(dir, "dA1", ref.dA[1]);
+    write_hand(dir, "dZ1", ref.dA[1]);  // σ'(Z1) left out: dZ1 = dA1
+    write_hand(dir, "dW1", xt::linalg::dot(ref.dA[1], xt::transpose(p.X)));
+    const Run r = run(dir, verify_args(dir) + " --json");
+    CAPTURE(r.out);
+    CHECK(r.status == 1);
+    const nlohmann::json j = nlohmann::json::parse(r.out);
+    CHECK(j.at("first_wrong_step") == "dZ1");
+    const auto& g = j.at("gradients");
+    REQUIRE(g.size() == 4);
+    for (const char* key : {"name", "diagnosis", "also", "node", "op", "factor", "max_abs_error", "expected_shape",
+                            "given_shape", "hint"})
+        CHECK(g[0].contains(key));
+    CHECK(g[0]["name"] == "dZ2");
+    CHECK(g[0]["node"].is_null());
+    CHECK(g[2]["name"] == "dZ1");
+    CHECK(g[2]["diagnosis"] == "missing_activation_derivative");
+    CHECK(g[2]["node"] == "A1");
+    CHECK(g[2]["op"] == "sigmoid");
+    CHECK(g[2]["consequence_of"].is_null());
+    CHECK(g[3]["name"] == "dW1");
+    CHECK(g[3]["consequence_of"] == "dZ1");
+
+    const Run table = run(dir, verify_args(dir));
+    CAPTURE(table.out);
+    CHECK(table.status == 1);
+    CHECK(table.out.find("checking against the slides' network: 2 sigmoid layers 10→64→1") == 0);
+    CHECK(table.out.find("mean binary cross-entropy over Y 1×7") != std::string::npos);
+    CHECK(table.out.find("→ ✗  dZ1") != std::string::npos);
+    CHECK(table.out.find("first wrong step: dZ1") != std::string::npos);
+
+    fs::remove_all(dir / "hand");
+    fs::create_directories(dir / "hand");
+    write_hand(dir, "dW1", ref.dW[1]);
+    const Run ok = run(dir, verify_args(dir) + " --json");
+    CHECK(ok.status == 0);
+    CHECK(nlohmann::json::parse(ok.out).at("first_wrong_step").is_null());
+}
+
+TEST_CASE("matgrad verify: a Y with several rows is another model, refused with a pointer to model files") {
+    const fs::path dir = scratch("verify_multiclass");
+    fs::remove_all(dir);
+    for (const char* sub : {"data", "params", "hand"}) fs::create_directories(dir / sub);
+    Matrix Y = xt::zeros<double>({4, 9});
+    for (std::size_t j = 0; j < 9; ++j) Y(j % 4, j) = 1.0;  // one-hot, meant for softmax regression
+    xt::dump_npy((dir / "data/X.npy").string(), test::random_matrix(10, 9, 1));
+    xt::dump_npy((dir / "data/Y.npy").string(), Y);
+    xt::dump_npy((dir / "params/W1.npy").string(), test::random_matrix(5, 10, 2));
+    xt::dump_npy((dir / "params/b1.npy").string(), test::random_matrix(5, 1, 3));
+    xt::dump_npy((dir / "params/W2.npy").string(), test::random_matrix(4, 5, 4));
+    xt::dump_npy((dir / "params/b2.npy").string(), test::random_matrix(4, 1, 5));
+    write_hand(dir, "dW1", test::random_matrix(5, 10, 6));
+    const Run r = run(dir, verify_args(dir));
+    CHECK(r.status == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err.find("Y is 4×9") != std::string::npos);
+    CHECK(r.err.find("model file") != std::string::npos);
+    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
 }

@@ -6,3 +6,4 @@
 #include <autodiff/gradcheck.hpp>
 #include <autodiff/ops.hpp>
 #include <autodiff/tape.hpp>
+#include <autodiff/verify.hpp>

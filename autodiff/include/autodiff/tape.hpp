@@ -155,10 +155,15 @@ private:
 };
 
 /// Tape::backward(out, mutations): at tape node `node`, run mistake number `mistake` of the node's
-/// OpDef (OpDef::mistakes[mistake].vjp) instead of its true VJP.
+/// OpDef (OpDef::mistakes[mistake].vjp) instead of its true VJP. With mistake == drop_path it is a
+/// graph-level mistake instead, a "missing path": the node's true VJP runs but its contribution to
+/// input number `input` is left out, as a hand derivation that forgets one use of a value does.
 struct Mutation {
-    std::size_t node;
-    std::size_t mistake;
+    /// The `mistake` value that selects a missing path instead of an op's mistake.
+    static constexpr std::size_t drop_path = static_cast<std::size_t>(-1);
+    std::size_t node;     ///< the tape node whose VJP is replaced
+    std::size_t mistake;  ///< index into the node's OpDef::mistakes, or drop_path
+    std::size_t input = 0;  ///< for drop_path: which input's contribution is dropped
 };
 
 /// What an op's backward function sees: its inputs' values, its own value and gradient, its
@@ -199,8 +204,9 @@ public:
 
     /// For mistake VJPs only (a mutated backward): makes input i's gradient a rows x cols matrix
     /// even when the input has another shape (a gradient left unreduced or transposed) and returns
-    /// it for writing (=, its old contents are unspecified). The input's own backward is then
-    /// skipped (its VJP would misread the shape); another path adding into it throws ShapeError.
+    /// it for writing (=, its old contents are unspecified). When the shape is not the input's,
+    /// the input's own backward is then skipped (its VJP would misread the shape) and another path
+    /// adding into it throws ShapeError; with the input's own shape it is an ordinary gradient.
     Matrix& replace_grad_input(std::size_t i, std::size_t rows, std::size_t cols) const;
 
 private:
@@ -330,6 +336,7 @@ private:
     template <class Forward>
     Var run_forward(Var out, Forward&& forward);
     void backward_pass(const Var& out, const std::vector<Mutation>* mutations);
+    void run_without_path(std::size_t node, BackwardFn vjp, std::size_t input);
     void finish_forward(std::uint32_t index, double seconds);
     Var make_leaf(const char* op, const Matrix& value, std::string&& name, bool requires_grad,
                   Matrix* steal_from);

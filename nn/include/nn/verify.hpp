@@ -1,15 +1,17 @@
-// Checking a gradient derived by hand, and saying what is wrong with it.
+// Checking a gradient derived by hand on the slides' MLP, in the MLP's own vocabulary.
 //
-// diagnose() compares a hand-derived gradient with the true one (from autodiff) and with the
-// wrong results the slides' classic mistakes produce -- a transpose, the dropped 1/n of the mean,
-// a flipped sign, a bias gradient left per-sample, σ'(Z) left out of the hidden layers -- and names
-// the one that explains it. The decision order (see diagnose) makes every answer unambiguous.
-//
-// verify_mlp() does this for the slides' MLP of any depth (sigmoid on every layer, mean binary
-// cross-entropy, samples as columns): `matgrad verify` is a thin layer over it.
+// The diagnosis itself is the engine's (<autodiff/verify.hpp>: matgrad::verify on any tape, with
+// mutated reverse passes built from the ops' declared mistakes). This header keeps the slides'
+// network as one instance of it:
+// - verify_mlp() / verify_mlp_report() record the network (sigmoid on every layer, mean binary
+//   cross-entropy, samples as columns) on a tape and call matgrad::verify with the slides' formulas;
+//   `matgrad verify --data D --params P --hand H` is a thin layer over verify_mlp_report;
+// - diagnose() judges one gradient against hand-built candidates (GradientTruth) with the engine's
+//   matching core, matgrad::diagnose_gradient, and its decision order.
 #pragma once
 
 #include <autodiff/tape.hpp>
+#include <autodiff/verify.hpp>
 #include <nn/reference.hpp>
 
 #include <array>
@@ -31,6 +33,8 @@ enum class Diagnosis {
     scaled,                         ///< a constant factor other than ±1, ±n, ±1/n (see `factor`)
     not_summed,                     ///< a bias gradient left per sample: dZ instead of its row sums
     missing_activation_derivative,  ///< σ'(Z) = A(1 − A) left out of the hidden-layer chain
+    derivative_at_output,           ///< σ' taken at A instead of Z: σ(A)(1 − σ(A)) for A(1 − A)
+    missing_path,                   ///< one use of a value left out (A[L] in both BCE terms)
     wrong_shape,                    ///< no rule explains its shape
     unexplained,                    ///< right shape, wrong values, no rule explains them
 };
@@ -56,17 +60,16 @@ struct GradientTruth {
     std::vector<Matrix> without_activation_derivative;
 };
 
-/// One hand-derived gradient judged against its truth.
+/// One hand-derived gradient judged against its truth: matgrad::GradientReport (see there for the
+/// fields) in the MLP's vocabulary, `param` for its name and Diagnosis for its codes.
 struct GradientReport {
     /// The gradient's name, "dW1".
     std::string param;
     /// The mistake that explains it (ok when it matches).
     Diagnosis diagnosis = Diagnosis::unexplained;
-    /// Further mistakes found together with `diagnosis`, e.g. {transposed} for a transposed
-    /// gradient that also lacks the 1/n (diagnosis missing_mean_factor).
+    /// Further mistakes found together with `diagnosis` (see matgrad::GradientReport::also).
     std::vector<Diagnosis> also;
-    /// yours = factor × (the form that matched): n for missing_mean_factor, the fitted constant
-    /// for scaled, 1 when no constant is involved.
+    /// yours = factor × (the form that matched), as matgrad::GradientReport::factor.
     double factor = 1.0;
     /// The true gradient's shape.
     std::array<std::size_t, 2> expected_shape{};
@@ -85,19 +88,15 @@ struct GradientReport {
 
     /// true when the diagnosis is ok.
     bool ok() const { return diagnosis == Diagnosis::ok; }
-    /// "missing_mean_factor + transposed"
-    std::string diagnosis_text() const;
+    std::string diagnosis_text() const;  ///< "missing_mean_factor + transposed"
 };
 
-/// Judges `given` against `truth`. Two matrices match when max |a − b| <= tol × max |b| (tol
-/// absolute when b is all zero). Candidates, in this order, each untransposed then transposed:
-/// the true gradient, the per-sample bias gradient, the gradient without σ'. The first candidate
-/// that `given` matches up to a constant decides; constants are tried in the order 1, −1, n, 1/n,
-/// −n, −1/n and only then fitted by least squares (scaled). So an exact match is always ok, a
-/// square matrix is transposed only if it does not match untransposed (a symmetric one or a 1x1
-/// never is), n = 1 gives ok rather than a mean factor, and a 1x1 that is −1 times the truth is
-/// sign_flipped, not scaled. Without a match: unexplained if the shape is the true one,
-/// wrong_shape otherwise.
+/// Judges `given` against `truth` with matgrad::diagnose_gradient: candidates the per-sample bias
+/// gradient (not_summed) and the gradients without σ' (missing_activation_derivative), N =
+/// truth.mean_count. So an exact match is always ok, a square matrix is transposed only if it does
+/// not match untransposed (a symmetric one or a 1x1 never is), n = 1 gives ok rather than a mean
+/// factor, and a 1x1 that is −1 times the truth is sign_flipped, not scaled. Without a match:
+/// unexplained if the shape is the true one, wrong_shape otherwise.
 GradientReport diagnose(const GradientTruth& truth, const Matrix& given, double tol = 1e-8);
 
 /// The slides' network: parameters W[0] = W1 (out x in), b[0] = b1 (out x 1), X (features x
@@ -143,18 +142,24 @@ std::vector<Matrix> mlp_parameters(const MlpProblem& problem);
 /// mlp_loss builds it) and returns J; call tape.backward(J) for the gradients.
 Var record_mlp_loss(Tape& tape, const MlpProblem& problem);
 
-/// The true gradients of the slides' network with their formulas, in the slides' order: dA[L],
-/// dZ[L], dW[L], db[L], dA[L−1], ..., dW1, db1.
-std::vector<GradientTruth> mlp_gradient_truths(const MlpProblem& problem);
-
 /// The slides' backward pass with σ'(Z) left out of the hidden layers -- the mistake
 /// missing_activation_derivative describes -- written out with matrix products from the forward
 /// activations A (A[0] = X, ..., A[L]): dZ[L] = (A[L] − Y)/n, dW[l] = dZ[l] A[l−1]ᵀ, db[l] = row
 /// sums of dZ[l], dA[l−1] = W[l]ᵀ dZ[l], dZ[l−1] = dA[l−1]. Fills dZ, dA (below L), dW, db.
 ForwardBackward without_activation_derivative(const MlpProblem& problem, const std::vector<Matrix>& A);
 
-/// Diagnoses every hand gradient, keyed by name ("dW1", "db2", "dZ1", "dA2", ...), in the order
-/// of mlp_gradient_truths. Throws std::invalid_argument for a name the network does not have.
+/// "the slides' network: 2 sigmoid layers 10→64→1 (Z = W A + b, A = σ(Z)), mean binary
+/// cross-entropy over Y 1×7, X 10×7, n = 7": what verify_mlp checks against.
+std::string describe_mlp(const MlpProblem& problem);
+
+/// Diagnoses every hand gradient, keyed by name ("dW1", "db2", "dZ1", "dA2", ...), on the network
+/// recorded on a tape (matgrad::verify, with the slides' formulas in the hints): the reports in the
+/// slides' order dA[L], dZ[L], dW[L], db[L], dA[L−1], ..., and the first wrong step. Throws
+/// std::invalid_argument for a name the network does not have.
+VerifyReport verify_mlp_report(const MlpProblem& problem, const std::map<std::string, Matrix>& hand,
+                               double tol = 1e-8);
+
+/// The same reports in the MLP's vocabulary (Diagnosis).
 std::vector<GradientReport> verify_mlp(const MlpProblem& problem, const std::map<std::string, Matrix>& hand,
                                        double tol = 1e-8);
 

@@ -1,12 +1,12 @@
 // Derivations as documents: the explainer's lines (matgrad::explain) and the verdicts of
 // `matgrad verify` rendered as plain text, LaTeX, JSON or one self-contained HTML page.
 //
-// The renderers only read the structures they are given (ExplainLine, nn::GradientReport), so
-// they work for any graph the explainer can read, user-defined ops included.
+// The renderers only read the structures they are given (ExplainLine, matgrad::VerifyReport), so
+// they work for any graph the explainer and the verifier can read, user-defined ops included.
 #pragma once
 
 #include <autodiff/inspect.hpp>
-#include <nn/verify.hpp>
+#include <autodiff/verify.hpp>
 
 #include <string>
 #include <string_view>
@@ -38,16 +38,15 @@ struct Document {
 /// - html: a self-contained page (inline KaTeX, inline SVG graph), see render_html.
 std::string render_explanation(const std::vector<ExplainLine>& lines, Format format, const Document& doc);
 
-/// The verdicts of hand-derived gradients in `format`. `tol` is the match tolerance they were
-/// judged with. `lines` (may be empty) is the explanation of the same network: latex and html
-/// show its equations with each hand-checked gradient's verdict, and when intermediates (dZ, dA)
-/// were checked, the first wrong step in the reverse pass is marked.
-std::string render_verify(const std::vector<nn::GradientReport>& reports, double tol,
+/// The verdicts of hand-derived gradients (matgrad::verify) in `format`. `model` says what they
+/// were checked against (the text format's first line); `tol` is the match tolerance. `lines` (may
+/// be empty) is the explanation of the same graph: latex and html show its equations with each
+/// hand-checked gradient's verdict and mark the report's first wrong step.
+/// - text: ✓/✗ per gradient in reverse-pass order, an arrow at the first wrong step;
+/// - json: {"gradients": [{"name", "diagnosis", "also", "node", "op", "factor", "max_abs_error",
+///   "expected_shape", "given_shape", "hint", "consequence_of", ...}], "first_wrong_step"}.
+std::string render_verify(const VerifyReport& report, const std::string& model, double tol,
                           const std::vector<ExplainLine>& lines, Format format, const Document& doc);
-
-/// The first wrong gradient in the order of `reports` (the reverse pass), when some report is for
-/// an intermediate (dZ..., dA...) -- with only dW and db there is no step to blame; else npos.
-std::size_t first_wrong_step(const std::vector<nn::GradientReport>& reports);
 
 /// The directory KaTeX is read from: $MATGRAD_KATEX_DIR if set, else the one found at configure
 /// time (Debian's libjs-katex: /usr/share/javascript/katex).
