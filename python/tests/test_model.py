@@ -155,7 +155,7 @@ def test_grad_releases_the_gil():
     # A model whose grad takes a while: the main thread keeps running meanwhile (with the GIL
     # held, its longest pause would be the whole call).
     lines = ["input X : 200 x 200", "param W : 200 x 200", "H0 = X"]
-    lines += [f"H{i} = sigmoid(W*H{i - 1})" for i in range(1, 31)] + ["J = mean(H30)"]
+    lines += [f"H{i} = sigmoid(W*H{i - 1})" for i in range(1, 61)] + ["J = mean(H60)"]
     model = mg.Model("\n".join(lines))
     rng = np.random.default_rng(0)
     values = {"X": rng.standard_normal((200, 200)), "W": rng.standard_normal((200, 200)) / 15}
