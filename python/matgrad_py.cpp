@@ -258,6 +258,14 @@ py::object declared_shape(const lang::Declaration& d) {
     return py::make_tuple(side((*d.shape)[0]), side((*d.shape)[1]));
 }
 
+/// {name: shape as written} of the declarations of one kind, in source order.
+py::dict declared(const lang::Model& model, lang::Declaration::Kind kind) {
+    py::dict shapes;
+    for (const lang::Declaration& d : model.declarations())
+        if (d.kind == kind) shapes[py::str(d.name)] = declared_shape(d);
+    return shapes;
+}
+
 /// The model's equations as explain MODEL gives them, in `format`.
 std::string explain_model(const lang::Model& model, const lang::Values& values, matgrad::report::Format format) {
     std::vector<Matrix> params;
@@ -390,16 +398,10 @@ PYBIND11_MODULE(_core, m) {
             return lang::Model::parse(text, py::str(path).cast<std::string>());
         }, "path"_a, "Parses the model file at `path` (errors name it).")
         .def_property_readonly("inputs", [](const lang::Model& model) {
-            py::dict inputs;
-            for (const lang::Declaration& d : model.declarations())
-                if (d.kind == lang::Declaration::Kind::input) inputs[py::str(d.name)] = declared_shape(d);
-            return inputs;
+            return declared(model, lang::Declaration::Kind::input);
         }, "{name: shape as written} of the inputs, in source order.")
         .def_property_readonly("params", [](const lang::Model& model) {
-            py::dict params;
-            for (const lang::Declaration& d : model.declarations())
-                if (d.kind == lang::Declaration::Kind::param) params[py::str(d.name)] = declared_shape(d);
-            return params;
+            return declared(model, lang::Declaration::Kind::param);
         }, "{name: shape as written} of the params (the leaves that get a gradient), in source order.")
         .def_property_readonly("nodes", [](const lang::Model& model) {
             std::vector<std::string> names;
