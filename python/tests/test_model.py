@@ -105,6 +105,8 @@ def test_verify_diagnoses_a_missing_mean_factor_and_the_first_wrong_step(slides)
     assert by_name["dZ2"]["expected_shape"] == [1, 7] and by_name["dZ2"]["given_shape"] == [1, 7]
     assert r["first_wrong_step"] == "dZ2"
     assert by_name["dW1"]["consequence_of"] is not None
+    with pytest.raises(mg.UsageError, match=r"^verify: no node named Foo for the hand gradient dFoo "):
+        model.verify(values, {"dFoo": np.ones((1, 1))})
 
 
 def test_explain_is_the_text_of_explain_model(slides):
