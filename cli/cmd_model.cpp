@@ -3,10 +3,9 @@
 #include "model_input.hpp"
 
 #include <autodiff/inspect.hpp>
+#include <autodiff/verify.hpp>
 #include <nn/io.hpp>
-#include <nn/verify.hpp>
 
-#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -54,8 +53,8 @@ NetworkExplanation explain_model(const LoadedModel& m, bool check) {
     return e;
 }
 
-std::vector<nn::GradientReport> model_gradient_reports(const LoadedModel& m, const std::string& hand_dir,
-                                                       const std::map<std::string, Matrix>& hand, double tol) {
+VerifyReport verify_model(const LoadedModel& m, const std::string& hand_dir, const std::map<std::string, Matrix>& hand,
+                          double tol) {
     Tape tape;
     const lang::Recording r = m.model.record(tape, m.values);
     tape.backward(r.output());
@@ -75,27 +74,11 @@ std::vector<nn::GradientReport> model_gradient_reports(const LoadedModel& m, con
         if (node && !r.var(name).requires_grad())
             throw io::InputError(path + ": " + name + " does not depend on any param, so it has no gradient");
     }
-    // Each gradient's formula as explain derives it from the tape ("dZ1 Xᵀ"), for the hints.
-    std::map<std::string, std::string> formulas;
-    for (const ExplainLine& line : explain(tape, r.output()))
-        if (line.kind == ExplainLine::Kind::backward) formulas[line.lhs] = line.formula;
-    std::vector<nn::GradientReport> reports;
-    std::vector<std::string> order = m.model.param_names();
-    for (const lang::Assignment& a : m.model.assignments()) order.push_back(a.name);
-    for (const std::string& name : order) {
-        const auto it = hand.find("d" + name);
-        if (it == hand.end()) continue;
-        nn::GradientTruth truth;
-        truth.param = it->first;
-        truth.expected = r.var(name).grad();
-        const auto formula = formulas.find(it->first);
-        truth.formula = formula != formulas.end() ? formula->second : "∂" + m.model.output() + "/∂" + name;
-        // WIRE AT MERGE ([verify], issue 10): replace this gradient-level judgement (the true
-        // gradient, its transpose, a sign or a constant factor) by the verify-on-any-graph
-        // diagnosis of `tape` for node `name`.
-        reports.push_back(nn::diagnose(truth, it->second, tol));
-    }
-    return reports;
+    // The engine's diagnosis on this tape: the true gradients, the mutated passes of every op's
+    // declared mistakes, and the first wrong step (formulas for the hints come from explain).
+    VerifyOptions options;
+    options.tol = tol;
+    return verify(tape, r.output(), hand, options);
 }
 
 }  // namespace matgrad::cli

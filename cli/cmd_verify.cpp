@@ -1,5 +1,6 @@
 // `matgrad verify`: compares gradients derived by hand (dW1.npy, db1.npy, ...) with autodiff and
-// names the mistake behind each wrong one (nn::verify_mlp).
+// names the mistake behind each wrong one (nn::verify_mlp_report, i.e. matgrad::verify on the
+// slides' network recorded on a tape).
 #include "commands.hpp"
 #include "model_input.hpp"
 
@@ -42,22 +43,30 @@ int run_verify(const VerifyOptions& o) {
     const report::Format format = o.json ? report::Format::json : report::parse_format(o.document.format);
     // LaTeX and HTML show the verdicts on the network's (or model's) equations.
     const bool on_equations = format == report::Format::latex || format == report::Format::html;
-    std::vector<nn::GradientReport> reports;
+    VerifyReport verdicts;
+    std::string checked_against;  // the text format's first line
     NetworkExplanation e;
     if (o.model.model.empty()) {
         const nn::MlpProblem problem = nn::load_mlp_problem(o.source);
-        reports = nn::verify_mlp(problem, read_hand_gradients(o.hand), o.tol);
+        // The slides' network has one sigmoid output; a Y with more rows (one-hot classes) is another model.
+        if (problem.Y.shape(0) != 1)
+            throw std::invalid_argument(
+                (fs::path(o.source.data_dir) / "Y.npy").string() + ": Y is " +
+                shape_text(problem.Y.shape(0), problem.Y.shape(1)) +
+                ", but --data/--params checks the slides' network with one sigmoid output (Y 1×n); for softmax "
+                "regression or any other model, write it as a model file and run matgrad verify MODEL ...");
+        verdicts = nn::verify_mlp_report(problem, read_hand_gradients(o.hand), o.tol);
+        checked_against = nn::describe_mlp(problem);
         if (on_equations) e = explain_network(o.source, problem, false);
     } else {
         const LoadedModel m = load_model(o.model);
-        reports = model_gradient_reports(m, o.hand, read_hand_gradients(o.hand), o.tol);
+        verdicts = verify_model(m, o.hand, read_hand_gradients(o.hand), o.tol);
+        checked_against = "the model " + o.model.model + ": output " + m.model.output() + ", on " + m.values_text;
         if (on_equations) e = explain_model(m, false);
     }
     if (on_equations) e.doc.title = "Hand-derived gradients checked against autodiff: " + e.doc.title;
-    write_document(o.document.out, report::render_verify(reports, o.tol, e.lines, format, e.doc));
-    for (const nn::GradientReport& r : reports)
-        if (!r.ok()) return 1;
-    return 0;
+    write_document(o.document.out, report::render_verify(verdicts, checked_against, o.tol, e.lines, format, e.doc));
+    return verdicts.ok() ? 0 : 1;
 }
 
 }  // namespace
@@ -66,18 +75,24 @@ void add_verify_command(CLI::App& app, int& status) {
     auto options = std::make_shared<VerifyOptions>();
     CLI::App* cmd = app.add_subcommand("verify", "Check hand-derived gradients against autodiff and diagnose mistakes");
     cmd->footer(
+        "With --data/--params: checks against the slides' network (sigmoid on every layer, mean binary\n"
+        "cross-entropy, one output, Y 1 x n); the first line of the output states the layer sizes and shapes\n"
+        "it read. With a MODEL file: against that model (see below).\n"
         "For each file in --hand (dW1.npy, db1.npy, ..., also dZ1.npy, dA2.npy, ...; any subset) prints one\n"
         "diagnosis: ok, transposed, missing_mean_factor (n times too large), extra_mean_factor, sign_flipped,\n"
-        "scaled, not_summed (a bias gradient left per sample), missing_activation_derivative (σ'(Z) left out of\n"
-        "the hidden layers), wrong_shape or unexplained, with a hint in the slides' notation.\n"
+        "scaled, not_summed (a bias gradient left per sample), missing_activation_derivative (σ'(Z) left out),\n"
+        "derivative_at_output (σ' taken at A), missing_path (one use of a value left out), wrong_shape or\n"
+        "unexplained, with the node where the mistake sits and a hint in the slides' notation, and the first\n"
+        "wrong step of the derivation (later wrong lines are marked as its consequences).\n"
         "Exit status: 0 all ok, 1 any wrong, 2 bad input.\n\n"
         "Example:\n"
         "  matgrad grad --data data/ --params params/ --out grads/   # writes the true dW1.npy, ...\n"
         "  matgrad verify --data data/ --params params/ --hand mine/ --format json\n"
         "  matgrad verify --data data/ --params params/ --hand mine/ --format html --out verify.html\n"
-        "With a MODEL file: --hand holds d<param>.npy or d<node>.npy for its params and named nodes; each is\n"
-        "compared with autodiff (ok, transposed, sign_flipped, scaled, wrong_shape or unexplained).\n"
-        "  matgrad verify examples/models/l2_logistic.mg --inputs examples/models/l2_logistic --seed 1 --hand mine/");
+        "With a MODEL file: --hand holds d<param>.npy or d<node>.npy for its params and named nodes, judged\n"
+        "by the same diagnosis on the model's own graph (the mistakes its ops declare: tanh', softmax's\n"
+        "Jacobian, a mean's 1/n, a dropped path, ...), values as for `matgrad grad MODEL`.\n"
+        "  matgrad verify examples/models/tanh_mse.mg --inputs examples/models/tanh_mse --seed 1 --dim h=8 --hand mine/");
     cmd->add_option("--data", options->source.data_dir, "Directory with X.npy (features x samples) and Y.npy (1 x samples, 0/1)");
     cmd->add_option("--params", options->source.params_dir, "Directory with W1.npy, b1.npy, ..., WL.npy, bL.npy");
     add_model_options(*cmd, options->model);

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 
 #include <CLI/CLI.hpp>
+#include <autodiff/verify.hpp>
 #include <lang/model.hpp>
 #include <nlohmann/json.hpp>
 
@@ -58,23 +59,16 @@ void print_written(bool json, nlohmann::ordered_json facts, const std::string& h
 std::vector<std::pair<std::string, Matrix>> model_gradients(const LoadedModel& loaded, const lang::Recording& r,
                                                             bool all_nodes);
 
-}  // namespace matgrad::cli
-
-namespace matgrad::nn {
-struct GradientReport;
-}
-
-namespace matgrad::cli {
-
 /// `matgrad grad MODEL`: writes <output>.npy and d<param>.npy (with `all`, d<node>.npy too) to
 /// `out` and lists exactly the files written (with `json`, as grad --format json).
 int run_model_grad(const ModelOptions& options, const std::string& out, bool all, bool json);
 /// `matgrad explain MODEL` (and verify's documents): the recorded model as equations, titled with
 /// the file, its output and where the values came from; `check` adds finite differences.
 NetworkExplanation explain_model(const LoadedModel& loaded, bool check);
-/// `matgrad verify MODEL`: one report per hand gradient (d<param>.npy or d<node>.npy in `hand`,
-/// read from `hand_dir`).
-std::vector<nn::GradientReport> model_gradient_reports(const LoadedModel& loaded, const std::string& hand_dir,
-                                                       const std::map<std::string, Matrix>& hand, double tol);
+/// `matgrad verify MODEL`: matgrad::verify on the model's tape for the hand gradients in `hand`
+/// (d<param> or d<node>, read from `hand_dir`; a name the model has no gradient for is an
+/// io::InputError naming the file).
+VerifyReport verify_model(const LoadedModel& loaded, const std::string& hand_dir,
+                          const std::map<std::string, Matrix>& hand, double tol);
 
 }  // namespace matgrad::cli

@@ -275,3 +275,85 @@ TEST_CASE("Ctrl-C stops fit after the current step and still writes the params r
     CHECK(read_file(err).find("matgrad fit: interrupted after ") != std::string::npos);
     CHECK(io::read_npy(out + "/w.npy").shape(0) == 3);
 }
+
+namespace {
+
+Matrix matmul(const Matrix& a, const Matrix& b) { return xt::linalg::dot(a, b); }
+Matrix transposed(const Matrix& a) { return xt::transpose(a); }
+Matrix row_sums(const Matrix& a) { return xt::sum(a, {1}, xt::keep_dims); }
+
+/// verify MODEL --json on the values in dir/in and the hand gradients in dir/hand.
+nlohmann::json verify_json(const ScratchDir& dir, const std::string& model, int expected_status) {
+    const RunResult r = run_matgrad({"verify", model_path(model), "--inputs", dir / "in", "--hand", dir / "hand", "--json"}, dir);
+    INFO(r.out << r.err);
+    CHECK(r.status == expected_status);
+    return nlohmann::json::parse(r.out);
+}
+
+/// The report of hand gradient `name`; null (so every check on it fails) when there is none.
+nlohmann::json gradient(const nlohmann::json& report, const std::string& name) {
+    for (const nlohmann::json& g : report.value("gradients", nlohmann::json::array()))
+        if (g["name"] == name) return g;
+    return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("verify MODEL on softmax regression: a hand dW without the 1/n is a missing mean factor at the mean") {
+    ScratchDir dir("lang-verify-softmax");
+    const std::size_t n = 8;
+    const Matrix X = random_matrix(4, n, 81), W = random_matrix(3, 4, 82), b = random_matrix(3, 1, 83);
+    Matrix Y = xt::zeros<double>({std::size_t{3}, n});
+    for (std::size_t j = 0; j < n; ++j) Y((j * 2) % 3, j) = 1.0;
+    fs::create_directories(dir / "in");
+    fs::create_directories(dir / "hand");
+    for (const auto& [name, value] : std::vector<std::pair<std::string, Matrix>>{{"X", X}, {"Y", Y}, {"W", W}, {"b", b}})
+        io::write_npy(dir / ("in/" + name + ".npy"), value);
+    // By hand: P = softmax(WX + b) per column, dZ = (P − Y)/n, dW = dZ Xᵀ, db = row sums of dZ.
+    const Matrix E = xt::exp(matmul(W, X) + b);
+    const Matrix P = E / Matrix(xt::sum(E, {0}, xt::keep_dims));
+    const Matrix dZ = (P - Y) / double(n);
+    io::write_npy(dir / "hand/dW.npy", matmul(dZ, transposed(X)));
+    io::write_npy(dir / "hand/db.npy", row_sums(dZ));
+    nlohmann::json report = verify_json(dir, "softmax_regression.mg", 0);
+    CHECK(gradient(report, "dW")["diagnosis"] == "ok");
+    CHECK(gradient(report, "db")["diagnosis"] == "ok");
+    CHECK(report["first_wrong_step"].is_null());
+
+    io::write_npy(dir / "hand/dW.npy", Matrix(matmul(P - Y, transposed(X))));  // the 1/n left out
+    report = verify_json(dir, "softmax_regression.mg", 1);
+    nlohmann::json dW = gradient(report, "dW");
+    CHECK(dW["diagnosis"] == "missing_mean_factor");
+    CHECK(dW["factor"].get<double>() == doctest::Approx(double(n)).epsilon(1e-12));
+    CHECK(dW["op"] == "mean");
+    CHECK(gradient(report, "db")["diagnosis"] == "ok");
+    CHECK(report["first_wrong_step"] == "dW");
+}
+
+TEST_CASE("verify MODEL on the tanh network: tanh' left out is a missing activation derivative at H") {
+    ScratchDir dir("lang-verify-tanh");
+    const std::size_t n = 6;
+    const Matrix X = random_matrix(2, n, 91), T = random_matrix(1, n, 92), W1 = random_matrix(4, 2, 93),
+                 b1 = random_matrix(4, 1, 94), w2 = random_matrix(1, 4, 95), b2 = random_matrix(1, 1, 96);
+    fs::create_directories(dir / "in");
+    fs::create_directories(dir / "hand");
+    for (const auto& [name, value] : std::vector<std::pair<std::string, Matrix>>{
+             {"X", X}, {"T", T}, {"W1", W1}, {"b1", b1}, {"w2", w2}, {"b2", b2}})
+        io::write_npy(dir / ("in/" + name + ".npy"), value);
+    // By hand: H = tanh(W1 X + b1), R = w2 H + b2 − T, J = mean(R²): dP = 2R/n, dH = w2ᵀ dP,
+    // dW1 = (dH ⊙ (1 − H²)) Xᵀ -- written here without the (1 − H²).
+    const Matrix H = xt::tanh(matmul(W1, X) + b1);
+    const Matrix dP = 2.0 * (matmul(w2, H) + b2 - T) / double(n);
+    const Matrix dH = matmul(transposed(w2), dP);
+    io::write_npy(dir / "hand/dw2.npy", matmul(dP, transposed(H)));
+    io::write_npy(dir / "hand/dH.npy", dH);
+    io::write_npy(dir / "hand/dW1.npy", matmul(dH, transposed(X)));
+    const nlohmann::json report = verify_json(dir, "tanh_mse.mg", 1);
+    CHECK(gradient(report, "dw2")["diagnosis"] == "ok");
+    CHECK(gradient(report, "dH")["diagnosis"] == "ok");
+    nlohmann::json dW1 = gradient(report, "dW1");
+    CHECK(dW1["diagnosis"] == "missing_activation_derivative");
+    CHECK(dW1["node"] == "H");
+    CHECK(dW1["op"] == "tanh");
+    CHECK(report["first_wrong_step"] == "dW1");
+}
