@@ -4,6 +4,7 @@
 #include "commands.hpp"
 #include "interrupt.hpp"
 #include "model_input.hpp"
+#include "progress.hpp"
 #include "svg_plot.hpp"
 
 #include <nn/io.hpp>
@@ -63,7 +64,7 @@ int run_fit(const FitOptions& o) {
         losses.push_back(J);
         for (std::size_t k = 0; k < names.size(); ++k) grads[k] = &r.var(names[k]).grad();
         optimizer->step(params, grads);
-        if (step == 1 || step % report_every == 0 || step == total)
+        if (!quiet() && (step == 1 || step % report_every == 0 || step == total))
             std::fprintf(stderr, "step %zu/%zu  %s %.6g\n", step, total, m.model.output().c_str(), J);
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -224,6 +224,10 @@ TEST_CASE("fit writes the params it reached, and verify MODEL judges hand gradie
     CHECK(fit.out.find("in 300 steps (sgd, lr 0.5, ") != std::string::npos);
     CHECK(fit.out.find("; wrote w.npy to " + (dir / "fitted")) != std::string::npos);
     CHECK(entries(dir / "fitted") == std::vector<std::string>{"w.npy"});
+    CHECK(fit.err.find("step 1/300") != std::string::npos);  // progress on stderr ...
+    const RunResult quiet = run_matgrad({"fit", model, "--inputs", inputs, "--seed", "3", "--steps", "300", "--quiet"}, dir);
+    CHECK(quiet.status == 0);
+    CHECK(quiet.err.empty());  // ... and none with --quiet
 
     // The true gradient at a point, then hand gradients: right, transposed, and misnamed.
     REQUIRE(run_matgrad({"grad", model, "--inputs", inputs, "--seed", "3", "--out", dir / "true", "--all"}, dir).status == 0);

@@ -4,6 +4,7 @@
 #include "test_util.hpp"
 
 #include <autodiff/autodiff.hpp>
+#include <nn/losses.hpp>
 #include <nn/reference.hpp>
 
 #include <xtensor-blas/xlinalg.hpp>
@@ -281,6 +282,7 @@ TEST_CASE("the README's C++ example: parse once, record per step") {
     const Matrix W2 = random_matrix(1, 64, 84) * 0.3, b2 = random_matrix(1, 1, 85) * 0.1;
     double first = 0.0, last = 0.0;
     // -- as in the README
+    nn::register_losses();                 // only if the model calls nn's losses by name
     lang::Model model = lang::Model::parse(text, "slides.mg");   // throws lang::Error (file, line, column)
     lang::Values values{{"X", X}, {"Y", Y}, {"W1", W1}, {"b1", b1}, {"W2", W2}, {"b2", b2}};
     model.bind(values);                    // checks shapes, binds dimension names (BindOptions: --dim, seed)
