@@ -5,10 +5,14 @@
 // (Vars handed to gradcheck's callback live on a tape C++ owns; they hold no owner, and the C++
 // stale-Var check makes any use after gradcheck returns a UsageError, never a dangling read.)
 // backward() runs without the GIL; meanwhile every other use of that tape raises UsageError.
+// A Model records itself on a tape of its own for each call, also without the GIL.
 #include <autodiff/autodiff.hpp>
 #include <autodiff/inspect.hpp>
+#include <autodiff/verify.hpp>
+#include <lang/model.hpp>
 #include <nn/layers.hpp>
 #include <nn/losses.hpp>
+#include <report/render.hpp>
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -17,6 +21,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -216,6 +221,67 @@ private:
     PyTape& t_;
 };
 
+// ---- Model: a model file's values in, gradients / verdicts / equations out -----------------------
+
+namespace lang = matgrad::lang;
+
+/// A {name: array} dict as a name -> Matrix map; `what` names the dict in messages ("values").
+std::map<std::string, Matrix> to_values(const py::dict& d, const std::string& what) {
+    std::map<std::string, Matrix> values;
+    for (const auto& [key, value] : d) {
+        const std::string name = py::str(key);
+        values[name] = to_matrix(value, what + "['" + name + "']");
+    }
+    return values;
+}
+
+/// Model.bind with the Python spellings of the value options in its messages.
+void bind(const lang::Model& model, lang::Values& values, const std::map<std::string, std::size_t>& dims,
+          std::optional<std::uint64_t> seed) {
+    lang::BindOptions options;
+    options.dims = dims;
+    options.seed = seed;
+    options.describe_value = [](const std::string& name) { return "values['" + name + "']"; };
+    options.describe_dim = [](const std::string& dim, std::size_t size) {
+        return "dims['" + dim + "'] = " + std::to_string(size);
+    };
+    options.missing_hint = "seed=S draws missing values at random";
+    model.bind(values, options);
+}
+
+/// A declaration's shape as written: (10, 7), ('d', 'n'), or None when the values give it.
+py::object declared_shape(const lang::Declaration& d) {
+    if (!d.shape) return py::none();
+    const auto side = [](const lang::Dim& dim) -> py::object {
+        return dim.name.empty() ? py::object(py::int_(dim.value)) : py::object(py::str(dim.name));
+    };
+    return py::make_tuple(side((*d.shape)[0]), side((*d.shape)[1]));
+}
+
+/// {name: shape as written} of the declarations of one kind, in source order.
+py::dict declared(const lang::Model& model, lang::Declaration::Kind kind) {
+    py::dict shapes;
+    for (const lang::Declaration& d : model.declarations())
+        if (d.kind == kind) shapes[py::str(d.name)] = declared_shape(d);
+    return shapes;
+}
+
+/// The model's equations as explain MODEL gives them, in `format`.
+std::string explain_model(const lang::Model& model, const lang::Values& values, matgrad::report::Format format) {
+    std::vector<Matrix> params;
+    for (const std::string& name : model.param_names()) params.push_back(values.at(name));
+    matgrad::report::Document doc;
+    doc.title = model.file() + ": output " + model.output() + ", on the values given.";
+    doc.description = "Every equation and shape below is read from the recorded tape.";
+    return matgrad::report::render_explanation(matgrad::explain(model.loss(values), params, model.param_names()),
+                                               format, doc);
+}
+
+/// What Model.explanation returns: the text, and the LaTeX Jupyter typesets.
+struct Explanation {
+    std::string text, latex;
+};
+
 std::string var_repr(const PyVar& v) {
     if (!v.var.valid()) return "<matgrad.Var: stale>";
     const Var& x = v.var;
@@ -296,6 +362,106 @@ PYBIND11_MODULE(_core, m) {
         .def("__repr__", [](PyTape& t) { return "<matgrad.Tape: " + std::to_string(t.tape.size()) + " nodes>"; });
 
     def_functions(m, var);
+
+    // Models use the nn losses by name (softmax_cross_entropy, mse, ...).
+    matgrad::nn::register_losses();
+
+    // lang::Error: a SyntaxError whose message is the formatted one (FILE:LINE:COL: error: ...,
+    // the line, a caret), with .file, .line and .column.
+    static py::exception<lang::Error> parse_error(m, "ParseError", PyExc_SyntaxError);
+    py::register_exception_translator([](std::exception_ptr p) {
+        try {
+            if (p) std::rethrow_exception(p);
+        } catch (const lang::Error& e) {
+            py::object error = py::reinterpret_borrow<py::object>(parse_error)(e.formatted());
+            error.attr("file") = e.file();
+            error.attr("line") = e.line();
+            error.attr("column") = e.column();
+            PyErr_SetObject(parse_error.ptr(), error.ptr());
+        }
+    });
+
+    py::class_<Explanation>(m, "Explanation", "A model's equations: str() is the text; Jupyter shows the LaTeX.")
+        .def_readonly("text", &Explanation::text)
+        .def_readonly("latex", &Explanation::latex)
+        .def("__str__", [](const Explanation& e) { return e.text; })
+        .def("__repr__", [](const Explanation& e) { return e.text; })
+        .def("_repr_latex_", [](const Explanation& e) { return e.latex; });
+
+    using Dims = std::map<std::string, std::size_t>;
+    using Seed = std::optional<std::uint64_t>;
+    py::class_<lang::Model>(m, "Model", "A model file (the forward equations as text), parsed once.")
+        .def(py::init([](const std::string& text, const std::string& file) { return lang::Model::parse(text, file); }),
+             "text"_a, "file"_a = "<model>", "Parses a model; errors raise ParseError (a SyntaxError).")
+        .def_static("from_file", [](const py::object& path) {
+            const std::string text = py::module_::import("pathlib").attr("Path")(path).attr("read_text")().cast<std::string>();
+            return lang::Model::parse(text, py::str(path).cast<std::string>());
+        }, "path"_a, "Parses the model file at `path` (errors name it).")
+        .def_property_readonly("inputs", [](const lang::Model& model) {
+            return declared(model, lang::Declaration::Kind::input);
+        }, "{name: shape as written} of the inputs, in source order.")
+        .def_property_readonly("params", [](const lang::Model& model) {
+            return declared(model, lang::Declaration::Kind::param);
+        }, "{name: shape as written} of the params (the leaves that get a gradient), in source order.")
+        .def_property_readonly("nodes", [](const lang::Model& model) {
+            std::vector<std::string> names;
+            for (const lang::Assignment& a : model.assignments()) names.push_back(a.name);
+            return names;
+        }, "The named nodes, in source order.")
+        .def_property("output", &lang::Model::output, &lang::Model::set_output,
+                      "The output node's name (the last assignment; set another 1x1 node's name to change it).")
+        .def("grad", [](const lang::Model& model, const py::dict& values, const Dims& dims, Seed seed) {
+            lang::Values v = to_values(values, "values");
+            std::vector<std::pair<std::string, Matrix>> results;
+            {
+                py::gil_scoped_release release;
+                bind(model, v, dims, seed);
+                Tape tape;
+                const lang::Recording r = model.record(tape, v);
+                tape.backward(r.output());
+                results.emplace_back(model.output(), r.output().value());
+                for (const auto& [name, param] : r.params()) results.emplace_back("d" + name, param.grad());
+            }
+            py::dict out;
+            for (const auto& [name, value] : results) out[py::str(name)] = to_numpy(value);
+            return out;
+        }, "values"_a, "dims"_a = Dims{}, "seed"_a = py::none(),
+           "{output: its value, 'd<param>': its gradient} from {name: 2-D array} for every declared name\n"
+           "(with `seed`, missing ones are drawn at random). The GIL is released meanwhile.")
+        .def("verify", [](const lang::Model& model, const py::dict& values, const py::dict& hand, double tol,
+                          const Dims& dims, Seed seed) {
+            lang::Values v = to_values(values, "values");
+            const std::map<std::string, Matrix> h = to_values(hand, "hand");
+            std::string json;
+            {
+                py::gil_scoped_release release;
+                bind(model, v, dims, seed);
+                Tape tape;
+                const lang::Recording r = model.record(tape, v);
+                matgrad::VerifyOptions options;
+                options.tol = tol;
+                const matgrad::VerifyReport report = matgrad::verify(tape, r.output(), h, options);
+                json = matgrad::report::render_verify(report, model.file(), tol, {}, matgrad::report::Format::json, {});
+            }
+            return py::module_::import("json").attr("loads")(json);
+        }, "values"_a, "hand"_a, "tol"_a = 1e-8, "dims"_a = Dims{}, "seed"_a = py::none(),
+           "Diagnoses hand gradients {'dW1': array, 'dZ1': array, ...} (params or named nodes): the\n"
+           "structure of `matgrad verify MODEL --json`.")
+        .def("explain", [](const lang::Model& model, const py::dict& values, const Dims& dims, Seed seed) {
+            lang::Values v = to_values(values, "values");
+            bind(model, v, dims, seed);
+            return explain_model(model, v, matgrad::report::Format::text);
+        }, "values"_a, "dims"_a = Dims{}, "seed"_a = py::none(), "The equations, forward and backward, as text.")
+        .def("explanation", [](const lang::Model& model, const py::dict& values, const Dims& dims, Seed seed) {
+            lang::Values v = to_values(values, "values");
+            bind(model, v, dims, seed);
+            return Explanation{explain_model(model, v, matgrad::report::Format::text),
+                               explain_model(model, v, matgrad::report::Format::latex)};
+        }, "values"_a, "dims"_a = Dims{}, "seed"_a = py::none(),
+           "The equations as an Explanation: str() is explain()'s text, Jupyter typesets the LaTeX.")
+        .def("__repr__", [](const lang::Model& model) {
+            return "<matgrad.Model " + model.file() + ": output " + model.output() + ">";
+        });
 
     py::class_<matgrad::GradcheckResult>(m, "GradcheckResult")
         .def_readonly("ok", &matgrad::GradcheckResult::ok)

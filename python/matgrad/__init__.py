@@ -13,6 +13,7 @@ The engine is the C++ library (matgrad._core); this package only re-exports it:
 from ._core import *  # noqa: F401,F403
 
 # Report the classes as matgrad.X (tracebacks, repr) rather than matgrad._core.X.
-for _cls in (Tape, Var, GradcheckResult, ShapeError, UsageError, NumericalError):  # noqa: F405
+for _cls in (Tape, Var, GradcheckResult, ShapeError, UsageError, NumericalError,  # noqa: F405
+             Model, ParseError, Explanation):  # noqa: F405
     _cls.__module__ = __name__
 del _cls

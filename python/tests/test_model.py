@@ -1,0 +1,178 @@
+"""Model: the [lang] text language from Python, against numpy's hand formulas (never against values
+matgrad computed), the engine's verify on hand gradients with known mistakes, and its errors."""
+import pathlib
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import matgrad as mg
+from conftest import max_abs_diff, sigmoid
+
+MODELS = pathlib.Path(__file__).resolve().parents[2] / "examples" / "models"
+
+
+@pytest.fixture
+def slides():
+    """The slides' model with its X.npy, Y.npy and params drawn here, and the deeplearning.ai numpy
+    formulas of its forward and backward pass."""
+    rng = np.random.default_rng(7)
+    v = {"X": np.load(MODELS / "slides" / "X.npy"), "Y": np.load(MODELS / "slides" / "Y.npy"),
+         "W1": rng.standard_normal((64, 10)) * 0.3, "b1": rng.standard_normal((64, 1)) * 0.3,
+         "W2": rng.standard_normal((1, 64)) * 0.3, "b2": rng.standard_normal((1, 1)) * 0.3}
+    X, Y, n = v["X"], v["Y"], v["X"].shape[1]
+    A1 = sigmoid(v["W1"] @ X + v["b1"])
+    A2 = sigmoid(v["W2"] @ A1 + v["b2"])
+    J = -np.mean(Y * np.log(A2) + (1 - Y) * np.log(1 - A2))
+    dZ2 = (A2 - Y) / n
+    dA1 = v["W2"].T @ dZ2
+    dZ1 = dA1 * A1 * (1 - A1)
+    hand = {"J": J, "dW1": dZ1 @ X.T, "db1": dZ1.sum(axis=1, keepdims=True),
+            "dW2": dZ2 @ A1.T, "db2": dZ2.sum(axis=1, keepdims=True), "dZ2": dZ2, "dA1": dA1, "dZ1": dZ1}
+    return mg.Model.from_file(MODELS / "slides.mg"), v, hand
+
+
+def test_declarations_as_written(slides):
+    model, _, _ = slides
+    assert model.inputs == {"X": (10, 7), "Y": (1, 7)}
+    assert list(model.params.items()) == [("W1", (64, 10)), ("b1", (64, 1)), ("W2", (1, 64)), ("b2", (1, 1))]
+    assert model.output == "J"
+    assert model.nodes == ["Z1", "A1", "Z2", "A2", "J"]
+    symbolic = mg.Model("input X : d x n\nparam w : 1 x d\nJ = sum(w*X)\n")
+    assert symbolic.inputs == {"X": ("d", "n")} and symbolic.params == {"w": (1, "d")}
+
+
+def test_slides_grad_matches_the_numpy_formulas(slides):
+    model, values, hand = slides
+    g = model.grad(values)
+    assert list(g) == ["J", "dW1", "db1", "dW2", "db2"]
+    assert g["J"].shape == (1, 1) and g["J"].dtype == np.float64
+    assert abs(g["J"][0, 0] - hand["J"]) < 1e-12
+    for name in ["dW1", "db1", "dW2", "db2"]:
+        assert max_abs_diff(g[name], hand[name]) < 1e-12, name
+
+
+def test_float32_and_int_values_are_converted_exactly(slides):
+    model, values, _ = slides
+    converted = dict(values, X=values["X"].astype(np.float32), Y=values["Y"].astype(np.int64))
+    exact = dict(values, X=values["X"].astype(np.float32).astype(np.float64))
+    assert np.array_equal(model.grad(converted)["dW1"], model.grad(exact)["dW1"])
+    with pytest.raises(mg.ShapeError, match=r"values\['X'\]: expected a 2-D array, got shape \(70,\)"):
+        model.grad(dict(values, X=values["X"].ravel()))
+
+
+def test_softmax_regression_grad_matches_the_numpy_formula():
+    rng = np.random.default_rng(3)
+    k, d, n = 4, 5, 9
+    X, W, b = rng.standard_normal((d, n)), rng.standard_normal((k, d)), rng.standard_normal((k, 1))
+    Y = np.eye(k)[:, rng.integers(0, k, n)]
+    Z = W @ X + b
+    P = np.exp(Z - Z.max(axis=0)) / np.exp(Z - Z.max(axis=0)).sum(axis=0)
+    J = -np.mean(np.sum(Y * np.log(P), axis=0))
+    dZ = (P - Y) / n
+    g = mg.Model.from_file(MODELS / "softmax_regression.mg").grad({"X": X, "Y": Y, "W": W, "b": b})
+    assert abs(g["J"][0, 0] - J) < 1e-12
+    assert max_abs_diff(g["dW"], dZ @ X.T) < 1e-12
+    assert max_abs_diff(g["db"], dZ.sum(axis=1, keepdims=True)) < 1e-12
+
+
+def test_nn_losses_are_callable_by_name():
+    rng = np.random.default_rng(5)
+    Z, T = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    g = mg.Model("input T : 3 x 4\nparam Z : 3 x 4\nJ = mse(Z, T)\n").grad({"Z": Z, "T": T})
+    # nn::mse: J = (1/N) Σ (z − t)² over all N entries.
+    assert abs(g["J"][0, 0] - np.mean((Z - T) ** 2)) < 1e-12
+    assert max_abs_diff(g["dZ"], 2 * (Z - T) / Z.size) < 1e-12
+
+
+def test_verify_diagnoses_a_missing_mean_factor_and_the_first_wrong_step(slides):
+    model, values, hand = slides
+    n = values["X"].shape[1]
+    right = {k: hand[k] for k in ["dW1", "db1", "dW2", "db2"]}
+    r = model.verify(values, right)
+    assert r["first_wrong_step"] is None
+    assert [(g["name"], g["diagnosis"]) for g in r["gradients"]] == [
+        ("dW2", "ok"), ("db2", "ok"), ("dW1", "ok"), ("db1", "ok")]
+    assert set(r["gradients"][0]) >= {"name", "diagnosis", "also", "node", "op", "factor", "max_abs_error",
+                                      "expected_shape", "given_shape", "hint", "consequence_of"}
+    # The 1/n left out at dZ2: every gradient below it is n times too large.
+    wrong = {"dZ2": hand["dZ2"] * n, "dZ1": hand["dZ1"] * n, "dW1": hand["dW1"] * n, "dW2": hand["dW2"] * n}
+    r = model.verify(values, wrong)
+    by_name = {g["name"]: g for g in r["gradients"]}
+    assert by_name["dZ2"]["diagnosis"] == "missing_mean_factor"
+    assert by_name["dZ2"]["factor"] == pytest.approx(n, rel=1e-12)
+    assert by_name["dZ2"]["expected_shape"] == [1, 7] and by_name["dZ2"]["given_shape"] == [1, 7]
+    assert r["first_wrong_step"] == "dZ2"
+    assert by_name["dW1"]["consequence_of"] is not None
+    with pytest.raises(mg.UsageError, match=r"^verify: no node named Foo for the hand gradient dFoo "):
+        model.verify(values, {"dFoo": np.ones((1, 1))})
+
+
+def test_explain_is_the_text_of_explain_model(slides):
+    model, values, _ = slides
+    text = model.explain(values)
+    assert text.startswith(str(MODELS / "slides.mg") + ": output J, on the values given.")
+    assert "dW1" in text and "Z1" in text
+    e = model.explanation(values)
+    assert str(e) == text
+    assert "\\begin{aligned}" in e._repr_latex_() and e.latex == e._repr_latex_()
+
+
+def test_parse_errors_are_syntax_errors_with_line_column_and_caret():
+    with pytest.raises(mg.ParseError) as info:
+        mg.Model("input X : 2 x 3\nparam W : 1 x 2\nJ = sum(W*X +)\n", "bad.mg")
+    e = info.value
+    assert isinstance(e, SyntaxError)
+    assert (e.file, e.line, e.column) == ("bad.mg", 3, 14)
+    lines = str(e).split("\n")
+    assert lines[0].startswith("bad.mg:3:14: error: ")
+    assert lines[1].strip() == "J = sum(W*X +)"
+    assert lines[2].index("^") == lines[1].index(")")
+
+
+def test_shape_errors_in_a_model_name_both_operands():
+    model = mg.Model("input X : 3 x 4\nparam W : 2 x 5\nJ = sum(W*X)\n")
+    with pytest.raises(mg.ParseError, match=r"<model>:3:\d+: error: .*W is 2x5 but X is 3x4"):
+        model.grad({"X": np.ones((3, 4)), "W": np.ones((2, 5))})
+
+
+def test_a_missing_value_is_the_cli_error_at_the_declaration(slides):
+    model, values, _ = slides
+    del values["W2"]
+    with pytest.raises(mg.ParseError) as info:
+        model.grad(values)
+    assert info.value.line == 6
+    assert "values['W2']" in str(info.value) and "seed=S draws missing values at random" in str(info.value)
+    g = model.grad(values, seed=1)  # drawn: the other gradients still exist
+    assert g["dW2"].shape == (1, 64)
+
+
+def test_from_file_of_a_missing_file_is_file_not_found(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        mg.Model.from_file(tmp_path / "nope.mg")
+
+
+def test_grad_releases_the_gil():
+    # A model whose grad takes a while: the main thread keeps running meanwhile (with the GIL
+    # held, its longest pause would be the whole call).
+    lines = ["input X : 200 x 200", "param W : 200 x 200", "H0 = X"]
+    lines += [f"H{i} = sigmoid(W*H{i - 1})" for i in range(1, 61)] + ["J = mean(H60)"]
+    model = mg.Model("\n".join(lines))
+    rng = np.random.default_rng(0)
+    values = {"X": rng.standard_normal((200, 200)), "W": rng.standard_normal((200, 200)) / 15}
+    took = []
+
+    def run():
+        start = time.perf_counter()
+        model.grad(values)
+        took.append(time.perf_counter() - start)
+
+    thread = threading.Thread(target=run)
+    last, longest = time.perf_counter(), 0.0
+    thread.start()
+    while thread.is_alive():
+        now = time.perf_counter()
+        longest, last = max(longest, now - last), now
+    thread.join()
+    assert longest < 0.5 * took[0], (longest, took[0])
