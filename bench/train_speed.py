@@ -25,9 +25,11 @@ import tempfile
 import torch
 
 import train_torch
+from matgrad_split import load, matgrad_job, split_samples
 
+# Issue 15's network, plain Adam (no weight decay) in both frameworks.
 ARGS = ["--hidden", "64", "--activation", "sigmoid", "--lr", "0.01", "--batch", "32", "--patience", "0",
-        "--validation-fraction", "0"]
+        "--validation-fraction", "0", "--weight-decay", "0"]
 
 
 def main():
@@ -51,17 +53,17 @@ def main():
         print(f"{'data':<15}{'train rows':>11}{'matgrad':>22}{'pytorch':>24}{'pytorch/matgrad':>17}"
               f"{'acc matgrad':>13}{'acc torch':>11}")
         for name, path, label in jobs:
-            X, y = train_torch.load(path, label)
+            X, y = load(path, label)
             mg, pt, acc_mg, acc_pt = [], [], None, None
             for _ in range(args.rounds):
-                full = train_torch.matgrad_job(args.matgrad, path, label, 1, ARGS + ["--epochs", str(args.epochs)])
-                one = train_torch.matgrad_job(args.matgrad, path, label, 1, ARGS + ["--epochs", "1"])
+                full = matgrad_job(args.matgrad, path, label, 1, ARGS + ["--epochs", str(args.epochs)])
+                one = matgrad_job(args.matgrad, path, label, 1, ARGS + ["--epochs", "1"])
                 mg.append(1e3 * (full["cpu_seconds"] - one["cpu_seconds"]) / (args.epochs - 1))
                 t = train_torch.torch_job(X, y, "binary", 1, epochs=args.epochs, patience=0, hidden=64,
-                                          activation="sigmoid", validation_fraction=0)
+                                          activation="sigmoid", validation_fraction=0, weight_decay=0.0)
                 pt.append(t["cpu_ms_per_epoch"])
                 acc_mg, acc_pt = full["metric"], t["metric"]
-            rows = len(train_torch.split_samples([(y == c).nonzero()[0] for c in (0, 1)], validation_fraction=0)[0])
+            rows = len(split_samples([(y == c).nonzero()[0] for c in (0, 1)], validation_fraction=0)[0])
             m, p = statistics.median(mg), statistics.median(pt)
             print(f"{name:<15}{rows:>11}{m:>8.3f} [{min(mg):.3f}-{max(mg):.3f}]{p:>9.3f} [{min(pt):.3f}-{max(pt):.3f}]"
                   f"{p / m:>16.2f}x{acc_mg:>13.4f}{acc_pt:>11.4f}")

@@ -5,7 +5,7 @@ For each data set and seed: the same rows in the same test/validation/training s
 (its split re-implemented here, mt19937_64 included, so the rows are identical), standardization
 of the features (and of a regression target) with the training rows' statistics, a features-32-k
 MLP (ReLU hidden layer, samples as rows -- PyTorch's layout), BCE from logits / softmax
-cross-entropy / MSE, Adam lr 0.01 (AdamW with weight decay 1 for regression), mini-batches of 32 shuffled every epoch, after every epoch the
+cross-entropy / MSE, AdamW lr 0.01 with weight decay 1, mini-batches of 32 shuffled every epoch, after every epoch the
 losses on the training, validation and test rows, early stopping with patience 10 restoring the
 best epoch's parameters. Regression also reports least-squares linear regression on the same split
 (the bar matgrad's default must clear). Single-threaded. Initialization and batch order come from
@@ -17,97 +17,20 @@ With --matgrad, the same jobs also run through `matgrad train` and both are prin
 """
 import argparse
 import copy
-import json
 import math
 import os
-import resource
-import subprocess
-import tempfile
 import time
 
 import numpy as np
 import torch
 
-MASK64 = (1 << 64) - 1
-
-
-class MT19937_64:
-    """std::mt19937_64, bit for bit (what nn::Rng draws from)."""
-
-    def __init__(self, seed):
-        self.state = [seed & MASK64]
-        for i in range(1, 312):
-            prev = self.state[-1]
-            self.state.append((6364136223846793005 * (prev ^ (prev >> 62)) + i) & MASK64)
-        self.index = 312
-
-    def next(self):
-        if self.index == 312:
-            s = self.state
-            for i in range(312):
-                x = (s[i] & 0xFFFFFFFF80000000) | (s[(i + 1) % 312] & 0x7FFFFFFF)
-                s[i] = s[(i + 156) % 312] ^ (x >> 1) ^ (0xB5026F5AA96619E9 if x & 1 else 0)
-            self.index = 0
-        y = self.state[self.index]
-        self.index += 1
-        y ^= (y >> 29) & 0x5555555555555555
-        y ^= (y << 17) & 0x71D67FFFEDA60000
-        y ^= (y << 37) & 0xFFF7EEE000000000
-        y ^= y >> 43
-        return y
-
-    def uniform(self):  # nn::Rng::uniform: the top 53 bits
-        return (self.next() >> 11) * 2.0 ** -53
-
-
-def llround(x):
-    return int(math.floor(x + 0.5))  # std::llround for x >= 0 (Python's round() rounds half to even)
-
-
-def split_samples(groups, test_fraction=0.2, validation_fraction=0.1, seed=1):
-    """nn::split_samples: per group, Fisher-Yates, then test, validation, training rows."""
-    rng = MT19937_64(seed)
-    train, validation, test = [], [], []
-    for rows in groups:
-        rows = list(rows)
-        for i in range(len(rows) - 1, 0, -1):
-            j = int(rng.uniform() * (i + 1))
-            rows[i], rows[j] = rows[j], rows[i]
-
-        def share(fraction, count, at_least):
-            return min(max(llround(fraction * count), min(at_least, count - 1)), count - 1)
-
-        n_test = share(test_fraction, len(rows), 1)
-        n_val = share(validation_fraction, len(rows) - n_test, 1 if validation_fraction > 0 else 0)
-        test += rows[:n_test]
-        validation += rows[n_test:n_test + n_val]
-        train += rows[n_test + n_val:]
-    return np.array(train), np.array(validation), np.array(test)
-
-
-def detect_task(y):
-    values = set(y.tolist())
-    if values <= {0.0, 1.0}:
-        return "binary"
-    if all(v == math.floor(v) for v in values) and 3 <= len(values) <= 20:
-        return "multiclass"
-    return "regression"
-
-
-def load(path, label):
-    with open(path) as f:
-        header = f.readline().strip().split(",")
-    data = np.loadtxt(path, delimiter=",", skiprows=1)
-    column = header.index(label)
-    return np.delete(data, column, axis=1), data[:, column]
-
+from matgrad_split import detect_task, groups_for, least_squares_r2, load, matgrad_job, split_samples
 
 def torch_job(X, y, task, seed, epochs=200, patience=10, batch=32, lr=0.01, hidden=32, activation="relu",
-              validation_fraction=0.1):
+              validation_fraction=0.1, weight_decay=1.0):
     """One `matgrad train` job in PyTorch; patience 0 trains every epoch and keeps the last parameters."""
     classes = sorted(set(y.tolist())) if task != "regression" else None
-    groups = [np.flatnonzero(y == c) for c in classes] if classes else [np.arange(len(y))]
-    train, validation, test = split_samples(groups, validation_fraction=validation_fraction, seed=seed)
+    train, validation, test = split_samples(groups_for(y, task), validation_fraction=validation_fraction, seed=seed)
     mean, std = X[train].mean(axis=0), X[train].std(axis=0)
     Xs = (X - mean) / np.where(std > 1e-12 * np.maximum(1, np.abs(mean)), std, 1.0)
     result = {}
@@ -116,10 +39,7 @@ def torch_job(X, y, task, seed, epochs=200, patience=10, batch=32, lr=0.01, hidd
         Y = torch.tensor(((y - t_mean) / t_std)[:, None])
         loss_fn, outputs = torch.nn.MSELoss(), 1
         # The least-squares baseline on the same training rows (validation rows unused, like matgrad's fit).
-        A = np.hstack([X, np.ones((len(y), 1))])
-        w = np.linalg.lstsq(A[train], y[train], rcond=None)[0]
-        residual = A[test] @ w - y[test]
-        result["lstsq_r2"] = 1 - (residual ** 2).sum() / ((y[test] - y[test].mean()) ** 2).sum()
+        result["lstsq_r2"] = least_squares_r2(X, y, train, test)
     elif task == "binary":
         Y, loss_fn, outputs = torch.tensor(y[:, None]), torch.nn.BCEWithLogitsLoss(), 1
     else:
@@ -130,8 +50,8 @@ def torch_job(X, y, task, seed, epochs=200, patience=10, batch=32, lr=0.01, hidd
     act = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh}[activation]
     model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], hidden), act(),
                                 torch.nn.Linear(hidden, outputs)).double()
-    # matgrad's default weight decay: 0 for classification, 1 (decoupled, AdamW) for regression.
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1.0 if task == "regression" else 0.0)
+    # matgrad's default weight decay is 1 for every task (decoupled, AdamW).
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     tr, va, te = torch.tensor(train), torch.tensor(validation), torch.tensor(test)
     best, best_state, waited, epochs_run = math.inf, None, 0, 0
     start, cpu_start = time.perf_counter(), time.process_time()
@@ -168,22 +88,6 @@ def torch_job(X, y, task, seed, epochs=200, patience=10, batch=32, lr=0.01, hidd
     result["ms_per_epoch"] = 1e3 * seconds / epochs_run
     result["cpu_ms_per_epoch"] = 1e3 * cpu_seconds / epochs_run
     return result
-
-
-def matgrad_job(exe, path, label, seed, extra=()):
-    """`matgrad train` on the job; cpu_seconds is the whole process's CPU time (startup included)."""
-    with tempfile.TemporaryDirectory() as scratch:
-        metrics = os.path.join(scratch, "m.json")
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run([exe, "train", "--csv", path, "--label", label, "--seed", str(seed), "--metrics", metrics,
-                        *extra], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        with open(metrics) as f:
-            m = json.load(f)
-    metric = m["test_r2"] if m["task"] == "regression" else m["test_accuracy"]
-    return {"metric": metric, "ms_per_epoch": 1e3 * m["seconds"] / m["epochs"], "best_epoch": m["best_epoch"],
-            "epochs": m["epochs"],
-            "cpu_seconds": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
 
 
 def main():

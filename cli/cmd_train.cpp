@@ -14,7 +14,6 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
-#include <optional>
 #include <sstream>
 
 namespace matgrad::cli {
@@ -25,7 +24,7 @@ struct TrainCommand {
     std::string save, metrics, plot;
     long long epochs = 200, batch = 32, seed = 1, patience = 10;
     double lr = 0.01, test_fraction = 0.2, validation_fraction = 0.1;
-    std::optional<double> weight_decay;
+    double weight_decay = nn::default_weight_decay;
 };
 
 std::vector<std::size_t> parse_hidden_sizes(const std::string& text) {
@@ -63,7 +62,7 @@ nn::TrainOptions to_options(const TrainCommand& o) {
     require(o.patience == 0 || o.validation_fraction > 0,
             "--patience " + std::to_string(o.patience) +
                 " needs validation rows for early stopping: give --validation-fraction > 0, or --patience 0");
-    require(!o.weight_decay || (std::isfinite(*o.weight_decay) && *o.weight_decay >= 0),
+    require(std::isfinite(o.weight_decay) && o.weight_decay >= 0,
             "--weight-decay must be a non-negative number");
     require(o.seed >= 0, "--seed must be a non-negative integer");
     for (const std::string* path : {&o.metrics, &o.plot})
@@ -104,7 +103,7 @@ nlohmann::json metrics_json(const TrainCommand& o, const nn::TrainOptions& optio
         {"test_rows", r.split.test.size()},          {"sizes", r.model.mlp.sizes()},
         {"hidden_activation", o.activation},         {"optimizer", o.optimizer},
         {"lr", o.lr},
-        {"weight_decay", options.weight_decay.value_or(nn::default_weight_decay(r.model.target.task))},
+        {"weight_decay", options.weight_decay},
         {"batch", std::min(options.batch, r.split.train.size())},
         {"patience", o.patience},                    {"validation_fraction", o.validation_fraction},
         {"seed", o.seed},                            {"history", history}};
@@ -159,7 +158,7 @@ int run_train(const TrainCommand& o) {
     std::printf("task %s: %s%s\n", nn::task_name(choice.task), choice.reason.c_str(),
                 options.task ? "" : "; --task overrides");
 
-    TrainingProgress progress(options.epochs);
+    TrainingProgress progress(options.epochs, choice.task == nn::Task::regression ? "R2" : "acc");
     const InterruptGuard interrupt_guard;
     const nn::FitHooks hooks{
         [&](const nn::EpochRecord& e) { progress.epoch_done(e.epoch, e.train_loss, e.train_metric, e.test_metric); },
@@ -228,7 +227,7 @@ void add_train_command(CLI::App& app, int& status) {
     cmd->add_option("--optimizer", o->optimizer, "adam (AdamW with --weight-decay) or sgd")
         ->check(CLI::IsMember({"adam", "sgd"}))->capture_default_str();
     cmd->add_option("--weight-decay", o->weight_decay,
-                    "L2 weight decay, decoupled for adam [default: 0 for classification, 1 for regression]");
+                    "L2 weight decay, decoupled for adam (AdamW)")->capture_default_str();
     cmd->add_option("--test-fraction", o->test_fraction, "Share of the rows (of each class) held out for testing")
         ->capture_default_str();
     cmd->add_option("--validation-fraction", o->validation_fraction,

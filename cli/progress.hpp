@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <string>
 
 namespace matgrad::cli {
 
@@ -14,14 +15,16 @@ bool quiet();
 
 class TrainingProgress {
 public:
-    explicit TrainingProgress(std::size_t total_epochs);
-    /// Reports a finished epoch (1-based).
-    void epoch_done(std::size_t epoch, double loss, double train_accuracy, double test_accuracy);
+    /// `metric` names the task's metric in the line: "acc" or "R2" (the words the result line uses).
+    TrainingProgress(std::size_t total_epochs, std::string metric);
+    /// Reports a finished epoch (1-based) with the task's metric on the training and test rows.
+    void epoch_done(std::size_t epoch, double loss, double train_metric, double test_metric);
     /// Ends the updating line (a no-op for plain lines).
     void finish();
 
 private:
     std::size_t total_;
+    std::string metric_;
     bool terminal_;
     bool line_open_ = false;
     std::chrono::steady_clock::time_point last_draw_{};

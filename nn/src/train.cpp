@@ -48,8 +48,8 @@ std::pair<double, double> loss_and_metric(MLP& model, Task task, Tape& tape, con
     return {J.value()(0, 0), task_metric(task, Z.value(), part.Y)};
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const FitOptions& o, Task task) {
-    const double decay = o.weight_decay.value_or(default_weight_decay(task));
+std::unique_ptr<Optimizer> make_optimizer(const FitOptions& o) {
+    const double decay = o.weight_decay;
     if (o.optimizer == "sgd") return std::make_unique<SGD>(o.learning_rate, decay);
     if (o.optimizer == "adam") return std::make_unique<Adam>(o.learning_rate, 0.9, 0.999, 1e-8, decay);
     throw std::invalid_argument("fit: unknown optimizer '" + o.optimizer + "' (use adam or sgd)");
@@ -183,8 +183,6 @@ Matrix take_columns(const Matrix& m, const std::vector<std::size_t>& indices) {
     return out;
 }
 
-double default_weight_decay(Task task) { return task == Task::regression ? 1.0 : 0.0; }
-
 Var task_loss(Task task, const Var& Z, const Var& Y) {
     switch (task) {
         case Task::binary: return binary_cross_entropy_with_logits(Z, Y);
@@ -200,7 +198,7 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
         throw std::invalid_argument("fit: early stopping (patience > 0) needs validation data");
     if (data.train.empty() || options.batch == 0)
         throw std::invalid_argument("fit: needs training data and a positive batch size");
-    const std::unique_ptr<Optimizer> optimizer = make_optimizer(options, task);
+    const std::unique_ptr<Optimizer> optimizer = make_optimizer(options);
     const auto stop_requested = [&] { return hooks.stop_requested && hooks.stop_requested(); };
 
     const std::size_t n = data.train.X.shape(1), batch = std::min(options.batch, n);

@@ -153,7 +153,7 @@ TEST_CASE("early stopping restores the parameters of the epoch with the lowest v
     nn::FitOptions options;
     options.optimizer = "sgd";
     options.learning_rate = 0.02;
-    options.weight_decay = 0.0;  // not the regression default
+    options.weight_decay = 0.0;  // not the default: the formula below is plain gradient descent
     options.batch = 4;
     options.patience = 3;
     const nn::FitResult r = nn::fit(model, nn::Task::regression, data, options);
