@@ -266,15 +266,41 @@ py::dict declared(const lang::Model& model, lang::Declaration::Kind kind) {
     return shapes;
 }
 
-/// The model's equations as explain MODEL gives them, in `format`.
-std::string explain_model(const lang::Model& model, const lang::Values& values, matgrad::report::Format format) {
+/// The model's equations as explain MODEL reads them, and the document's title.
+std::pair<std::vector<matgrad::ExplainLine>, matgrad::report::Document> model_equations(const lang::Model& model,
+                                                                                       const lang::Values& values) {
     std::vector<Matrix> params;
     for (const std::string& name : model.param_names()) params.push_back(values.at(name));
     matgrad::report::Document doc;
     doc.title = model.file() + ": output " + model.output() + ", on the values given.";
     doc.description = "Every equation and shape below is read from the recorded tape.";
-    return matgrad::report::render_explanation(matgrad::explain(model.loss(values), params, model.param_names()),
-                                               format, doc);
+    return {matgrad::explain(model.loss(values), params, model.param_names()), doc};
+}
+
+/// The model's equations as explain MODEL gives them, in `format`.
+std::string explain_model(const lang::Model& model, const lang::Values& values, matgrad::report::Format format) {
+    const auto [lines, doc] = model_equations(model, values);
+    return matgrad::report::render_explanation(lines, format, doc);
+}
+
+/// Model.verify's report in the three forms the Python VerifyReport holds: the JSON of `matgrad
+/// verify MODEL --json`, the CLI's text, and the LaTeX of --format latex (the equations with
+/// each hand gradient's verdict).
+struct VerifyForms {
+    std::string json, text, latex;
+};
+
+VerifyForms render_model_verify(const lang::Model& model, const lang::Values& values,
+                                const matgrad::VerifyReport& report, double tol) {
+    using matgrad::report::Format;
+    using matgrad::report::render_verify;
+    auto [lines, doc] = model_equations(model, values);
+    doc.title = "Hand-derived gradients checked against autodiff: " + doc.title;
+    const std::string checked_against =
+        "the model " + model.file() + ": output " + model.output() + ", on the values given";
+    return {render_verify(report, model.file(), tol, {}, Format::json, {}),
+            render_verify(report, checked_against, tol, {}, Format::text, {}),
+            render_verify(report, checked_against, tol, lines, Format::latex, doc)};
 }
 
 /// What Model.explanation returns: the text, and the LaTeX Jupyter typesets.
@@ -432,7 +458,7 @@ PYBIND11_MODULE(_core, m) {
                           const Dims& dims, Seed seed) {
             lang::Values v = to_values(values, "values");
             const std::map<std::string, Matrix> h = to_values(hand, "hand");
-            std::string json;
+            VerifyForms forms;
             {
                 py::gil_scoped_release release;
                 bind(model, v, dims, seed);
@@ -440,13 +466,15 @@ PYBIND11_MODULE(_core, m) {
                 const lang::Recording r = model.record(tape, v);
                 matgrad::VerifyOptions options;
                 options.tol = tol;
-                const matgrad::VerifyReport report = matgrad::verify(tape, r.output(), h, options);
-                json = matgrad::report::render_verify(report, model.file(), tol, {}, matgrad::report::Format::json, {});
+                forms = render_model_verify(model, v, matgrad::verify(tape, r.output(), h, options), tol);
             }
-            return py::module_::import("json").attr("loads")(json);
+            // matgrad.VerifyReport (python/matgrad/__init__.py): the JSON's dict, with the text and LaTeX.
+            return py::module_::import("matgrad").attr("VerifyReport")(
+                py::module_::import("json").attr("loads")(forms.json), forms.text, forms.latex);
         }, "values"_a, "hand"_a, "tol"_a = 1e-8, "dims"_a = Dims{}, "seed"_a = py::none(),
-           "Diagnoses hand gradients {'dW1': array, 'dZ1': array, ...} (params or named nodes): the\n"
-           "structure of `matgrad verify MODEL --json`.")
+           "Diagnoses hand gradients {'dW1': array, 'dZ1': array, ...} (params or named nodes): a\n"
+           "VerifyReport, the dict of `matgrad verify MODEL --json` whose str() is the CLI's text report\n"
+           "and whose LaTeX (the equations with each verdict) Jupyter typesets.")
         .def("explain", [](const lang::Model& model, const py::dict& values, const Dims& dims, Seed seed) {
             lang::Values v = to_values(values, "values");
             bind(model, v, dims, seed);

@@ -17,3 +17,20 @@ for _cls in (Tape, Var, GradcheckResult, ShapeError, UsageError, NumericalError,
              Model, ParseError, Explanation):  # noqa: F405
     _cls.__module__ = __name__
 del _cls
+
+
+class VerifyReport(dict):
+    """What Model.verify returns: the dict of `matgrad verify MODEL --json` ({"gradients": [...],
+    "first_wrong_step": ...}); str() is the CLI's text report, and Jupyter typesets `latex` (the
+    model's equations with each hand gradient's verdict, as `--format latex`)."""
+
+    def __init__(self, report, text, latex):
+        super().__init__(report)
+        self.text = text
+        self.latex = latex
+
+    def __str__(self):
+        return self.text
+
+    def _repr_latex_(self):
+        return self.latex

@@ -1,6 +1,9 @@
 """Model: the [lang] text language from Python, against numpy's hand formulas (never against values
 matgrad computed), the engine's verify on hand gradients with known mistakes, and its errors."""
+import os
 import pathlib
+import shutil
+import subprocess
 import threading
 import time
 
@@ -10,7 +13,8 @@ import pytest
 import matgrad as mg
 from conftest import max_abs_diff, sigmoid
 
-MODELS = pathlib.Path(__file__).resolve().parents[2] / "examples" / "models"
+REPO = pathlib.Path(__file__).resolve().parents[2]
+MODELS = REPO / "examples" / "models"
 
 
 @pytest.fixture
@@ -107,6 +111,38 @@ def test_verify_diagnoses_a_missing_mean_factor_and_the_first_wrong_step(slides)
     assert by_name["dW1"]["consequence_of"] is not None
     with pytest.raises(mg.UsageError, match=r"^verify: no node named Foo for the hand gradient dFoo "):
         model.verify(values, {"dFoo": np.ones((1, 1))})
+
+
+def test_verify_report_reads_as_the_cli_text_and_typesets_its_verdicts(slides, tmp_path):
+    model, values, hand = slides
+    n = values["X"].shape[1]
+    r = model.verify(values, {"dZ2": hand["dZ2"] * n, "dW2": hand["dW2"] * n, "db1": hand["db1"]})
+    assert isinstance(r, mg.VerifyReport) and isinstance(r, dict)
+    assert r["first_wrong_step"] == "dZ2"  # still the JSON's dict
+    lines = str(r).splitlines()
+    assert lines[0] == f"checking against the model {MODELS / 'slides.mg'}: output J, on the values given"
+    row = {line.split()[1 if line.startswith("✓") or line.startswith("✗") else 2]: line
+           for line in lines if line.startswith(("✓", "✗", "→"))}
+    assert row["dZ2"].startswith("→ ✗") and "missing_mean_factor" in row["dZ2"]
+    assert row["dW2"].startswith("✗") and "missing_mean_factor" in row["dW2"]
+    assert row["db1"].startswith("✓") and " ok " in row["db1"]
+    assert "first wrong step: dZ2" in str(r)
+    # The LaTeX: the equations with the verdict on each checked line, the first wrong step marked.
+    latex = r._repr_latex_()
+    assert latex == r.latex
+    verdicts = [line for line in latex.splitlines() if "\\text{yours:" in line]
+    assert [line.split("&")[0].strip() for line in verdicts] == ["dZ_{2}", "dW_{2}", "db_{1}"]
+    assert verdicts[0].endswith("\\text{yours: missing\\_mean\\_factor (first wrong step)} \\\\")
+    assert "\\text{yours: ok}" in verdicts[2]
+    # As Jupyter shows it: every $$ block typesets (KaTeX in strict mode, as the explain test does).
+    node = shutil.which("node") or shutil.which("nodejs")
+    katex = os.environ.get("MATGRAD_KATEX_DIR", "/usr/share/javascript/katex")
+    if node is None or not os.path.exists(os.path.join(katex, "katex.js")):
+        pytest.skip("node or KaTeX missing (apt-get install nodejs libjs-katex)")
+    (tmp_path / "verify.tex").write_text(latex, encoding="utf-8")
+    check = subprocess.run([node, str(REPO / "tests" / "explain" / "katex_check.js"), katex,
+                            str(tmp_path / "verify.tex")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
 
 
 def test_explain_is_the_text_of_explain_model(slides):
