@@ -215,6 +215,15 @@ TEST_CASE("registry: every op by name, arity errors name the signature, user ops
                          "sum: expects 1 matrix operand and 0 to 1 number (sum(x), axis optional), got 1 operand and 2 numbers",
                          ShapeError);
     CHECK_THROWS_AS(apply_op("nope", {x}, {}), ShapeError);
+
+    // A definition looked up once (as the text language does when it parses): same results, same checks.
+    const OpDef& pow_def = *find_op("pow");
+    CHECK(max_abs_diff(apply_op(pow_def, {x}, {3.0}).value(), Matrix{{1.0, 8.0}, {27.0, 64.0}}) == 0.0);
+    CHECK_THROWS_WITH_AS(apply_op(pow_def, {x}, {}),
+                         "pow: expects 1 matrix operand and 1 number (pow(x, p)), got 1 operand and 0 numbers", ShapeError);
+    OpDef unnamed_only;
+    unnamed_only.name = "recorded_only";
+    CHECK_THROWS_WITH_AS(apply_op(unnamed_only, {x}, {}), "op 'recorded_only' is not callable by name", ShapeError);
 }
 
 TEST_CASE("mutated backward: a mistake's VJP runs at the chosen node only") {

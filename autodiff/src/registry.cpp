@@ -99,15 +99,20 @@ Var apply_op(std::string_view name, const std::vector<Var>& args, const std::vec
         for (const std::string& n : op_names()) known += (known.empty() ? "" : ", ") + n;
         throw ShapeError("unknown op '" + std::string(name) + "' (known: " + known + ")");
     }
-    const std::size_t most = def->params.size(), least = most - def->optional_params;
-    if (args.size() != def->arity || numbers.size() < least || numbers.size() > most) {
+    return apply_op(*def, args, numbers);
+}
+
+Var apply_op(const OpDef& def, const std::vector<Var>& args, const std::vector<double>& numbers) {
+    if (def.apply == nullptr) throw ShapeError(std::string("op '") + def.name + "' is not callable by name");
+    const std::size_t most = def.params.size(), least = most - def.optional_params;
+    if (args.size() != def.arity || numbers.size() < least || numbers.size() > most) {
         const std::string expected_numbers = least == most ? plural(most, "number")
                                                            : std::to_string(least) + " to " + plural(most, "number");
-        throw ShapeError(std::string(def->name) + ": expects " + plural(def->arity, "matrix operand") + " and " +
-                         expected_numbers + " (" + def->signature + (def->optional_params ? ", axis optional" : "") +
+        throw ShapeError(std::string(def.name) + ": expects " + plural(def.arity, "matrix operand") + " and " +
+                         expected_numbers + " (" + def.signature + (def.optional_params ? ", axis optional" : "") +
                          "), got " + plural(args.size(), "operand") + " and " + plural(numbers.size(), "number"));
     }
-    return def->apply(args, numbers);
+    return def.apply(args, numbers);
 }
 
 // ---------------------------------------------------------------------------------------------

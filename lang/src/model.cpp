@@ -220,13 +220,13 @@ public:
             const Var v = eval(child);  // nested calls use deeper buffers
             args.push_back(v);
         }
-        return apply(n, n.function, args);
+        return apply(n, args);
     }
 
 private:
-    Var apply(const Node& n, std::string_view op, const std::vector<Var>& args) const {
+    Var apply(const Node& n, const std::vector<Var>& args) const {
         try {
-            return apply_op(op, args, n.numbers);
+            return apply_op(*n.function, args, n.numbers);
         } catch (const std::logic_error& e) {  // ShapeError, UsageError: the op's own message
             throw m_.error(n.line, n.column, m_.text(n) + ": " + e.what());
         }
@@ -250,7 +250,7 @@ private:
                 not_scalar(n, x, base, "^ is the power of a 1x1 (use .^ for the element-wise power)");
             std::vector<Var>& args = (*buffers_)[n.call_depth];
             args.assign(1, base);
-            return apply(n, "pow", args);
+            return apply(n, args);
         }
         if (x.kind == NodeKind::number) {  // number (op) matrix
             const double a = x.number;

@@ -433,6 +433,7 @@ private:
         n.children = {lhs, rhs};
         if (op == BinaryOp::power || op == BinaryOp::scalar_power) {  // x.^p is the op pow(x, p)
             n.numbers = {b.number};
+            n.function = find_op("pow");
             n.call_depth = call_depth_;
             m_.max_call_depth = std::max(m_.max_call_depth, call_depth_ + 1);
         }
@@ -459,7 +460,8 @@ private:
     }
 
     std::uint32_t call(const Token& name) {
-        if (find_op(name.text) == nullptr) {
+        const OpDef* function = find_op(name.text);
+        if (function == nullptr) {
             const std::vector<std::string> known = op_names();
             const std::string suggestion = closest(name.text, known);
             std::string list;
@@ -470,7 +472,7 @@ private:
         const Token& open = next();
         Node n;
         n.kind = NodeKind::call;
-        n.function = name.text;
+        n.function = function;
         n.call_depth = call_depth_;
         m_.max_call_depth = std::max(m_.max_call_depth, call_depth_ + 1);
         ++call_depth_;

@@ -3,6 +3,7 @@
 // token behind any later error.
 #pragma once
 
+#include <autodiff/op.hpp>
 #include <lang/model.hpp>
 
 #include <cstdint>
@@ -24,7 +25,7 @@ struct Node {
     std::uint32_t slot = 0;             // kind == ref: declarations, then assignments
     std::vector<std::uint32_t> children;  // operands (binary: 2; call: its matrix arguments)
     std::vector<double> numbers;        // call: its numeric arguments, in order
-    std::string function;               // call: the op's name
+    const OpDef* function = nullptr;    // call and power: the op, looked up once when parsed
     std::uint32_t call_depth = 0;       // call: how many calls enclose it (index of its argument buffer)
     std::size_t line = 0, column = 0;   // the operator, function name or operand token (1-based)
     std::size_t begin = 0, end = 0;     // the node's text in its line: [begin, end) byte offsets

@@ -21,6 +21,10 @@ const OpDef* find_op(std::string_view name);
 /// the ops.
 Var apply_op(std::string_view name, const std::vector<Var>& args, const std::vector<double>& numbers);
 
+/// apply_op for a definition already looked up (find_op): a front end that resolves its calls
+/// once, when it parses, skips the search by name in every recording. def.apply must be set.
+Var apply_op(const OpDef& def, const std::vector<Var>& args, const std::vector<double>& numbers);
+
 /// Every op callable by name, sorted.
 std::vector<std::string> op_names();
 
