@@ -270,6 +270,24 @@ int template_prec(const std::string& t) {
     return prec;
 }
 
+// An atom operand's superscript and the template's right after it, written as one: (Aᵀ)ᵀ = A,
+// (A⁻¹)ᵀ = A⁻ᵀ, (A⁻ᵀ)ᵀ = A⁻¹, and with the operand transposed, (Aᵀ)⁻¹ = A⁻ᵀ, (Aᵀ)⁻ᵀ = A⁻¹.
+// Longer endings first: A⁻ᵀ also ends in ᵀ.
+struct SuperscriptJoin {
+    const char* operand_ends;
+    const char* template_goes_on;
+    const char* written;
+};
+constexpr SuperscriptJoin kSuperscriptJoins[] = {
+    {"⁻ᵀ", "ᵀ", "⁻¹"}, {"⁻¹", "ᵀ", "⁻ᵀ"}, {"ᵀ", "ᵀ", ""}, {"ᵀ", "⁻¹", "⁻ᵀ"}, {"ᵀ", "⁻ᵀ", "⁻¹"},
+};
+
+const SuperscriptJoin* superscript_join(const std::string& operand, const std::string& rest) {
+    for (const SuperscriptJoin& j : kSuperscriptJoins)
+        if (ends_with(operand, j.operand_ends) && starts_with(rest, j.template_goes_on)) return &j;
+    return nullptr;
+}
+
 // Substitutes every placeholder by resolve(key), wrapped as its place in the template needs.
 template <class Resolve>
 std::string render(const std::string& t, Resolve&& resolve) {
@@ -281,17 +299,15 @@ std::string render(const std::string& t, Resolve&& resolve) {
             continue;
         }
         const Expr e = resolve(key);
-        const std::string rest = t.substr(k + n);
-        // (Aᵀ)ᵀ = A: an atom already transposed loses its ᵀ instead of gaining a second one.
-        static const char* const kT = "ᵀ";
-        static const std::size_t kTBytes = std::char_traits<char>::length(kT);
-        if (e.prec == kAtom && ends_with(e.text, kT) && starts_with(rest, kT)) {
-            out += e.text.substr(0, e.text.size() - kTBytes);
-            k += n - 1 + kTBytes;
+        const std::string before = t.substr(0, k), rest = t.substr(k + n);
+        k += n - 1;
+        // An atom's superscript meets the template's: one combined superscript, not two.
+        if (const SuperscriptJoin* j = e.prec == kAtom ? superscript_join(e.text, rest) : nullptr) {
+            out += e.text.substr(0, e.text.size() - std::char_traits<char>::length(j->operand_ends)) + j->written;
+            k += std::char_traits<char>::length(j->template_goes_on);
             continue;
         }
-        out += wrap(e, needed_prec(t.substr(0, k), rest));
-        k += n - 1;
+        out += wrap(e, needed_prec(before, rest));
     }
     return out;
 }
