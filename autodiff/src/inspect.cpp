@@ -228,8 +228,8 @@ std::size_t placeholder_at(const std::string& t, std::size_t k, std::string& key
 }
 
 // The precedence an operand needs between the template text L before it and R after it: an
-// operand of ⊙ or juxtaposition is wrapped if it is a sum, one followed by ᵀ or ² unless it is an
-// atom, one inside parentheses or between + signs never.
+// operand of ⊙ or juxtaposition is wrapped if it is a sum, one followed by ᵀ or ² or right after a
+// tight / (1/{0}) unless it is an atom, one inside parentheses or between + signs never.
 int needed_prec(const std::string& L, const std::string& R) {
     int need = kSum;
     if (starts_with(R, "ᵀ") || starts_with(R, "²") || starts_with(R, "⁻") || starts_with(R, "^") || starts_with(R, "("))
@@ -244,6 +244,8 @@ int needed_prec(const std::string& L, const std::string& R) {
         need = std::max<int>(need, kHadamard);
     else if (ends_with(L, " ") && !ends_with(L, " + "))
         need = std::max<int>(need, kProduct);
+    else if (ends_with(L, "/"))
+        need = kAtom;
     return need;
 }
 
@@ -288,6 +290,19 @@ const SuperscriptJoin* superscript_join(const std::string& operand, const std::s
     return nullptr;
 }
 
+// The template text before a placeholder ends in the differential d ("d{0}", "/d{0}", "(d{out}").
+bool after_differential(const std::string& L) {
+    if (!ends_with(L, "d")) return false;
+    if (L.size() == 1) return true;
+    const char before = L[L.size() - 2];
+    return before == ' ' || before == '(' || before == '/' || before == '[';
+}
+
+bool is_identifier(const std::string& s) {
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
 // Substitutes every placeholder by resolve(key), wrapped as its place in the template needs.
 template <class Resolve>
 std::string render(const std::string& t, Resolve&& resolve) {
@@ -305,6 +320,11 @@ std::string render(const std::string& t, Resolve&& resolve) {
         if (const SuperscriptJoin* j = e.prec == kAtom ? superscript_join(e.text, rest) : nullptr) {
             out += e.text.substr(0, e.text.size() - std::char_traits<char>::length(j->operand_ends)) + j->written;
             k += std::char_traits<char>::length(j->template_goes_on);
+            continue;
+        }
+        // The differential d of an operand: dW1, but d(W1 X + b1), d(σ(Z)).
+        if (after_differential(before) && !is_identifier(e.text)) {
+            out += "(" + e.text + ")";
             continue;
         }
         out += wrap(e, needed_prec(before, rest));
@@ -346,6 +366,8 @@ class Explainer {
 public:
     Explainer(const Tape& tape, const Var& output);
     std::vector<ExplainLine> run();
+    // explain_template(): a template at node v, {g} the gradient of v's output.
+    std::string render_at(const Var& v, const std::string& text) const;
 
 private:
     // One way a gradient reaches a node: its formula, how the last step's shapes combine, and
@@ -446,6 +468,12 @@ Expr Explainer::resolve(const Var& v, const std::string& key, const Expr& g) con
     double x = 0.0;
     if (number_key(v, key, x)) return {number_text(x), x < 0 ? kSum : kAtom};
     return {"{" + key + "}", kAtom};  // an unknown placeholder stays visible
+}
+
+std::string Explainer::render_at(const Var& v, const std::string& text) const {
+    auto at_v = [&](const Expr& g) { return [&, g](const std::string& key) { return resolve(v, key, g); }; };
+    const Expr g{render("d{out}", at_v(Expr{"g", kAtom})), kAtom};
+    return render(text, at_v(g));
 }
 
 // The op's default notation: name(operands, parameters).
@@ -686,6 +714,10 @@ std::vector<ExplainLine> Explainer::run() {
 }  // namespace
 
 std::vector<ExplainLine> explain(const Tape& tape, const Var& output) { return Explainer(tape, output).run(); }
+
+std::string explain_template(const Tape& tape, const Var& output, const Var& at, const std::string& text) {
+    return Explainer(tape, output).render_at(at, text);
+}
 
 std::vector<ExplainLine> explain(const GraphBuilder& f, const std::vector<Matrix>& inputs,
                                  const std::vector<std::string>& names, bool check) {
