@@ -299,8 +299,8 @@ bool after_differential(const std::string& L) {
 }
 
 bool is_identifier(const std::string& s) {
-    return !s.empty() &&
-           std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+    auto name_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    return !s.empty() && std::all_of(s.begin(), s.end(), name_char);
 }
 
 // Substitutes every placeholder by resolve(key), wrapped as its place in the template needs.

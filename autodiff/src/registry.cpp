@@ -180,7 +180,8 @@ std::string gradients_text(const OpDef& d, bool latex) {
 std::string mistakes_text(const OpDef& d) {
     std::string out;
     for (const Mistake& m : d.mistakes)
-        out += (out.empty() ? "" : "<br>") + std::string("`") + m.code + "`: " + cell(generic_rule_text(d, m.description));
+        out += (out.empty() ? "" : "<br>") + std::string("`") + m.code + "`: " +
+               cell(generic_rule_text(d, m.description));
     return out;
 }
 
