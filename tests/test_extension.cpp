@@ -29,6 +29,9 @@ TEST_CASE("user-defined leaky_relu(x, alpha): value, gradient, rule, mistake, by
     t.backward(J);
     CHECK(max_abs_diff(x.grad(), Matrix{{0.1, 0.2, 3.0, 4.0}}) < 1e-16);
     CHECK(line_for_test(explain(t, J), "dx") == "dy ⊙ [x > 0 ? 1 : 0.1]");
+    // Its mistake's description is a template: verify's hints write it with this graph's x and y.
+    CHECK(explain_template(t, J, y, leaky_relu_def.mistakes[0].description) == "the slope left out: dx = dy");
+    CHECK(explain_template(t, J, y, "the slope left out") == "the slope left out");  // plain text stays
     t.backward(J, {{y.index(), 0}});  // missing_activation_derivative: dx = dy
     CHECK(max_abs_diff(x.grad(), Matrix{{1.0, 2.0, 3.0, 4.0}}) == 0.0);
 
@@ -59,6 +62,8 @@ TEST_CASE("user-defined frobenius_dot through the general record() API") {
     const Var J = frobenius_dot(a, c).named("J");
     t.backward(J);
     CHECK(line_for_test(explain(t, J), "da") == "c");  // g = 1
+    CHECK(explain_template(t, J, J, frobenius_dot_def.mistakes[0].description) ==
+          "each operand's gradient taken from itself: da = dJ a, not dJ c");
     t.backward(J, {{J.index(), 0}});                   // own_operand: da = g a
     CHECK(max_abs_diff(a.grad(), Matrix{{1.0, 2.0}}) == 0.0);
 }

@@ -228,8 +228,8 @@ std::size_t placeholder_at(const std::string& t, std::size_t k, std::string& key
 }
 
 // The precedence an operand needs between the template text L before it and R after it: an
-// operand of ⊙ or juxtaposition is wrapped if it is a sum, one followed by ᵀ or ² unless it is an
-// atom, one inside parentheses or between + signs never.
+// operand of ⊙ or juxtaposition is wrapped if it is a sum, one followed by ᵀ or ² or right after a
+// tight / (1/{0}) unless it is an atom, one inside parentheses or between + signs never.
 int needed_prec(const std::string& L, const std::string& R) {
     int need = kSum;
     if (starts_with(R, "ᵀ") || starts_with(R, "²") || starts_with(R, "⁻") || starts_with(R, "^") || starts_with(R, "("))
@@ -244,6 +244,8 @@ int needed_prec(const std::string& L, const std::string& R) {
         need = std::max<int>(need, kHadamard);
     else if (ends_with(L, " ") && !ends_with(L, " + "))
         need = std::max<int>(need, kProduct);
+    else if (ends_with(L, "/"))
+        need = kAtom;
     return need;
 }
 
@@ -270,6 +272,37 @@ int template_prec(const std::string& t) {
     return prec;
 }
 
+// An atom operand's superscript and the template's right after it, written as one: (Aᵀ)ᵀ = A,
+// (A⁻¹)ᵀ = A⁻ᵀ, (A⁻ᵀ)ᵀ = A⁻¹, and with the operand transposed, (Aᵀ)⁻¹ = A⁻ᵀ, (Aᵀ)⁻ᵀ = A⁻¹.
+// Longer endings first: A⁻ᵀ also ends in ᵀ.
+struct SuperscriptJoin {
+    const char* operand_ends;
+    const char* template_goes_on;
+    const char* written;
+};
+constexpr SuperscriptJoin kSuperscriptJoins[] = {
+    {"⁻ᵀ", "ᵀ", "⁻¹"}, {"⁻¹", "ᵀ", "⁻ᵀ"}, {"ᵀ", "ᵀ", ""}, {"ᵀ", "⁻¹", "⁻ᵀ"}, {"ᵀ", "⁻ᵀ", "⁻¹"},
+};
+
+const SuperscriptJoin* superscript_join(const std::string& operand, const std::string& rest) {
+    for (const SuperscriptJoin& j : kSuperscriptJoins)
+        if (ends_with(operand, j.operand_ends) && starts_with(rest, j.template_goes_on)) return &j;
+    return nullptr;
+}
+
+// The template text before a placeholder ends in the differential d ("d{0}", "/d{0}", "(d{out}").
+bool after_differential(const std::string& L) {
+    if (!ends_with(L, "d")) return false;
+    if (L.size() == 1) return true;
+    const char before = L[L.size() - 2];
+    return before == ' ' || before == '(' || before == '/' || before == '[';
+}
+
+bool is_identifier(const std::string& s) {
+    auto name_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+    return !s.empty() && std::all_of(s.begin(), s.end(), name_char);
+}
+
 // Substitutes every placeholder by resolve(key), wrapped as its place in the template needs.
 template <class Resolve>
 std::string render(const std::string& t, Resolve&& resolve) {
@@ -281,17 +314,20 @@ std::string render(const std::string& t, Resolve&& resolve) {
             continue;
         }
         const Expr e = resolve(key);
-        const std::string rest = t.substr(k + n);
-        // (Aᵀ)ᵀ = A: an atom already transposed loses its ᵀ instead of gaining a second one.
-        static const char* const kT = "ᵀ";
-        static const std::size_t kTBytes = std::char_traits<char>::length(kT);
-        if (e.prec == kAtom && ends_with(e.text, kT) && starts_with(rest, kT)) {
-            out += e.text.substr(0, e.text.size() - kTBytes);
-            k += n - 1 + kTBytes;
+        const std::string before = t.substr(0, k), rest = t.substr(k + n);
+        k += n - 1;
+        // An atom's superscript meets the template's: one combined superscript, not two.
+        if (const SuperscriptJoin* j = e.prec == kAtom ? superscript_join(e.text, rest) : nullptr) {
+            out += e.text.substr(0, e.text.size() - std::char_traits<char>::length(j->operand_ends)) + j->written;
+            k += std::char_traits<char>::length(j->template_goes_on);
             continue;
         }
-        out += wrap(e, needed_prec(t.substr(0, k), rest));
-        k += n - 1;
+        // The differential d of an operand: dW1, but d(W1 X + b1), d(σ(Z)).
+        if (after_differential(before) && !is_identifier(e.text)) {
+            out += "(" + e.text + ")";
+            continue;
+        }
+        out += wrap(e, needed_prec(before, rest));
     }
     return out;
 }
@@ -330,6 +366,8 @@ class Explainer {
 public:
     Explainer(const Tape& tape, const Var& output);
     std::vector<ExplainLine> run();
+    // explain_template(): a template at node v, {g} the gradient of v's output.
+    std::string render_at(const Var& v, const std::string& text) const;
 
 private:
     // One way a gradient reaches a node: its formula, how the last step's shapes combine, and
@@ -430,6 +468,12 @@ Expr Explainer::resolve(const Var& v, const std::string& key, const Expr& g) con
     double x = 0.0;
     if (number_key(v, key, x)) return {number_text(x), x < 0 ? kSum : kAtom};
     return {"{" + key + "}", kAtom};  // an unknown placeholder stays visible
+}
+
+std::string Explainer::render_at(const Var& v, const std::string& text) const {
+    auto at_v = [&](const Expr& g) { return [&, g](const std::string& key) { return resolve(v, key, g); }; };
+    const Expr g{render("d{out}", at_v(Expr{"g", kAtom})), kAtom};
+    return render(text, at_v(g));
 }
 
 // The op's default notation: name(operands, parameters).
@@ -670,6 +714,10 @@ std::vector<ExplainLine> Explainer::run() {
 }  // namespace
 
 std::vector<ExplainLine> explain(const Tape& tape, const Var& output) { return Explainer(tape, output).run(); }
+
+std::string explain_template(const Tape& tape, const Var& output, const Var& at, const std::string& text) {
+    return Explainer(tape, output).render_at(at, text);
+}
 
 std::vector<ExplainLine> explain(const GraphBuilder& f, const std::vector<Matrix>& inputs,
                                  const std::vector<std::string>& names, bool check) {

@@ -86,10 +86,10 @@ const OpDef matmul_def{
       "d({0} {1})/d{0} puts {1}ᵀ on the right (the slides' Eᵀ {1}ᵀ), so d{0} has the shape of {0}"},
      {{"{0}ᵀ {g}", "{0}^\\top {g}"}, "({shapeT:0})({shape:out}) = {shape:1}",
       "the slides first write {g} {0}ᵀ (numerator layout); with d{1} shaped like {1}, as here, it is {0}ᵀ {g}"}},
-    {{"transposed", "the first operand's gradient transposed: (g Bᵀ)ᵀ = B gᵀ instead of g Bᵀ", 0,
+    {{"transposed", "d{0} transposed: ({g} {1}ᵀ)ᵀ = {1} {g}ᵀ instead of {g} {1}ᵀ", 0,
       &matmul_transposed_vjp<0>},
-     {"transposed", "the second operand's gradient transposed: (Aᵀ g)ᵀ = gᵀ A instead of Aᵀ g (the slides' "
-                    "numerator layout taken as the answer)",
+     {"transposed", "d{1} transposed: ({0}ᵀ {g})ᵀ = {g}ᵀ {0} instead of {0}ᵀ {g} (the slides' numerator layout "
+                    "taken as the answer)",
       1, &matmul_transposed_vjp<1>}},
     &matmul_vjp, OpKind::other,
     [](const std::vector<Var>& a, const std::vector<double>&) { return matmul(a[0], a[1]); },
@@ -235,22 +235,22 @@ const OpDef tr_def{"tr", "tr(x)", 1, {}, 0, {"tr({0})", "\\mathrm{tr}\\,{0}"}, "
                    {}, &tr_vjp, OpKind::other, MATGRAD_APPLY1(tr), "x square; I the identity"};
 const OpDef inv_def{"inv", "inv(x)", 1, {}, 0, {"{0}⁻¹", "{0}^{-1}"}, "",
                     {{{"−{out}ᵀ {g} {out}ᵀ", "-{out}^\\top {g}\\, {out}^\\top"}, "{shape:out} → {shape:0}"}},
-                    {{"transposed", "the inverse's transposes dropped: −X⁻¹ g X⁻¹ instead of −X⁻ᵀ g X⁻ᵀ", 0,
+                    {{"transposed", "the inverse's transposes dropped: −{0}⁻¹ {g} {0}⁻¹ instead of −{0}⁻ᵀ {g} {0}⁻ᵀ", 0,
                       &inv_untransposed_vjp}},
                     &inv_vjp, OpKind::other, MATGRAD_APPLY1(inv), "LAPACK LU; a singular x is a NumericalError"};
 const OpDef det_def{"det", "det(x)", 1, {}, 0, {"det({0})", "\\det {0}"}, "",
                     {{{"{g} {out} {0}⁻ᵀ", "{g} {out}\\, {0}^{-\\top}"}, "1×1 → {shape:0}"}},
-                    {{"transposed", "det(x) x⁻¹ instead of det(x) x⁻ᵀ", 0, &scaled_saved_vjp<true>}},
+                    {{"transposed", "det({0}) {0}⁻¹ instead of det({0}) {0}⁻ᵀ", 0, &scaled_saved_vjp<true>}},
                     &scaled_saved_vjp<false>, OpKind::other, MATGRAD_APPLY1(det),
                     "LAPACK LU; the gradient is the cofactor matrix (also for a singular x)"};
 const OpDef logdet_def{"logdet", "logdet(x)", 1, {}, 0, {"log|det {0}|", "\\log|\\det {0}|"}, "",
                        {{{"{g} {0}⁻ᵀ", "{g}\\, {0}^{-\\top}"}, "1×1 → {shape:0}"}},
-                       {{"transposed", "x⁻¹ instead of x⁻ᵀ", 0, &scaled_saved_vjp<false>}},
+                       {{"transposed", "{0}⁻¹ instead of {0}⁻ᵀ", 0, &scaled_saved_vjp<false>}},
                        &scaled_saved_vjp<true>, OpKind::other, MATGRAD_APPLY1(logdet),
                        "log|det x| as Σ log|u_ii| of the LU: no overflow; a singular x is a NumericalError"};
 const OpDef norm2_def{"norm2", "norm2(x)", 1, {}, 0, {"‖{0}‖", "\\|{0}\\|_F"}, "",
                       {{{"{g} ⊙ {0} / {out}", "{g}\\, {0} / {out}"}, "1×1 → {shape:0}"}},
-                      {{"squared_norm_gradient", "the gradient of ‖x‖² (2 g x) taken for that of ‖x‖", 0,
+                      {{"squared_norm_gradient", "the gradient of ‖{0}‖² (2 {g} {0}) taken for that of ‖{0}‖", 0,
                         &norm2_vjp<true>}},
                       &norm2_vjp<false>, OpKind::other, MATGRAD_APPLY1(norm2),
                       "Frobenius norm of any shape; gradient 0 at x = 0"};

@@ -79,10 +79,10 @@ const InputRule kSumRule{{"{g}", "{g}"}, "{shape:out} → {shape:0} (every eleme
 const InputRule kMeanRule{{"{g} / {N}", "{g} / {N}"}, "{shape:out} → {shape:0} (every element gets g/{N})"};
 
 const std::vector<Mistake> kSumMistakes{
-    {"extra_mean_factor", "divided by the number of entries although the op is a sum", 0, &scaled_broadcast_vjp<1, 1>}};
+    {"extra_mean_factor", "sum({0}) divided by its {N} entries as if it were a mean", 0, &scaled_broadcast_vjp<1, 1>}};
 const std::vector<Mistake> kMeanMistakes{
-    {"missing_mean_factor", "the mean's 1/N left out (the gradient of a sum)", 0, &scaled_broadcast_vjp<1, 0>},
-    {"extra_mean_factor", "the mean's 1/N applied twice (1/N²)", 0, &scaled_broadcast_vjp<1, 2>}};
+    {"missing_mean_factor", "the 1/{N} of mean({0}) left out (the gradient of a sum)", 0, &scaled_broadcast_vjp<1, 0>},
+    {"extra_mean_factor", "the 1/{N} of mean({0}) applied twice (1/{N}²)", 0, &scaled_broadcast_vjp<1, 2>}};
 
 Var apply_sum(const std::vector<Var>& a, const std::vector<double>& n);
 Var apply_mean(const std::vector<Var>& a, const std::vector<double>& n);
@@ -158,7 +158,8 @@ const OpDef softmax_def{
     "softmax", "softmax(x)", 1, {}, 0, {"softmax({0})", "\\mathrm{softmax}({0})"}, "",
     {{{"{out} ⊙ ({g} − colsum({out} ⊙ {g}))", "{out} \\odot ({g} - \\mathbf{1}\\mathbf{1}^\\top({out} \\odot {g}))"},
       "per column of {shape:0}: the full Jacobian diag(s) − s sᵀ"}},
-    {{"diagonal_jacobian", "only the Jacobian's diagonal s(1 − s) kept, as if softmax were element-wise", 0,
+    {{"diagonal_jacobian",
+      "only the Jacobian's diagonal kept, as if softmax were element-wise: d{0} = {g} ⊙ {out}(1 − {out})", 0,
       &softmax_vjp<false, true>}},
     &softmax_vjp<false, false>, OpKind::other,
     [](const std::vector<Var>& a, const std::vector<double>&) { return softmax(a[0]); },
@@ -168,7 +169,8 @@ const OpDef log_softmax_def{
     "log_softmax", "log_softmax(x)", 1, {}, 0, {"log_softmax({0})", "\\log\\mathrm{softmax}({0})"}, "",
     {{{"{g} − exp({out}) ⊙ colsum({g})", "{g} - e^{{out}} \\odot \\mathbf{1}\\mathbf{1}^\\top {g}"},
       "per column of {shape:0}: the full Jacobian I − 𝟙 sᵀ"}},
-    {{"diagonal_jacobian", "only the Jacobian's diagonal 1 − s kept, as if log_softmax were element-wise", 0,
+    {{"diagonal_jacobian",
+      "only the Jacobian's diagonal kept, as if log_softmax were element-wise: d{0} = {g} ⊙ (1 − exp({out}))", 0,
       &softmax_vjp<true, true>}},
     &softmax_vjp<true, false>, OpKind::other,
     [](const std::vector<Var>& a, const std::vector<double>&) { return log_softmax(a[0]); },

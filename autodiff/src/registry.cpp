@@ -181,12 +181,12 @@ std::string gradients_text(const OpDef& d, bool latex) {
     return out;
 }
 
+// "`code`: description" per mistake, the description in the signature's names.
 std::string mistakes_text(const OpDef& d) {
     std::string out;
-    for (const Mistake& m : d.mistakes) {
-        const std::string code = std::string("`") + m.code + "`";
-        if (out.find(code) == std::string::npos) out += (out.empty() ? "" : ", ") + code;
-    }
+    for (const Mistake& m : d.mistakes)
+        out += (out.empty() ? "" : "<br>") + std::string("`") + m.code + "`: " +
+               cell(generic_rule_text(d, m.description));
     return out;
 }
 

@@ -1,6 +1,7 @@
 // Diagnosing hand-derived gradients on any tape (see verify.hpp for the candidates, the decision
 // order and the cost).
 #include <autodiff/inspect.hpp>
+#include <autodiff/registry.hpp>
 #include <autodiff/verify.hpp>
 
 #include <algorithm>
@@ -326,7 +327,7 @@ struct MutatedPass {
     std::vector<Mutation> mutations;
     std::string code;
     std::string form;         // "the derivation with a mistake at A1 = σ(Z1)"
-    std::string explanation;  // the mistake's description
+    std::string explanation;  // the mistake's description, in the node's names
     std::string node, op;
 };
 
@@ -408,7 +409,8 @@ void Verifier::add_passes() {
             const Mistake& mistake = def->mistakes[m];
             if (!mistake_applies(v, mistake)) continue;
             passes_.push_back({{{k, m}}, mistake.code, "the derivation with a mistake at " + where(k),
-                               mistake.description, v.name().empty() ? v.describe() : v.name(), def->name});
+                               explain_template(tape_, out_, v, mistake.description),
+                               v.name().empty() ? v.describe() : v.name(), def->name});
         }
     }
     // One use of a value left out: each consumer edge of a value used twice or more.
@@ -443,7 +445,9 @@ void Verifier::add_passes() {
     for (const auto& [def, nodes] : by_op)
         for (std::size_t m = 0; m < def->mistakes.size(); ++m)
             for (std::size_t j = 2; j <= nodes.size(); ++j) {
-                MutatedPass p{{}, def->mistakes[m].code, "", def->mistakes[m].description, "", def->name};
+                // One description for several nodes: in the signature's names, as the derivative table.
+                MutatedPass p{{}, def->mistakes[m].code, "", generic_rule_text(*def, def->mistakes[m].description), "",
+                              def->name};
                 for (std::size_t i = 0; i < j; ++i) {
                     const Var v = tape_.node(nodes[i]);
                     if (mistake_applies(v, def->mistakes[m])) p.mutations.push_back({nodes[i], m});

@@ -1,6 +1,7 @@
 // Two user-defined ops, defined exactly as the built-ins are (autodiff/src/*_ops.cpp): one OpDef
 // each, holding the VJP, the explain rule of every input in the slides' notation, and the classic
-// hand-derivation mistakes (wrong VJPs a mutated backward can run).
+// hand-derivation mistakes (wrong VJPs a mutated backward can run; their descriptions are templates
+// too, so verify's hints name the user's own matrices).
 //
 //   leaky_relu(x, alpha)   element-wise with a parameter: max(x, alpha x); d/dx = 1 (x > 0) else alpha
 //   frobenius_dot(a, b)    a general op: <a, b> = Σ a ⊙ b (1x1); da = g b, db = g a
@@ -22,7 +23,7 @@ inline const matgrad::OpDef leaky_relu_def{
     "leaky_relu", "leaky_relu(x, alpha)", 1, {"alpha"}, 0,
     {"leaky_relu({0}, {alpha})", "\\mathrm{leaky\\_relu}({0}, {alpha})"}, "",
     {{{"{g} ⊙ [{0} > 0 ? 1 : {alpha}]", "{g} \\odot [{0} > 0 ? 1 : {alpha}]"}}},
-    {{"missing_activation_derivative", "the slope left out: dx = g", 0, &matgrad::passthrough_vjp}},
+    {{"missing_activation_derivative", "the slope left out: d{0} = {g}", 0, &matgrad::passthrough_vjp}},
     &matgrad::unary_vjp<LeakyRelu>, matgrad::OpKind::elementwise,
     [](const std::vector<matgrad::Var>& a, const std::vector<double>& n) { return leaky_relu(a[0], n[0]); }};
 
@@ -44,7 +45,8 @@ matgrad::Var frobenius_dot(const matgrad::Var& a, const matgrad::Var& b);
 inline const matgrad::OpDef frobenius_dot_def{
     "frobenius_dot", "frobenius_dot(a, b)", 2, {}, 0, {"⟨{0}, {1}⟩", "\\langle {0}, {1} \\rangle"}, "",
     {{{"{g} {1}", "{g}\\, {1}"}, "1×1 → {shape:0}"}, {{"{g} {0}", "{g}\\, {0}"}, "1×1 → {shape:1}"}},
-    {{"own_operand", "each operand's gradient taken from itself (da = g a)", 0, &frobenius_dot_vjp<true>}},
+    {{"own_operand", "each operand's gradient taken from itself: d{0} = {g} {0}, not {g} {1}", 0,
+      &frobenius_dot_vjp<true>}},
     &frobenius_dot_vjp<false>, matgrad::OpKind::other,
     [](const std::vector<matgrad::Var>& a, const std::vector<double>&) { return frobenius_dot(a[0], a[1]); }};
 

@@ -111,7 +111,7 @@ const OpDef bce_with_logits_def{
     {"bce(σ({0}), {1})", "\\mathrm{bce}(\\sigma({0}), {1})"}, "mean over {shape:0} → {shape:out}",
     {{{"{g} ⊙ (σ({0}) − {1}) / {N}", "{g} \\odot (\\sigma({0}) - {1}) / {N}"}},
      {{"−{g} ⊙ {0} / {N}", "-{g} \\odot {0} / {N}"}}},
-    {{"missing_mean_factor", "the mean's 1/n left out: dZ = σ(Z) − Y", 0, &bce_with_logits_vjp<false>}},
+    {{"missing_mean_factor", "the mean's 1/{N} left out: d{0} = σ({0}) − {1}", 0, &bce_with_logits_vjp<false>}},
     &bce_with_logits_vjp<true>, OpKind::other, &apply_bce_with_logits,
     "mean of max(z, 0) − z y + log(1 + e^−|z|): finite for any finite z; equals the slides' BCE of σ(z)"};
 
@@ -122,7 +122,7 @@ const OpDef softmax_cross_entropy_def{
     {{{"{g} (softmax({0}) − {1}) / n", "{g}\\,(\\mathrm{softmax}({0}) - {1}) / n"},
       "{shape:0}, n = columns (samples); one-hot {1}"},
      {{"−{g} log_softmax({0}) / n", "-{g}\\,\\log\\mathrm{softmax}({0}) / n"}, "{shape:1}"}},
-    {{"missing_mean_factor", "the mean's 1/n over samples left out: dZ = softmax(Z) − Y", 0,
+    {{"missing_mean_factor", "the mean's 1/n over the samples left out: d{0} = softmax({0}) − {1}", 0,
       &softmax_cross_entropy_vjp<false>}},
     &softmax_cross_entropy_vjp<true>, OpKind::other, &apply_softmax_cross_entropy,
     "z, y are k×n (classes × samples), y one-hot per column; log-sum-exp after subtracting each "
@@ -133,8 +133,9 @@ const OpDef mse_def{
     "mean over {shape:0} → {shape:out}",
     {{{"2 {g} ⊙ ({0} − {1}) / {N}", "2 {g} \\odot ({0} - {1}) / {N}"}},
      {{"−2 {g} ⊙ ({0} − {1}) / {N}", "-2 {g} \\odot ({0} - {1}) / {N}"}}},
-    {{"missing_power_factor", "the 2 of d(a − t)² = 2(a − t) dropped: dA = (A − T)/N", 0, &mse_vjp<false, true>},
-     {"missing_mean_factor", "the mean's 1/N left out: dA = 2(A − T)", 0, &mse_vjp<true, false>}},
+    {{"missing_power_factor", "the 2 of d({0} − {1})² = 2({0} − {1}) dropped: d{0} = ({0} − {1}) / {N}", 0,
+      &mse_vjp<false, true>},
+     {"missing_mean_factor", "the mean's 1/{N} left out: d{0} = 2({0} − {1})", 0, &mse_vjp<true, false>}},
     &mse_vjp<true, true>, OpKind::other, &apply_mse, "mean over all N entries"};
 
 }  // namespace

@@ -145,6 +145,18 @@ def test_verify_report_reads_as_the_cli_text_and_typesets_its_verdicts(slides, t
     assert check.returncode == 0, check.stderr
 
 
+def test_verify_hints_name_the_models_own_matrices():
+    rng = np.random.default_rng(6)
+    Z, T = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    model = mg.Model("input T : 3 x 4\nparam Z : 3 x 4\nH = tanh(Z)\nJ = mse(H, T)\n")
+    # By hand, tanh' left out: dZ = dH = 2 (H − T) / N instead of dH ⊙ (1 − H²).
+    r = model.verify({"Z": Z, "T": T}, {"dZ": 2 * (np.tanh(Z) - T) / Z.size})
+    (g,) = r["gradients"]
+    assert g["diagnosis"] == "missing_activation_derivative"
+    assert g["hint"] == ("dZ should be dH ⊙ (1 − H²) (3×4); yours equals the derivation with a mistake at "
+                         "H = tanh(Z) — tanh' = 1 − H² left out: dZ = dH")
+
+
 def test_explain_is_the_text_of_explain_model(slides):
     model, values, _ = slides
     text = model.explain(values)

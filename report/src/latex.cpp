@@ -10,15 +10,15 @@ namespace matgrad::report {
 namespace {
 
 // Symbols of the slides' notation (and a few more the explainer may print) and their LaTeX.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 30> kSymbols{{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 31> kSymbols{{
     {"ᵀ", "^{\\top}"},   {"⊙", "\\odot "},    {"⊘", "\\oslash "}, {"−", "-"},
     {"×", "\\times "},   {"·", "\\cdot "},    {"Σ", "\\sum "},    {"∑", "\\sum "},
     {"𝟙", "\\mathbf{1}"}, {"∂", "\\partial "}, {"‖", "\\|"},       {"→", "\\to "},
     {"≤", "\\le "},      {"≥", "\\ge "},      {"≠", "\\ne "},     {"√", "\\sqrt "},
-    {"²", "^{2}"},       {"⁻¹", "^{-1}"},     {"σ", "\\sigma "},  {"α", "\\alpha "},
-    {"β", "\\beta "},    {"γ", "\\gamma "},   {"δ", "\\delta "},  {"ε", "\\varepsilon "},
-    {"η", "\\eta "},     {"λ", "\\lambda "},  {"μ", "\\mu "},     {"π", "\\pi "},
-    {"τ", "\\tau "},     {"∞", "\\infty "},
+    {"²", "^{2}"},       {"⁻¹", "^{-1}"},     {"⁻ᵀ", "^{-\\top}"}, {"σ", "\\sigma "},
+    {"α", "\\alpha "},   {"β", "\\beta "},    {"γ", "\\gamma "},  {"δ", "\\delta "},
+    {"ε", "\\varepsilon "}, {"η", "\\eta "},   {"λ", "\\lambda "}, {"μ", "\\mu "},
+    {"π", "\\pi "},      {"τ", "\\tau "},     {"∞", "\\infty "},
 }};
 
 bool is_letter(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }

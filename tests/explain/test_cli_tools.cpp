@@ -230,6 +230,63 @@ TEST_CASE("matgrad explain --format json: every line with stable keys, the LaTeX
         if (l["lhs"] == "dW1") CHECK(l["fd_error"].get<double>() < 1e-6);
 }
 
+// The Gaussian model's dS and dD meet logdet's rule (S⁻ᵀ) and inv's rule on S⁻¹ (its transpose):
+// both are written S⁻ᵀ, in LaTeX S^{-\top} -- not S⁻¹ᵀ, not the double superscript S^{-1}^{\top}.
+TEST_CASE("matgrad explain on the Gaussian model: one spelling of the inverse transposed in every format") {
+    const fs::path dir = scratch("explain_gaussian");
+    fs::create_directories(dir);
+    const std::string model = std::string(MATGRAD_MODELS_DIR) + "/gaussian_nll.mg --inputs " +
+                              std::string(MATGRAD_MODELS_DIR) + "/gaussian_nll --seed 1";
+    const std::string dS = "(1/2) S⁻ᵀ − (1/60) S⁻ᵀ D Dᵀ S⁻ᵀ", dD = "(1/60) S⁻¹ D + (1/60) S⁻ᵀ D";
+    const std::string dS_latex = "dS &= \\frac{1}{2} S^{-\\top} - \\frac{1}{60} S^{-\\top} D D^{\\top} S^{-\\top} && "
+                                 "\\in \\mathbb{R}^{3\\times 3}";
+    const std::string dD_latex = "dD &= \\frac{1}{60} S^{-1} D + \\frac{1}{60} S^{-\\top} D && \\in \\mathbb{R}^{3\\times 30}";
+
+    const Run text = run(dir, "explain " + model);
+    CAPTURE(text.err);
+    REQUIRE(text.status == 0);
+    auto line = [&](const std::string& lhs) {  // the equation's line, its shapes after the padding
+        const std::size_t at = text.out.find("\n  " + lhs + " = ");
+        return at == std::string::npos ? std::string() : text.out.substr(at + 1, text.out.find('\n', at + 1) - at - 1);
+    };
+    CHECK(line("dS").rfind("  dS = " + dS + "   ", 0) == 0);
+    CHECK(line("dS").find("   3×3 (sum of 2 paths)") != std::string::npos);
+    CHECK(line("dD").rfind("  dD = " + dD + "   ", 0) == 0);
+    CHECK(line("dD").find("   3×30 (sum of 2 paths)") != std::string::npos);
+    CHECK(text.out.find("S⁻ᵀ ((1/60) D)\n") != std::string::npos);  // matmul's layout remark
+    CHECK(text.out.find("⁻¹ᵀ") == std::string::npos);
+
+    const Run tex = run(dir, "explain " + model + " --format latex");
+    REQUIRE(tex.status == 0);
+    CHECK(tex.out.find(dS_latex) != std::string::npos);
+    CHECK(tex.out.find(dD_latex) != std::string::npos);
+    CHECK(tex.out.find("^{-1}^") == std::string::npos);
+
+    const Run json = run(dir, "explain " + model + " --format json");
+    REQUIRE(json.status == 0);
+    std::size_t found = 0;
+    const nlohmann::json explanation = nlohmann::json::parse(json.out);  // kept alive for the loop
+    for (const auto& l : explanation.at("lines")) {
+        const std::string lhs = l["lhs"];
+        if (lhs != "dS" && lhs != "dD") continue;
+        ++found;
+        CHECK(l["formula"] == (lhs == "dS" ? dS : dD));
+        // the JSON's latex is the aligned line without "&" ("\quad" before the shape)
+        std::string want = lhs == "dS" ? dS_latex : dD_latex;
+        want.replace(want.find(" &= "), 4, " = ");
+        want.replace(want.find(" && "), 4, " \\quad ");
+        CHECK(l["latex"] == want);
+    }
+    CHECK(found == 2);
+
+    const Run html = run(dir, "explain " + model + " --format html --out " + (dir / "g.html").string());
+    REQUIRE(html.status == 0);
+    const std::string page = slurp(dir / "g.html");
+    CHECK(page.find("S^{-\\top} D D^{\\top} S^{-\\top}") != std::string::npos);
+    CHECK(page.find("⁻¹ᵀ") == std::string::npos);
+    CHECK(page.find("^{-1}^") == std::string::npos);
+}
+
 TEST_CASE("matgrad explain --format latex: aligned blocks per section, --out writes the file") {
     const fs::path dir = scratch("explain_latex");
     fs::create_directories(dir);

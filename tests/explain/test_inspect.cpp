@@ -255,6 +255,31 @@ TEST_CASE("explain: rules come from the op definitions (tanh, softmax, matrix fu
     CHECK(line_for(explain(t2, L), "dM").formula == "M⁻ᵀ + det(M) M⁻ᵀ");
 }
 
+TEST_CASE("explain: an inverse transposed is written X⁻ᵀ, whichever superscript comes first") {
+    // The rules meet the forward notation: inv's "−{out}ᵀ {g} {out}ᵀ" with out = S⁻¹, transpose's
+    // "{0}ᵀ" of an inverse, inv's "{0}⁻¹" of a transpose. One spelling: (S⁻¹)ᵀ = (Sᵀ)⁻¹ = S⁻ᵀ,
+    // (S⁻ᵀ)ᵀ = (Sᵀ)⁻ᵀ = S⁻¹, as (Sᵀ)ᵀ = S.
+    Tape tape;
+    const Var S = tape.variable(Matrix{{2.0, 1.0}, {0.5, 3.0}}, "S");
+    const Var y = tape.constant(Matrix{{1.0}, {2.0}}, "y");
+    const Var a = sum(matmul(inv(S), y)).named("a");                        // dS = −S⁻ᵀ da yᵀ S⁻ᵀ
+    const Var b = sum(matmul(transpose(inv(S)), y)).named("b");             // forward S⁻ᵀ
+    const Var c = sum(matmul(inv(transpose(S)), y)).named("c");             // forward S⁻ᵀ too
+    const Var d = sum(matmul(transpose(inv(transpose(S))), y)).named("d");  // (S⁻ᵀ)ᵀ = S⁻¹
+    const Var e = sum(matmul(transpose(transpose(inv(S))), y)).named("e");  // (S⁻ᵀ)ᵀ = S⁻¹
+    const Var J = (a + b + c + d + e).named("J");
+    tape.backward(J);
+    const std::vector<ExplainLine> lines = explain(tape, J);
+    for (const auto& [lhs, formula] : std::vector<std::pair<std::string, std::string>>{
+             {"a", "sum(S⁻¹ y)"}, {"b", "sum(S⁻ᵀ y)"}, {"c", "sum(S⁻ᵀ y)"}, {"d", "sum(S⁻¹ y)"}, {"e", "sum(S⁻¹ y)"}})
+        CHECK_MESSAGE(line_for(lines, lhs).formula == formula, lhs);
+    // Each path by hand: e's two transposes cancel, so inv's rule −(S⁻¹)ᵀ g (S⁻¹)ᵀ gets de yᵀ; d's
+    // inverse is inv(Sᵀ) = S⁻ᵀ, whose rule transposes it back to S⁻¹ and whose gradient goes through
+    // Sᵀ (an outer ᵀ); c likewise without the outer transpose on the path; b's transpose gives g ᵀ.
+    CHECK(line_for(lines, "dS").formula ==
+          "−S⁻ᵀ (de yᵀ) S⁻ᵀ − (S⁻¹ (dd yᵀ)ᵀ S⁻¹)ᵀ − (S⁻¹ dc yᵀ S⁻¹)ᵀ − S⁻ᵀ (db yᵀ)ᵀ S⁻ᵀ − S⁻ᵀ da yᵀ S⁻ᵀ");
+}
+
 TEST_CASE("explain: a user's same-shape op without a definition is not called element-wise") {
     Tape tape;
     const Var x = tape.variable(random_matrix(4, 9, 13), "x");

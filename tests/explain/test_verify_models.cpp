@@ -84,8 +84,10 @@ TEST_CASE("verify on softmax regression: every gradient-level code, and the soft
     CHECK(diag.diagnosis == "diagonal_jacobian");
     CHECK(diag.node == "S");
     CHECK(diag.op == "softmax");
-    CHECK(diag.hint.find("dZ should be") == 0);
-    CHECK(diag.hint.find("only the Jacobian's diagonal") != std::string::npos);
+    // The mistake's description in this graph's names (S, Z, dS), not softmax's generic letters.
+    CHECK(diag.hint == "dZ should be S ⊙ (dS − colsum(S ⊙ dS)) (4×9); yours equals the derivation with a mistake at "
+                       "S = softmax(Z) — only the Jacobian's diagonal kept, as if softmax were element-wise: "
+                       "dZ = dS ⊙ S(1 − S)");
     CHECK(one(m.tape, m.J, "dW", dot(m.dZ_diagonal(), T(m.X))).diagnosis == "diagonal_jacobian");
 
     const GradientReport per_sample = one(m.tape, m.J, "db", m.dZ);
@@ -172,11 +174,15 @@ TEST_CASE("verify on tanh + MSE: tanh' left out or taken at the output, the 2 of
     CHECK(at_output.node == "H");
     CHECK(at_output.op == "tanh");
     CHECK(at_output.hint.find("at H = tanh(Z1)") != std::string::npos);
+    CHECK(at_output.hint.substr(at_output.hint.find(" — ")) ==
+          " — tanh' evaluated at the output H instead of at Z1: dZ1 = dH ⊙ (1 − tanh(H)²)");
     CHECK(one(m.tape, m.J, "dW1", dot(dZ1_at_output, T(m.X))).diagnosis == "derivative_at_output");
 
     const GradientReport no_tanh = one(m.tape, m.J, "dW1", dot(m.dH, T(m.X)));  // dZ1 = dH
     CHECK(no_tanh.diagnosis == "missing_activation_derivative");
     CHECK(no_tanh.node == "H");
+    // tanh's description in this graph's names: H, Z1, dH -- not the generic A, Z.
+    CHECK(no_tanh.hint.substr(no_tanh.hint.find(" — ")) == " — tanh' = 1 − H² left out: dZ1 = dH");
 
     // d(e²) = e instead of 2e: half the gradient, with N = 16 not 2.
     const Matrix dP_no_two = (m.P - m.Tg) / m.N;
@@ -190,6 +196,26 @@ TEST_CASE("verify on tanh + MSE: tanh' left out or taken at the output, the 2 of
     CHECK(no_mean.factor == 16);
     CHECK(no_mean.op == "mean");  // the mean's own mistake names the place
     CHECK(one(m.tape, m.J, "db2", 2.0 * (m.P - m.Tg) / m.N).diagnosis == "not_summed");
+}
+
+TEST_CASE("verify: a matmul gradient transposed inside the chain, in the graph's names") {
+    // J = mean(Y ⊙ Y), Y = H X, H = tanh(W) square: dH transposed at Y gives dW = dHᵀ ⊙ (1 − H²),
+    // not the truth transposed (1 − H² is not symmetric), so only matmul's own mistake explains it.
+    Tape tape;
+    const Matrix W = random_matrix(3, 3, 75), X = random_matrix(3, 4, 76);
+    const Var Wv = tape.variable(W, "W");
+    const Var H = tanh(Wv).named("H");
+    const Var Y = matmul(H, tape.constant(X, "X")).named("Y");
+    const Var J = mean(Y * Y).named("J");
+    const Matrix h = xt::tanh(W);
+    const Matrix dH = dot(2.0 * dot(h, X) / 12.0, T(X));
+    CHECK(one(tape, J, "dW", dH * (1.0 - h * h)).diagnosis == "ok");
+    const GradientReport r = one(tape, J, "dW", T(dH) * (1.0 - h * h));
+    CHECK(r.diagnosis == "transposed");
+    CHECK(r.node == "Y");
+    CHECK(r.op == "matmul");
+    CHECK(r.hint == "dW should be dH ⊙ (1 − H²) (3×3); yours equals the derivation with a mistake at Y = H X — "
+                    "dH transposed: (dY Xᵀ)ᵀ = X dYᵀ instead of dY Xᵀ");
 }
 
 TEST_CASE("verify: first wrong step on a chain with the mistake in the middle (tanh + MSE)") {
@@ -274,7 +300,17 @@ TEST_CASE("verify on L2-regularized logistic regression: the penalty's path, σ'
     CHECK(at_output.diagnosis == "derivative_at_output");
     CHECK(at_output.node == "A");
     CHECK(at_output.op == "sigmoid");
+    CHECK(at_output.hint.substr(at_output.hint.find(" — ")) ==
+          " — σ' evaluated at the activation A instead of at Z: dZ = dA ⊙ σ(A)(1 − σ(A))");
     CHECK(one(m.tape, m.J, "dZ", m.dA).diagnosis == "missing_activation_derivative");
+
+    // The data term's mean without its 1/n, the penalty's term right: not a multiple of the truth,
+    // so the mean's own mistake explains it, written with the mean's operand and n = 10.
+    const GradientReport no_mean = one(m.tape, m.J, "dw", dot(m.n * m.dZ, T(m.X)) + m.lambda * m.w);
+    CHECK(no_mean.diagnosis == "missing_mean_factor");
+    CHECK(no_mean.op == "mean");
+    CHECK(no_mean.hint.substr(no_mean.hint.find(" — ")) ==
+          " — the 1/10 of mean(y ⊙ log(A) + (1 − y) ⊙ log(1 − A)) left out (the gradient of a sum)");
 
     CHECK(one(m.tape, m.J, "db", m.dZ).diagnosis == "not_summed");   // 1×10 for a 1×1 bias
     CHECK(one(m.tape, m.J, "db", -m.db).diagnosis == "sign_flipped"); // 1×1: never "scaled −1"
@@ -308,9 +344,13 @@ TEST_CASE("verify on a Gaussian likelihood (logdet, inv): the transposes they dr
     const GradientReport logdet_t = one(g.tape, g.J, "dSigma", 0.5 * g.Si - 0.5 * dot(dot(T(g.Si), g.S), T(g.Si)));
     CHECK(logdet_t.diagnosis == "transposed");
     CHECK(logdet_t.op == "logdet");
+    CHECK(logdet_t.hint.substr(logdet_t.hint.find(" — ")) == " — Sigma⁻¹ instead of Sigma⁻ᵀ");
     const GradientReport inv_t = one(g.tape, g.J, "dSigma", 0.5 * T(g.Si) - 0.5 * dot(dot(g.Si, g.S), g.Si));
     CHECK(inv_t.diagnosis == "transposed");
     CHECK(inv_t.op == "inv");
+    // inv(Sigma) is inline, so its gradient is written d(Sigma⁻¹).
+    CHECK(inv_t.hint.substr(inv_t.hint.find(" — ")) ==
+          " — the inverse's transposes dropped: −Sigma⁻¹ d(Sigma⁻¹) Sigma⁻¹ instead of −Sigma⁻ᵀ d(Sigma⁻¹) Sigma⁻ᵀ");
     CHECK(one(g.tape, g.J, "dSigma", T(g.d)).diagnosis == "transposed");  // both: the whole gradient
     const GradientReport no_trace = one(g.tape, g.J, "dSigma", 0.5 * T(g.Si));
     CHECK(no_trace.diagnosis == "missing_path");

@@ -332,6 +332,18 @@ TEST_CASE("verify MODEL on softmax regression: a hand dW without the 1/n is a mi
     CHECK(dW["op"] == "mean");
     CHECK(gradient(report, "db")["diagnosis"] == "ok");
     CHECK(report["first_wrong_step"] == "dW");
+
+    // log_softmax's Jacobian taken as diagonal: dZ = dL ⊙ (1 − P) with dL = −Y/n, L = log_softmax(Z).
+    io::write_npy(dir / "hand/dW.npy", matmul(dZ, transposed(X)));
+    io::write_npy(dir / "hand/db.npy", row_sums(Matrix(-Y / double(n) * (1.0 - P))));
+    report = verify_json(dir, "softmax_regression.mg", 1);
+    CHECK(gradient(report, "dW")["diagnosis"] == "ok");
+    const nlohmann::json db = gradient(report, "db");
+    CHECK(db["diagnosis"] == "diagonal_jacobian");
+    CHECK(db["hint"] == "db should be row-sum of dZ (3×1); yours equals the derivation with a mistake at "
+                        "the unnamed log_softmax result #6 — only the Jacobian's diagonal kept, as if log_softmax "
+                        "were element-wise: "
+                        "dZ = d(log_softmax(Z)) ⊙ (1 − exp(log_softmax(Z)))");
 }
 
 TEST_CASE("verify MODEL on the tanh network: tanh' left out is a missing activation derivative at H") {
@@ -359,5 +371,8 @@ TEST_CASE("verify MODEL on the tanh network: tanh' left out is a missing activat
     CHECK(dW1["diagnosis"] == "missing_activation_derivative");
     CHECK(dW1["node"] == "H");
     CHECK(dW1["op"] == "tanh");
+    // The hint in the model's names: H, and W1 X + b1 (unnamed) as its formula.
+    CHECK(dW1["hint"] == "dW1 should be (dH ⊙ (1 − H²)) Xᵀ (4×2); yours equals the derivation with a mistake at "
+                         "H = tanh(W1 X + b1) — tanh' = 1 − H² left out: d(W1 X + b1) = dH");
     CHECK(report["first_wrong_step"] == "dW1");
 }

@@ -197,8 +197,9 @@ void derivative_at_output_vjp(const BackwardContext& ctx) {
     });
 }
 
-/// The two mistakes every non-linear unary element-wise op shares, with their descriptions, e.g.
-/// "σ'(Z) = A(1 − A) left out: dZ = dA" and "σ' evaluated at A = σ(Z) instead of at Z".
+/// The two mistakes every non-linear unary element-wise op shares, with their descriptions
+/// (templates, as Mistake::description), e.g. "tanh' = 1 − {out}² left out: d{0} = {g}" and
+/// "tanh' evaluated at the output {out} instead of at {0}: d{0} = {g} ⊙ (1 − tanh({out})²)".
 template <class Op>
 std::vector<Mistake> activation_mistakes(const char* missing, const char* at_output) {
     return {{"missing_activation_derivative", missing, 0, &passthrough_vjp},

@@ -57,6 +57,15 @@ std::vector<ExplainLine> explain(const Tape& tape, const Var& output);
 std::vector<ExplainLine> explain(const GraphBuilder& f, const std::vector<Matrix>& inputs,
                                  const std::vector<std::string>& names, bool check = false);
 
+/// A template of `at`'s op in <autodiff/op.hpp>'s notation (a rule, a mistake's description) in the
+/// names explain(tape, output) gives: each operand and {out} by its label or, written inline, its
+/// formula; parameters and {N} by value; {g} as the gradient of `at`'s output ("dH", or
+/// "d(W1 X + b1)" for an inline node); an operand after the differential d as dW1 or d(W1 X + b1).
+/// "tanh' = 1 − {out}² left out: d{0} = {g}" at H = tanh(W1 X + b1) reads
+/// "tanh' = 1 − H² left out: d(W1 X + b1) = dH". Text without placeholders comes back unchanged.
+/// Throws as explain() does.
+std::string explain_template(const Tape& tape, const Var& output, const Var& at, const std::string& text);
+
 /// The lines as aligned text: "Forward", "Backward" and "Notes" sections, one equation per line.
 std::string format_explanation(const std::vector<ExplainLine>& lines);
 

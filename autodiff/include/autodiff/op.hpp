@@ -7,14 +7,17 @@
 // Built-in ops are defined this way (autodiff/src/*_ops.cpp) and so can user ops be
 // (examples/custom_op). <autodiff/registry.hpp> finds definitions by name.
 //
-// Rule templates. OpDef::forward, InputRule::rule, ::shapes and ::layout are small templates in
-// Unicode (and LaTeX for forward and rule) with these placeholders:
+// Rule templates. OpDef::forward, InputRule::rule, ::shapes, ::layout and Mistake::description are
+// small templates in Unicode (and LaTeX for forward and rule) with these placeholders:
 //   {g}         the upstream gradient (the gradient of the op's output)
 //   {0}, {1}    operand 0, 1, ... (in explain: its formula or label; in tables: its signature name)
 //   {out}       the op's output
 //   {N}         entries of operand 0 per output entry (mean's N: all of them, or one column's)
 //   {<param>}   a numeric parameter by its name in OpDef::params, e.g. {p} of pow(x, p)
 //   {shape:out}, {shape:i}, {shapeT:i}   (shapes templates only) "64×7", or transposed "7×64"
+// Right after the differential d, an operand that is not a bare name gets parentheses: d{0} reads
+// dW1, or d(W1 X + b1). A superscript meeting an operand's own is written once: {0}ᵀ of Aᵀ is A,
+// of S⁻¹ is S⁻ᵀ, and of S⁻ᵀ is S⁻¹ ({0}⁻¹ of Aᵀ likewise is A⁻ᵀ).
 // explain() reads a rule of the form "[−]{g} ⊙ A ⊘ B / {N} ..." as a chain of element-wise factors
 // applied to the gradient (scalar operands and numbers fold into one coefficient, as the slides'
 // 1/n); any other form (e.g. "{g} {1}ᵀ") is substituted as written. Operands get parentheses only
@@ -65,7 +68,11 @@ struct InputRule {
 /// written with ctx.replace_grad_input(i, rows, cols).
 struct Mistake {
     const char* code;         ///< "missing_activation_derivative", "not_summed", "transposed", ...
-    const char* description;  ///< one line: what the hand derivation got wrong
+    /// One line: what the hand derivation got wrong, a template as the rules are. verify's hints
+    /// write it at the node in the model's names ("tanh' = 1 − {out}² left out: d{0} = {g}" at
+    /// H = tanh(W1 X + b1): "tanh' = 1 − H² left out: d(W1 X + b1) = dH"), the derivative table
+    /// with the signature's names ("dx = g"). Text without placeholders is shown as written.
+    const char* description;
     std::size_t input;        ///< the operand whose gradient is wrong
     BackwardFn vjp;           ///< the wrong VJP, run by a mutated reverse pass
 };

@@ -42,8 +42,8 @@ std::string derivative_table_markdown();
 /// The README's op table (one row per signature), the text between the op-table markers.
 std::string readme_op_table();
 
-/// A rule template with generic names: {g} -> g, {i} -> the operand's name in the signature,
-/// {out} -> out, parameters by name, {N} -> N. latex selects the LaTeX spelling.
+/// A template (a rule, a mistake's description) with generic names: {g} -> g, {i} -> the operand's
+/// name in the signature, {out} -> out, parameters by name, {N} -> N.
 std::string generic_rule_text(const OpDef& def, const char* rule);
 
 }  // namespace matgrad
