@@ -681,16 +681,29 @@ std::vector<ExplainLine> Explainer::run() {
         line.lhs = "d" + label_[k];
         line.node = k;
         line.shape = v.shape();
+        // Paths that reach the same matrix are one term: R ⊙ R sends (1/20) R down twice, and a
+        // person writes dR = (1/10) R.
+        std::vector<Sym> like_terms;
         for (const Term& t : terms_[k]) {
-            const std::string text = sym_text(t.value).text;
+            const auto same = std::find_if(like_terms.begin(), like_terms.end(),
+                                           [&](const Sym& s) { return s.part.text == t.value.part.text; });
+            if (same == like_terms.end())
+                like_terms.push_back(t.value);
+            else
+                same->coef += t.value.coef;
+            if (line.layout.empty()) line.layout = t.layout;
+        }
+        for (const Sym& term : like_terms) {
+            if (term.coef == 0.0) continue;  // paths that cancel
+            const std::string text = sym_text(term).text;
             if (line.formula.empty())
                 line.formula = text;
             else if (text.rfind("−", 0) == 0)
                 line.formula += " − " + text.substr(std::string("−").size());
             else
                 line.formula += " + " + text;
-            if (line.layout.empty()) line.layout = t.layout;
         }
+        if (line.formula.empty()) line.formula = "0";
         line.shapes = terms_[k].size() == 1 ? terms_[k].front().shapes
                                             : shape_of(v) + " (sum of " + std::to_string(terms_[k].size()) +
                                                   " paths)";

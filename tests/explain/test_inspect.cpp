@@ -124,8 +124,20 @@ TEST_CASE("explain: generic ops, shared intermediates, unused variables") {
     const std::vector<ExplainLine> l2 = explain(t2, out);
     const std::string t = "t" + std::to_string(s.index());
     CHECK(line_for(l2, t).formula == "σ(a)");
-    CHECK(line_for(l2, "d" + t).formula == "(1/3) " + t + " + (1/3) " + t);
+    // Both uses send (1/3) t: one term, as a person writes it, and the shapes say two paths met.
+    CHECK(line_for(l2, "d" + t).formula == "(2/3) " + t);
+    CHECK(line_for(l2, "d" + t).shapes == "3×1 (sum of 2 paths)");
     CHECK(line_for(l2, "da").formula == "d" + t + " ⊙ " + t + "(1 − " + t + ")");
+
+    // Paths that cancel leave 0: d(c − c) gives dc = dD − dD.
+    Tape t3;
+    const Var c = t3.variable(random_matrix(2, 2, 7), "c");
+    const Var D = (c - c).named("D");
+    const Var o = sum(D * t3.constant(random_matrix(2, 2, 8), "E")).named("o");
+    t3.backward(o);
+    const std::vector<ExplainLine> l3 = explain(t3, o);
+    CHECK(line_for(l3, "dD").formula == "E");
+    CHECK(line_for(l3, "dc").formula == "0");
 }
 
 // A matmul operand that is already a transpose: the rule's {1}ᵀ must read L, not Lᵀᵀ.
