@@ -392,11 +392,16 @@ void Verifier::read_graph() {
     }
 }
 
-// "A1 = σ(Z1)", or the node's description when it has no name.
+// "A1 = σ(Z1)". A node without a line of its own is written inline in the line of the node that
+// uses it, so it is named as it reads there: "log_softmax(Z) in J = −mean(sum(Y ⊙ log_softmax(Z), 0))".
 std::string Verifier::where(std::size_t k) const {
     const Var v = tape_.node(k);
-    const auto f = forward_.find(k);
-    return v.name().empty() || f == forward_.end() ? v.describe() : v.name() + " = " + f->second;
+    if (const auto f = forward_.find(k); f != forward_.end()) return v.name() + " = " + f->second;
+    std::size_t line = k;
+    while (forward_.count(line) == 0 && consumers_[line].size() == 1) line = consumers_[line].front().first;
+    const auto f = forward_.find(line);
+    if (f == forward_.end() || tape_.node(line).name().empty()) return v.describe();
+    return explain_template(tape_, out_, v, "{out}") + " in " + tape_.node(line).name() + " = " + f->second;
 }
 
 void Verifier::add_passes() {

@@ -340,9 +340,10 @@ TEST_CASE("verify MODEL on softmax regression: a hand dW without the 1/n is a mi
     CHECK(gradient(report, "dW")["diagnosis"] == "ok");
     const nlohmann::json db = gradient(report, "db");
     CHECK(db["diagnosis"] == "diagonal_jacobian");
+    // log_softmax(Z) has no line of its own: the hint writes it as it reads inline in J.
     CHECK(db["hint"] == "db should be row-sum of dZ (3×1); yours equals the derivation with a mistake at "
-                        "the unnamed log_softmax result #6 — only the Jacobian's diagonal kept, as if log_softmax "
-                        "were element-wise: "
+                        "log_softmax(Z) in J = −mean(sum(Y ⊙ log_softmax(Z), 0)) — only the Jacobian's diagonal "
+                        "kept, as if log_softmax were element-wise: "
                         "dZ = d(log_softmax(Z)) ⊙ (1 − exp(log_softmax(Z)))");
 }
 
