@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -728,8 +729,22 @@ std::vector<ExplainLine> Explainer::run() {
 
 std::vector<ExplainLine> explain(const Tape& tape, const Var& output) { return Explainer(tape, output).run(); }
 
+struct TemplateNames::Impl {
+    Explainer explainer;
+};
+
+TemplateNames::TemplateNames(const Tape& tape, const Var& output)
+    : impl_(std::make_unique<Impl>(Impl{Explainer(tape, output)})) {}
+TemplateNames::~TemplateNames() = default;
+TemplateNames::TemplateNames(TemplateNames&&) noexcept = default;
+TemplateNames& TemplateNames::operator=(TemplateNames&&) noexcept = default;
+
+std::string TemplateNames::operator()(const Var& at, const std::string& text) const {
+    return impl_->explainer.render_at(at, text);
+}
+
 std::string explain_template(const Tape& tape, const Var& output, const Var& at, const std::string& text) {
-    return Explainer(tape, output).render_at(at, text);
+    return TemplateNames(tape, output)(at, text);
 }
 
 std::vector<ExplainLine> explain(const GraphBuilder& f, const std::vector<Matrix>& inputs,

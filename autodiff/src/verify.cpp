@@ -353,6 +353,7 @@ private:
     std::vector<std::size_t> backward_order_;                // explain's reverse-pass order
     std::vector<double> counts_;                             // N of every mean
     std::vector<MutatedPass> passes_;
+    std::optional<TemplateNames> names_;  // mistake descriptions and inline nodes in the graph's names
 };
 
 std::size_t Verifier::resolve(const std::string& name) const {
@@ -384,6 +385,7 @@ void Verifier::read_graph() {
     reaches_[n_ - 1] = true;
     for (std::size_t k = n_ - 1; k-- > 0;)
         for (const auto& [c, slot] : consumers_[k]) reaches_[k] = reaches_[k] || reaches_[c];
+    names_.emplace(tape_, out_);
     for (const ExplainLine& line : explain(tape_, out_)) {
         if (line.kind == ExplainLine::Kind::forward) forward_[line.node] = line.formula;
         if (line.kind != ExplainLine::Kind::backward) continue;
@@ -401,7 +403,7 @@ std::string Verifier::where(std::size_t k) const {
     while (forward_.count(line) == 0 && consumers_[line].size() == 1) line = consumers_[line].front().first;
     const auto f = forward_.find(line);
     if (f == forward_.end() || tape_.node(line).name().empty()) return v.describe();
-    return explain_template(tape_, out_, v, "{out}") + " in " + tape_.node(line).name() + " = " + f->second;
+    return (*names_)(v, "{out}") + " in " + tape_.node(line).name() + " = " + f->second;
 }
 
 void Verifier::add_passes() {
@@ -414,7 +416,7 @@ void Verifier::add_passes() {
             const Mistake& mistake = def->mistakes[m];
             if (!mistake_applies(v, mistake)) continue;
             passes_.push_back({{{k, m}}, mistake.code, "the derivation with a mistake at " + where(k),
-                               explain_template(tape_, out_, v, mistake.description),
+                               (*names_)(v, mistake.description),
                                v.name().empty() ? v.describe() : v.name(), def->name});
         }
     }

@@ -12,6 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -57,13 +58,32 @@ std::vector<ExplainLine> explain(const Tape& tape, const Var& output);
 std::vector<ExplainLine> explain(const GraphBuilder& f, const std::vector<Matrix>& inputs,
                                  const std::vector<std::string>& names, bool check = false);
 
-/// A template of `at`'s op in <autodiff/op.hpp>'s notation (a rule, a mistake's description) in the
-/// names explain(tape, output) gives: each operand and {out} by its label or, written inline, its
-/// formula; parameters and {N} by value; {g} as the gradient of `at`'s output ("dH", or
+/// Templates of ops in <autodiff/op.hpp>'s notation (a rule, a mistake's description) in the names
+/// explain(tape, output) gives: each operand and {out} by its label or, written inline, its
+/// formula; parameters and {N} by value; {g} as the gradient of the node's output ("dH", or
 /// "d(W1 X + b1)" for an inline node); an operand after the differential d as dW1 or d(W1 X + b1).
 /// "tanh' = 1 − {out}² left out: d{0} = {g}" at H = tanh(W1 X + b1) reads
 /// "tanh' = 1 − H² left out: d(W1 X + b1) = dH". Text without placeholders comes back unchanged.
-/// Throws as explain() does.
+/// The graph's names are read once, when constructed: keep one to render many templates (verify
+/// renders every mistake at every node).
+class TemplateNames {
+public:
+    /// Reads the names of the graph behind `output`; throws as explain() does.
+    TemplateNames(const Tape& tape, const Var& output);
+    ~TemplateNames();
+    /// Movable, not copyable.
+    TemplateNames(TemplateNames&&) noexcept;
+    /// Movable, not copyable.
+    TemplateNames& operator=(TemplateNames&&) noexcept;
+    /// `text` as a template of the op at node `at`.
+    std::string operator()(const Var& at, const std::string& text) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// One template: TemplateNames(tape, output)(at, text).
 std::string explain_template(const Tape& tape, const Var& output, const Var& at, const std::string& text);
 
 /// The lines as aligned text: "Forward", "Backward" and "Notes" sections, one equation per line.
