@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -381,6 +382,7 @@ private:
     };
 
     Expr forward_expr(const Var& v, bool top = false) const;
+    Expr render_forward(const Var& v) const;
     // A placeholder of v's templates: operands, out, N, parameters, shapes; g is `g`.
     Expr resolve(const Var& v, const std::string& key, const Expr& g) const;
     bool number_key(const Var& v, const std::string& key, double& value) const;
@@ -395,6 +397,9 @@ private:
     std::vector<bool> ancestor_;  // the output depends on this node
     std::vector<bool> has_line_;  // gets its own equation (and is referred to by its label)
     std::vector<std::string> label_;
+    // Every ancestor's forward formula, rendered once when constructed: explain's lines and rules
+    // and verify's hints (every mistake at every node) all refer to the same inline formulas.
+    std::vector<std::optional<Expr>> formula_;
     std::vector<std::vector<Term>> terms_;
 };
 
@@ -433,6 +438,10 @@ Explainer::Explainer(const Tape& tape, const Var& output)
             label_[k] = (std::string(v.op()) == "variable" ? "v" : std::string(v.op()) == "constant" ? "c" : "t") +
                         std::to_string(k);
     }
+    formula_.resize(output.index() + 1);
+    for (std::size_t k = 0; k <= output.index(); ++k)  // inputs first: each formula reuses theirs
+        if (ancestor_[k] && !is_leaf(tape.node(k)) && !is_scalar_literal(tape.node(k)))
+            formula_[k] = render_forward(tape.node(k));
 }
 
 bool Explainer::number_key(const Var& v, const std::string& key, double& value) const {
@@ -492,6 +501,12 @@ Expr Explainer::forward_expr(const Var& v, bool top) const {
         return {number_text(x), x < 0 ? kSum : kAtom};
     }
     if (!top && has_line_[v.index()]) return {label_[v.index()], kAtom};
+    if (v.index() < formula_.size() && formula_[v.index()]) return *formula_[v.index()];
+    return render_forward(v);
+}
+
+// The op's forward template with each operand's label or inline formula.
+Expr Explainer::render_forward(const Var& v) const {
     const OpDef* def = v.def();
     std::string t = def != nullptr && *def->forward.unicode ? def->forward.unicode : default_forward(v);
     // A scalar factor is written as the slides do: 2 X, X / 2.

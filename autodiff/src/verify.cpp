@@ -412,10 +412,11 @@ void Verifier::add_passes() {
         const Var v = tape_.node(k);
         const OpDef* def = v.def();
         if (def == nullptr || def->mistakes.empty() || !eligible(k)) continue;
+        const std::string form = "the derivation with a mistake at " + where(k);  // one per node
         for (std::size_t m = 0; m < def->mistakes.size(); ++m) {
             const Mistake& mistake = def->mistakes[m];
             if (!mistake_applies(v, mistake)) continue;
-            passes_.push_back({{{k, m}}, mistake.code, "the derivation with a mistake at " + where(k),
+            passes_.push_back({{{k, m}}, mistake.code, form,
                                (*names_)(v, mistake.description),
                                v.name().empty() ? v.describe() : v.name(), def->name});
         }
