@@ -49,9 +49,8 @@ std::pair<double, double> loss_and_metric(MLP& model, Task task, Tape& tape, con
 }
 
 std::unique_ptr<Optimizer> make_optimizer(const FitOptions& o) {
-    const double decay = o.weight_decay;
-    if (o.optimizer == "sgd") return std::make_unique<SGD>(o.learning_rate, decay);
-    if (o.optimizer == "adam") return std::make_unique<Adam>(o.learning_rate, 0.9, 0.999, 1e-8, decay);
+    if (o.optimizer == "sgd") return std::make_unique<SGD>(o.learning_rate, o.weight_decay);
+    if (o.optimizer == "adam") return std::make_unique<Adam>(o.learning_rate, 0.9, 0.999, 1e-8, o.weight_decay);
     throw std::invalid_argument("fit: unknown optimizer '" + o.optimizer + "' (use adam or sgd)");
 }
 
