@@ -47,28 +47,29 @@ int run_predict(const PredictOptions& o) {
     if (o.probabilities && model.target.task == nn::Task::regression)
         throw std::invalid_argument("--probabilities: the model in " + o.model +
                                     " is a regression model; it predicts numbers, not classes");
-    const io::CsvTable table = io::read_csv(o.csv);
+    io::CsvReader reader(o.csv);
+    const std::vector<std::string>& header = reader.header();
 
     // Features by name, so the column order may differ from the training CSV; the label column
     // may be present (then accuracy or R² is reported) or absent. Anything else is refused.
     std::vector<std::size_t> feature_columns;
-    for (const std::string& name : model.feature_names)
-        feature_columns.push_back(find_column(table, name, o.csv));
-    std::size_t label_column = table.header.size();
-    for (std::size_t c = 0; c < table.header.size(); ++c) {
-        if (table.header[c] == model.label) {
+    for (const std::string& name : model.feature_names) feature_columns.push_back(find_column(header, name, o.csv));
+    std::size_t label_column = header.size();
+    for (std::size_t c = 0; c < header.size(); ++c) {
+        if (header[c] == model.label) {
             label_column = c;
-        } else if (std::find(model.feature_names.begin(), model.feature_names.end(), table.header[c]) ==
+        } else if (std::find(model.feature_names.begin(), model.feature_names.end(), header[c]) ==
                    model.feature_names.end()) {
-            throw io::InputError(o.csv + ": column " + std::to_string(c + 1) + " '" +
-                                 table.header[c] + "' is neither a feature of the model in " +
-                                 o.model + " nor its label '" + model.label + "'");
+            throw io::InputError(o.csv + ": column " + std::to_string(c + 1) + " '" + header[c] +
+                                 "' is neither a feature of the model in " + o.model + " nor its label '" +
+                                 model.label + "'");
         }
     }
-    const Matrix X = features_by_column(table, feature_columns);
-    const bool labelled = label_column < table.header.size();
-    const nn::Evaluation evaluation = labelled ? naming_the_file(table, label_column, o.csv, [&] {
-        return nn::evaluate(model, X, features_by_column(table, {label_column}));
+    Matrix X, y;
+    read_features_and_label(reader, feature_columns, label_column, X, y);
+    const bool labelled = label_column < header.size();
+    const nn::Evaluation evaluation = labelled ? naming_the_file(header, label_column, o.csv, [&] {
+        return nn::evaluate(model, X, y);
     }) : nn::Evaluation{};
     const nn::Prediction prediction = model.predict(X);
 

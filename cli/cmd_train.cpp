@@ -139,21 +139,21 @@ std::string loss_plot(const TrainCommand& o, const nn::TrainResult& r) {
 
 int run_train(const TrainCommand& o) {
     const nn::TrainOptions options = to_options(o);
-    const io::CsvTable table = io::read_csv(o.csv);
-    const std::size_t label_column =
-        o.label.empty() ? table.header.size() - 1 : find_column(table, o.label, o.csv);
+    io::CsvReader reader(o.csv);
+    const std::vector<std::string>& header = reader.header();
+    const std::size_t label_column = o.label.empty() ? header.size() - 1 : find_column(header, o.label, o.csv);
     std::vector<std::size_t> feature_columns;
     std::vector<std::string> feature_names;
-    for (std::size_t c = 0; c < table.header.size(); ++c)
+    for (std::size_t c = 0; c < header.size(); ++c)
         if (c != label_column) {
             feature_columns.push_back(c);
-            feature_names.push_back(table.header[c]);
+            feature_names.push_back(header[c]);
         }
     if (feature_columns.empty())
-        throw io::InputError(o.csv + ": has only the label column '" + table.header[label_column] +
+        throw io::InputError(o.csv + ": has only the label column '" + header[label_column] +
                              "'; there are no features to learn from");
-    const Matrix y = features_by_column(table, {label_column});
-    const Matrix X = features_by_column(table, feature_columns);
+    Matrix X, y;
+    read_features_and_label(reader, feature_columns, label_column, X, y);
     const nn::TaskChoice choice = nn::choose_task(y, options.task);
     std::printf("task %s: %s%s\n", nn::task_name(choice.task), choice.reason.c_str(),
                 options.task ? "" : "; --task overrides");
@@ -163,8 +163,8 @@ int run_train(const TrainCommand& o) {
     const nn::FitHooks hooks{
         [&](const nn::EpochRecord& e) { progress.epoch_done(e.epoch, e.train_loss, e.train_metric, e.test_metric); },
         [] { return interrupt_requested != 0; }};
-    const nn::TrainResult r = naming_the_file(table, label_column, o.csv, [&] {
-        return nn::train(X, y, feature_names, table.header[label_column], options, hooks);
+    const nn::TrainResult r = naming_the_file(header, label_column, o.csv, [&] {
+        return nn::train(X, y, feature_names, header[label_column], options, hooks);
     });
     progress.finish();
 

@@ -1,4 +1,4 @@
-// From a CSV table (rows = samples) to the matrices nn takes (columns = samples, as in the slides),
+// From a CSV file (rows = samples) to the matrices nn takes (columns = samples, as in the slides),
 // shared by `matgrad train` and `matgrad predict`, and nn's complaints about targets turned into
 // errors that name the file, line and column.
 #pragma once
@@ -11,22 +11,26 @@
 
 namespace matgrad::cli {
 
-/// The index of column `name`; io::InputError naming `file` and listing the columns if absent.
-std::size_t find_column(const io::CsvTable& table, const std::string& name, const std::string& file);
+/// The index of column `name` in `header`; io::InputError naming `file` and listing the columns
+/// if absent.
+std::size_t find_column(const std::vector<std::string>& header, const std::string& name, const std::string& file);
 
-/// The given columns of every row, transposed: columns.size() x rows.
-Matrix features_by_column(const io::CsvTable& table, const std::vector<std::size_t>& columns);
+/// Reads every row of `reader`: the columns `features` as the rows of X (features.size() x rows)
+/// and column `label` as y (1 x rows).
+void read_features_and_label(io::CsvReader& reader, const std::vector<std::size_t>& features, std::size_t label,
+                             Matrix& X, Matrix& y);
 
 /// Runs `work` (an nn call on the targets of `column`) and turns its complaints into io::InputError
 /// naming `file`: an nn::TargetError also by the line and column of the bad value, e.g.
 /// "d.csv: line 3, column 3 (y): the label is 2; labels must be 0 or 1".
 template <class Work>
-auto naming_the_file(const io::CsvTable& table, std::size_t column, const std::string& file, Work&& work) {
+auto naming_the_file(const std::vector<std::string>& header, std::size_t column, const std::string& file,
+                     Work&& work) {
     try {
         return work();
     } catch (const nn::TargetError& e) {
         throw io::InputError(file + ": line " + std::to_string(e.sample + 2) + ", column " +
-                             std::to_string(column + 1) + " (" + table.header[column] + "): " + e.what());
+                             std::to_string(column + 1) + " (" + header[column] + "): " + e.what());
     } catch (const std::invalid_argument& e) {
         throw io::InputError(file + ": " + e.what());
     }

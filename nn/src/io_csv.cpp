@@ -1,12 +1,20 @@
 // Numeric CSV: a header line of column names, then rows of finite numbers, with RFC 4180 quoting.
 // Every problem is an InputError naming the file, the line (1 = the header) and the column
 // (1-based, with its name).
+//
+// One pass: each record is tokenized and its numbers converted with std::from_chars straight into
+// the caller's matrices; a plain number cell takes a fast path that reads it once. Quoting errors
+// are reported before any other problem (a misplaced quote can make every later complaint wrong),
+// so another problem is thrown only after the rest of the file is scanned for them.
 #include "io_files.hpp"
 
 #include <nn/io.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
+#include <optional>
 #include <set>
 
 namespace matgrad::io {
@@ -17,74 +25,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && blank(s.front())) s.remove_prefix(1);
     while (!s.empty() && blank(s.back())) s.remove_suffix(1);
     return s;
-}
-
-/// One line's (or, with a quoted line break, several lines') fields, RFC 4180: a field in double
-/// quotes may hold commas, line breaks and "" for a quote; spaces around a field are dropped.
-struct Record {
-    std::size_t line = 0;  ///< where the record starts (1 = the header)
-    std::vector<std::string> fields;
-    bool blank = false;
-};
-
-/// The records of `text`, without the blank lines at the end. A quote that opens inside an
-/// unquoted field, text after a closing quote, or a quote never closed throws, naming the line:
-/// a field is never split at a comma that was meant to be inside it.
-std::vector<Record> split_records(std::string_view text, const std::string& name) {
-    std::vector<Record> records;
-    std::size_t line = 1, i = 0;
-    while (i < text.size()) {
-        Record record;
-        record.line = line;
-        bool any_text = false;
-        for (bool more = true; more;) {  // one field per pass
-            std::string field;
-            while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
-            if (i < text.size() && text[i] == '"') {
-                const std::size_t opened = line;
-                for (++i;; ++i) {
-                    if (i >= text.size())
-                        throw InputError(name + ": line " + std::to_string(opened) +
-                                         ": a quoted field is never closed (missing '\"')");
-                    if (text[i] == '"') {
-                        if (i + 1 < text.size() && text[i + 1] == '"') { field += '"'; ++i; continue; }
-                        ++i;
-                        break;
-                    }
-                    if (text[i] == '\n') ++line;
-                    field += text[i];
-                }
-                while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
-                if (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r')
-                    throw InputError(name + ": line " + std::to_string(line) +
-                                     ": text after a closing quote; quote the whole field, with \"\" for a quote inside");
-                field = std::string(trim(field));
-                any_text = true;
-            } else {
-                const std::size_t start = i;
-                while (i < text.size() && text[i] != ',' && text[i] != '\n' && !(text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n'))
-                    ++i;
-                field = std::string(trim(text.substr(start, i - start)));
-                if (field.find('"') != std::string::npos)
-                    throw InputError(name + ": line " + std::to_string(line) + ": a quote inside an unquoted field '" +
-                                     detail::printable(field) + "'; quote the whole field, with \"\" for a quote inside");
-                any_text = any_text || !field.empty();
-            }
-            record.fields.push_back(std::move(field));
-            if (i < text.size() && text[i] == ',') {
-                ++i;
-                any_text = true;
-            } else {
-                more = false;
-                if (i < text.size() && text[i] == '\r') ++i;
-                if (i < text.size() && text[i] == '\n') { ++i; ++line; }
-            }
-        }
-        record.blank = !any_text;
-        records.push_back(std::move(record));
-    }
-    while (!records.empty() && records.back().blank) records.pop_back();
-    return records;
 }
 
 enum class NumberStatus { ok, not_a_number, out_of_range, not_finite };
@@ -99,72 +39,340 @@ NumberStatus parse_number(std::string_view cell, double& value) {
     return NumberStatus::ok;
 }
 
+/// A record's place and shape.
+struct RecordShape {
+    std::size_t line = 0;  ///< where the record starts (1 = the header)
+    std::size_t fields = 0;
+    bool blank = false;  ///< one field of nothing but spaces
+};
+
+/// Cells that are only tokenized (the scan for quoting errors, blank lines).
+struct SkipCells {
+    static constexpr bool numbers = false;
+    void field(std::size_t, std::string_view) {}
+    void number(std::size_t, double) {}
+};
+
+struct HeaderCells {
+    static constexpr bool numbers = false;
+    std::vector<std::string> names;
+    void field(std::size_t, std::string_view text) { names.emplace_back(text); }
+    void number(std::size_t, double) {}
+};
+
+/// A data record's cells into the target rows (`rows[c]` already at this sample; null: dropped);
+/// the first bad cell is kept for the message.
+struct DataCells {
+    static constexpr bool numbers = true;
+    const std::vector<double*>& rows;
+    std::size_t sample = 0;
+    struct Bad {
+        std::size_t column;
+        NumberStatus status;
+        std::string text;
+    };
+    std::optional<Bad> bad;
+
+    void number(std::size_t c, double value) {
+        if (c < rows.size() && rows[c] != nullptr) rows[c][sample] = value;
+    }
+    void field(std::size_t c, std::string_view text) {
+        if (c >= rows.size()) return;
+        double value = 0;
+        const NumberStatus status = parse_number(text, value);
+        if (status == NumberStatus::ok) number(c, value);
+        else if (!bad) bad = Bad{c, status, std::string(text)};
+    }
+};
+
 }  // namespace
 
-CsvTable parse_csv(std::string_view text, const std::string& name) {
-    constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
-    if (text.substr(0, utf8_bom.size()) == utf8_bom) text.remove_prefix(utf8_bom.size());
-    const std::vector<Record> lines = split_records(text, name);
-    if (lines.empty())
-        throw InputError(name + ": is empty; expected a header line of column names, then rows "
-                                "of numbers");
+/// The text and the tokenizer's place in it.
+struct CsvReader::Source {
+    std::optional<detail::FileBytes> file;
+    std::string_view text;  // after the byte-order mark
+    std::size_t offset = 0;  // of text in the file (the BOM), for FileBytes::release
+    std::size_t pos = 0, line = 1;
+    std::size_t released = 0;  // text before this is given back (FileBytes::release)
+    std::size_t rows_bound = 0;  // data rows in the file: lines, so at most (but a lone '\r' after
+                                 // a quoted field also ends a record; read_all grows then)
+    std::string quoted;  // the current quoted field, unescaped
+    const std::string* name = nullptr;
 
-    CsvTable table;
+    bool at_end() const { return pos >= text.size(); }
+
+    /// One record from `pos` (RFC 4180; a quote that opens inside an unquoted field, text after a
+    /// closing quote, or a quote never closed throws, naming the line).
+    template <class Cells>
+    RecordShape record(Cells& cells) {
+        const char* const s = text.data();
+        const std::size_t size = text.size();
+        const auto blank = [&](std::size_t at) { return s[at] == ' ' || s[at] == '\t'; };
+        std::size_t i = pos;
+        RecordShape shape{line, 0, false};
+        bool any_text = false;
+        for (bool more = true; more;) {  // one field per pass
+            while (i < size && blank(i)) ++i;
+            const std::size_t column = shape.fields++;
+            if (Cells::numbers && fast_number(i, column, cells)) {
+                any_text = true;
+            } else if (i < size && s[i] == '"') {
+                quoted.clear();
+                const std::size_t opened = line;
+                for (++i;; ++i) {
+                    if (i >= size)
+                        throw InputError(*name + ": line " + std::to_string(opened) +
+                                         ": a quoted field is never closed (missing '\"')");
+                    if (s[i] == '"') {
+                        if (i + 1 < size && s[i + 1] == '"') { quoted += '"'; ++i; continue; }
+                        ++i;
+                        break;
+                    }
+                    if (s[i] == '\n') ++line;
+                    quoted += s[i];
+                }
+                while (i < size && blank(i)) ++i;
+                if (i < size && s[i] != ',' && s[i] != '\n' && s[i] != '\r')
+                    throw InputError(*name + ": line " + std::to_string(line) +
+                                     ": text after a closing quote; quote the whole field, with \"\" for a quote inside");
+                cells.field(column, trim(quoted));
+                any_text = true;
+            } else {
+                const std::size_t start = i;
+                while (i < size && s[i] != ',' && s[i] != '\n' && !(s[i] == '\r' && i + 1 < size && s[i + 1] == '\n'))
+                    ++i;
+                const std::string_view field = trim(text.substr(start, i - start));
+                if (field.find('"') != std::string_view::npos)
+                    throw InputError(*name + ": line " + std::to_string(line) + ": a quote inside an unquoted field '" +
+                                     detail::printable(field) + "'; quote the whole field, with \"\" for a quote inside");
+                any_text = any_text || !field.empty();
+                cells.field(column, field);
+            }
+            if (i < size && s[i] == ',') {
+                ++i;
+                any_text = true;
+            } else {
+                more = false;
+                if (i < size && s[i] == '\r') ++i;
+                if (i < size && s[i] == '\n') { ++i; ++line; }
+            }
+        }
+        shape.blank = !any_text;
+        pos = i;
+        return shape;
+    }
+
+    /// A plain number (spaces around it allowed) ending its field: converted once, `i` moved to
+    /// the field's end. Anything else is left to the general path, which also words the errors.
+    template <class Cells>
+    bool fast_number(std::size_t& i, std::size_t column, Cells& cells) const {
+        const char* p = text.data() + i;
+        const char* const end = text.data() + text.size();
+        if (p < end && *p == '+') ++p;
+        double value = 0;
+        const auto [ptr, ec] = std::from_chars(p, end, value);
+        if (ec != std::errc() || !std::isfinite(value)) return false;
+        const char* q = ptr;
+        while (q < end && (*q == ' ' || *q == '\t')) ++q;
+        if (q < end && *q != ',' && *q != '\n' && !(*q == '\r' && q + 1 < end && q[1] == '\n')) return false;
+        cells.number(column, value);
+        i = static_cast<std::size_t>(q - text.data());
+        return true;
+    }
+
+    /// True (and at the end) if only blank records remain; otherwise the position is unchanged.
+    bool only_blank_records_left() {
+        const std::size_t saved_pos = pos, saved_line = line;
+        SkipCells skip;
+        while (!at_end())
+            if (!record(skip).blank) {
+                pos = saved_pos;
+                line = saved_line;
+                return false;
+            }
+        return true;
+    }
+
+    /// Throws `message`, unless the rest of the file has a quoting error: that one is thrown.
+    [[noreturn]] void fail(const std::string& message) {
+        SkipCells skip;
+        while (!at_end()) record(skip);
+        throw InputError(message);
+    }
+
+    /// Gives back the pages of text[released, end).
+    void release(std::size_t end) {
+        if (file) file->release(offset + released, offset + end);
+        released = end;
+    }
+};
+
+CsvReader::CsvReader(const std::string& path) : source_(std::make_unique<Source>()), name_(path) {
+    source_->file.emplace(path);
+    start(source_->file->bytes());
+}
+
+CsvReader::CsvReader(std::string_view text, std::string name)
+    : source_(std::make_unique<Source>()), name_(std::move(name)) {
+    start(text);
+}
+
+void CsvReader::start(std::string_view text) {
+    Source& src = *source_;
+    src.name = &name_;
+    constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
+    if (text.substr(0, utf8_bom.size()) == utf8_bom) {
+        text.remove_prefix(utf8_bom.size());
+        src.offset = utf8_bom.size();
+    }
+    src.text = text;
+    if (src.only_blank_records_left())
+        throw InputError(name_ + ": is empty; expected a header line of column names, then rows of numbers");
+
+    HeaderCells cells;
+    src.record(cells);
+    header_ = std::move(cells.names);
     std::set<std::string_view> seen;
     std::size_t numeric_names = 0;
-    const std::vector<std::string>& names = lines[0].fields;
     // pandas' DataFrame.to_csv() writes the row index as a first column with an empty name (and
     // read_csv() then calls it "Unnamed: 0"): a column of row numbers, not a feature.
-    if (names.size() > 1 && (names[0].empty() || names[0] == "Unnamed: 0"))
-        throw InputError(name + ": line 1, column 1: " + (names[0].empty() ? "empty column name" : "column 'Unnamed: 0'") +
-                         ": this looks like the row index pandas writes; pass index=False to DataFrame.to_csv() "
-                         "(or drop the column)");
-    for (const std::string& field : names) {
-        const std::string column = std::to_string(table.header.size() + 1);
-        if (field.empty())
-            throw InputError(name + ": line 1, column " + column + ": empty column name");
-        if (!seen.insert(field).second)
-            throw InputError(name + ": line 1, column " + column + ": duplicate column name '" +
-                             detail::printable(field) + "'");
+    if (header_.size() > 1 && (header_[0].empty() || header_[0] == "Unnamed: 0"))
+        src.fail(name_ + ": line 1, column 1: " + (header_[0].empty() ? "empty column name" : "column 'Unnamed: 0'") +
+                 ": this looks like the row index pandas writes; pass index=False to DataFrame.to_csv() "
+                 "(or drop the column)");
+    for (std::size_t c = 0; c < header_.size(); ++c) {
+        const std::string column = std::to_string(c + 1);
+        if (header_[c].empty()) src.fail(name_ + ": line 1, column " + column + ": empty column name");
+        if (!seen.insert(header_[c]).second)
+            src.fail(name_ + ": line 1, column " + column + ": duplicate column name '" +
+                     detail::printable(header_[c]) + "'");
         double ignored;
-        if (parse_number(field, ignored) == NumberStatus::ok) ++numeric_names;
-        table.header.emplace_back(field);
+        if (parse_number(header_[c], ignored) == NumberStatus::ok) ++numeric_names;
     }
-    const std::size_t cols = table.header.size();
-    if (numeric_names == cols)
-        throw InputError(name + ": line 1 holds numbers, not column names; the CSV needs a header "
-                                "line");
-    if (lines.size() == 1)
-        throw InputError(name + ": has a header line but no data rows");
+    if (numeric_names == header_.size())
+        src.fail(name_ + ": line 1 holds numbers, not column names; the CSV needs a header line");
 
-    const std::size_t rows = lines.size() - 1;
-    Matrix values({rows, cols});
-    for (std::size_t r = 0; r < rows; ++r) {
-        const std::string where = name + ": line " + std::to_string(lines[r + 1].line);
-        if (lines[r + 1].blank && lines[r + 1].fields.size() == 1) throw InputError(where + ": empty line");
-        const std::vector<std::string>& fields = lines[r + 1].fields;
-        if (fields.size() != cols)
-            throw InputError(where + ": has " + std::to_string(fields.size()) +
-                             " fields but the header has " + std::to_string(cols));
-        for (std::size_t c = 0; c < cols; ++c) {
-            const NumberStatus status = parse_number(fields[c], values(r, c));
-            if (status == NumberStatus::ok) continue;
-            const std::string cell = "'" + detail::printable(fields[c]) + "'";
-            const std::string what =
-                status == NumberStatus::out_of_range ? cell + " is out of range for a double"
-                : status == NumberStatus::not_finite ? cell + " is not finite (NaN and Inf are refused)"
-                : fields[c].empty()                  ? std::string("empty cell")
-                                                     : cell + " is not a number";
-            throw InputError(where + ", column " + std::to_string(c + 1) + " (" +
-                             detail::printable(table.header[c]) + "): " + what);
-        }
+    // The lines after the header, without the blank ones at the end.
+    std::string_view rest = text.substr(src.pos);
+    while (!rest.empty() && std::strchr(" \t\r\n", rest.back()) != nullptr) rest.remove_suffix(1);
+    constexpr std::size_t chunk = std::size_t{8} << 20;  // counted a chunk at a time, then given back
+    for (std::size_t at = 0; at < rest.size(); at += chunk) {
+        const std::string_view part = rest.substr(at, chunk);
+        src.rows_bound += static_cast<std::size_t>(std::count(part.begin(), part.end(), '\n'));
+        src.released = src.pos + at;
+        src.release(src.pos + at + part.size());
     }
-    table.values = std::move(values);
+    src.rows_bound += !rest.empty();
+    src.released = src.pos;
+}
+
+CsvReader::~CsvReader() = default;
+
+double CsvReader::fraction_read() const {
+    return source_->text.empty() ? 1.0 : static_cast<double>(source_->pos) / static_cast<double>(source_->text.size());
+}
+
+std::size_t CsvReader::read(const std::vector<ColumnTarget>& targets, std::size_t first, std::size_t count) {
+    Source& src = *source_;
+    const std::size_t cols = header_.size();
+    if (targets.size() != cols)
+        throw std::invalid_argument("CsvReader::read: " + std::to_string(targets.size()) + " targets for " +
+                                    std::to_string(cols) + " columns");
+    std::vector<double*> rows(cols, nullptr);
+    for (std::size_t c = 0; c < cols; ++c)
+        if (Matrix* m = targets[c].matrix) {
+            if (targets[c].row >= m->shape(0) || first + count > m->shape(1))
+                throw std::invalid_argument("CsvReader::read: a target matrix is too small");
+            rows[c] = m->data() + targets[c].row * m->shape(1) + first;
+        }
+    DataCells cells{rows, 0, std::nullopt};
+    std::size_t k = 0;
+    for (; k < count && !src.at_end(); ++k) {
+        cells.sample = k;
+        cells.bad.reset();
+        const RecordShape shape = src.record(cells);
+        const auto where = [&] { return name_ + ": line " + std::to_string(shape.line); };
+        if (shape.blank) {
+            if (src.only_blank_records_left()) break;  // blank lines at the end are ignored
+            src.fail(where() + ": empty line");
+        }
+        if (shape.fields != cols)
+            src.fail(where() + ": has " + std::to_string(shape.fields) + " fields but the header has " +
+                     std::to_string(cols));
+        if (const auto& bad = cells.bad) {
+            const std::string cell = "'" + detail::printable(bad->text) + "'";
+            const std::string what =
+                bad->status == NumberStatus::out_of_range ? cell + " is out of range for a double"
+                : bad->status == NumberStatus::not_finite ? cell + " is not finite (NaN and Inf are refused)"
+                : bad->text.empty()                        ? std::string("empty cell")
+                                                           : cell + " is not a number";
+            src.fail(where() + ", column " + std::to_string(bad->column + 1) + " (" +
+                     detail::printable(header_[bad->column]) + "): " + what);
+        }
+        if (src.pos - src.released > (std::size_t{4} << 20)) src.release(src.pos);
+    }
+    src.release(src.pos);
+    rows_ += k;
+    if (rows_ == 0 && count > 0) throw InputError(name_ + ": has a header line but no data rows");
+    return k;
+}
+
+namespace {
+
+/// Gives each distinct target matrix `columns` columns, keeping its first `keep`.
+void resize_targets(const std::vector<ColumnTarget>& targets, std::size_t columns, std::size_t keep) {
+    std::set<Matrix*> done;
+    for (const ColumnTarget& t : targets) {
+        if (t.matrix == nullptr || !done.insert(t.matrix).second) continue;
+        Matrix& m = *t.matrix;
+        if (m.shape(1) == columns) continue;
+        Matrix resized({m.shape(0), columns});
+        for (std::size_t r = 0; r < m.shape(0); ++r)
+            std::copy_n(m.data() + r * m.shape(1), keep, resized.data() + r * columns);
+        m = std::move(resized);
+    }
+}
+
+}  // namespace
+
+void CsvReader::read_all(const std::vector<ColumnTarget>& targets, const std::function<void(double)>& progress) {
+    constexpr std::size_t block = 1 << 16;  // rows between progress reports
+    std::size_t capacity = std::max<std::size_t>(source_->rows_bound, 1), n = 0;
+    resize_targets(targets, capacity, 0);
+    for (;;) {
+        if (n == capacity) {
+            if (source_->at_end() || source_->only_blank_records_left()) break;
+            capacity += capacity / 2 + 1;
+            resize_targets(targets, capacity, n);
+        }
+        const std::size_t got = read(targets, n, std::min(block, capacity - n));
+        if (got == 0) break;
+        n += got;
+        if (progress) progress(fraction_read());
+    }
+    resize_targets(targets, n, n);
+}
+
+namespace {
+
+CsvTable read_table(CsvReader& reader) {
+    CsvTable table{reader.header(), Matrix({reader.header().size(), std::size_t{0}})};
+    std::vector<ColumnTarget> targets;
+    for (std::size_t c = 0; c < table.header.size(); ++c) targets.push_back({&table.values, c});
+    reader.read_all(targets);
     return table;
 }
 
+}  // namespace
+
+CsvTable parse_csv(std::string_view text, const std::string& name) {
+    CsvReader reader(text, name);
+    return read_table(reader);
+}
+
 CsvTable read_csv(const std::string& path) {
-    return parse_csv(detail::read_file_bytes(path), path);
+    CsvReader reader(path);
+    return read_table(reader);
 }
 
 }  // namespace matgrad::io

@@ -4,6 +4,7 @@
 
 #include <nn/io.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <system_error>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -64,13 +66,25 @@ std::string printable(std::string_view text, std::size_t max_length) {
     return out;
 }
 
-std::string read_file_bytes(const std::string& path) {
+namespace {
+
+/// Opens `path` for reading; InputError naming it when it is missing, unreadable or a directory.
+int open_for_reading(const std::string& path, struct stat& st) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw InputError(path + ": cannot open: " + errno_text());
     FdGuard guard{fd};
-    struct stat st {};
     if (::fstat(fd, &st) != 0) throw InputError(path + ": cannot read: " + errno_text());
     if (S_ISDIR(st.st_mode)) throw InputError(path + ": is a directory, not a file");
+    guard.fd = -1;
+    return fd;
+}
+
+}  // namespace
+
+std::string read_file_bytes(const std::string& path) {
+    struct stat st {};
+    const int fd = open_for_reading(path, st);
+    FdGuard guard{fd};
 
     std::string bytes;
     if (S_ISREG(st.st_mode)) bytes.reserve(static_cast<std::size_t>(st.st_size));
@@ -85,6 +99,36 @@ std::string read_file_bytes(const std::string& path) {
         bytes.append(buffer, static_cast<std::size_t>(n));
     }
     return bytes;
+}
+
+FileBytes::FileBytes(const std::string& path) {
+    struct stat st {};
+    const int fd = open_for_reading(path, st);
+    FdGuard guard{fd};
+    if (S_ISREG(st.st_mode) && st.st_size > 0) {
+        const auto size = static_cast<std::size_t>(st.st_size);
+        void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map != MAP_FAILED) {
+            ::madvise(map, size, MADV_SEQUENTIAL);
+            map_ = map;
+            bytes_ = {static_cast<const char*>(map), size};
+            return;
+        }
+    }
+    if (S_ISREG(st.st_mode) && st.st_size == 0) return;
+    owned_ = read_file_bytes(path);  // a pipe, or a file mmap refuses
+    bytes_ = owned_;
+}
+
+FileBytes::~FileBytes() {
+    if (map_ != nullptr) ::munmap(map_, bytes_.size());
+}
+
+void FileBytes::release(std::size_t begin, std::size_t end) {
+    static const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    begin = (begin + page - 1) / page * page;
+    end = std::min(end, bytes_.size()) / page * page;
+    if (map_ != nullptr && begin < end) ::madvise(static_cast<char*>(map_) + begin, end - begin, MADV_DONTNEED);
 }
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {

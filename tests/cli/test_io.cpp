@@ -191,12 +191,12 @@ TEST_CASE("read_csv reads numbers under a header, whatever the line ends") {
         const io::CsvTable t = io::parse_csv(text, "d.csv");
         REQUIRE(t.header.size() == 3);
         for (std::size_t i = 0; i < 3; ++i) CHECK(t.header[i] == expected_header[i]);
-        REQUIRE(t.values.shape(0) == 2);
-        REQUIRE(t.values.shape(1) == 3);
-        CHECK(t.values(0, 1) == 2.5);
-        CHECK(t.values(1, 0) == -3.0);
+        REQUIRE(t.values.shape(0) == 3);  // by column: one row per column, one column per data row
+        REQUIRE(t.values.shape(1) == 2);
+        CHECK(t.values(1, 0) == 2.5);
+        CHECK(t.values(0, 1) == -3.0);
         CHECK(t.values(1, 1) == 1000.0);
-        CHECK(t.values(1, 2) == 1.0);
+        CHECK(t.values(2, 1) == 1.0);
     }
 }
 
@@ -268,9 +268,9 @@ TEST_CASE("CSV: quoted fields follow RFC 4180, never split at a comma inside quo
     CHECK(t.header[0] == "size, cm");
     CHECK(t.header[1] == "say \"hi\"");
     CHECK(t.header[2] == "multi\nline");
-    REQUIRE(t.values.shape(0) == 2);
+    REQUIRE(t.values.shape(1) == 2);
     CHECK(t.values(0, 0) == 1.5);
-    CHECK(t.values(0, 2) == 3.0);
+    CHECK(t.values(2, 0) == 3.0);
     CHECK(t.values(1, 1) == 5.0);
     // A comma inside quotes stays in its cell: one cell that is not a number, not two numbers.
     CHECK(csv_error("a,b\n\"1,5\",2\n") == "d.csv: line 2, column 1 (a): '1,5' is not a number");

@@ -28,13 +28,13 @@ nlohmann::json train_default(const ScratchDir& dir) {
 /// The CSV without column `drop` and with the remaining columns in reverse order.
 std::string reversed_without(const io::CsvTable& t, std::size_t drop) {
     std::string text;
-    for (std::size_t r = 0; r <= t.values.shape(0); ++r) {
+    for (std::size_t r = 0; r <= t.values.shape(1); ++r) {
         bool first = true;
         for (std::size_t c = t.header.size(); c-- > 0;) {
             if (c == drop) continue;
             text += first ? "" : ",";
             first = false;
-            text += r == 0 ? t.header[c] : nlohmann::json(t.values(r - 1, c)).dump();  // shortest exact form
+            text += r == 0 ? t.header[c] : nlohmann::json(t.values(c, r - 1)).dump();  // shortest exact form
         }
         text += "\n";
     }
@@ -66,7 +66,7 @@ std::vector<double> column_of(const std::string& csv, std::size_t column, const 
     const io::CsvTable t = io::parse_csv(csv, "predictions");
     CHECK(t.header[column] == header);
     std::vector<double> out;
-    for (std::size_t r = 0; r < t.values.shape(0); ++r) out.push_back(t.values(r, column));
+    for (std::size_t r = 0; r < t.values.shape(1); ++r) out.push_back(t.values(column, r));
     return out;
 }
 
@@ -139,7 +139,7 @@ TEST_CASE("predict applies the saved standardization and model, with or without 
     const std::vector<int> predicted = predictions_of(read_file(dir / "p.csv"));
     REQUIRE(predicted.size() == 569);
     std::size_t correct = 0;
-    for (std::size_t r = 0; r < predicted.size(); ++r) correct += predicted[r] == table.values(r, label);
+    for (std::size_t r = 0; r < predicted.size(); ++r) correct += predicted[r] == table.values(label, r);
     CHECK(static_cast<double>(correct) / 569.0 >= 0.95);
 
     // Columns by name: reordered and without the label, the predictions are the same.
@@ -223,10 +223,10 @@ TEST_CASE("wine with cultivars 1..3: auto multiclass, labels mapped and predicte
     ScratchDir dir("wine");
     const io::CsvTable wine = io::read_csv(data_file("wine.csv"));
     std::string csv;
-    for (std::size_t r = 0; r <= wine.values.shape(0); ++r)
+    for (std::size_t r = 0; r <= wine.values.shape(1); ++r)
         for (std::size_t c = 0; c < wine.header.size(); ++c) {
             const bool label = c + 1 == wine.header.size();
-            csv += r == 0 ? wine.header[c] : nlohmann::json(wine.values(r - 1, c) + (label ? 1.0 : 0.0)).dump();
+            csv += r == 0 ? wine.header[c] : nlohmann::json(wine.values(c, r - 1) + (label ? 1.0 : 0.0)).dump();
             csv += label ? "\n" : ",";
         }
     write_file(dir / "wine.csv", csv);
@@ -249,7 +249,7 @@ TEST_CASE("wine with cultivars 1..3: auto multiclass, labels mapped and predicte
     std::size_t correct = 0;
     for (std::size_t row = 0; row < predicted.size(); ++row) {
         CHECK((predicted[row] == 1 || predicted[row] == 2 || predicted[row] == 3));
-        correct += predicted[row] == wine.values(row, 13) + 1;
+        correct += predicted[row] == wine.values(13, row) + 1;
     }
     CHECK(static_cast<double>(correct) / 178.0 >= 0.94);
     const std::vector<double> p1 = column_of(p.out, 0, "probability_1"), p2 = column_of(p.out, 1, "probability_2"),

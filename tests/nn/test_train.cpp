@@ -5,6 +5,8 @@
 
 #include <nn/nn.hpp>
 
+#include <xtensor/xview.hpp>
+
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -35,13 +37,9 @@ struct Table {
 /// A data set of data/, the last column as the target.
 Table load(const std::string& name) {
     const io::CsvTable t = io::read_csv(std::string(MATGRAD_DATA_DIR) + "/" + name);
-    const std::size_t n = t.values.shape(0), d = t.header.size() - 1;
-    Table out{Matrix({d, n}), Matrix({std::size_t{1}, n}), {t.header.begin(), t.header.end() - 1}};
-    for (std::size_t r = 0; r < n; ++r) {
-        for (std::size_t f = 0; f < d; ++f) out.X(f, r) = t.values(r, f);
-        out.y(0, r) = t.values(r, d);
-    }
-    return out;
+    const std::size_t d = t.header.size() - 1;
+    return {xt::view(t.values, xt::range(0, d), xt::all()), xt::view(t.values, xt::range(d, d + 1), xt::all()),
+            {t.header.begin(), t.header.end() - 1}};
 }
 
 /// Test R² of least-squares linear regression (with intercept) fitted on the `train` columns, by the

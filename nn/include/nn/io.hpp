@@ -5,6 +5,9 @@
 
 #include <autodiff/tape.hpp>
 
+#include <functional>
+#include <memory>
+
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -41,10 +44,11 @@ void check_output_path(const std::string& path);
 /// directory.
 std::string read_text_file(const std::string& path);
 
-/// A numeric CSV table: the header's column names and one row of `values` per data line.
+/// A numeric CSV table: the header's column names and the values by column, as nn takes samples:
+/// `values` is header.size() x rows, its row c holding column c of the file.
 struct CsvTable {
     std::vector<std::string> header;  ///< the column names, in file order
-    Matrix values;  ///< rows x header.size()
+    Matrix values;  ///< header.size() x rows
 };
 
 /// Reads a comma-separated file with a header line of column names and only finite numbers below
@@ -53,10 +57,60 @@ struct CsvTable {
 /// quote; a stray quote throws rather than splitting a field at the wrong comma). Ragged rows,
 /// empty cells, text, NaN/Inf, a header only, an empty file, duplicate column names and a pandas
 /// index column (empty first name or "Unnamed: 0": the message says to pass index=False) throw
-/// InputError naming the line and column.
+/// InputError naming the line and column. A quoting error anywhere in the file is reported before
+/// any other problem; otherwise the first problem in the file is.
 CsvTable read_csv(const std::string& path);
 /// The same parser on text in memory; `name` stands for the file in error messages.
 CsvTable parse_csv(std::string_view text, const std::string& name);
+
+/// Where CsvReader puts one column of the file: row `row` of `*matrix`, or nowhere (nullptr; the
+/// cells are still checked).
+struct ColumnTarget {
+    Matrix* matrix = nullptr;
+    std::size_t row = 0;
+};
+
+/// The CSV reader behind read_csv, for callers that want the columns in matrices of their own or
+/// the rows a block at a time: one pass over the file (memory-mapped, the pages already parsed
+/// given back to the system), numbers converted with std::from_chars straight into the matrices.
+/// The constructor reads the header and checks it; every error is the InputError read_csv throws.
+class CsvReader {
+public:
+    /// Reads `path` (a regular file is memory-mapped; a pipe is read whole).
+    explicit CsvReader(const std::string& path);
+    /// Reads `text`, which must outlive the reader; `name` stands for the file in messages.
+    CsvReader(std::string_view text, std::string name);
+    CsvReader(const CsvReader&) = delete;
+    CsvReader& operator=(const CsvReader&) = delete;
+    ~CsvReader();
+
+    /// The column names.
+    const std::vector<std::string>& header() const { return header_; }
+    /// The file's name, as messages give it.
+    const std::string& name() const { return name_; }
+    /// Data rows read so far.
+    std::size_t rows_read() const { return rows_; }
+    /// The share of the file's bytes read so far (0 to 1), for progress bars.
+    double fraction_read() const;
+
+    /// Reads up to `count` more rows: column c of the k-th goes to `(*targets[c].matrix)(row,
+    /// first + k)` (targets has one entry per column; each matrix at least first + count columns).
+    /// Returns the number of rows read, 0 at the end of the file (InputError there if the file had
+    /// no data rows).
+    std::size_t read(const std::vector<ColumnTarget>& targets, std::size_t first, std::size_t count);
+    /// Reads every remaining row, resizing each target matrix to (its rows) x (rows read), and
+    /// calls `progress` (if set) now and then with fraction_read().
+    void read_all(const std::vector<ColumnTarget>& targets,
+                  const std::function<void(double)>& progress = {});
+
+private:
+    void start(std::string_view text);  // the header, and the bound on the rows
+    struct Source;
+    std::unique_ptr<Source> source_;
+    std::string name_;
+    std::vector<std::string> header_;
+    std::size_t rows_ = 0;
+};
 
 /// Replaces directory `dir` by the fully written directory `staged` (a sibling, e.g. made by
 /// make_staging_directory) in one atomic rename: readers see the old or the new contents, never a
