@@ -164,7 +164,7 @@ int run_train(const TrainCommand& o) {
         [&](const nn::EpochRecord& e) { progress.epoch_done(e.epoch, e.train_loss, e.train_metric, e.test_metric); },
         [] { return interrupt_requested != 0; }};
     const nn::TrainResult r = naming_the_file(header, label_column, o.csv, [&] {
-        return nn::train(X, y, feature_names, header[label_column], options, hooks);
+        return nn::train(std::move(X), y, feature_names, header[label_column], options, hooks);
     });
     progress.finish();
 

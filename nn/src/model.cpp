@@ -59,19 +59,39 @@ Task parse_task(const std::string& name) {
     throw std::invalid_argument("unknown task '" + name + "' (use binary, multiclass or regression)");
 }
 
-Standardization Standardization::of(const Matrix& X) {
-    const std::size_t d = X.shape(0), n = X.shape(1);
+namespace {
+
+/// The mean and std of each row of X over the columns at(0) .. at(n - 1).
+template <class At>
+Standardization standardization_of(const Matrix& X, std::size_t n, At at) {
+    const std::size_t d = X.shape(0);
     Standardization s{Matrix({d, std::size_t{1}}), Matrix({d, std::size_t{1}})};
     for (std::size_t f = 0; f < d; ++f) {
         double sum = 0.0, squares = 0.0;
-        for (std::size_t i = 0; i < n; ++i) sum += X(f, i);
+        for (std::size_t i = 0; i < n; ++i) sum += X(f, at(i));
         const double mu = sum / static_cast<double>(n);
-        for (std::size_t i = 0; i < n; ++i) squares += (X(f, i) - mu) * (X(f, i) - mu);
+        for (std::size_t i = 0; i < n; ++i) squares += (X(f, at(i)) - mu) * (X(f, at(i)) - mu);
         const double sigma = std::sqrt(squares / static_cast<double>(n));
         s.mean(f, 0) = mu;
         s.std(f, 0) = sigma > 1e-12 * std::max(1.0, std::abs(mu)) ? sigma : 1.0;
     }
     return s;
+}
+
+}  // namespace
+
+Standardization Standardization::of(const Matrix& X) {
+    return standardization_of(X, X.shape(1), [](std::size_t i) { return i; });
+}
+
+Standardization Standardization::of(const Matrix& X, const std::vector<std::size_t>& columns) {
+    return standardization_of(X, columns.size(), [&](std::size_t i) { return columns[i]; });
+}
+
+void Standardization::apply_in_place(Matrix& X) const {
+    const std::size_t n = X.shape(1);
+    for (std::size_t f = 0; f < X.shape(0); ++f)
+        for (double* x = X.data() + f * n; x != X.data() + (f + 1) * n; ++x) *x = (*x - mean(f, 0)) / std(f, 0);
 }
 
 Matrix Standardization::apply(const Matrix& X) const { return (X - mean) / std; }
@@ -100,8 +120,10 @@ Matrix TargetCoding::encode(const Matrix& y) const {
     return one_hot;
 }
 
-Prediction Model::predict(const Matrix& X) const {
-    const Matrix out = mlp.predict(features.apply(X));  // binary: σ(z); otherwise the linear output
+Prediction Model::predict(const Matrix& X) const { return predict_standardized(features.apply(X)); }
+
+Prediction Model::predict_standardized(const Matrix& X) const {
+    const Matrix out = mlp.predict(X);  // binary: σ(z); otherwise the linear output
     const std::size_t n = out.shape(1);
     Prediction p{Matrix({std::size_t{1}, n}), Matrix()};
     if (target.task == Task::regression) {

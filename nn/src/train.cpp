@@ -39,24 +39,10 @@ double task_metric(Task task, const Matrix& Z, const Matrix& Y) {
     return not_a_number;
 }
 
-/// Loss and metric of `model` on a part, on `tape`; NaN for an empty part.
-std::pair<double, double> loss_and_metric(MLP& model, Task task, Tape& tape, const Part& part) {
-    if (part.empty()) return {not_a_number, not_a_number};
-    tape.clear();
-    const Var Z = model.logits(tape.constant(part.X, "X"));
-    const Var J = task_loss(task, Z, tape.constant(part.Y, "Y"));
-    return {J.value()(0, 0), task_metric(task, Z.value(), part.Y)};
-}
-
 std::unique_ptr<Optimizer> make_optimizer(const FitOptions& o) {
     if (o.optimizer == "sgd") return std::make_unique<SGD>(o.learning_rate, o.weight_decay);
     if (o.optimizer == "adam") return std::make_unique<Adam>(o.learning_rate, 0.9, 0.999, 1e-8, o.weight_decay);
     throw std::invalid_argument("fit: unknown optimizer '" + o.optimizer + "' (use adam or sgd)");
-}
-
-Part make_part(const Matrix& X, const Matrix& Y, const std::vector<std::size_t>& columns) {
-    if (columns.empty()) return {};
-    return {take_columns(X, columns), take_columns(Y, columns)};
 }
 
 /// Gives `m` the shape rows x cols, keeping its buffer when the size is unchanged.
@@ -64,32 +50,88 @@ void reshape(Matrix& m, std::size_t rows, std::size_t cols) {
     if (m.shape(0) != rows || m.shape(1) != cols) m.resize({rows, cols});
 }
 
-/// to = the columns `order` of `from`, in that order (one pass over each row of `from`).
-void gather_columns(const Matrix& from, const std::vector<std::size_t>& order, Matrix& to) {
-    const std::size_t rows = from.shape(0), cols = from.shape(1), n = order.size();
-    reshape(to, rows, n);
+/// Samples as columns of matrices shared with other parts: the data is never copied per part.
+struct Columns {
+    const Matrix* X = nullptr;  ///< features x all samples
+    const Matrix* Y = nullptr;  ///< targets x all samples (coded, or raw for evaluate)
+    const std::vector<std::size_t>* index = nullptr;  ///< this part's samples; null: every column
+
+    std::size_t size() const { return X == nullptr ? 0 : index ? index->size() : X->shape(1); }
+    std::size_t at(std::size_t k) const { return index ? (*index)[k] : k; }
+};
+
+Columns all_columns(const Part& part) { return part.empty() ? Columns{} : Columns{&part.X, &part.Y, nullptr}; }
+
+/// to = the columns at(first) .. at(first + count - 1) of `from` (`order` maps positions first).
+template <class Order>
+void gather_columns(const Matrix& from, const Order& order, std::size_t first, std::size_t count, Matrix& to) {
+    const std::size_t rows = from.shape(0), cols = from.shape(1);
+    reshape(to, rows, count);
     for (std::size_t r = 0; r < rows; ++r) {
         const double* source = from.data() + r * cols;
-        double* target = to.data() + r * n;
-        for (std::size_t k = 0; k < n; ++k) target[k] = source[order[k]];
+        double* target = to.data() + r * count;
+        for (std::size_t k = 0; k < count; ++k) target[k] = source[order(first + k)];
     }
 }
 
-/// to = the columns first .. first + count - 1 of `from` (contiguous in each row).
-void copy_columns(const Matrix& from, std::size_t first, std::size_t count, Matrix& to) {
-    const std::size_t rows = from.shape(0), cols = from.shape(1);
-    reshape(to, rows, count);
-    for (std::size_t r = 0; r < rows; ++r)
-        std::copy_n(from.data() + r * cols + first, count, to.data() + r * count);
-}
+/// Samples evaluated per forward pass: bounds the memory of evaluating a large part.
+constexpr std::size_t evaluation_chunk = 8192;
 
 /// The tape and inputs of the mini-batches of one size. An epoch has at most two sizes (the batch
 /// and the remainder n % batch); a slot for each keeps every node's buffer at its shape, so a
-/// steady-state epoch allocates nothing.
+/// steady-state epoch allocates nothing. Evaluation uses slots the same way, a chunk at a time.
 struct BatchSlot {
     Tape tape;
     Part part;
+
+    /// The samples order(first) .. order(first + count - 1) of `from` into this slot's part.
+    template <class Order>
+    const Part& gather(const Columns& from, const Order& order, std::size_t first, std::size_t count) {
+        gather_columns(*from.X, order, first, count, part.X);
+        gather_columns(*from.Y, order, first, count, part.Y);
+        return part;
+    }
 };
+
+/// Calls chunk(X, Y, count) for the samples of `part` a chunk at a time, gathered into `slot`
+/// (a part that is one whole matrix and a single chunk is passed as it is, without a copy).
+template <class Chunk>
+void for_each_chunk(const Columns& part, BatchSlot& slot, Chunk&& chunk) {
+    const std::size_t n = part.size();
+    if (part.index == nullptr && n <= evaluation_chunk) {
+        chunk(*part.X, *part.Y, n);
+        return;
+    }
+    for (std::size_t first = 0; first < n; first += evaluation_chunk) {
+        const std::size_t count = std::min(evaluation_chunk, n - first);
+        const Part& gathered = slot.gather(part, [&](std::size_t k) { return part.at(k); }, first, count);
+        chunk(gathered.X, gathered.Y, count);
+    }
+}
+
+/// Loss and metric of `model` on a part, a chunk at a time on `slot`; NaN for an empty part.
+/// Losses and accuracies are means over the samples, so chunks combine by their sizes; R² comes
+/// from the squared error the MSE loss already sums.
+std::pair<double, double> loss_and_metric(MLP& model, Task task, BatchSlot& slot, const Columns& part) {
+    const std::size_t n = part.size();
+    if (n == 0) return {not_a_number, not_a_number};
+    double loss = 0, metric = 0;
+    for_each_chunk(part, slot, [&](const Matrix& X, const Matrix& Y, std::size_t count) {
+        slot.tape.clear();
+        const Var Z = model.logits(slot.tape.constant(X, "X"));
+        const double J = task_loss(task, Z, slot.tape.constant(Y, "Y")).value()(0, 0);
+        const double share = static_cast<double>(count) / static_cast<double>(n);
+        loss += J * share;
+        if (task != Task::regression) metric += task_metric(task, Z.value(), Y) * share;
+    });
+    if (task == Task::regression) {  // 1 - SSE / SST; SSE = n * loss (one output)
+        double mean = 0.0, total = 0.0;
+        for (std::size_t k = 0; k < n; ++k) mean += (*part.Y)(0, part.at(k)) / static_cast<double>(n);
+        for (std::size_t k = 0; k < n; ++k) total += ((*part.Y)(0, part.at(k)) - mean) * ((*part.Y)(0, part.at(k)) - mean);
+        metric = 1.0 - loss * static_cast<double>(n) / total;
+    }
+    return {loss, metric};
+}
 
 }  // namespace
 
@@ -191,22 +233,30 @@ Var task_loss(Task task, const Var& Z, const Var& Y) {
     throw std::invalid_argument("task_loss: unknown task");
 }
 
-FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& options, const FitHooks& hooks) {
+namespace {
+
+/// fit() on parts given by their columns in shared matrices (train() passes one standardized
+/// matrix and the split's indices, so no part is copied).
+FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns& validation, const Columns& test,
+                      const FitOptions& options, const FitHooks& hooks) {
     const bool early_stopping = options.patience > 0;
-    if (early_stopping && data.validation.empty())
+    if (early_stopping && validation.size() == 0)
         throw std::invalid_argument("fit: early stopping (patience > 0) needs validation data");
-    if (data.train.empty() || options.batch == 0)
+    if (train.size() == 0 || options.batch == 0)
         throw std::invalid_argument("fit: needs training data and a positive batch size");
     const std::unique_ptr<Optimizer> optimizer = make_optimizer(options);
     const auto stop_requested = [&] { return hooks.stop_requested && hooks.stop_requested(); };
 
-    const std::size_t n = data.train.X.shape(1), batch = std::min(options.batch, n);
-    std::vector<std::size_t> order(n);
+    const std::size_t n = train.size(), batch = std::min(options.batch, n);
+    std::vector<std::size_t> order(n);  // positions in `train`, shuffled every epoch
     for (std::size_t i = 0; i < n; ++i) order[i] = i;
+    const auto sample = [&](std::size_t k) { return train.at(order[k]); };
     Rng rng(options.seed);
-    Part shuffled;                     // the training part in this epoch's order
     BatchSlot full_slot, short_slot;   // batches of `batch` samples, and the last shorter one
-    Tape evaluation_tapes[3];          // train, validation, test: each part keeps its shapes
+    BatchSlot evaluation_slots[3];     // train, validation, test: each part keeps its shapes
+    // Full batch: the training samples in their own order, gathered once (unless they are a whole
+    // matrix already).
+    if (batch == n && train.index != nullptr) full_slot.gather(train, sample, 0, n);
     FitResult result;
     result.history.reserve(std::min<std::size_t>(options.epochs, 100000));
     double best_loss = std::numeric_limits<double>::infinity();
@@ -215,21 +265,16 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
 
     const auto start = std::chrono::steady_clock::now();
     for (std::size_t epoch = 1; epoch <= options.epochs && !result.interrupted; ++epoch) {
-        if (batch < n) {
-            shuffle(order, rng);
-            gather_columns(data.train.X, order, shuffled.X);
-            gather_columns(data.train.Y, order, shuffled.Y);
-        }
+        if (batch < n) shuffle(order, rng);
         for (std::size_t first = 0; first < n; first += batch) {
             const std::size_t count = std::min(batch, n - first);
             BatchSlot& slot = count == batch ? full_slot : short_slot;
-            if (batch < n) {
-                copy_columns(shuffled.X, first, count, slot.part.X);
-                copy_columns(shuffled.Y, first, count, slot.part.Y);
-            }
-            const Part& part = batch < n ? slot.part : data.train;
+            if (batch < n) slot.gather(train, sample, first, count);
+            const bool in_place = batch == n && train.index == nullptr;
+            const Matrix& X = in_place ? *train.X : slot.part.X;
+            const Matrix& Y = in_place ? *train.Y : slot.part.Y;
             slot.tape.clear();
-            const Var J = task_loss(task, model.logits(slot.tape.constant(part.X, "X")), slot.tape.constant(part.Y, "Y"));
+            const Var J = task_loss(task, model.logits(slot.tape.constant(X, "X")), slot.tape.constant(Y, "Y"));
             slot.tape.backward(J);
             optimizer->step(model.parameters(), model.gradients());
             ++result.steps;
@@ -239,9 +284,9 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
 
         EpochRecord record;
         record.epoch = epoch;
-        std::tie(record.train_loss, record.train_metric) = loss_and_metric(model, task, evaluation_tapes[0], data.train);
-        record.validation_loss = loss_and_metric(model, task, evaluation_tapes[1], data.validation).first;
-        std::tie(record.test_loss, record.test_metric) = loss_and_metric(model, task, evaluation_tapes[2], data.test);
+        std::tie(record.train_loss, record.train_metric) = loss_and_metric(model, task, evaluation_slots[0], train);
+        record.validation_loss = loss_and_metric(model, task, evaluation_slots[1], validation).first;
+        std::tie(record.test_loss, record.test_metric) = loss_and_metric(model, task, evaluation_slots[2], test);
         if (!std::isfinite(record.train_loss))
             throw NumericalError("training diverged in epoch " + std::to_string(epoch) +
                                  " (the loss is not finite); try a smaller learning rate");
@@ -273,45 +318,78 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
     return result;
 }
 
-Evaluation evaluate(const Model& model, const Matrix& X, const Matrix& y) {
+/// The model's loss and metrics in the target's units on the samples of `part` (part.Y the raw
+/// targets), a chunk at a time; part.X is standardized already unless `raw`.
+Evaluation evaluate_columns(const Model& model, const Columns& part, bool raw) {
     Evaluation e{not_a_number, not_a_number, not_a_number, not_a_number};
     MLP mlp = model.mlp;  // logits() records the parameters' Vars in the model
-    Tape tape;
-    const Var Z = mlp.logits(tape.constant(model.features.apply(X), "X"));
-    e.loss = task_loss(model.target.task, Z, tape.constant(model.target.encode(y), "Y")).value()(0, 0);
-    const Matrix predicted = model.predict(X).values;
-    if (model.target.task == Task::regression) {
-        e.r2 = r2_score(predicted, y);
-        e.rmse = std::sqrt(xt::mean(xt::square(predicted - y))());
+    BatchSlot slot;
+    const std::size_t n = part.size();
+    double loss = 0, squared_error = 0;
+    std::size_t correct = 0;
+    Matrix standardized;
+    for_each_chunk(part, slot, [&](const Matrix& X, const Matrix& y, std::size_t count) {
+        if (raw) standardized = model.features.apply(X);
+        const Matrix& features = raw ? standardized : X;
+        slot.tape.clear();
+        const Var Z = mlp.logits(slot.tape.constant(features, "X"));
+        loss += task_loss(model.target.task, Z, slot.tape.constant(model.target.encode(y), "Y")).value()(0, 0) *
+                static_cast<double>(count) / static_cast<double>(n);
+        const Matrix predicted = model.predict_standardized(features).values;
+        for (std::size_t j = 0; j < count; ++j) {
+            squared_error += (predicted(0, j) - y(0, j)) * (predicted(0, j) - y(0, j));
+            correct += predicted(0, j) == y(0, j);
+        }
+    });
+    e.loss = loss;
+    if (model.target.task == Task::regression) {  // as r2_score, the residuals summed in sample order
+        double mean = 0.0, total = 0.0;
+        for (std::size_t k = 0; k < n; ++k) mean += (*part.Y)(0, part.at(k)) / static_cast<double>(n);
+        for (std::size_t k = 0; k < n; ++k) total += ((*part.Y)(0, part.at(k)) - mean) * ((*part.Y)(0, part.at(k)) - mean);
+        e.r2 = 1.0 - squared_error / total;
+        e.rmse = std::sqrt(squared_error / static_cast<double>(n));
     } else {
-        e.accuracy = static_cast<double>(xt::sum(xt::equal(predicted, y))()) / static_cast<double>(y.size());
+        e.accuracy = static_cast<double>(correct) / static_cast<double>(n);
     }
     return e;
 }
 
-TrainResult train(const Matrix& X, const Matrix& y, std::vector<std::string> feature_names, std::string label,
+}  // namespace
+
+FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& options, const FitHooks& hooks) {
+    return fit_columns(model, task, all_columns(data.train), all_columns(data.validation), all_columns(data.test),
+                       options, hooks);
+}
+
+Evaluation evaluate(const Model& model, const Matrix& X, const Matrix& y) {
+    return evaluate_columns(model, {&X, &y, nullptr}, true);
+}
+
+TrainResult train(Matrix X, const Matrix& y, std::vector<std::string> feature_names, std::string label,
                   const TrainOptions& options, const FitHooks& hooks) {
     const TaskChoice choice = choose_task(y, options.task);
     TargetCoding coding = make_target_coding(choice.task, y);
     Split split = split_samples(coding, y, options.test_fraction, options.validation_fraction, options.seed);
-    const Matrix y_train = take_columns(y, split.train);
-    if (coding.task == Task::regression) coding.scale = Standardization::of(y_train);
-    const Standardization features = Standardization::of(take_columns(X, split.train));
-
-    const Matrix X_standard = features.apply(X), Y_coded = coding.encode(y);
-    const FitData data{make_part(X_standard, Y_coded, split.train), make_part(X_standard, Y_coded, split.validation),
-                       make_part(X_standard, Y_coded, split.test)};
+    if (coding.task == Task::regression) coding.scale = Standardization::of(y, split.train);
+    // Standardized in place with the training rows' statistics: the parts are index lists into X.
+    const Standardization features = Standardization::of(X, split.train);
+    features.apply_in_place(X);
+    const Matrix Y_coded = coding.encode(y);
+    const auto part = [&](const std::vector<std::size_t>& index) {
+        return index.empty() ? Columns{} : Columns{&X, &Y_coded, &index};
+    };
 
     std::vector<std::size_t> sizes{X.shape(0)};
     sizes.insert(sizes.end(), options.hidden.begin(), options.hidden.end());
     sizes.push_back(coding.outputs());
     MLP mlp(sizes, options.activation, coding.task == Task::binary ? Activation::sigmoid : Activation::identity);
     mlp.init(options.seed);
-    FitResult fitted = fit(mlp, coding.task, data, options, hooks);
+    FitResult fitted = fit_columns(mlp, coding.task, part(split.train), part(split.validation), part(split.test),
+                                   options, hooks);
 
     Model model{std::move(mlp), std::move(coding), features, std::move(feature_names), std::move(label), choice.reason};
-    const Evaluation train_evaluation = evaluate(model, take_columns(X, split.train), y_train);
-    const Evaluation test_evaluation = evaluate(model, take_columns(X, split.test), take_columns(y, split.test));
+    const Evaluation train_evaluation = evaluate_columns(model, {&X, &y, &split.train}, false);
+    const Evaluation test_evaluation = evaluate_columns(model, {&X, &y, &split.test}, false);
     return {std::move(model), std::move(split), std::move(fitted), train_evaluation, test_evaluation};
 }
 

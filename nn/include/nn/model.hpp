@@ -45,7 +45,11 @@ struct Standardization {
     /// The mean and (population) std of each row of X over its columns. A constant row gets std 1,
     /// so it standardizes to 0 instead of dividing by zero.
     static Standardization of(const Matrix& X);
+    /// The same over the given columns of X only (the training samples), without copying them.
+    static Standardization of(const Matrix& X, const std::vector<std::size_t>& columns);
     Matrix apply(const Matrix& X) const;  ///< (X - mean) / std
+    /// X = (X - mean) / std without a second copy of X; the same numbers as apply().
+    void apply_in_place(Matrix& X) const;
     Matrix undo(const Matrix& Z) const;   ///< Z * std + mean
 };
 
@@ -89,6 +93,8 @@ struct Model {
 
     /// For X of features x samples in the file's units.
     Prediction predict(const Matrix& X) const;
+    /// For X already standardized with `features` (predict(X) is predict_standardized(features.apply(X))).
+    Prediction predict_standardized(const Matrix& X) const;
 };
 
 /// Refuses (io::InputError) to use `dir` as a model destination when it exists and is neither

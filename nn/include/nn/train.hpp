@@ -196,7 +196,12 @@ struct TrainResult {
 /// the MLP (sizes: features, hidden..., outputs; sigmoid output for binary, linear otherwise),
 /// initializes it with options.seed, fits and evaluates it. Throws TargetError / invalid_argument
 /// for unusable targets (see make_target_coding, split_samples).
-TrainResult train(const Matrix& X, const Matrix& y, std::vector<std::string> feature_names,
+///
+/// Memory: X is standardized in place (pass it with std::move to avoid a copy); the split, the
+/// per-epoch shuffle and every evaluation work by sample index, gathering mini-batches and
+/// evaluation chunks of at most 8192 samples into buffers reused every epoch. Besides X and y,
+/// train() holds the coded targets, a few index lists and those buffers.
+TrainResult train(Matrix X, const Matrix& y, std::vector<std::string> feature_names,
                   std::string label, const TrainOptions& options, const FitHooks& hooks = {});
 
 /// Evaluates `model` on raw features X (features x n) against raw targets y (1 x n).
