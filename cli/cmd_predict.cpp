@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 namespace matgrad::cli {
 namespace {
@@ -27,18 +28,28 @@ std::string exact_text(double v) {
     return text;
 }
 
-/// One line per sample: the probability of each class (with --probabilities) and the prediction.
-std::string predictions_csv(const nn::Model& model, const nn::Prediction& p, bool probabilities) {
+/// The header line: the probability of each class (with --probabilities) and the prediction.
+std::string predictions_header(const nn::Model& model, bool probabilities) {
     std::string csv;
     if (probabilities)
         for (const double c : model.target.classes) csv += "probability_" + exact_text(c) + ",";
-    csv += "prediction\n";
+    return csv + "prediction\n";
+}
+
+/// Appends one line per sample to `csv`.
+void append_predictions(const nn::Prediction& p, bool probabilities, std::string& csv) {
     for (std::size_t j = 0; j < p.values.shape(1); ++j) {
         if (probabilities)
             for (std::size_t i = 0; i < p.probabilities.shape(0); ++i) csv += exact_text(p.probabilities(i, j)) + ",";
         csv += exact_text(p.values(0, j)) + "\n";
     }
-    return csv;
+}
+
+/// The first `n` columns of `m`.
+Matrix first_columns(const Matrix& m, std::size_t n) {
+    Matrix out({m.shape(0), n});
+    for (std::size_t r = 0; r < m.shape(0); ++r) std::copy_n(m.data() + r * m.shape(1), n, out.data() + r * n);
+    return out;
 }
 
 int run_predict(const PredictOptions& o) {
@@ -65,27 +76,41 @@ int run_predict(const PredictOptions& o) {
                                  model.label + "'");
         }
     }
-    Matrix X, y;
-    read_features_and_label(reader, feature_columns, label_column, X, y);
+    // A block of rows at a time: read, evaluated, predicted and written, so memory stays small
+    // whatever the size of the file.
     const bool labelled = label_column < header.size();
-    const nn::Evaluation evaluation = labelled ? naming_the_file(header, label_column, o.csv, [&] {
-        return nn::evaluate(model, X, y);
-    }) : nn::Evaluation{};
-    const nn::Prediction prediction = model.predict(X);
-
-    const std::string csv = predictions_csv(model, prediction, o.probabilities);
-    if (o.out.empty()) {
-        std::fputs(csv.c_str(), stdout);
-    } else {
-        io::write_text_file(o.out, csv);
-        std::fprintf(stderr, "wrote %zu predictions to %s\n", prediction.values.shape(1), o.out.c_str());
+    constexpr std::size_t block = 8192;
+    Matrix X({feature_columns.size(), block}), y({std::size_t{1}, block});
+    std::vector<io::ColumnTarget> targets(header.size());
+    for (std::size_t f = 0; f < feature_columns.size(); ++f) targets[feature_columns[f]] = {&X, f};
+    if (labelled) targets[label_column] = {&y, 0};
+    std::optional<io::AtomicFileWriter> file;  // published only once every row is written
+    if (!o.out.empty()) file.emplace(o.out);
+    nn::Evaluator evaluator(model);
+    std::string csv = predictions_header(model, o.probabilities);
+    std::size_t rows = 0;
+    while (const std::size_t got = reader.read(targets, 0, X.shape(1))) {
+        if (got < X.shape(1)) {  // the last block
+            X = first_columns(X, got);
+            y = first_columns(y, got);
+        }
+        if (labelled) naming_the_file(header, label_column, o.csv, [&] { evaluator.add(X, y); }, rows);
+        append_predictions(model.predict(X), o.probabilities, csv);
+        file ? file->write(csv) : (void)std::fputs(csv.c_str(), stdout);
+        csv.clear();
+        rows += got;
+    }
+    const nn::Evaluation evaluation = evaluator.result();
+    if (file) {
+        file->commit();
+        std::fprintf(stderr, "wrote %zu predictions to %s\n", rows, o.out.c_str());
     }
     if (labelled && model.target.task == nn::Task::regression)
         std::fprintf(stderr, "R2 %.4f, RMSE %.4g on the %zu labelled rows of %s\n", evaluation.r2,
-                     evaluation.rmse, prediction.values.shape(1), o.csv.c_str());
+                     evaluation.rmse, rows, o.csv.c_str());
     else if (labelled)
-        std::fprintf(stderr, "accuracy %.4f on the %zu labelled rows of %s\n", evaluation.accuracy,
-                     prediction.values.shape(1), o.csv.c_str());
+        std::fprintf(stderr, "accuracy %.4f on the %zu labelled rows of %s\n", evaluation.accuracy, rows,
+                     o.csv.c_str());
     return 0;
 }
 
@@ -100,7 +125,9 @@ void add_predict_command(CLI::App& app, int& status) {
         "classifier's lines start with the probability of each class, in columns\n"
         "probability_<label>. The CSV needs the model's feature columns by name (in any order); its\n"
         "label column may be present (then the accuracy, or R2 and RMSE, is printed on stderr) or\n"
-        "absent.\n\n"
+        "absent. Rows are read and predicted a block at a time, so the file may be larger than memory;\n"
+        "--out is written atomically, while on standard output the lines of the blocks before a bad\n"
+        "row have already been printed when it is refused.\n\n"
         "Example:\n"
         "  matgrad train --csv data/wine.csv --save model\n"
         "  matgrad predict --model model --csv data/wine.csv --probabilities --out predictions.csv\n");

@@ -20,16 +20,16 @@ std::size_t find_column(const std::vector<std::string>& header, const std::strin
 void read_features_and_label(io::CsvReader& reader, const std::vector<std::size_t>& features, std::size_t label,
                              Matrix& X, Matrix& y);
 
-/// Runs `work` (an nn call on the targets of `column`) and turns its complaints into io::InputError
-/// naming `file`: an nn::TargetError also by the line and column of the bad value, e.g.
-/// "d.csv: line 3, column 3 (y): the label is 2; labels must be 0 or 1".
+/// Runs `work` (an nn call on the targets of `column`, from data row `first_row` on) and turns its
+/// complaints into io::InputError naming `file`: an nn::TargetError also by the line and column of
+/// the bad value, e.g. "d.csv: line 3, column 3 (y): the label is 2; labels must be 0 or 1".
 template <class Work>
 auto naming_the_file(const std::vector<std::string>& header, std::size_t column, const std::string& file,
-                     Work&& work) {
+                     Work&& work, std::size_t first_row = 0) {
     try {
         return work();
     } catch (const nn::TargetError& e) {
-        throw io::InputError(file + ": line " + std::to_string(e.sample + 2) + ", column " +
+        throw io::InputError(file + ": line " + std::to_string(first_row + e.sample + 2) + ", column " +
                              std::to_string(column + 1) + " (" + header[column] + "): " + e.what());
     } catch (const std::invalid_argument& e) {
         throw io::InputError(file + ": " + e.what());

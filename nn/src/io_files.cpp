@@ -132,36 +132,53 @@ void FileBytes::release(std::size_t begin, std::size_t end) {
 }
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {
-    const std::string temp = temporary_sibling(path);
-    const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd < 0) throw std::runtime_error(path + ": cannot write: " + errno_text());
-
-    // Any failure below removes the temporary file, so `path` keeps its old contents.
-    auto fail = [&](const char* what) {
-        const std::string reason = errno_text();
-        ::unlink(temp.c_str());
-        throw std::runtime_error(path + ": cannot " + what + ": " + reason);
-    };
-    {
-        FdGuard guard{fd};
-        std::size_t done = 0;
-        while (done < bytes.size()) {
-            const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-            if (n < 0) {
-                if (errno == EINTR) continue;
-                fail("write");
-            }
-            done += static_cast<std::size_t>(n);
-        }
-        if (::fsync(fd) != 0) fail("write (fsync)");
-        guard.fd = -1;
-        if (::close(fd) != 0) fail("write (close)");
-    }
-    if (::rename(temp.c_str(), path.c_str()) != 0) fail("write (rename)");
-    sync_parent_directory(path);
+    AtomicFileWriter file(path);
+    file.write(bytes);
+    file.commit();
 }
 
 }  // namespace detail
+
+AtomicFileWriter::AtomicFileWriter(const std::string& path) : path_(path), temp_(detail::temporary_sibling(path)) {
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd_ < 0) throw std::runtime_error(path_ + ": cannot write: " + detail::errno_text());
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!temp_.empty()) ::unlink(temp_.c_str());
+}
+
+void AtomicFileWriter::fail(const char* what) {
+    const std::string reason = detail::errno_text();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    ::unlink(temp_.c_str());
+    temp_.clear();
+    throw std::runtime_error(path_ + ": cannot " + what + ": " + reason);
+}
+
+void AtomicFileWriter::write(std::string_view bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+        const ssize_t n = ::write(fd_, bytes.data() + done, bytes.size() - done);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail("write");
+        }
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+void AtomicFileWriter::commit() {
+    if (::fsync(fd_) != 0) fail("write (fsync)");
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) fail("write (close)");
+    if (::rename(temp_.c_str(), path_.c_str()) != 0) fail("write (rename)");
+    temp_.clear();
+    detail::sync_parent_directory(path_);
+}
 
 void write_text_file(const std::string& path, const std::string& contents) {
     detail::write_file_atomically(path, contents);

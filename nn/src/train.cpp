@@ -321,40 +321,48 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
 /// The model's loss and metrics in the target's units on the samples of `part` (part.Y the raw
 /// targets), a chunk at a time; part.X is standardized already unless `raw`.
 Evaluation evaluate_columns(const Model& model, const Columns& part, bool raw) {
-    Evaluation e{not_a_number, not_a_number, not_a_number, not_a_number};
-    MLP mlp = model.mlp;  // logits() records the parameters' Vars in the model
+    Evaluator evaluator(model);
     BatchSlot slot;
-    const std::size_t n = part.size();
-    double loss = 0, squared_error = 0;
-    std::size_t correct = 0;
-    Matrix standardized;
-    for_each_chunk(part, slot, [&](const Matrix& X, const Matrix& y, std::size_t count) {
-        if (raw) standardized = model.features.apply(X);
-        const Matrix& features = raw ? standardized : X;
-        slot.tape.clear();
-        const Var Z = mlp.logits(slot.tape.constant(features, "X"));
-        loss += task_loss(model.target.task, Z, slot.tape.constant(model.target.encode(y), "Y")).value()(0, 0) *
-                static_cast<double>(count) / static_cast<double>(n);
-        const Matrix predicted = model.predict_standardized(features).values;
-        for (std::size_t j = 0; j < count; ++j) {
-            squared_error += (predicted(0, j) - y(0, j)) * (predicted(0, j) - y(0, j));
-            correct += predicted(0, j) == y(0, j);
-        }
+    for_each_chunk(part, slot, [&](const Matrix& X, const Matrix& y, std::size_t) {
+        raw ? evaluator.add(X, y) : evaluator.add_standardized(X, y);
     });
-    e.loss = loss;
-    if (model.target.task == Task::regression) {  // as r2_score, the residuals summed in sample order
-        double mean = 0.0, total = 0.0;
-        for (std::size_t k = 0; k < n; ++k) mean += (*part.Y)(0, part.at(k)) / static_cast<double>(n);
-        for (std::size_t k = 0; k < n; ++k) total += ((*part.Y)(0, part.at(k)) - mean) * ((*part.Y)(0, part.at(k)) - mean);
-        e.r2 = 1.0 - squared_error / total;
-        e.rmse = std::sqrt(squared_error / static_cast<double>(n));
-    } else {
-        e.accuracy = static_cast<double>(correct) / static_cast<double>(n);
-    }
-    return e;
+    return evaluator.result();
 }
 
 }  // namespace
+
+Evaluator::Evaluator(const Model& model) : model_(model), mlp_(model.mlp) {}
+
+void Evaluator::add(const Matrix& X, const Matrix& y) { add_standardized(model_.features.apply(X), y); }
+
+void Evaluator::add_standardized(const Matrix& X, const Matrix& y) {
+    const std::size_t count = y.size();
+    tape_.clear();
+    const Var Z = mlp_.logits(tape_.constant(X, "X"));
+    loss_ += task_loss(model_.target.task, Z, tape_.constant(model_.target.encode(y), "Y")).value()(0, 0) *
+             static_cast<double>(count);
+    const Matrix predicted = model_.predict_standardized(X).values;
+    for (std::size_t j = 0; j < count; ++j) {
+        squared_error_ += (predicted(0, j) - y(0, j)) * (predicted(0, j) - y(0, j));
+        correct_ += predicted(0, j) == y(0, j);
+        const double step = y(0, j) - mean_;
+        mean_ += step / static_cast<double>(++samples_);
+        deviations_ += step * (y(0, j) - mean_);
+    }
+}
+
+Evaluation Evaluator::result() const {
+    Evaluation e{not_a_number, not_a_number, not_a_number, not_a_number};
+    const auto n = static_cast<double>(samples_);
+    e.loss = loss_ / n;
+    if (model_.target.task == Task::regression) {
+        e.r2 = 1.0 - squared_error_ / deviations_;  // a constant target gives -inf or nan, as r2_score
+        e.rmse = std::sqrt(squared_error_ / n);
+    } else {
+        e.accuracy = static_cast<double>(correct_) / n;
+    }
+    return e;
+}
 
 FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& options, const FitHooks& hooks) {
     return fit_columns(model, task, all_columns(data.train), all_columns(data.validation), all_columns(data.test),

@@ -37,6 +37,25 @@ Matrix parse_npy(std::string_view bytes, const std::string& name);
 void write_npy(const std::string& path, const Matrix& values);
 /// Writes a text file atomically, like write_npy.
 void write_text_file(const std::string& path, const std::string& contents);
+
+/// A file written in pieces and published atomically: the pieces go to a temporary file beside
+/// `path`; commit() fsyncs it and renames it over `path`. Destroyed without commit() (an error
+/// on the way), the temporary file is removed and `path` is untouched. Failures throw
+/// std::runtime_error naming `path`.
+class AtomicFileWriter {
+public:
+    explicit AtomicFileWriter(const std::string& path);
+    AtomicFileWriter(const AtomicFileWriter&) = delete;
+    AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+    ~AtomicFileWriter();
+    void write(std::string_view bytes);
+    void commit();
+
+private:
+    [[noreturn]] void fail(const char* what);
+    std::string path_, temp_;
+    int fd_ = -1;
+};
 /// Throws InputError unless a file can be written at `path`: its directory exists and is writable
 /// and `path` is not a directory. Lets a long run refuse a bad output path before it starts.
 void check_output_path(const std::string& path);

@@ -204,7 +204,32 @@ struct TrainResult {
 TrainResult train(Matrix X, const Matrix& y, std::vector<std::string> feature_names,
                   std::string label, const TrainOptions& options, const FitHooks& hooks = {});
 
-/// Evaluates `model` on raw features X (features x n) against raw targets y (1 x n).
+/// Evaluates `model` on raw features X (features x n) against raw targets y (1 x n), a chunk of
+/// samples at a time.
 Evaluation evaluate(const Model& model, const Matrix& X, const Matrix& y);
+
+/// evaluate() over samples that arrive a block at a time (`matgrad predict` reading a CSV): the
+/// same result, up to rounding, as evaluate() on all of them at once.
+class Evaluator {
+public:
+    /// `model` must outlive the evaluator.
+    explicit Evaluator(const Model& model);
+    /// The next samples: raw features (features x k) and raw targets (1 x k). Throws TargetError
+    /// (its sample counted from the first sample of this block) for a label the model does not know.
+    void add(const Matrix& X, const Matrix& y);
+    /// The same for features already standardized with model.features.
+    void add_standardized(const Matrix& X, const Matrix& y);
+    /// Over every sample added so far.
+    Evaluation result() const;
+
+private:
+    const Model& model_;
+    MLP mlp_;  // a copy: logits() records the parameters' Vars in it
+    Tape tape_;
+    std::size_t samples_ = 0, correct_ = 0;
+    // Sums over the samples: the loss (mean per block times its size), the squared error in the
+    // target's units, and the targets' running mean and squared deviations (Welford).
+    double loss_ = 0, squared_error_ = 0, mean_ = 0, deviations_ = 0;
+};
 
 }  // namespace matgrad::nn
