@@ -34,10 +34,11 @@ print(time.perf_counter() - start, time.process_time() - cpu)
 
 
 def measured(command):
-    """The command's stdout words and its peak RSS in MB, from GNU time: a child forked by this
-    Python process would start with (and report) this process's own RSS."""
+    """The command's stdout words and its peak RSS in MB (10^6 bytes, as the file and data sizes),
+    from GNU time: a child forked by this Python process would start with (and report) this
+    process's own RSS."""
     result = subprocess.run(["/usr/bin/time", "-f", "%M"] + command, check=True, capture_output=True, text=True)
-    return result.stdout.split(), int(result.stderr.split()[-1]) / 1024
+    return result.stdout.split(), int(result.stderr.split()[-1]) * 1024 / 1e6
 
 
 def run_matgrad(bench, path):

@@ -153,7 +153,11 @@ int run_train(const TrainCommand& o) {
         throw io::InputError(o.csv + ": has only the label column '" + header[label_column] +
                              "'; there are no features to learn from");
     Matrix X, y;
-    read_features_and_label(reader, feature_columns, label_column, X, y);
+    {
+        ReadingProgress reading(o.csv);
+        read_features_and_label(reader, feature_columns, label_column, X, y,
+                                [&](double fraction) { reading.update(fraction); });
+    }
     const nn::TaskChoice choice = nn::choose_task(y, options.task);
     std::printf("task %s: %s%s\n", nn::task_name(choice.task), choice.reason.c_str(),
                 options.task ? "" : "; --task overrides");

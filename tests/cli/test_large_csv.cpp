@@ -1,6 +1,7 @@
 // Peak memory of `matgrad train` and `matgrad predict` on a 300,000 x 30 CSV, measured on the
 // real executable (each run's own peak RSS, from wait4). Skipped under AddressSanitizer, whose
 // allocator makes RSS say nothing about ours. The file is written into the test's scratch folder.
+#include "../rss_meaningful.hpp"
 #include "cli_test_util.hpp"
 
 #include <doctest/doctest.h>
@@ -15,18 +16,6 @@
 using namespace matgrad::test;
 
 namespace {
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kRssMeaningful = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kRssMeaningful = false;
-#else
-constexpr bool kRssMeaningful = true;
-#endif
-#else
-constexpr bool kRssMeaningful = true;
-#endif
 
 struct Measured {
     int status;

@@ -6,6 +6,7 @@
 //                     task: no heap allocation at all in any epoch after the second (mini-batches,
 //                     the last shorter batch, the evaluation of all three parts and the early-
 //                     stopping copy of the best parameters included), and RSS flat.
+#include "../rss_meaningful.hpp"
 #include "../allocation_counter.hpp"
 #include "slides_training.hpp"
 
@@ -22,18 +23,6 @@
 namespace {
 
 using namespace matgrad;
-
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool kRssMeaningful = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-constexpr bool kRssMeaningful = false;
-#else
-constexpr bool kRssMeaningful = true;
-#endif
-#else
-constexpr bool kRssMeaningful = true;
-#endif
 
 /// From /proc/self/statm, read without allocating (an ifstream would, inside the counted epochs).
 long resident_kib() {
