@@ -44,11 +44,14 @@ void write_text_file(const std::string& path, const std::string& contents);
 /// std::runtime_error naming `path`.
 class AtomicFileWriter {
 public:
+    /// Creates the temporary file beside `path`.
     explicit AtomicFileWriter(const std::string& path);
     AtomicFileWriter(const AtomicFileWriter&) = delete;
     AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
     ~AtomicFileWriter();
+    /// Appends `bytes` to the temporary file.
     void write(std::string_view bytes);
+    /// fsync, then renames the temporary file over `path`.
     void commit();
 
 private:
@@ -85,8 +88,8 @@ CsvTable parse_csv(std::string_view text, const std::string& name);
 /// Where CsvReader puts one column of the file: row `row` of `*matrix`, or nowhere (nullptr; the
 /// cells are still checked).
 struct ColumnTarget {
-    Matrix* matrix = nullptr;
-    std::size_t row = 0;
+    Matrix* matrix = nullptr;  ///< where the column goes; nullptr: nowhere
+    std::size_t row = 0;       ///< the row of *matrix it fills
 };
 
 /// The CSV reader behind read_csv, for callers that want the columns in matrices of their own or
