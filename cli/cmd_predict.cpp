@@ -81,9 +81,8 @@ int run_predict(const PredictOptions& o) {
     const bool labelled = label_column < header.size();
     constexpr std::size_t block = 8192;
     Matrix X({feature_columns.size(), block}), y({std::size_t{1}, block});
-    std::vector<io::ColumnTarget> targets(header.size());
-    for (std::size_t f = 0; f < feature_columns.size(); ++f) targets[feature_columns[f]] = {&X, f};
-    if (labelled) targets[label_column] = {&y, 0};
+    const std::vector<io::ColumnTarget> targets =
+        feature_and_label_targets(header.size(), feature_columns, label_column, X, y);
     std::optional<io::AtomicFileWriter> file;  // published only once every row is written
     if (!o.out.empty()) file.emplace(o.out);
     nn::Evaluator evaluator(model);

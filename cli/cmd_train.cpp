@@ -7,6 +7,7 @@
 #include "progress.hpp"
 #include "svg_plot.hpp"
 
+#include <nn/csv_cache.hpp>
 #include <nn/nn.hpp>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 namespace matgrad::cli {
@@ -22,6 +24,7 @@ namespace {
 struct TrainCommand {
     std::string csv, label, hidden = "32", activation = "relu", optimizer = "adam", task = "auto";
     std::string save, metrics, plot;
+    bool cache = false;
     long long epochs = 200, batch = 32, seed = 1, patience = 10;
     double lr = 0.01, test_fraction = 0.2, validation_fraction = 0.1;
     double weight_decay = nn::default_weight_decay;
@@ -139,24 +142,44 @@ std::string loss_plot(const TrainCommand& o, const nn::TrainResult& r) {
 
 int run_train(const TrainCommand& o) {
     const nn::TrainOptions options = to_options(o);
-    io::CsvReader reader(o.csv);
-    const std::vector<std::string>& header = reader.header();
-    const std::size_t label_column = o.label.empty() ? header.size() - 1 : find_column(header, o.label, o.csv);
-    std::vector<std::size_t> feature_columns;
-    std::vector<std::string> feature_names;
-    for (std::size_t c = 0; c < header.size(); ++c)
-        if (c != label_column) {
-            feature_columns.push_back(c);
-            feature_names.push_back(header[c]);
-        }
-    if (feature_columns.empty())
-        throw io::InputError(o.csv + ": has only the label column '" + header[label_column] +
-                             "'; there are no features to learn from");
+    // The columns are chosen from the header, before any row is read (from the CSV or its cache).
+    std::vector<std::string> header, feature_names;
+    std::size_t label_column = 0;
     Matrix X, y;
+    const auto choose = [&](const std::vector<std::string>& names) {
+        header = names;
+        label_column = o.label.empty() ? header.size() - 1 : find_column(header, o.label, o.csv);
+        std::vector<std::size_t> feature_columns;
+        for (std::size_t c = 0; c < header.size(); ++c)
+            if (c != label_column) {
+                feature_columns.push_back(c);
+                feature_names.push_back(header[c]);
+            }
+        if (feature_columns.empty())
+            throw io::InputError(o.csv + ": has only the label column '" + header[label_column] +
+                                 "'; there are no features to learn from");
+        X = Matrix({feature_columns.size(), std::size_t{0}});
+        y = Matrix({std::size_t{1}, std::size_t{0}});
+        return feature_and_label_targets(header.size(), feature_columns, label_column, X, y);
+    };
+    std::optional<io::CacheUse> cache_use;
     {
         ReadingProgress reading(o.csv);
-        read_features_and_label(reader, feature_columns, label_column, X, y,
-                                [&](double fraction) { reading.update(fraction); });
+        const auto progress = [&](double fraction) { reading.update(fraction); };
+        if (o.cache) {
+            cache_use = io::read_csv_cached(o.csv, choose, progress);
+        } else {
+            io::CsvReader reader(o.csv);
+            reader.read_all(choose(reader.header()), progress);
+        }
+    }
+    if (cache_use && !quiet()) {
+        const std::string cache = io::csv_cache_path(o.csv);
+        if (*cache_use == io::CacheUse::read)
+            std::fprintf(stderr, "read %s from its cache %s\n", o.csv.c_str(), cache.c_str());
+        else
+            std::fprintf(stderr, "%s the cache %s\n", *cache_use == io::CacheUse::written ? "wrote" : "could not write",
+                         cache.c_str());
     }
     const nn::TaskChoice choice = nn::choose_task(y, options.task);
     std::printf("task %s: %s%s\n", nn::task_name(choice.task), choice.reason.c_str(),
@@ -241,6 +264,9 @@ void add_train_command(CLI::App& app, int& status) {
     cmd->add_option("--seed", o->seed, "Seed of the split, the initialization and the batch order")
         ->capture_default_str();
     cmd->add_option("--save", o->save, "Model directory to write (replaced atomically)");
+    cmd->add_flag("--cache", o->cache,
+                  "Keep the CSV's values in FILE.npy beside it (numpy-readable) and read them from there "
+                  "while the CSV's size and modification time are unchanged");
     cmd->add_option("--metrics", o->metrics, "Metrics JSON file to write");
     cmd->add_option("--plot", o->plot, "SVG plot of the losses per epoch to write");
     cmd->callback([o, &status] { status = run_train(*o); });

@@ -11,14 +11,12 @@ std::size_t find_column(const std::vector<std::string>& header, const std::strin
     throw io::InputError(file + ": has no column '" + name + "' (its columns: " + names + ")");
 }
 
-void read_features_and_label(io::CsvReader& reader, const std::vector<std::size_t>& features, std::size_t label,
-                             Matrix& X, Matrix& y, const std::function<void(double)>& progress) {
-    X = Matrix({features.size(), std::size_t{0}});
-    y = Matrix({std::size_t{1}, std::size_t{0}});
-    std::vector<io::ColumnTarget> targets(reader.header().size());
+std::vector<io::ColumnTarget> feature_and_label_targets(std::size_t columns, const std::vector<std::size_t>& features,
+                                                        std::size_t label, Matrix& X, Matrix& y) {
+    std::vector<io::ColumnTarget> targets(columns);
     for (std::size_t f = 0; f < features.size(); ++f) targets[features[f]] = {&X, f};
-    if (label < targets.size()) targets[label] = {&y, 0};
-    reader.read_all(targets, progress);
+    if (label < columns) targets[label] = {&y, 0};
+    return targets;
 }
 
 }  // namespace matgrad::cli

@@ -6,7 +6,6 @@
 #include <nn/io.hpp>
 #include <nn/model.hpp>
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,10 +15,10 @@ namespace matgrad::cli {
 /// if absent.
 std::size_t find_column(const std::vector<std::string>& header, const std::string& name, const std::string& file);
 
-/// Reads every row of `reader`: the columns `features` as the rows of X (features.size() x rows)
-/// and column `label` as y (1 x rows), calling `progress` now and then with the share read.
-void read_features_and_label(io::CsvReader& reader, const std::vector<std::size_t>& features, std::size_t label,
-                             Matrix& X, Matrix& y, const std::function<void(double)>& progress = {});
+/// Where a CSV with `columns` columns puts its values: the columns `features` into the rows of X,
+/// in that order, and column `label` (unless it is `columns`: no label) into y's only row.
+std::vector<io::ColumnTarget> feature_and_label_targets(std::size_t columns, const std::vector<std::size_t>& features,
+                                                        std::size_t label, Matrix& X, Matrix& y);
 
 /// Runs `work` (an nn call on the targets of `column`, from data row `first_row` on) and turns its
 /// complaints into io::InputError naming `file`: an nn::TargetError also by the line and column of

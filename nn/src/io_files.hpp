@@ -34,6 +34,12 @@ private:
 /// Throws std::runtime_error naming `path`; `path` is then untouched and no temporary remains.
 void write_file_atomically(const std::string& path, std::string_view bytes);
 
+/// The .npy version 1.0 preamble (magic, version, header length and the header, padded so the data
+/// starts 64-byte aligned) of a little-endian float64 array of shape rows x cols in C or Fortran
+/// order. A features x samples Matrix's bytes after a Fortran-order preamble of samples x features
+/// are the samples as numpy's rows.
+std::string npy_preamble(std::size_t rows, std::size_t cols, bool fortran_order);
+
 /// `text` made safe for a one-line message: control bytes become '?', long text is cut with "...".
 std::string printable(std::string_view text, std::size_t max_length = 40);
 

@@ -331,11 +331,12 @@ Matrix parse_npy(std::string_view bytes, const std::string& name) {
 
 Matrix read_npy(const std::string& path) { return parse_npy(detail::read_file_bytes(path), path); }
 
-void write_npy(const std::string& path, const Matrix& values) {
-    static_assert(host_is_little_endian, "write_npy writes the host's doubles as '<f8'");
-    std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" +
-                         std::to_string(values.shape(0)) + ", " + std::to_string(values.shape(1)) +
-                         "), }";
+namespace detail {
+
+std::string npy_preamble(std::size_t rows, std::size_t cols, bool fortran_order) {
+    static_assert(host_is_little_endian, "the host's doubles are written as '<f8'");
+    std::string header = "{'descr': '<f8', 'fortran_order': " + std::string(fortran_order ? "True" : "False") +
+                         ", 'shape': (" + std::to_string(rows) + ", " + std::to_string(cols) + "), }";
     // Version 1.0: the preamble (10 bytes) + header, padded with spaces and ended by '\n', is a
     // multiple of 64 bytes so the data is aligned.
     const std::size_t total = (10 + header.size() + 1 + 63) / 64 * 64;
@@ -347,8 +348,14 @@ void write_npy(const std::string& path, const Matrix& values) {
     bytes += '\x00';
     bytes += static_cast<char>(header.size() & 0xff);
     bytes += static_cast<char>(header.size() >> 8);
-    bytes += header;
+    return bytes + header;
+}
+
+}  // namespace detail
+
+void write_npy(const std::string& path, const Matrix& values) {
     // xtensor's default layout is row-major, which is the C order the header declares.
+    std::string bytes = detail::npy_preamble(values.shape(0), values.shape(1), false);
     bytes.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
     detail::write_file_atomically(path, bytes);
 }

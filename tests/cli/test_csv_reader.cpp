@@ -1,19 +1,24 @@
 // The one-pass CSV reader against the reader it replaced (old_csv_reader.cpp): on the data sets,
 // the fuzzer's seed corpus, hand-written edge cases and many seeded random texts, both accept with
 // the same numbers (by column now) or both refuse with the same message. Also the reader's own
-// promises: blocks of rows, columns into several matrices, a wrong guess of the row count.
+// promises: blocks of rows, columns into several matrices, a wrong guess of the row count; and the
+// .npy cache of a CSV (<nn/csv_cache.hpp>).
 #include "old_csv_reader.hpp"
 
+#include <nn/csv_cache.hpp>
 #include <nn/io.hpp>
 
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <random>
 #include <sstream>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace matgrad;
@@ -155,4 +160,81 @@ TEST_CASE("read_csv reads a file larger than its first block, and a pipe") {
     const io::CsvTable piped = io::read_csv("/proc/self/fd/" + std::to_string(fds[0]));
     ::close(fds[0]);
     CHECK(piped.values == io::parse_csv(small, "d.csv").values);
+}
+
+TEST_CASE("read_csv_cached writes the .npy cache, reads it while the CSV is unchanged, remakes it when it changes") {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                      ("matgrad_cache_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string csv = (dir / "d.csv").string(), cache = io::csv_cache_path(csv);
+    CHECK(cache == csv + ".npy");
+    Matrix m;
+    const auto choose = [&](const std::vector<std::string>& header) {
+        m = Matrix({header.size(), std::size_t{0}});
+        std::vector<io::ColumnTarget> targets;
+        for (std::size_t c = 0; c < header.size(); ++c) targets.push_back({&m, c});
+        return targets;
+    };
+    const auto write_csv = [&](const std::string& text, long long mtime_s) {
+        std::ofstream(csv, std::ios::binary | std::ios::trunc) << text;
+        const timespec times[2] = {{mtime_s, 0}, {mtime_s, 0}};
+        REQUIRE(::utimensat(AT_FDCWD, csv.c_str(), times, 0) == 0);
+    };
+
+    write_csv("a,b,y\n1,2,0\n3,4,1\n", 1000000000);
+    CHECK(io::read_csv_cached(csv, choose) == io::CacheUse::written);
+    CHECK(m == Matrix{{1, 3}, {2, 4}, {0, 1}});
+    // numpy's layout: a (rows, columns) array in Fortran order, so each column's values in a run.
+    const std::string bytes = file_text(cache);
+    REQUIRE(bytes.rfind("\x93NUMPY\x01", 0) == 0);
+    CHECK(bytes.find("'fortran_order': True, 'shape': (2, 3)") != std::string::npos);
+    REQUIRE(bytes.size() == 128 + 6 * sizeof(double));
+    double third;
+    std::memcpy(&third, bytes.data() + 128 + 2 * sizeof(double), sizeof third);
+    CHECK(third == 2.0);
+
+    // Unchanged CSV: the cache is what is read (a value changed in it shows).
+    CHECK(io::read_csv_cached(csv, choose) == io::CacheUse::read);
+    CHECK(m == Matrix{{1, 3}, {2, 4}, {0, 1}});
+    {
+        std::fstream edit(cache, std::ios::binary | std::ios::in | std::ios::out);
+        const double changed = 9.0;
+        edit.seekp(128);
+        edit.write(reinterpret_cast<const char*>(&changed), sizeof changed);
+    }
+    CHECK(io::read_csv_cached(csv, choose) == io::CacheUse::read);
+    CHECK(m(0, 0) == 9.0);
+
+    // Another size, or the same size with another modification time: read again, cache remade.
+    write_csv("a,b,y\n1,2,0\n3,4,1\n5,6,0\n", 1000000000);
+    CHECK(io::read_csv_cached(csv, choose) == io::CacheUse::written);
+    CHECK(m == Matrix{{1, 3, 5}, {2, 4, 6}, {0, 1, 0}});
+    write_csv("a,b,y\n7,2,0\n3,4,1\n5,6,0\n", 1000000001);
+    CHECK(io::read_csv_cached(csv, choose) == io::CacheUse::written);
+    CHECK(m(0, 0) == 7.0);
+    CHECK(io::read_csv_cached(csv, choose) == io::CacheUse::read);
+
+    // A damaged cache or record is made again, not an error.
+    std::filesystem::resize_file(cache, 100);
+    CHECK(io::read_csv_cached(csv, choose) == io::CacheUse::written);
+    std::ofstream(cache + ".json", std::ios::trunc) << "{";
+    CHECK(io::read_csv_cached(csv, choose) == io::CacheUse::written);
+    CHECK(m(0, 0) == 7.0);
+
+    // A bad CSV throws read_csv's error and leaves no cache; a dropped column writes none.
+    std::filesystem::remove(cache);
+    std::filesystem::remove(cache + ".json");
+    write_csv("a,b,y\n1,x,0\n", 1000000002);
+    CHECK_THROWS_WITH_AS(io::read_csv_cached(csv, choose), (csv + ": line 2, column 2 (b): 'x' is not a number").c_str(),
+                         io::InputError);
+    CHECK(!std::filesystem::exists(cache));
+    write_csv("a,b,y\n1,2,0\n", 1000000003);
+    const auto drop_first = [&](const std::vector<std::string>& header) {
+        std::vector<io::ColumnTarget> targets = choose(header);
+        targets[0] = {};
+        return targets;
+    };
+    CHECK(io::read_csv_cached(csv, drop_first) == io::CacheUse::not_written);
+    CHECK(!std::filesystem::exists(cache));
+    std::filesystem::remove_all(dir);
 }

@@ -311,3 +311,18 @@ TEST_CASE("--task overrides the detection, and a version 1 model directory still
     CHECK(v1.status == 0);
     CHECK(v1.out == v2.out);
 }
+
+TEST_CASE("train --cache writes FILE.npy beside the CSV, then trains from it with the same result") {
+    ScratchDir dir("cache");
+    write_file(dir / "d.csv", read_file(data_file("wine.csv")));
+    const std::vector<std::string> args{"train", "--csv", dir / "d.csv", "--epochs", "3", "--cache", "--save"};
+    const auto first = [&] { auto a = args; a.push_back(dir / "a"); return a; }();
+    const auto second = [&] { auto a = args; a.push_back(dir / "b"); return a; }();
+    const RunResult made = run_matgrad(first, dir);
+    REQUIRE(made.status == 0);
+    CHECK(made.err.find("wrote the cache " + dir / "d.csv.npy") != std::string::npos);
+    const RunResult reused = run_matgrad(second, dir);
+    REQUIRE(reused.status == 0);
+    CHECK(reused.err.find("read " + dir / "d.csv" + " from its cache " + dir / "d.csv.npy") != std::string::npos);
+    CHECK(read_file(dir / "a/W1.npy") == read_file(dir / "b/W1.npy"));
+}
