@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cstring>
 #include <optional>
 #include <set>
 
@@ -254,7 +253,8 @@ void CsvReader::start(std::string_view text) {
 
     // The lines after the header, without the blank ones at the end.
     std::string_view rest = text.substr(src.pos);
-    while (!rest.empty() && std::strchr(" \t\r\n", rest.back()) != nullptr) rest.remove_suffix(1);
+    while (!rest.empty() && std::string_view(" \t\r\n").find(rest.back()) != std::string_view::npos)
+        rest.remove_suffix(1);
     constexpr std::size_t chunk = std::size_t{8} << 20;  // counted a chunk at a time, then given back
     for (std::size_t at = 0; at < rest.size(); at += chunk) {
         const std::string_view part = rest.substr(at, chunk);

@@ -62,7 +62,7 @@ struct Columns {
 
 Columns all_columns(const Part& part) { return part.empty() ? Columns{} : Columns{&part.X, &part.Y, nullptr}; }
 
-/// to = the columns at(first) .. at(first + count - 1) of `from` (`order` maps positions first).
+/// to = the columns order(first) .. order(first + count - 1) of `from`, in that order.
 template <class Order>
 void gather_columns(const Matrix& from, const Order& order, std::size_t first, std::size_t count, Matrix& to) {
     const std::size_t rows = from.shape(0), cols = from.shape(1);
