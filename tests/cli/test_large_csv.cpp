@@ -65,7 +65,7 @@ void write_big_csv(const std::string& path, std::size_t rows, std::size_t featur
 
 }  // namespace
 
-TEST_CASE("train on 300,000 rows peaks under 2x the data; predict streams") {
+TEST_CASE("train on 300,000 rows peaks under 2x the data and predict streams") {
     if (!kRssMeaningful) {
         MESSAGE("skipped: RSS means nothing under AddressSanitizer");
         return;
