@@ -116,7 +116,7 @@ TEST_CASE("label mapping: classes in increasing order, one-hot columns, errors a
     CHECK(nn::make_target_coding(nn::Task::binary, row({1, 0})).classes == std::vector<double>{0, 1});
 }
 
-TEST_CASE("split: stratified per class, disjoint, covering, seeded; validation never from the test rows") {
+TEST_CASE("split: stratified per class, disjoint, covering, seeded, validation never from the test rows") {
     const Table wine = load("wine.csv");  // classes 59/71/48
     const nn::TargetCoding coding = nn::make_target_coding(nn::Task::multiclass, wine.y);
     const nn::Split a = nn::split_samples(coding, wine.y, 0.2, 0.1, 7), b = nn::split_samples(coding, wine.y, 0.2, 0.1, 7);
