@@ -69,7 +69,7 @@ TEST_CASE("new element-wise ops: values, gradcheck on 3x5 with a weighted upstre
     }
 }
 
-TEST_CASE("relu'(0) = 0 and abs'(0) = 0; softplus finite at ±800") {
+TEST_CASE("relu'(0) = 0 and abs'(0) = 0, and softplus finite at ±800") {
     Tape t;
     const Var z = t.variable(Matrix{{0.0, 0.0}});
     t.backward(sum(relu(z) + abs(z)));
@@ -163,7 +163,7 @@ TEST_CASE("tr, inv, det, logdet, norm2: closed forms and gradcheck") {
     check([](Tape&, const std::vector<Var>& v) { return norm2(v[0]) * 3.0; }, {random_matrix(3, 5, 61)});
 }
 
-TEST_CASE("logdet of an ill-conditioned but non-singular matrix; singular and non-square errors") {
+TEST_CASE("logdet of an ill-conditioned but non-singular matrix, and singular and non-square errors") {
     Tape t;
     const Var ill = t.variable(Matrix{{1.0, 1.0}, {1.0, 1.0 + 1e-10}}, "ill");
     const Var ld = logdet(ill);
