@@ -13,7 +13,7 @@
 
 namespace matgrad::lang {
 
-enum class NodeKind : std::uint8_t { number, ref, neg, transpose, binary, call };
+enum class NodeKind : std::uint8_t { number, ref, dim, neg, transpose, binary, call };
 
 /// The binary operators, as written.
 enum class BinaryOp : std::uint8_t { add, sub, product, matmul, mul, div, scalar_div, power, scalar_power };
@@ -22,10 +22,11 @@ struct Node {
     NodeKind kind = NodeKind::number;
     BinaryOp op = BinaryOp::add;
     double number = 0.0;                // kind == number
-    std::uint32_t slot = 0;             // kind == ref: declarations, then assignments
+    std::uint32_t slot = 0;             // kind == ref: declarations, then assignments; dim: index in dims
     std::vector<std::uint32_t> children;  // operands (binary: 2; call: its matrix arguments)
     std::vector<double> numbers;        // call: its numeric arguments, in order
     const OpDef* function = nullptr;    // call and power: the op, looked up once when parsed
+    bool derivative = false;            // call: f'(x), the element-wise derivative (derivations only)
     std::uint32_t call_depth = 0;       // call: how many calls enclose it (index of its argument buffer)
     std::size_t line = 0, column = 0;   // the operator, function name or operand token (1-based)
     std::size_t begin = 0, end = 0;     // the node's text in its line: [begin, end) byte offsets
@@ -39,6 +40,8 @@ struct Model::Impl {
     std::vector<Node> nodes;
     std::vector<std::uint32_t> roots;  // per assignment, its expression's node
     std::unordered_map<std::string, std::uint32_t> slots;  // every declared or assigned name
+    std::vector<std::string> dims;  // every dimension name of the declared shapes, first use first
+    bool derivatives = false;  // f'(x) allowed: a derivation file (its values need no gradient)
     std::vector<std::uint32_t> declarations_by_name;  // declaration indices sorted by name (like a Values map)
     std::uint32_t output_slot = 0;
     std::uint32_t max_call_depth = 0;  // calls nested at most this deep (+1 = argument buffers needed)

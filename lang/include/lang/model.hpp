@@ -17,7 +17,11 @@
 // (element-wise, broadcasting); `*` `@` matrix product (`*` scales when a side is a number or
 // 1x1), `.*` `./` element-wise, `/` by a number or 1x1; unary `-`; `.^` element-wise power by a
 // number (`^` the same on a 1x1); postfix `'` transpose. Functions are the engine's ops by name
-// (the op registry), numeric arguments passed as parameters: sum(x, 0).
+// (the op registry), numeric arguments passed as parameters: sum(x, 0). A dimension name is a
+// number in an expression: sum(R .* R) / (2*n).
+//
+// The slides' notation is read as the ASCII operators: ⊙ (.*), ⊘ (./), ᵀ ('), − (-), σ(…)
+// (sigmoid). Names may hold Unicode letters (λ, Σ, α); a UTF-8 byte-order mark is skipped.
 //
 // Every problem -- syntax, unknown name, redefinition, use before definition, shape mismatch,
 // non-1x1 output, missing or mismatched value, unbound dimension -- throws lang::Error with the
@@ -53,7 +57,8 @@ public:
     std::size_t column() const { return column_; }  ///< 1-based byte column
     const std::string& message() const { return message_; }          ///< the message alone
     const std::string& source_line() const { return source_line_; }  ///< the offending line
-    /// "FILE:LINE:COL: error: MESSAGE", then the source line and a caret under the column.
+    /// "FILE:LINE:COL: error: MESSAGE", then the source line (control bytes escaped: \x1B) and a
+    /// caret under the column's character.
     std::string formatted() const;
 
 private:
