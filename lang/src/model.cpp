@@ -177,6 +177,23 @@ std::map<std::string, std::size_t> Model::bind(Values& values, const BindOptions
     // same values), an error without one.
     std::optional<nn::Rng> rng;
     if (options.seed) rng.emplace(*options.seed);
+    if (rng && options.draw_unbound_dims) {
+        std::vector<std::size_t> taken;
+        for (const auto& [dim, size] : dims) taken.push_back(size);
+        for (const Declaration& d : m.declarations)
+            if (d.shape)
+                for (const Dim& dim : *d.shape)
+                    if (dim.name.empty()) taken.push_back(dim.value);
+        for (const Declaration& d : m.declarations)
+            if (d.shape && !values.count(d.name))
+                for (const Dim& dim : *d.shape)
+                    if (!dim.name.empty() && !dims.count(dim.name)) {
+                        std::size_t size = 2;
+                        while (std::find(taken.begin(), taken.end(), size) != taken.end()) ++size;
+                        dims[dim.name] = size;
+                        taken.push_back(size);
+                    }
+    }
     for (const Declaration& d : m.declarations) {
         if (values.count(d.name)) continue;
         const std::string kind = d.kind == Declaration::Kind::input ? "input " : "param ";
@@ -364,6 +381,10 @@ private:
 };
 
 }  // namespace
+
+Var evaluate(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, std::uint32_t root) {
+    return Recorder(impl, tape, slots).eval(root);
+}
 
 Recording Model::record(Tape& tape, const Values& values) const { return record(tape, values, {}); }
 

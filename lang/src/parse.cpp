@@ -135,7 +135,8 @@ public:
             statement();
         }
         if (m_.assignments.empty())
-            throw m_.error(0, 0, "the model has no assignment: its last NAME = expression is the output");
+            throw m_.error(0, 0, m_.derivation ? "the derivation has no line (dNAME = expression: your gradient of NAME)"
+                                               : "the model has no assignment: its last NAME = expression is the output");
         m_.output_slot = static_cast<std::uint32_t>(m_.declarations.size() + m_.assignments.size() - 1);
     }
 
@@ -248,6 +249,11 @@ private:
 
     void statement() {
         const Token& first = next();
+        if (m_.derivation && !(first.kind == TokenKind::ident && is_op(peek(), "="))) {
+            throw error_at(first, "expected NAME = expression (dNAME: your gradient of NAME; any other name: a "
+                                  "helper), got " + quoted(first) + (first.text == "input" || first.text == "param"
+                                                                        ? ": the model declares the names" : ""));
+        }
         if (first.kind == TokenKind::ident && (first.text == "input" || first.text == "param")) {
             declaration(first.text == "input" ? Declaration::Kind::input : Declaration::Kind::param);
         } else if (first.kind == TokenKind::ident && is_op(peek(), "=")) {
@@ -261,6 +267,14 @@ private:
     void check_new_name(const Token& name) const {
         if (name.text == "input" || name.text == "param")
             throw error_at(name, "'" + name.text + "' is a keyword and cannot be a name");
+        if (const auto it = m_.slots.find(name.text); it != m_.slots.end() && it->second < m_.presets) {
+            const std::string gradient = m_.declarations[it->second].kind == Declaration::Kind::param ||
+                                                 it->second >= m_.presets - m_.preset_nodes
+                                             ? "; your gradient of it is d" + name.text
+                                             : "";
+            throw error_at(name, "'" + name.text + "' is a name of the model (" + m_.preset_file + " line " +
+                                     std::to_string(m_.declarations[it->second].line) + ")" + gradient);
+        }
         if (const auto it = m_.slots.find(name.text); it != m_.slots.end()) {
             const std::size_t slot = it->second, decls = m_.declarations.size();
             const std::size_t line = slot < decls ? m_.declarations[slot].line : m_.assignments[slot - decls].line;
@@ -415,7 +429,7 @@ private:
             return add(located(std::move(n), t, t.begin, t.end));
         }
         if (t.kind == TokenKind::ident) {
-            if (is_op(peek(), "'") && is_op(peek(1), "(")) {  // σ'(Z1): an element-wise function's derivative
+            if (is_op(peek(), "'") && is_op(peek(1), "(") && m_.slots.count(t.text) == 0) {  // σ'(Z1): f's derivative
                 next();
                 return call(t, true);
             }
@@ -546,7 +560,7 @@ private:
             throw error_at(name, "unknown function '" + name.text + "' (" +
                                      (suggestion.empty() ? "functions: " + list : "did you mean " + suggestion + "?") + ")");
         }
-        if (derivative && !m_.derivatives)
+        if (derivative && !m_.derivation)
             throw error_at(name, "'" + name.text + "'(...)' is a derivative, written only in a derivation file; in a "
                                  "model, write the function itself and let autodiff differentiate it");
         if (derivative && (function->kind != OpKind::elementwise || function->arity != 1))

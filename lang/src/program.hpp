@@ -41,7 +41,12 @@ struct Model::Impl {
     std::vector<std::uint32_t> roots;  // per assignment, its expression's node
     std::unordered_map<std::string, std::uint32_t> slots;  // every declared or assigned name
     std::vector<std::string> dims;  // every dimension name of the declared shapes, first use first
-    bool derivatives = false;  // f'(x) allowed: a derivation file (its values need no gradient)
+    // A derivation file (lang/derivation.hpp): no declarations of its own, f'(x) allowed, and the
+    // first `presets` declarations are the model's names (its declarations, then its named nodes).
+    bool derivation = false;
+    std::size_t presets = 0;
+    std::size_t preset_nodes = 0;  // of which the model's named nodes (the last ones)
+    std::string preset_file;  // the model's file, for "already a name of the model" errors
     std::vector<std::uint32_t> declarations_by_name;  // declaration indices sorted by name (like a Values map)
     std::uint32_t output_slot = 0;
     std::uint32_t max_call_depth = 0;  // calls nested at most this deep (+1 = argument buffers needed)
@@ -55,7 +60,12 @@ struct Model::Impl {
     }
 };
 
-/// Parses `source` into `impl` (file and source already set).
+/// Parses `source` into `impl` (file and source already set; for a derivation, its flag and presets too).
 void parse_program(Model::Impl& impl);
+
+/// Evaluates the expression `root` of `impl` onto `tape`, the slots of its names filled (declarations
+/// first: they give the dimensions' sizes). Throws Error at the operator or function whose shapes do
+/// not fit.
+Var evaluate(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, std::uint32_t root);
 
 }  // namespace matgrad::lang

@@ -61,6 +61,12 @@ struct GradientReport {
     /// For a wrong gradient downstream of another wrong one in the reverse pass: the name of that
     /// one (its error may be only a consequence); empty otherwise.
     std::string consequence_of;
+    /// For a line of a derivation file (lang::verify_derivation): its 1-based line number, the
+    /// formula as written, and the step verdict: "ok" when the formula is right given the true
+    /// values of the gradients it uses (a wrong value then comes from those, named in
+    /// consequence_of), "wrong" when the mistake is made on this line. 0 and empty otherwise.
+    std::size_t line = 0;
+    std::string formula, step;
 
     bool ok() const { return diagnosis == "ok"; }  ///< the hand gradient is right
     /// "missing_mean_factor + transposed"

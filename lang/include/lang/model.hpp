@@ -106,6 +106,10 @@ struct BindOptions {
     /// With a seed, every declared name without a value gets one drawn from it: inputs
     /// U(0, 1), params N(0, 1/C) for a param of C columns. Without one, a missing value is an error.
     std::optional<std::uint64_t> seed;
+    /// With a seed: a dimension that neither `dims` nor a value binds gets a size instead of being
+    /// an error -- the smallest from 2 up that no other dimension (named or a number) has, so that
+    /// distinct dimensions differ and a transposed non-square gradient is never a coincidence.
+    bool draw_unbound_dims = false;
     /// How errors name a value, e.g. "inputs/X.npy" (default: "the value of X").
     std::function<std::string(const std::string& name)> describe_value;
     /// Appended to the message for a missing value (e.g. how to get one drawn).
