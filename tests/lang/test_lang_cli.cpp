@@ -377,3 +377,30 @@ TEST_CASE("verify MODEL on the tanh network: tanh' left out is a missing activat
                          "H = tanh(W1 X + b1) — tanh' = 1 − H² left out: d(W1 X + b1) = dH");
     CHECK(report["first_wrong_step"] == "dW1");
 }
+
+TEST_CASE("verify MODEL --hand FILE.mg: the slides' derivation as typed, line by line; a bad line exits 2") {
+    ScratchDir dir("lang-verify-derivation");
+    const std::string derivation = std::string(MATGRAD_MODELS_DIR) + "/../derivations/slides.mg";
+    RunResult r = run_matgrad({"verify", slides, "--seed", "1", "--hand", derivation}, dir);
+    CHECK(r.status == 1);
+    CHECK(r.out.find("→ ✗  4     dA2 = −Y ⊘ A2 + (1 − Y) ⊘ (1 − A2)  missing_mean_factor") != std::string::npos);
+    CHECK(r.out.find("✗    5     dZ2 = dA2 ⊙ σ'(Z2)                  missing_mean_factor at mean(Y ⊙ log(A2) + (1 − Y) ⊙ "
+                     "log(1 − A2))  ok (follows from dA2)") != std::string::npos);
+    CHECK(r.out.find("first wrong step: dA2 (line 4)") != std::string::npos);
+    r = run_matgrad({"verify", slides, "--seed", "1", "--hand", derivation, "--json"}, dir);
+    CHECK(r.status == 1);
+    const nlohmann::json report = nlohmann::json::parse(r.out);
+    CHECK(report["first_wrong_step"] == "dA2");
+    const nlohmann::json dW1 = gradient(report, "dW1");
+    CHECK(dW1["line"] == 10);
+    CHECK(dW1["formula"] == "dZ1 * Xᵀ");
+    CHECK(dW1["step"] == "ok");
+    CHECK(dW1["diagnosis"] == "missing_mean_factor");
+    CHECK(dW1["consequence_of"] == "dZ1");
+
+    write_file(dir / "bad.mg", "dZ2 = A2 - Y\ndW2 = dZ2 * A1ᵀ + \x1b[2J\n");
+    r = run_matgrad({"verify", slides, "--seed", "1", "--hand", dir / "bad.mg"}, dir);
+    CHECK(r.status == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err == (dir / "bad.mg") + ":2:21: error: unexpected byte 0x1B\n  dW2 = dZ2 * A1ᵀ + \\x1B[2J\n                    ^\n");
+}
