@@ -7,6 +7,7 @@
 #include <lang/derivation.hpp>
 
 #include <autodiff/autodiff.hpp>
+#include <nn/io.hpp>
 
 using namespace matgrad;
 
@@ -194,4 +195,31 @@ TEST_CASE("derivation errors: FILE:LINE:COL, the line and a caret") {
     } catch (const lang::Error& e) {
         CHECK(std::string(e.what()).rfind("m.mg:2:9: error: 'σ'(...)' is a derivative, written only in a derivation file", 0) == 0);
     }
+}
+
+TEST_CASE("examples/derivations: each example model's derivation is right; the slides' as typed is not") {
+    const std::string dir = std::string(MATGRAD_MODELS_DIR) + "/../derivations/";
+    for (const std::string name : {"tanh_mse", "softmax_regression", "l2_logistic", "gaussian_nll"}) {
+        INFO(name);
+        lang::Model model = test::example_model(name);
+        lang::Values values;
+        if (name == "gaussian_nll")  // I must be the identity: its inputs
+            for (const std::string input : {"I", "X"})
+                values.emplace(input, io::read_npy(test::model_path(name + "/" + input + ".npy")));
+        lang::BindOptions options;
+        options.seed = 1;
+        options.draw_unbound_dims = true;
+        model.bind(values, options);
+        const VerifyReport r = lang::Derivation::parse(test::read_text(dir + name + ".mg"), name, model).verify(values);
+        for (const GradientReport& g : r.gradients) {
+            INFO(g.name << ": " << g.hint);
+            CHECK(g.ok());
+            CHECK(g.step == "ok");
+        }
+        CHECK(!r.gradients.empty());
+    }
+    const Example slides("slides");
+    const VerifyReport r = lang::Derivation::parse(test::read_text(dir + "slides.mg"), "slides", slides.model).verify(slides.values);
+    CHECK(r.first_wrong_step == "dA2");
+    CHECK(r.gradients.size() == 8);
 }
