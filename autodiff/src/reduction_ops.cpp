@@ -75,8 +75,10 @@ Var reduce(const OpDef& def, const Var& a, int axis) {  // axis -1: every entry
 
 const char* const kSumShapes = "sum over {shape:0} → {shape:out}";
 const char* const kMeanShapes = "mean over {shape:0} → {shape:out}";
-const InputRule kSumRule{{"{g}", "{g}"}, "{shape:out} → {shape:0} (every element gets g)"};
-const InputRule kMeanRule{{"{g} / {N}", "{g} / {N}"}, "{shape:out} → {shape:0} (every element gets g/{N})"};
+// In the language, `+ 0 * {0}` broadcasts g back to the operand's shape.
+const InputRule kSumRule{{"{g}", "{g}"}, "{shape:out} → {shape:0} (every element gets g)", "", "{g} + 0 * {0}"};
+const InputRule kMeanRule{{"{g} / {N}", "{g} / {N}"}, "{shape:out} → {shape:0} (every element gets g/{N})", "",
+                          "{g} / {N} + 0 * {0}"};
 
 const std::vector<Mistake> kSumMistakes{
     {"extra_mean_factor", "sum({0}) divided by its {N} entries as if it were a mean", 0, &scaled_broadcast_vjp<1, 1>}};
@@ -157,7 +159,7 @@ Var softmax_op(const OpDef& def, const Var& x) {
 const OpDef softmax_def{
     "softmax", "softmax(x)", 1, {}, 0, {"softmax({0})", "\\mathrm{softmax}({0})"}, "",
     {{{"{out} ⊙ ({g} − colsum({out} ⊙ {g}))", "{out} \\odot ({g} - \\mathbf{1}\\mathbf{1}^\\top({out} \\odot {g}))"},
-      "per column of {shape:0}: the full Jacobian diag(s) − s sᵀ"}},
+      "per column of {shape:0}: the full Jacobian diag(s) − s sᵀ", "", "{out} .* ({g} - sum({out} .* {g}, 0))"}},
     {{"diagonal_jacobian",
       "only the Jacobian's diagonal kept, as if softmax were element-wise: d{0} = {g} ⊙ {out}(1 − {out})", 0,
       &softmax_vjp<false, true>}},
@@ -168,7 +170,7 @@ const OpDef softmax_def{
 const OpDef log_softmax_def{
     "log_softmax", "log_softmax(x)", 1, {}, 0, {"log_softmax({0})", "\\log\\mathrm{softmax}({0})"}, "",
     {{{"{g} − exp({out}) ⊙ colsum({g})", "{g} - e^{{out}} \\odot \\mathbf{1}\\mathbf{1}^\\top {g}"},
-      "per column of {shape:0}: the full Jacobian I − 𝟙 sᵀ"}},
+      "per column of {shape:0}: the full Jacobian I − 𝟙 sᵀ", "", "{g} - exp({out}) .* sum({g}, 0)"}},
     {{"diagonal_jacobian",
       "only the Jacobian's diagonal kept, as if log_softmax were element-wise: d{0} = {g} ⊙ (1 − exp({out}))", 0,
       &softmax_vjp<true, true>}},

@@ -263,7 +263,16 @@ public:
         buffers_ = &buffers;
     }
 
+    std::vector<NodeInfo>* info = nullptr;  // when set: every node's shape and need of a gradient
+
     Var eval(std::uint32_t index) {
+        Var v = eval_node(index);
+        if (info != nullptr) (*info)[index] = {v.rows(), v.cols(), v.requires_grad()};
+        return v;
+    }
+
+private:
+    Var eval_node(std::uint32_t index) {
         const Node& n = m_.nodes[index];
         switch (n.kind) {
             case NodeKind::number: return tape_.constant(n.number);
@@ -283,7 +292,6 @@ public:
         return apply(n, args);
     }
 
-private:
     Var apply(const Node& n, const std::vector<Var>& args) const {
         try {
             if (n.derivative) return derivative(n, args);
@@ -381,6 +389,22 @@ private:
 };
 
 }  // namespace
+
+void record_info(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, std::vector<NodeInfo>& info) {
+    info.assign(impl.nodes.size(), {});
+    Recorder recorder(impl, tape, slots);
+    recorder.info = &info;
+    for (const std::uint32_t root : impl.roots) slots.push_back(recorder.eval(root));
+}
+
+std::string Model::derive(const Values& values) const {
+    Tape tape;
+    const Recording r = record(tape, values);  // checks the values and the output
+    std::vector<Var> slots(r.slots_.begin(), r.slots_.begin() + static_cast<std::ptrdiff_t>(impl_->declarations.size()));
+    std::vector<NodeInfo> info;
+    record_info(*impl_, tape, slots, info);
+    return derive_text(*impl_, info, slots);
+}
 
 Var evaluate(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, std::uint32_t root) {
     return Recorder(impl, tape, slots).eval(root);

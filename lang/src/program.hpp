@@ -63,6 +63,20 @@ struct Model::Impl {
 /// Parses `source` into `impl` (file and source already set; for a derivation, its flag and presets too).
 void parse_program(Model::Impl& impl);
 
+/// What one recording says about a parse node: its value's shape and whether it needs a gradient.
+struct NodeInfo {
+    std::size_t rows = 0, cols = 0;
+    bool requires_grad = false;
+};
+
+/// Records the model like Model::record and fills `info` (one per parse node) and `slots_need_grad`
+/// (one per slot: declarations, then assignments).
+void record_info(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, std::vector<NodeInfo>& info);
+
+/// The model's right derivation as a derivation file (matgrad derive --format mg), from one
+/// recording's shapes.
+std::string derive_text(const Model::Impl& impl, const std::vector<NodeInfo>& info, const std::vector<Var>& slots);
+
 /// Evaluates the expression `root` of `impl` onto `tape`, the slots of its names filled (declarations
 /// first: they give the dimensions' sizes). Throws Error at the operator or function whose shapes do
 /// not fit.

@@ -9,6 +9,9 @@
 #include <autodiff/autodiff.hpp>
 #include <nn/io.hpp>
 
+#include <filesystem>
+#include <optional>
+
 using namespace matgrad;
 
 namespace {
@@ -222,4 +225,40 @@ TEST_CASE("examples/derivations: each example model's derivation is right; the s
     const VerifyReport r = lang::Derivation::parse(test::read_text(dir + "slides.mg"), "slides", slides.model).verify(slides.values);
     CHECK(r.first_wrong_step == "dA2");
     CHECK(r.gradients.size() == 8);
+}
+
+TEST_CASE("derive → verify: the derivation matgrad writes is all right, on every example and fuzz corpus model") {
+    std::vector<std::pair<std::string, std::string>> models;  // (name, source)
+    for (const std::string name : {"slides", "tanh_mse", "softmax_regression", "l2_logistic", "gaussian_nll"})
+        models.emplace_back(name, test::read_text(test::model_path(name + ".mg")));
+    for (const auto& entry : std::filesystem::directory_iterator(MATGRAD_FUZZ_CORPUS_DIR))
+        models.emplace_back(entry.path().filename().string(), test::read_text(entry.path().string()));
+    std::size_t derived = 0;
+    for (const auto& [name, source] : models) {
+        INFO(name);
+        std::optional<lang::Model> model;
+        lang::Values values;
+        try {  // the corpus holds broken models too: only those that record are derived
+            model.emplace(lang::Model::parse(source, name));
+            lang::BindOptions options;
+            options.seed = 1;
+            options.draw_unbound_dims = true;
+            model->bind(values, options);
+            Tape tape;
+            if (!model->record(tape, values).output().requires_grad()) {  // no param: nothing to derive
+                CHECK_THROWS_AS(model->derive(values), lang::Error);
+                continue;
+            }
+        } catch (const lang::Error&) {
+            continue;
+        }
+        const std::string key = model->derive(values);
+        INFO(key);
+        const VerifyReport r = lang::Derivation::parse(key, "key.mg", *model).verify(values);
+        CHECK(r.ok());
+        for (const GradientReport& g : r.gradients) CHECK(g.step == "ok");
+        CHECK(r.gradients.size() >= model->param_names().size());
+        ++derived;
+    }
+    CHECK(derived >= 8);
 }

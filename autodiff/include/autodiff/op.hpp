@@ -60,6 +60,10 @@ struct InputRule {
     Notation rule;            ///< "{g} ⊙ {out}(1 − {out})" -- d input = this (summed to its shape)
     const char* shapes = "";  ///< explain's shape remark; empty: "element-wise on 64×7" / "a → b"
     const char* layout = "";  ///< explain's layout remark (matmul's numerator/denominator step)
+    /// The same rule in the model language, for `matgrad derive` (lang): "{g} .* {out} .* (1 - {out})".
+    /// Placeholders as in `rule`; its value has the input's shape or (broadcasting ops) the output's.
+    /// Empty: the op cannot be derived as text.
+    const char* code = "";
 };
 
 /// A classic hand-derivation mistake: a wrong VJP with the same contract as OpDef::vjp (it

@@ -42,7 +42,7 @@ struct GradientReport {
     /// Further mistakes found together with `diagnosis`, e.g. {"transposed"} for a transposed
     /// gradient that also lacks the 1/N (diagnosis "missing_mean_factor").
     std::vector<std::string> also;
-    /// Where the mistake sits, for a diagnosis from a mutated pass: the node's name (or its
+    /// Where the mistake sits, for a diagnosis from a mutated pass: the node's name (or as it reads
     /// description when unnamed; "A1, A2" for one mistake at several nodes) and its op. Also set for
     /// a gradient-level transposed / mean-factor diagnosis when an op's own mistake explains it.
     std::string node, op;  ///< where the mistake sits: a node's name and its op ("A1", "sigmoid")

@@ -181,6 +181,14 @@ public:
     /// declaration order -- instead of from `values`.
     Recording record(Tape& tape, const Values& values, const std::vector<Var>& params) const;
 
+    /// The right derivation of the output as a derivation file (lang/derivation.hpp) that
+    /// Derivation::verify finds all right: `dNAME = ...` for every named node and param that needs a
+    /// gradient, in reverse order, unnamed intermediates' gradients as helpers (g1, g2, ...), each
+    /// written with the rule of its op (InputRule::code). `values` as for record(), which gives the
+    /// shapes (a broadcast operand's gradient is summed back to its shape). Throws Error at a
+    /// function whose op has no rule in the language.
+    std::string derive(const Values& values) const;
+
     /// The params' names in declaration order.
     std::vector<std::string> param_names() const;
     /// The output as a function of the params (in param_names() order) with the inputs fixed to
