@@ -27,10 +27,16 @@ void add_derive_command(CLI::App& app, int& status) {
         "nothing binds get distinct sizes).\n\n"
         "Example:\n"
         "  matgrad derive examples/models/tanh_mse.mg --seed 1 --out key.mg\n"
-        "  matgrad verify examples/models/tanh_mse.mg --seed 1 --hand key.mg   # all ok");
+        "  matgrad verify examples/models/tanh_mse.mg --seed 1 --hand key.mg   # all ok\n"
+        "  matgrad derive examples/models/tanh_mse.mg --seed 1 --format numpy --out tanh_mse_grad.py\n"
+        "With --format numpy: a Python module using numpy alone, one line per step with its shape as a\n"
+        "comment, defining gradients(values) (a dict name -> 2-D array of the inputs and params) that returns\n"
+        "the output's value under its name and d<param> for every param.");
     add_model_options(*cmd, options->model);
-    cmd->add_option("--format", options->format, "mg: a derivation file in the model language")
-        ->check(CLI::IsMember({"mg"}))
+    cmd->add_option("--format", options->format,
+                    "mg: a derivation file in the model language; numpy: a Python module (numpy only) defining "
+                    "gradients(values)")
+        ->check(CLI::IsMember({"mg", "numpy"}))
         ->capture_default_str();
     cmd->add_option("--out", options->out, "Output file (written atomically); - or none: stdout");
     cmd->callback([options, &status] {
@@ -38,7 +44,9 @@ void add_derive_command(CLI::App& app, int& status) {
         ModelOptions model = options->model;
         model.draw_dims = true;
         const LoadedModel m = load_model(model);
-        write_document(options->out, m.model.derive(m.values));
+        write_document(options->out, m.model.derive(m.values, options->format == "numpy"
+                                                                  ? lang::Model::DeriveFormat::numpy
+                                                                  : lang::Model::DeriveFormat::mg));
         status = 0;
     });
 }

@@ -232,25 +232,25 @@ void norm2_vjp(const BackwardContext& ctx) {
 
 #define MATGRAD_APPLY1(fn) [](const std::vector<Var>& a, const std::vector<double>&) { return fn(a[0]); }
 
-const OpDef tr_def{"tr", "tr(x)", 1, {}, 0, {"tr({0})", "\\mathrm{tr}\\,{0}"}, "", {{{"{g} I", "{g} I"}, "1×1 → {shape:0}"}},
+const OpDef tr_def{"tr", "tr(x)", 1, {}, 0, {"tr({0})", "\\mathrm{tr}\\,{0}", "np.trace({0}).reshape(1, 1)"}, "", {{{"{g} I", "{g} I"}, "1×1 → {shape:0}"}},
                    {}, &tr_vjp, OpKind::other, MATGRAD_APPLY1(tr), "x square; I the identity"};
-const OpDef inv_def{"inv", "inv(x)", 1, {}, 0, {"{0}⁻¹", "{0}^{-1}"}, "",
+const OpDef inv_def{"inv", "inv(x)", 1, {}, 0, {"{0}⁻¹", "{0}^{-1}", "np.linalg.inv({0})"}, "",
                     {{{"−{out}ᵀ {g} {out}ᵀ", "-{out}^\\top {g}\\, {out}^\\top"}, "{shape:out} → {shape:0}", "",
                       "-{out}' * {g} * {out}'"}},
                     {{"transposed", "the inverse's transposes dropped: −{0}⁻¹ {g} {0}⁻¹ instead of −{0}⁻ᵀ {g} {0}⁻ᵀ", 0,
                       &inv_untransposed_vjp}},
                     &inv_vjp, OpKind::other, MATGRAD_APPLY1(inv), "LAPACK LU; a singular x is a NumericalError"};
-const OpDef det_def{"det", "det(x)", 1, {}, 0, {"det({0})", "\\det {0}"}, "",
+const OpDef det_def{"det", "det(x)", 1, {}, 0, {"det({0})", "\\det {0}", "np.linalg.det({0}).reshape(1, 1)"}, "",
                     {{{"{g} {out} {0}⁻ᵀ", "{g} {out}\\, {0}^{-\\top}"}, "1×1 → {shape:0}", "", "{g} * {out} * inv({0})'"}},
                     {{"transposed", "det({0}) {0}⁻¹ instead of det({0}) {0}⁻ᵀ", 0, &scaled_saved_vjp<true>}},
                     &scaled_saved_vjp<false>, OpKind::other, MATGRAD_APPLY1(det),
                     "LAPACK LU; the gradient is the cofactor matrix (also for a singular x)"};
-const OpDef logdet_def{"logdet", "logdet(x)", 1, {}, 0, {"log|det {0}|", "\\log|\\det {0}|"}, "",
+const OpDef logdet_def{"logdet", "logdet(x)", 1, {}, 0, {"log|det {0}|", "\\log|\\det {0}|", "np.linalg.slogdet({0})[1].reshape(1, 1)"}, "",
                        {{{"{g} {0}⁻ᵀ", "{g}\\, {0}^{-\\top}"}, "1×1 → {shape:0}", "", "{g} * inv({0})'"}},
                        {{"transposed", "{0}⁻¹ instead of {0}⁻ᵀ", 0, &scaled_saved_vjp<false>}},
                        &scaled_saved_vjp<true>, OpKind::other, MATGRAD_APPLY1(logdet),
                        "log|det x| as Σ log|u_ii| of the LU: no overflow; a singular x is a NumericalError"};
-const OpDef norm2_def{"norm2", "norm2(x)", 1, {}, 0, {"‖{0}‖", "\\|{0}\\|_F"}, "",
+const OpDef norm2_def{"norm2", "norm2(x)", 1, {}, 0, {"‖{0}‖", "\\|{0}\\|_F", "np.linalg.norm({0}).reshape(1, 1)"}, "",
                       {{{"{g} ⊙ {0} / {out}", "{g}\\, {0} / {out}"}, "1×1 → {shape:0}", "", "{g} * {0} / {out}"}},
                       {{"squared_norm_gradient", "the gradient of ‖{0}‖² (2 {g} {0}) taken for that of ‖{0}‖", 0,
                         &norm2_vjp<true>}},

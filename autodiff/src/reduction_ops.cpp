@@ -89,15 +89,15 @@ const std::vector<Mistake> kMeanMistakes{
 Var apply_sum(const std::vector<Var>& a, const std::vector<double>& n);
 Var apply_mean(const std::vector<Var>& a, const std::vector<double>& n);
 
-const OpDef sum_def{"sum", "sum(x)", 1, {"axis"}, 1, {"sum({0})", "\\textstyle\\sum {0}"}, kSumShapes, {kSumRule},
+const OpDef sum_def{"sum", "sum(x)", 1, {"axis"}, 1, {"sum({0})", "\\textstyle\\sum {0}", "np.sum({0}, axis={axis}, keepdims=True)"}, kSumShapes, {kSumRule},
                     kSumMistakes, sum_vjp, OpKind::other, &apply_sum, "Σ of all entries, 1×1"};
-const OpDef sum_axis_def{"sum", "sum(x, axis)", 1, {"axis"}, 0, {"sum({0}, {axis})", "\\mathrm{sum}({0}, {axis})"},
+const OpDef sum_axis_def{"sum", "sum(x, axis)", 1, {"axis"}, 0, {"sum({0}, {axis})", "\\mathrm{sum}({0}, {axis})", "np.sum({0}, axis={axis}, keepdims=True)"},
                          kSumShapes, {kSumRule}, kSumMistakes, sum_vjp, OpKind::other, &apply_sum,
                          "numpy axes, dimensions kept: axis 0 gives 1×n (down each column), axis 1 gives m×1"};
-const OpDef mean_def{"mean", "mean(x)", 1, {"axis"}, 1, {"mean({0})", "\\mathrm{mean}({0})"}, kMeanShapes,
+const OpDef mean_def{"mean", "mean(x)", 1, {"axis"}, 1, {"mean({0})", "\\mathrm{mean}({0})", "np.mean({0}, axis={axis}, keepdims=True)"}, kMeanShapes,
                      {kMeanRule}, kMeanMistakes, mean_vjp, OpKind::other, &apply_mean,
                      "N = number of entries averaged into one output entry"};
-const OpDef mean_axis_def{"mean", "mean(x, axis)", 1, {"axis"}, 0, {"mean({0}, {axis})", "\\mathrm{mean}({0}, {axis})"},
+const OpDef mean_axis_def{"mean", "mean(x, axis)", 1, {"axis"}, 0, {"mean({0}, {axis})", "\\mathrm{mean}({0}, {axis})", "np.mean({0}, axis={axis}, keepdims=True)"},
                           kMeanShapes, {kMeanRule}, kMeanMistakes, mean_vjp, OpKind::other, &apply_mean,
                           "N = m (axis 0) or n (axis 1)"};
 
@@ -157,7 +157,8 @@ Var softmax_op(const OpDef& def, const Var& x) {
 }
 
 const OpDef softmax_def{
-    "softmax", "softmax(x)", 1, {}, 0, {"softmax({0})", "\\mathrm{softmax}({0})"}, "",
+    "softmax", "softmax(x)", 1, {}, 0, {"softmax({0})", "\\mathrm{softmax}({0})",
+     "np.exp({0} - np.max({0}, axis=0, keepdims=True)) / np.sum(np.exp({0} - np.max({0}, axis=0, keepdims=True)), axis=0, keepdims=True)"}, "",
     {{{"{out} ⊙ ({g} − colsum({out} ⊙ {g}))", "{out} \\odot ({g} - \\mathbf{1}\\mathbf{1}^\\top({out} \\odot {g}))"},
       "per column of {shape:0}: the full Jacobian diag(s) − s sᵀ", "", "{out} .* ({g} - sum({out} .* {g}, 0))"}},
     {{"diagonal_jacobian",
@@ -168,7 +169,8 @@ const OpDef softmax_def{
     "per column (samples are columns), max subtracted first: finite at ±1000; colsum(·) is 1×n, "
     "broadcast down each column"};
 const OpDef log_softmax_def{
-    "log_softmax", "log_softmax(x)", 1, {}, 0, {"log_softmax({0})", "\\log\\mathrm{softmax}({0})"}, "",
+    "log_softmax", "log_softmax(x)", 1, {}, 0, {"log_softmax({0})", "\\log\\mathrm{softmax}({0})",
+     "{0} - np.max({0}, axis=0, keepdims=True) - np.log(np.sum(np.exp({0} - np.max({0}, axis=0, keepdims=True)), axis=0, keepdims=True))"}, "",
     {{{"{g} − exp({out}) ⊙ colsum({g})", "{g} - e^{{out}} \\odot \\mathbf{1}\\mathbf{1}^\\top {g}"},
       "per column of {shape:0}: the full Jacobian I − 𝟙 sᵀ", "", "{g} - exp({out}) .* sum({g}, 0)"}},
     {{"diagonal_jacobian",

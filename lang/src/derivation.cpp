@@ -9,13 +9,6 @@
 
 namespace matgrad::lang {
 
-struct Derivation::Impl {
-    const Model* model = nullptr;
-    Model::Impl program;  // the model's names as declarations, then the derivation's lines
-    std::vector<DerivationLine> lines;
-    std::vector<std::vector<std::size_t>> uses;  // per line: the earlier lines its formula names
-};
-
 namespace {
 
 /// The derivation lines (indices) that the expression `root` names directly.
@@ -45,7 +38,11 @@ const std::vector<DerivationLine>& Derivation::lines() const { return impl_->lin
 const Model& Derivation::model() const { return *impl_->model; }
 
 Derivation Derivation::parse(std::string_view source, std::string file, const Model& model) {
-    auto impl = std::make_unique<Impl>();
+    return Derivation(parse_derivation(source, std::move(file), model));
+}
+
+std::unique_ptr<Derivation::Impl> parse_derivation(std::string_view source, std::string file, const Model& model) {
+    auto impl = std::make_unique<Derivation::Impl>();
     impl->model = &model;
     Model::Impl& p = impl->program;
     p.file = std::move(file);
@@ -89,7 +86,7 @@ Derivation Derivation::parse(std::string_view source, std::string file, const Mo
         impl->lines.push_back(std::move(line));
         impl->uses.push_back(lines_used(p, p.roots[k]));
     }
-    return Derivation(std::move(impl));
+    return impl;
 }
 
 VerifyReport Derivation::verify(const Values& values, const VerifyOptions& options) const {

@@ -8,6 +8,7 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <set>
 
 namespace matgrad::lang {
@@ -18,6 +19,17 @@ std::string number_text(double x) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.17g", x);
     return buf;
+}
+
+/// "(1 - Y)" is already one operand; "(a) + (b)" is not.
+bool parenthesized(const std::string& text) {
+    if (text.size() < 2 || text.front() != '(' || text.back() != ')') return false;
+    int depth = 0;
+    for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+        depth += text[i] == '(' ? 1 : text[i] == ')' ? -1 : 0;
+        if (depth == 0) return false;
+    }
+    return true;
 }
 
 class Deriver {
@@ -64,16 +76,7 @@ private:
         return s;
     }
 
-    /// "(1 - Y)" is already one operand; "(a) + (b)" is not.
-    static bool parenthesized(const std::string& text) {
-        if (text.size() < 2 || text.front() != '(' || text.back() != ')') return false;
-        int depth = 0;
-        for (std::size_t i = 0; i + 1 < text.size(); ++i) {
-            depth += text[i] == '(' ? 1 : text[i] == ')' ? -1 : 0;
-            if (depth == 0) return false;
-        }
-        return true;
-    }
+
 
     /// A generated gradient's text that needs no helper line: a name or a number ("dZ1", "g3", "1").
     static bool simple(const std::string& text) {
@@ -207,7 +210,126 @@ private:
     std::string text_;
 };
 
+/// One program's expressions in numpy (@ for a matrix product, * for element-wise and scaling).
+class NumpyWriter {
+public:
+    NumpyWriter(const Model::Impl& p, const std::vector<NodeInfo>& info) : p_(p), info_(info) {}
+
+    /// The expression of assignment k, without outer parentheses.
+    std::string assignment(std::size_t k) const {
+        const std::uint32_t root = p_.roots[k];
+        const Node& n = p_.nodes[root];
+        if (n.kind == NodeKind::number)  // dJ = 1: an array, not a Python float
+            return "np.full((" + std::to_string(info_[root].rows) + ", " + std::to_string(info_[root].cols) + "), " +
+                   number_text(n.number) + ", dtype=float)";
+        std::string text = expr(root);
+        if (parenthesized(text)) text = text.substr(1, text.size() - 2);
+        return text;
+    }
+
+private:
+    std::string expr(std::uint32_t k) const {
+        const Node& n = p_.nodes[k];
+        switch (n.kind) {
+            case NodeKind::number: return n.number < 0 ? "(" + number_text(n.number) + ")" : number_text(n.number);
+            case NodeKind::ref: return p_.slot_name(n.slot);
+            case NodeKind::dim: return p_.dims[n.slot];
+            case NodeKind::neg: return "(-" + expr(n.children[0]) + ")";
+            case NodeKind::transpose: return expr(n.children[0]) + ".T";
+            case NodeKind::binary: return binary(n);
+            case NodeKind::call: break;
+        }
+        const char* code = n.function->forward.numpy;
+        if (n.derivative || *code == '\0')
+            throw p_.error(n.line, n.column, "derive: " + std::string(n.function->name) + (n.derivative ? "'" : "") +
+                                                 " has no numpy form (Notation::numpy)");
+        std::string out;
+        for (const char* c = code; *c != '\0'; ++c) {
+            const char* close = *c == '{' ? std::strchr(c, '}') : nullptr;
+            if (close == nullptr) {
+                out += *c;
+                continue;
+            }
+            const std::string key(c + 1, close);
+            c = close;
+            if (key == "0" || key == "1") {
+                out += expr(n.children.at(static_cast<std::size_t>(key[0] - '0')));
+                continue;
+            }
+            std::size_t param = 0;
+            while (param < n.function->params.size() && key != n.function->params[param]) ++param;
+            out += param < n.numbers.size() ? number_text(n.numbers[param]) : "None";
+        }
+        return "(" + out + ")";
+    }
+
+    std::string binary(const Node& n) const {
+        const std::uint32_t a = n.children[0], b = n.children[1];
+        auto scalar = [&](std::uint32_t k) {
+            return p_.nodes[k].kind == NodeKind::number || (info_[k].rows == 1 && info_[k].cols == 1);
+        };
+        const char* op = "+";
+        switch (n.op) {
+            case BinaryOp::add: op = "+"; break;
+            case BinaryOp::sub: op = "-"; break;
+            case BinaryOp::mul: op = "*"; break;
+            case BinaryOp::div:
+            case BinaryOp::scalar_div: op = "/"; break;
+            case BinaryOp::product: op = scalar(a) || scalar(b) ? "*" : "@"; break;
+            case BinaryOp::matmul: op = "@"; break;
+            case BinaryOp::power:
+            case BinaryOp::scalar_power: op = "**"; break;
+        }
+        return "(" + expr(a) + " " + op + " " + expr(b) + ")";
+    }
+
+    const Model::Impl& p_;
+    const std::vector<NodeInfo>& info_;
+};
+
+std::string shape_comment(const NodeInfo& i) { return "  # " + std::to_string(i.rows) + "×" + std::to_string(i.cols); }
+
 }  // namespace
+
+std::string numpy_module(const Model& model, const Model::Impl& m, const std::vector<NodeInfo>& info,
+                         std::vector<Var> slots, Tape& tape, const std::string& key) {
+    const std::unique_ptr<Derivation::Impl> d = parse_derivation(key, "derive", model);
+    const Model::Impl& p = d->program;
+    // The derivation's shapes: its lines evaluated on the model's values.
+    std::vector<Var> values;
+    for (std::size_t k = 0; k < m.declarations.size() + m.assignments.size(); ++k) values.push_back(slots.at(k));
+    std::vector<NodeInfo> key_info(p.nodes.size());
+    for (const std::uint32_t root : p.roots) values.push_back(evaluate(p, tape, values, root, &key_info));
+
+    const std::string output = m.slot_name(m.output_slot);
+    std::string py = "\"\"\"The gradients of " + m.file + ", written by matgrad derive --format numpy.\n\n"
+                     "gradients(values) takes a dict name -> 2-D ndarray for the model's inputs and params and returns\n"
+                     "the output " + output + " and d<param> for every param, computed line by line as below (numpy only).\n"
+                     "\"\"\"\nimport numpy as np\n\n\ndef gradients(values):\n    # the inputs and params\n";
+    for (std::size_t k = 0; k < m.declarations.size(); ++k)
+        py += "    " + m.declarations[k].name + " = np.asarray(values[\"" + m.declarations[k].name + "\"], dtype=float)" +
+              shape_comment({slots[k].rows(), slots[k].cols(), false}) + "\n";
+    if (!m.dims.empty()) py += "    # the dimensions, from the shapes\n";
+    for (const std::string& dim : m.dims)
+        for (const Declaration& decl : m.declarations)
+            if (decl.shape && ((*decl.shape)[0].name == dim || (*decl.shape)[1].name == dim)) {
+                py += "    " + dim + " = " + decl.name + ".shape[" + ((*decl.shape)[0].name == dim ? "0" : "1") + "]\n";
+                break;
+            }
+    py += "    # forward\n";
+    const NumpyWriter forward(m, info);
+    for (std::size_t k = 0; k < m.assignments.size(); ++k)
+        py += "    " + m.assignments[k].name + " = " + forward.assignment(k) + shape_comment(info[m.roots[k]]) + "\n";
+    py += "    # backward: dV = d" + output + "/dV, shaped like V\n";
+    const NumpyWriter backward(p, key_info);
+    for (std::size_t k = 0; k < p.assignments.size(); ++k)
+        py += "    " + p.assignments[k].name + " = " + backward.assignment(k) + shape_comment(key_info[p.roots[k]]) + "\n";
+    py += "    return {\"" + output + "\": " + output;
+    for (const DerivationLine& line : d->lines)  // the params' lines (a param the output ignores has none)
+        if (const Declaration* decl = model.find_declaration(line.of); decl != nullptr)
+            py += ", \"" + line.name + "\": " + line.name;
+    return py + "}\n";
+}
 
 std::string derive_text(const Model::Impl& impl, const std::vector<NodeInfo>& info, const std::vector<Var>& slots) {
     return Deriver(impl, info, slots).run();

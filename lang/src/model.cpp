@@ -397,17 +397,21 @@ void record_info(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, s
     for (const std::uint32_t root : impl.roots) slots.push_back(recorder.eval(root));
 }
 
-std::string Model::derive(const Values& values) const {
+std::string Model::derive(const Values& values, DeriveFormat format) const {
     Tape tape;
     const Recording r = record(tape, values);  // checks the values and the output
     std::vector<Var> slots(r.slots_.begin(), r.slots_.begin() + static_cast<std::ptrdiff_t>(impl_->declarations.size()));
     std::vector<NodeInfo> info;
     record_info(*impl_, tape, slots, info);
-    return derive_text(*impl_, info, slots);
+    const std::string key = derive_text(*impl_, info, slots);
+    return format == DeriveFormat::mg ? key : numpy_module(*this, *impl_, info, slots, tape, key);
 }
 
-Var evaluate(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, std::uint32_t root) {
-    return Recorder(impl, tape, slots).eval(root);
+Var evaluate(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, std::uint32_t root,
+             std::vector<NodeInfo>* info) {
+    Recorder recorder(impl, tape, slots);
+    recorder.info = info;
+    return recorder.eval(root);
 }
 
 Recording Model::record(Tape& tape, const Values& values) const { return record(tape, values, {}); }

@@ -4,7 +4,10 @@
 #pragma once
 
 #include <autodiff/op.hpp>
+#include <lang/derivation.hpp>
 #include <lang/model.hpp>
+
+#include <memory>
 
 #include <cstdint>
 #include <string>
@@ -77,9 +80,25 @@ void record_info(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, s
 /// recording's shapes.
 std::string derive_text(const Model::Impl& impl, const std::vector<NodeInfo>& info, const std::vector<Var>& slots);
 
+struct Derivation::Impl {
+    const Model* model = nullptr;
+    Model::Impl program;  // the model's names as declarations, then the derivation's lines
+    std::vector<DerivationLine> lines;
+    std::vector<std::vector<std::size_t>> uses;  // per line: the earlier lines its formula names
+};
+
+/// Derivation::parse's work: `source` parsed against `model`.
+std::unique_ptr<Derivation::Impl> parse_derivation(std::string_view source, std::string file, const Model& model);
+
+/// The numpy module of `matgrad derive --format numpy`: the model's forward pass (`info` from one
+/// recording, `slots` its values) and the derivation `key` (derive_text's), line by line.
+std::string numpy_module(const Model& model, const Model::Impl& impl, const std::vector<NodeInfo>& info,
+                         std::vector<Var> slots, Tape& tape, const std::string& key);
+
 /// Evaluates the expression `root` of `impl` onto `tape`, the slots of its names filled (declarations
 /// first: they give the dimensions' sizes). Throws Error at the operator or function whose shapes do
 /// not fit.
-Var evaluate(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, std::uint32_t root);
+Var evaluate(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, std::uint32_t root,
+             std::vector<NodeInfo>* info = nullptr);
 
 }  // namespace matgrad::lang

@@ -53,6 +53,9 @@ using ApplyFn = Var (*)(const std::vector<Var>& args, const std::vector<double>&
 struct Notation {
     const char* unicode = "";  ///< "{g} ⊙ {out}(1 − {out})"
     const char* latex = "";    ///< "{g} \\odot {out}(1 - {out})"
+    /// (OpDef::forward only) the op in numpy on 2-D arrays, for `matgrad derive --format numpy`:
+    /// "1 / (1 + np.exp(-{0}))"; a missing numeric parameter reads None. Empty: not exported.
+    const char* numpy = "";
 };
 
 /// How one input's gradient is written.

@@ -181,13 +181,21 @@ public:
     /// declaration order -- instead of from `values`.
     Recording record(Tape& tape, const Values& values, const std::vector<Var>& params) const;
 
+    /// How derive() writes the derivation.
+    enum class DeriveFormat {
+        mg,     ///< a derivation file in the model language
+        numpy,  ///< a Python module using numpy alone: gradients(values) -> {output, d<param>...}
+    };
     /// The right derivation of the output as a derivation file (lang/derivation.hpp) that
     /// Derivation::verify finds all right: `dNAME = ...` for every named node and param that needs a
     /// gradient, in reverse order, unnamed intermediates' gradients as helpers (g1, g2, ...), each
     /// written with the rule of its op (InputRule::code). `values` as for record(), which gives the
-    /// shapes (a broadcast operand's gradient is summed back to its shape). Throws Error at a
-    /// function whose op has no rule in the language.
-    std::string derive(const Values& values) const;
+    /// shapes (a broadcast operand's gradient is summed back to its shape). With DeriveFormat::numpy,
+    /// the same lines as a readable Python module (numpy alone, the shapes as comments) defining
+    /// gradients(values): a dict of the output's value under its name and d<param> for every param.
+    /// Throws Error at a function whose op has no rule in the language (InputRule::code) or no numpy
+    /// form (Notation::numpy), and at the output when it depends on no param.
+    std::string derive(const Values& values, DeriveFormat format = DeriveFormat::mg) const;
 
     /// The params' names in declaration order.
     std::vector<std::string> param_names() const;
