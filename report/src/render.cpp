@@ -46,7 +46,8 @@ std::string explanation_json(const std::vector<ExplainLine>& lines, const Docume
     return Json{{"title", doc.title}, {"description", doc.description}, {"lines", out}}.dump(2) + "\n";
 }
 
-/// One `aligned` block per section; `verdicts` annotates gradients by name ("dW1" -> "ok").
+/// One `aligned` block per section; `verdicts` annotates gradients by name, in LaTeX
+/// ("dW1" -> "\\text{yours: ok}").
 std::string explanation_latex(const std::vector<ExplainLine>& lines, const Document& doc,
                               const std::map<std::string, std::string>& verdicts = {}) {
     std::string out;
@@ -64,7 +65,7 @@ std::string explanation_latex(const std::vector<ExplainLine>& lines, const Docum
                 continue;
             }
             block += line_latex(l, "&");
-            if (const auto v = verdicts.find(l.lhs); v != verdicts.end()) block += " && " + text_latex("yours: " + v->second);
+            if (const auto v = verdicts.find(l.lhs); v != verdicts.end()) block += " && " + v->second;
             if (!l.layout.empty()) comments += "% layout: " + l.layout + "\n";
             if (!std::isnan(l.fd_error)) {
                 char fd[64];
@@ -226,8 +227,14 @@ std::string render_verify(const VerifyReport& report, const std::string& model, 
         case Format::json: return verify_json(report);
         case Format::latex: {
             std::map<std::string, std::string> verdicts;
-            for (const GradientReport& r : report.gradients)
-                verdicts[r.name] = r.diagnosis_text() + (r.name == report.first_wrong_step ? " (first wrong step)" : "");
+            for (const GradientReport& r : report.gradients) {
+                const std::string mark = r.name == report.first_wrong_step ? " (first wrong step)" : "";
+                // A derivation's line: your formula typeset beside the right one, the value's and the step's verdicts.
+                verdicts[r.name] = r.line == 0 ? text_latex("yours: " + r.diagnosis_text() + mark)
+                                               : text_latex("yours (line " + std::to_string(r.line) + "): ") +
+                                                     to_latex(r.name + " = " + r.formula) + " \\quad " +
+                                                     text_latex(r.diagnosis_text() + ", step " + r.step + mark);
+            }
             std::string hints;
             for (const GradientReport& r : report.gradients)
                 if (!r.ok()) hints += "% " + r.name + ": " + r.hint + "\n";

@@ -398,6 +398,13 @@ TEST_CASE("verify MODEL --hand FILE.mg: the slides' derivation as typed, line by
     CHECK(dW1["diagnosis"] == "missing_mean_factor");
     CHECK(dW1["consequence_of"] == "dZ1");
 
+    // HTML: your formula typeset beside the right one (KaTeX renders every data-tex), the step's verdict.
+    r = run_matgrad({"verify", slides, "--seed", "1", "--hand", derivation, "--format", "html", "--out", dir / "v.html"}, dir);
+    CHECK(r.status == 1);
+    CHECK(read_file(dir / "v.html").find("yours (line 4): <span data-tex=\"dA_{2} = -Y \\oslash A_{2} + (1 - Y) \\oslash "
+                                         "(1 - A_{2})\">") != std::string::npos);
+    CHECK(read_file(dir / "v.html").find("missing_mean_factor, step wrong — dA2 should be") != std::string::npos);
+
     write_file(dir / "bad.mg", "dZ2 = A2 - Y\ndW2 = dZ2 * A1ᵀ + \x1b[2J\n");
     r = run_matgrad({"verify", slides, "--seed", "1", "--hand", dir / "bad.mg"}, dir);
     CHECK(r.status == 2);
