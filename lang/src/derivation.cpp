@@ -59,14 +59,7 @@ std::unique_ptr<Derivation::Impl> parse_derivation(std::string_view source, std:
         d.column = a.column;
         names.push_back(d);
     }
-    for (Declaration& d : names) {
-        if (d.shape)
-            for (const Dim& dim : *d.shape)
-                if (!dim.name.empty() && std::find(p.dims.begin(), p.dims.end(), dim.name) == p.dims.end())
-                    p.dims.push_back(dim.name);
-        p.slots.emplace(d.name, static_cast<std::uint32_t>(p.declarations.size()));
-        p.declarations.push_back(std::move(d));
-    }
+    for (Declaration& d : names) p.declare(std::move(d));
     p.presets = p.declarations.size();
     p.preset_nodes = model.assignments().size();
     parse_program(p);

@@ -301,12 +301,7 @@ private:
         if (peek().kind != TokenKind::end)
             throw error_at(peek(), "unexpected " + quoted(peek()) + " after the declaration of " + d.name +
                                        " (expected NAME : R x C)");
-        if (d.shape)
-            for (const Dim& dim : *d.shape)
-                if (!dim.name.empty() && std::find(m_.dims.begin(), m_.dims.end(), dim.name) == m_.dims.end())
-                    m_.dims.push_back(dim.name);
-        m_.slots.emplace(d.name, static_cast<std::uint32_t>(m_.declarations.size()));
-        m_.declarations.push_back(std::move(d));
+        m_.declare(std::move(d));
     }
 
     Dim dim_from(const std::string& text, std::size_t begin) const {

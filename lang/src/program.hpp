@@ -9,6 +9,7 @@
 
 #include <memory>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -54,6 +55,15 @@ struct Model::Impl {
     std::uint32_t output_slot = 0;
     std::uint32_t max_call_depth = 0;  // calls nested at most this deep (+1 = argument buffers needed)
 
+    /// Adds a declared name (its slot, and its shape's dimension names to `dims`).
+    void declare(Declaration d) {
+        if (d.shape)
+            for (const Dim& dim : *d.shape)
+                if (!dim.name.empty() && std::find(dims.begin(), dims.end(), dim.name) == dims.end())
+                    dims.push_back(dim.name);
+        slots.emplace(d.name, static_cast<std::uint32_t>(declarations.size()));
+        declarations.push_back(std::move(d));
+    }
     /// An Error at a 1-based line and column of this model.
     Error error(std::size_t line, std::size_t column, const std::string& message) const;
     /// The node's text as written ("W1*X").

@@ -1,16 +1,13 @@
 """Derivations as text from Python: Model.verify with a derivation string (judged line by line, value
 and step), and Model.derive in both formats -- the numpy module run here and compared with the
 numpy formulas of the slides written out below (never with values matgrad computed)."""
-import os
 import pathlib
-import shutil
-import subprocess
 
 import numpy as np
 import pytest
 
 import matgrad as mg
-from conftest import max_abs_diff, sigmoid
+from conftest import assert_katex_typesets, max_abs_diff, sigmoid
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 MODELS = REPO / "examples" / "models"
@@ -80,11 +77,4 @@ def test_the_latex_typesets_your_formula_beside_the_right_one(slides, tmp_path):
     assert ("\\text{yours (line 4): }dA_{2} = -Y \\oslash A_{2} + (1 - Y) \\oslash (1 - A_{2}) \\quad "
             "\\text{missing\\_mean\\_factor, step wrong (first wrong step)}") in rows[0]
     assert rows[1].endswith("\\text{missing\\_mean\\_factor, step ok} \\\\")
-    node = shutil.which("node") or shutil.which("nodejs")
-    katex = os.environ.get("MATGRAD_KATEX_DIR", "/usr/share/javascript/katex")
-    if node is None or not os.path.exists(os.path.join(katex, "katex.js")):
-        pytest.skip("node or KaTeX missing (apt-get install nodejs libjs-katex)")
-    (tmp_path / "hand.tex").write_text(latex, encoding="utf-8")
-    check = subprocess.run([node, str(REPO / "tests" / "explain" / "katex_check.js"), katex,
-                            str(tmp_path / "hand.tex")], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
+    assert_katex_typesets(latex, tmp_path)

@@ -83,6 +83,22 @@ std::string explanation_latex(const std::vector<ExplainLine>& lines, const Docum
     return out + notes;
 }
 
+// The verdicts' table: what they were checked against, the rows, the count of `what` checked, and the
+// first wrong step with `why` after it.
+std::string verdict_table(const VerifyReport& report, const std::string& model, double tol,
+                          const std::vector<std::vector<std::string>>& rows, std::size_t ok, const std::string& what,
+                          const std::string& why) {
+    const std::size_t n = report.gradients.size();
+    char tolerance[32];
+    std::snprintf(tolerance, sizeof tolerance, "%g", tol);
+    std::string out = (model.empty() ? "" : "checking against " + model + "\n\n") + format_table(rows) + "\n" +
+                      std::to_string(n) + " " + what + (n == 1 ? "" : "s") +
+                      " checked against autodiff (tolerance " + tolerance + " of each gradient's scale): " +
+                      std::to_string(ok) + " ok, " + std::to_string(n - ok) + " wrong\n";
+    if (!report.first_wrong_step.empty()) out += "first wrong step: " + report.first_wrong_step + why + "\n";
+    return out;
+}
+
 // A derivation file's gradient lines in file order: the formula as written, the value's verdict
 // and the step's, an arrow at the first wrong step.
 std::string derivation_text(const VerifyReport& report, const std::string& model, double tol) {
@@ -102,17 +118,9 @@ std::string derivation_text(const VerifyReport& report, const std::string& model
         rows.push_back({mark, std::to_string(r.line), r.name + " = " + r.formula, value, step, r.ok() ? "" : r.hint});
         ok += r.ok();
     }
-    const std::size_t n = report.gradients.size();
-    char tolerance[32];
-    std::snprintf(tolerance, sizeof tolerance, "%g", tol);
-    std::string out = (model.empty() ? "" : "checking against " + model + "\n\n") + format_table(rows) + "\n" +
-                      std::to_string(n) + " gradient line" + (n == 1 ? "" : "s") +
-                      " checked against autodiff (tolerance " + tolerance + " of each gradient's scale): " +
-                      std::to_string(ok) + " ok, " + std::to_string(n - ok) + " wrong\n";
-    if (!report.first_wrong_step.empty())
-        out += "first wrong step: " + report.first_wrong_step + " (line " + first_line +
-               "), the first line that is wrong given the true values of the gradients it uses\n";
-    return out;
+    return verdict_table(report, model, tol, rows, ok, "gradient line",
+                         " (line " + first_line + "), the first line that is wrong given the true values of the "
+                                                  "gradients it uses");
 }
 
 // The derivation's lines in reverse-pass order, ✓ or ✗, and an arrow at the first wrong step.
@@ -132,17 +140,8 @@ std::string verify_text(const VerifyReport& report, const std::string& model, do
                         shape_text(r.given_shape[0], r.given_shape[1]), error, diagnosis, r.hint});
         ok += r.ok();
     }
-    const std::size_t n = report.gradients.size();
-    char tolerance[32];
-    std::snprintf(tolerance, sizeof tolerance, "%g", tol);
-    std::string out = (model.empty() ? "" : "checking against " + model + "\n\n") + format_table(rows) + "\n" +
-                      std::to_string(n) + " hand gradient" + (n == 1 ? "" : "s") +
-                      " checked against autodiff (tolerance " + tolerance + " of each gradient's scale): " +
-                      std::to_string(ok) + " ok, " + std::to_string(n - ok) + " wrong\n";
-    if (!report.first_wrong_step.empty())
-        out += "first wrong step: " + report.first_wrong_step +
-               " (the earliest line of the derivation whose own inputs are right)\n";
-    return out;
+    return verdict_table(report, model, tol, rows, ok, "hand gradient",
+                         " (the earliest line of the derivation whose own inputs are right)");
 }
 
 std::string verify_json(const VerifyReport& report) {
