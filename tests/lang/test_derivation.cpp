@@ -110,6 +110,17 @@ TEST_CASE("each diagnosis reached from a formula, named on its line") {
     CHECK(diagnosis(right + "dZ1 = 3 * dA1 ⊙ σ'(Z1)\n", "dZ1") == "scaled/wrong");
     CHECK(diagnosis(right + "dZ1 = dA1 ⊙ σ'(Z1) + 0.5\n", "dZ1") == "unexplained/wrong");
     CHECK(diagnosis("dZ2 = A2 - Y\n", "dZ2") == "missing_mean_factor/wrong");
+    CHECK(diagnosis("dZ2 = (A2 - Y) / 49\n", "dZ2") == "extra_mean_factor/wrong");
+    CHECK(diagnosis("dZ2 = (A2 - Y) / 7\ndb2 = dZ2 * A1ᵀ\n", "db2") == "wrong_shape/wrong");
+    // log_softmax's Jacobian taken as diagonal: dZ = dL ⊙ (1 − softmax(Z)) with dL = −Y/n.
+    const Example softmax("softmax_regression");
+    const VerifyReport s = softmax.judge("dZ = −Y / n ⊙ (1 − softmax(Z))\n");
+    CHECK(line(s, "dZ").diagnosis == "diagonal_jacobian");
+    CHECK(line(s, "dZ").node == "log_softmax(Z)");  // as it reads, no line of its own
+    // The p of p x^(p−1) dropped.
+    const Example cube(lang::Model::parse("param w : 2 x 3\nJ = sum(w .^ 3)\n", "c.mg"));
+    CHECK(line(cube.judge("dw = w .^ 2\n"), "dw").diagnosis == "missing_power_factor");
+    CHECK(cube.judge("dw = 3 * w .^ 2\n").ok());
     // A value used twice, by the mean and by the penalty: leaving one use out is missing_path.
     const Example twice(lang::Model::parse("input X : d x n\nparam w : 1 x d\nJ = mean(w*X) + 0.5 * sum(w .^ 2)\n", "w.mg"));
     const VerifyReport r = twice.judge("dw = sum(X, 1)ᵀ / n\n");
