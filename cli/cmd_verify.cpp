@@ -5,6 +5,7 @@
 #include "model_input.hpp"
 
 #include <autodiff/inspect.hpp>
+#include <lang/derivation.hpp>
 #include <nn/io.hpp>
 #include <nn/verify.hpp>
 
@@ -59,8 +60,17 @@ int run_verify(const VerifyOptions& o) {
         checked_against = nn::describe_mlp(problem);
         if (on_equations) e = explain_network(o.source, problem, false);
     } else {
-        const LoadedModel m = load_model(o.model);
-        verdicts = verify_model(m, o.hand, read_hand_gradients(o.hand), o.tol);
+        ModelOptions model_options = o.model;
+        model_options.draw_dims = !fs::is_directory(o.hand);  // a derivation: its sizes need not be given
+        const LoadedModel m = load_model(model_options);
+        if (model_options.draw_dims) {
+            const lang::Derivation derivation = lang::Derivation::parse(io::read_text_file(o.hand), o.hand, m.model);
+            matgrad::VerifyOptions options;
+            options.tol = o.tol;
+            verdicts = derivation.verify(m.values, options);
+        } else {
+            verdicts = verify_model(m, o.hand, read_hand_gradients(o.hand), o.tol);
+        }
         checked_against = "the model " + o.model.model + ": output " + m.model.output() + ", on " + m.values_text;
         if (on_equations) e = explain_model(m, false);
     }
@@ -92,11 +102,19 @@ void add_verify_command(CLI::App& app, int& status) {
         "With a MODEL file: --hand holds d<param>.npy or d<node>.npy for its params and named nodes, judged\n"
         "by the same diagnosis on the model's own graph (the mistakes its ops declare: tanh', softmax's\n"
         "Jacobian, a mean's 1/n, a dropped path, ...), values as for `matgrad grad MODEL`.\n"
-        "  matgrad verify examples/models/tanh_mse.mg --inputs examples/models/tanh_mse --seed 1 --dim h=8 --hand mine/");
+        "  matgrad verify examples/models/tanh_mse.mg --inputs examples/models/tanh_mse --seed 1 --dim h=8 --hand mine/\n"
+        "With MODEL, --hand may also be a derivation file (*.mg): dNAME = expression per gradient, helpers,\n"
+        "the model's names and dimensions, ⊙ ⊘ ᵀ − σ(…) and f'(x). Each dNAME line is judged twice: its value\n"
+        "(from your earlier lines; the diagnoses above, or shape_mismatch when it cannot be evaluated) and its\n"
+        "step (on the true gradients it uses: ok or wrong). Dimension names nothing binds get distinct sizes.\n"
+        "  matgrad verify examples/models/slides.mg --seed 1 --hand examples/derivations/slides.mg");
     cmd->add_option("--data", options->source.data_dir, "Directory with X.npy (features x samples) and Y.npy (1 x samples, 0/1)");
     cmd->add_option("--params", options->source.params_dir, "Directory with W1.npy, b1.npy, ..., WL.npy, bL.npy");
     add_model_options(*cmd, options->model);
-    cmd->add_option("--hand", options->hand, "Directory with your gradients: dW1.npy, db1.npy, ...")->required();
+    cmd->add_option("--hand", options->hand,
+                    "Directory with your gradients: dW1.npy, db1.npy, ...; with MODEL also a derivation file "
+                    "(dW1 = dZ1 * Xᵀ, ...)")
+        ->required();
     add_document_options(*cmd, options->document);
     cmd->add_flag("--json", options->json, "Same as --format json");
     cmd->add_option("--tol", options->tol, "Match tolerance, relative to each gradient's largest element")

@@ -66,12 +66,18 @@ LoadedModel load_model(const ModelOptions& o) {
         return dim + " = " + std::to_string(size) + " from --dim";
     };
     bind.missing_hint = "--seed S draws missing values at random";
-    model.bind(values, bind);
+    bind.draw_unbound_dims = o.draw_dims;
+    const std::map<std::string, std::size_t> dims = model.bind(values, bind);
 
     std::string text;
     if (from_files > 0) text = "the .npy files in " + o.inputs;
     if (values.size() > from_files)
         text += (text.empty() ? "" : " and ") + std::string("values drawn with seed ") + std::to_string(*o.seed());
+    if (o.draw_dims && values.size() > from_files) {  // the sizes matter to a derivation: say them
+        std::string sizes;
+        for (const auto& [dim, size] : dims) sizes += (sizes.empty() ? "" : ", ") + dim + " = " + std::to_string(size);
+        if (!sizes.empty()) text += " (" + sizes + ")";
+    }
     return {std::move(model), std::move(values), text.empty() ? "no values" : text};
 }
 

@@ -21,6 +21,8 @@ struct ModelOptions {
     std::string inputs;                  ///< directory with NAME.npy per declared name
     std::vector<std::string> dims;       ///< "n=7"
     std::string output;                  ///< --output: another 1x1 node
+    /// With --seed, unbound dimension names get distinct sizes (verify --hand FILE.mg, derive)
+    bool draw_dims = false;
     /// --seed, when given: draw the missing values
     std::optional<std::uint64_t> seed() const {
         return seed_option != nullptr && seed_option->count() > 0 ? std::optional(*seed_value) : std::nullopt;

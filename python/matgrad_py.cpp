@@ -9,6 +9,7 @@
 #include <autodiff/autodiff.hpp>
 #include <autodiff/inspect.hpp>
 #include <autodiff/verify.hpp>
+#include <lang/derivation.hpp>
 #include <lang/model.hpp>
 #include <nn/layers.hpp>
 #include <nn/losses.hpp>
@@ -237,10 +238,11 @@ std::map<std::string, Matrix> to_values(const py::dict& d, const std::string& wh
 
 /// Model.bind with the Python spellings of the value options in its messages.
 void bind(const lang::Model& model, lang::Values& values, const std::map<std::string, std::size_t>& dims,
-          std::optional<std::uint64_t> seed) {
+          std::optional<std::uint64_t> seed, bool draw_dims = false) {
     lang::BindOptions options;
     options.dims = dims;
     options.seed = seed;
+    options.draw_unbound_dims = draw_dims;
     options.describe_value = [](const std::string& name) { return "values['" + name + "']"; };
     options.describe_dim = [](const std::string& dim, std::size_t size) {
         return "dims['" + dim + "'] = " + std::to_string(size);
@@ -454,27 +456,50 @@ PYBIND11_MODULE(_core, m) {
         }, "values"_a, "dims"_a = Dims{}, "seed"_a = py::none(),
            "{output: its value, 'd<param>': its gradient} from {name: 2-D array} for every declared name\n"
            "(with `seed`, missing ones are drawn at random). The GIL is released meanwhile.")
-        .def("verify", [](const lang::Model& model, const py::dict& values, const py::dict& hand, double tol,
+        .def("verify", [](const lang::Model& model, const py::dict& values, const py::object& hand, double tol,
                           const Dims& dims, Seed seed) {
             lang::Values v = to_values(values, "values");
-            const std::map<std::string, Matrix> h = to_values(hand, "hand");
+            // A str is a derivation (dW1 = dZ1 * Xᵀ, ...), a dict the gradients' values.
+            const bool derivation = py::isinstance<py::str>(hand);
+            const std::string text = derivation ? hand.cast<std::string>() : "";
+            const std::map<std::string, Matrix> h =
+                derivation ? std::map<std::string, Matrix>{} : to_values(hand.cast<py::dict>(), "hand");
             VerifyForms forms;
             {
                 py::gil_scoped_release release;
-                bind(model, v, dims, seed);
-                Tape tape;
-                const lang::Recording r = model.record(tape, v);
+                bind(model, v, dims, seed, derivation);
                 matgrad::VerifyOptions options;
                 options.tol = tol;
-                forms = render_model_verify(model, v, matgrad::verify(tape, r.output(), h, options), tol);
+                if (derivation) {
+                    forms = render_model_verify(model, v, lang::Derivation::parse(text, "<hand>", model).verify(v, options), tol);
+                } else {
+                    Tape tape;
+                    const lang::Recording r = model.record(tape, v);
+                    forms = render_model_verify(model, v, matgrad::verify(tape, r.output(), h, options), tol);
+                }
             }
             // matgrad.VerifyReport (python/matgrad/__init__.py): the JSON's dict, with the text and LaTeX.
             return py::module_::import("matgrad").attr("VerifyReport")(
                 py::module_::import("json").attr("loads")(forms.json), forms.text, forms.latex);
         }, "values"_a, "hand"_a, "tol"_a = 1e-8, "dims"_a = Dims{}, "seed"_a = py::none(),
-           "Diagnoses hand gradients {'dW1': array, 'dZ1': array, ...} (params or named nodes): a\n"
-           "VerifyReport, the dict of `matgrad verify MODEL --json` whose str() is the CLI's text report\n"
-           "and whose LaTeX (the equations with each verdict) Jupyter typesets.")
+           "Diagnoses hand gradients {'dW1': array, 'dZ1': array, ...} (params or named nodes), or a\n"
+           "derivation as text ('dZ2 = (A2 - Y) / 7\\ndW2 = dZ2 * A1ᵀ', judged line by line: value and step,\n"
+           "as `matgrad verify MODEL --hand FILE.mg`; unbound dimensions drawn distinct): a VerifyReport, the\n"
+           "dict of `matgrad verify MODEL --json` whose str() is the CLI's text report and whose LaTeX (the\n"
+           "equations with each verdict) Jupyter typesets.")
+        .def("derive", [](const lang::Model& model, const std::string& format, const py::object& values,
+                          const Dims& dims, Seed seed) {
+            if (format != "mg" && format != "numpy")
+                throw std::invalid_argument("derive: format must be 'mg' or 'numpy', not '" + format + "'");
+            lang::Values v = values.is_none() ? lang::Values{} : to_values(values.cast<py::dict>(), "values");
+            if (values.is_none() && !seed) seed = 1;  // only the shapes matter
+            py::gil_scoped_release release;
+            bind(model, v, dims, seed, true);
+            return model.derive(v, format == "numpy" ? lang::Model::DeriveFormat::numpy : lang::Model::DeriveFormat::mg);
+        }, "format"_a = "mg", "values"_a = py::none(), "dims"_a = Dims{}, "seed"_a = py::none(),
+           "The right derivation as text, as `matgrad derive MODEL`: format 'mg' a derivation file that\n"
+           "verify() finds all right, 'numpy' a Python module defining gradients(values). The values give\n"
+           "the shapes only (none given: drawn with seed 1; unbound dimensions drawn distinct).")
         .def("explain", [](const lang::Model& model, const py::dict& values, const Dims& dims, Seed seed) {
             lang::Values v = to_values(values, "values");
             bind(model, v, dims, seed);

@@ -81,23 +81,24 @@ const char* const kBroadcastShapesNote =
     "numpy broadcasting among m×n, m×1, 1×n, 1×1; each operand's gradient is summed back to its shape";
 
 const OpDef add_def{"add", "a + b", 2, {}, 0, {"{0} + {1}", "{0} + {1}"}, "{0} + {1}",
-                    {{{"{g}", "{g}"}}, {{"{g}", "{g}"}}}, not_summed_mistakes<1>(), &binary_vjp<Add>,
+                    {{{"{g}", "{g}"}, "", "", "{g}"}, {{"{g}", "{g}"}, "", "", "{g}"}}, not_summed_mistakes<1>(), &binary_vjp<Add>,
                     OpKind::broadcasting,
                     [](const std::vector<Var>& a, const std::vector<double>&) { return a[0] + a[1]; },
                     kBroadcastShapesNote};
 const OpDef sub_def{"sub", "a - b", 2, {}, 0, {"{0} − {1}", "{0} - {1}"}, "{0} − {1}",
-                    {{{"{g}", "{g}"}}, {{"−{g}", "-{g}"}}}, not_summed_mistakes<-1>(), &binary_vjp<Sub>,
+                    {{{"{g}", "{g}"}, "", "", "{g}"}, {{"−{g}", "-{g}"}, "", "", "-{g}"}}, not_summed_mistakes<-1>(), &binary_vjp<Sub>,
                     OpKind::broadcasting,
                     [](const std::vector<Var>& a, const std::vector<double>&) { return a[0] - a[1]; },
                     kBroadcastShapesNote};
 const OpDef mul_def{"mul", "a * b", 2, {}, 0, {"{0} ⊙ {1}", "{0} \\odot {1}"}, "{0} ⊙ {1}",
-                    {{{"{g} ⊙ {1}", "{g} \\odot {1}"}}, {{"{g} ⊙ {0}", "{g} \\odot {0}"}}}, {}, &binary_vjp<Mul>,
+                    {{{"{g} ⊙ {1}", "{g} \\odot {1}"}, "", "", "{g} .* {1}"}, {{"{g} ⊙ {0}", "{g} \\odot {0}"}, "", "", "{g} .* {0}"}},
+                    {}, &binary_vjp<Mul>,
                     OpKind::broadcasting,
                     [](const std::vector<Var>& a, const std::vector<double>&) { return a[0] * a[1]; },
                     "element-wise (Hadamard) product, not matmul"};
 const OpDef div_def{"div", "a / b", 2, {}, 0, {"{0} ⊘ {1}", "{0} \\oslash {1}"}, "{0} ⊘ {1}",
-                    {{{"{g} ⊘ {1}", "{g} \\oslash {1}"}},
-                     {{"−{g} ⊙ {0} ⊘ {1}²", "-{g} \\odot {0} \\oslash {1}^2"}}},
+                    {{{"{g} ⊘ {1}", "{g} \\oslash {1}"}, "", "", "{g} ./ {1}"},
+                     {{"−{g} ⊙ {0} ⊘ {1}²", "-{g} \\odot {0} \\oslash {1}^2"}, "", "", "-{g} .* {out} ./ {1}"}},
                     {}, &binary_vjp<Div>, OpKind::broadcasting,
                     [](const std::vector<Var>& a, const std::vector<double>&) { return a[0] / a[1]; },
                     "the second gradient is computed as −g ⊙ out ⊘ b (one division)"};
@@ -197,62 +198,63 @@ void pow_missing_factor_vjp(const BackwardContext& ctx) {
 
 #define MATGRAD_UNARY_APPLY(fn) [](const std::vector<Var>& a, const std::vector<double>&) { return fn(a[0]); }
 
-const OpDef neg_def{"neg", "-x", 1, {}, 0, {"−{0}", "-{0}"}, "", {{{"−{g}", "-{g}"}}}, {}, &unary_vjp<Neg>,
+const OpDef neg_def{"neg", "-x", 1, {}, 0, {"−{0}", "-{0}"}, "", {{{"−{g}", "-{g}"}, "", "", "-{g}"}}, {}, &unary_vjp<Neg>,
                     OpKind::elementwise, [](const std::vector<Var>& a, const std::vector<double>&) { return -a[0]; }};
 const OpDef sigmoid_def{
-    "sigmoid", "sigmoid(x)", 1, {}, 0, {"σ({0})", "\\sigma({0})"}, "",
-    {{{"{g} ⊙ {out}(1 − {out})", "{g} \\odot {out}(1 - {out})"}, "element-wise on {shape:0}, σ'({0}) = {out}(1 − {out})"}},
+    "sigmoid", "sigmoid(x)", 1, {}, 0, {"σ({0})", "\\sigma({0})", "1 / (1 + np.exp(-{0}))"}, "",
+    {{{"{g} ⊙ {out}(1 − {out})", "{g} \\odot {out}(1 - {out})"}, "element-wise on {shape:0}, σ'({0}) = {out}(1 − {out})", "",
+      "{g} .* {out} .* (1 - {out})"}},
     activation_mistakes<Sigmoid>("σ'({0}) = {out}(1 − {out}) left out: d{0} = {g}, not {g} ⊙ {out}(1 − {out})",
                                  "σ' evaluated at the activation {out} instead of at {0}: "
                                  "d{0} = {g} ⊙ σ({out})(1 − σ({out}))"),
     &unary_vjp<Sigmoid>, OpKind::elementwise, MATGRAD_UNARY_APPLY(sigmoid),
     "σ(x) = 1 / (1 + e^−x); σ' from the saved output"};
-const OpDef log_def{"log", "log(x)", 1, {}, 0, {"log({0})", "\\log {0}"}, "", {{{"{g} ⊘ {0}", "{g} \\oslash {0}"}}},
+const OpDef log_def{"log", "log(x)", 1, {}, 0, {"log({0})", "\\log {0}", "np.log({0})"}, "", {{{"{g} ⊘ {0}", "{g} \\oslash {0}"}, "", "", "{g} ./ {0}"}},
                     activation_mistakes<Log>("log' = 1/{0} left out: d{0} = {g}",
                                              "log' evaluated at {out} instead of at {0}: d{0} = {g} ⊘ {out}"),
                     &unary_vjp<Log>, OpKind::elementwise, MATGRAD_UNARY_APPLY(log)};
-const OpDef exp_def{"exp", "exp(x)", 1, {}, 0, {"exp({0})", "e^{{0}}"}, "", {{{"{g} ⊙ {out}", "{g} \\odot {out}"}}},
+const OpDef exp_def{"exp", "exp(x)", 1, {}, 0, {"exp({0})", "e^{{0}}", "np.exp({0})"}, "", {{{"{g} ⊙ {out}", "{g} \\odot {out}"}, "", "", "{g} .* {out}"}},
                     activation_mistakes<Exp>("exp' = {out} left out: d{0} = {g}",
                                              "exp' evaluated at {out} instead of at {0}: d{0} = {g} ⊙ exp({out})"),
                     &unary_vjp<Exp>, OpKind::elementwise, MATGRAD_UNARY_APPLY(exp)};
-const OpDef tanh_def{"tanh", "tanh(x)", 1, {}, 0, {"tanh({0})", "\\tanh {0}"}, "",
-                     {{{"{g} ⊙ (1 − {out}²)", "{g} \\odot (1 - {out}^2)"}}},
+const OpDef tanh_def{"tanh", "tanh(x)", 1, {}, 0, {"tanh({0})", "\\tanh {0}", "np.tanh({0})"}, "",
+                     {{{"{g} ⊙ (1 − {out}²)", "{g} \\odot (1 - {out}^2)"}, "", "", "{g} .* (1 - {out} .* {out})"}},
                      activation_mistakes<Tanh>("tanh' = 1 − {out}² left out: d{0} = {g}",
                                                "tanh' evaluated at the output {out} instead of at {0}: "
                                                "d{0} = {g} ⊙ (1 − tanh({out})²)"),
                      &unary_vjp<Tanh>, OpKind::elementwise, MATGRAD_UNARY_APPLY(tanh)};
-const OpDef relu_def{"relu", "relu(x)", 1, {}, 0, {"relu({0})", "\\mathrm{relu}({0})"}, "",
+const OpDef relu_def{"relu", "relu(x)", 1, {}, 0, {"relu({0})", "\\mathrm{relu}({0})", "np.maximum({0}, 0.0)"}, "",
                      {{{"{g} ⊙ [{0} > 0]", "{g} \\odot [{0} > 0]"}}},
                      {{"missing_activation_derivative", "relu' = [{0} > 0] left out: d{0} = {g}", 0, &passthrough_vjp}},
                      &unary_vjp<Relu>, OpKind::elementwise, MATGRAD_UNARY_APPLY(relu),
                      "max(x, 0); relu'(0) = 0 as in PyTorch"};
-const OpDef softplus_def{"softplus", "softplus(x)", 1, {}, 0, {"softplus({0})", "\\log(1 + e^{{0}})"}, "",
-                         {{{"{g} ⊙ σ({0})", "{g} \\odot \\sigma({0})"}}},
+const OpDef softplus_def{"softplus", "softplus(x)", 1, {}, 0, {"softplus({0})", "\\log(1 + e^{{0}})", "np.logaddexp(0.0, {0})"}, "",
+                         {{{"{g} ⊙ σ({0})", "{g} \\odot \\sigma({0})"}, "", "", "{g} .* sigmoid({0})"}},
                          activation_mistakes<Softplus>("softplus' = σ({0}) left out: d{0} = {g}",
                                                        "softplus' evaluated at the output {out} instead of at {0}: "
                                                        "d{0} = {g} ⊙ σ({out})"),
                          &unary_vjp<Softplus>, OpKind::elementwise, MATGRAD_UNARY_APPLY(softplus),
                          "log(1 + eˣ) computed as max(x, 0) + log1p(e^−|x|): finite for any finite x"};
-const OpDef sqrt_def{"sqrt", "sqrt(x)", 1, {}, 0, {"√{0}", "\\sqrt{{0}}"}, "",
-                     {{{"{g} ⊘ (2 {out})", "{g} \\oslash (2 {out})"}}},
+const OpDef sqrt_def{"sqrt", "sqrt(x)", 1, {}, 0, {"√{0}", "\\sqrt{{0}}", "np.sqrt({0})"}, "",
+                     {{{"{g} ⊘ (2 {out})", "{g} \\oslash (2 {out})"}, "", "", "{g} ./ (2 * {out})"}},
                      activation_mistakes<Sqrt>("sqrt' = 1/(2 {out}) left out: d{0} = {g}",
                                                "sqrt' evaluated at the output {out} instead of at {0}"),
                      &unary_vjp<Sqrt>, OpKind::elementwise, MATGRAD_UNARY_APPLY(sqrt)};
-const OpDef abs_def{"abs", "abs(x)", 1, {}, 0, {"|{0}|", "|{0}|"}, "", {{{"{g} ⊙ sign({0})", "{g} \\odot \\mathrm{sign}({0})"}}},
+const OpDef abs_def{"abs", "abs(x)", 1, {}, 0, {"|{0}|", "|{0}|", "np.abs({0})"}, "", {{{"{g} ⊙ sign({0})", "{g} \\odot \\mathrm{sign}({0})"}}},
                     {{"missing_activation_derivative", "abs' = sign({0}) left out: d{0} = {g}", 0, &passthrough_vjp}},
                     &unary_vjp<Abs>, OpKind::elementwise, MATGRAD_UNARY_APPLY(abs), "abs'(0) = 0 as in PyTorch"};
-const OpDef sin_def{"sin", "sin(x)", 1, {}, 0, {"sin({0})", "\\sin {0}"}, "", {{{"{g} ⊙ cos({0})", "{g} \\odot \\cos {0}"}}},
+const OpDef sin_def{"sin", "sin(x)", 1, {}, 0, {"sin({0})", "\\sin {0}", "np.sin({0})"}, "", {{{"{g} ⊙ cos({0})", "{g} \\odot \\cos {0}"}, "", "", "{g} .* cos({0})"}},
                     activation_mistakes<Sin>("sin' = cos({0}) left out: d{0} = {g}",
                                              "sin' evaluated at the output {out} instead of at {0}: "
                                              "d{0} = {g} ⊙ cos({out})"),
                     &unary_vjp<Sin>, OpKind::elementwise, MATGRAD_UNARY_APPLY(sin)};
-const OpDef cos_def{"cos", "cos(x)", 1, {}, 0, {"cos({0})", "\\cos {0}"}, "", {{{"−{g} ⊙ sin({0})", "-{g} \\odot \\sin {0}"}}},
+const OpDef cos_def{"cos", "cos(x)", 1, {}, 0, {"cos({0})", "\\cos {0}", "np.cos({0})"}, "", {{{"−{g} ⊙ sin({0})", "-{g} \\odot \\sin {0}"}, "", "", "-{g} .* sin({0})"}},
                     activation_mistakes<Cos>("cos' = −sin({0}) left out: d{0} = {g}",
                                              "cos' evaluated at the output {out} instead of at {0}: "
                                              "d{0} = −{g} ⊙ sin({out})"),
                     &unary_vjp<Cos>, OpKind::elementwise, MATGRAD_UNARY_APPLY(cos)};
-const OpDef pow_def{"pow", "pow(x, p)", 1, {"p"}, 0, {"{0}^{p}", "{0}^{{p}}"}, "",
-                    {{{"{p} {g} ⊙ {0}^({p} − 1)", "{p}\\, {g} \\odot {0}^{{p} - 1}"}}},
+const OpDef pow_def{"pow", "pow(x, p)", 1, {"p"}, 0, {"{0}^{p}", "{0}^{{p}}", "{0} ** {p}"}, "",
+                    {{{"{p} {g} ⊙ {0}^({p} − 1)", "{p}\\, {g} \\odot {0}^{{p} - 1}"}, "", "", "{p} * {g} .* {0} .^ ({p} - 1)"}},
                     {{"missing_power_factor",
                       "the factor {p} of {p} {0}^({p} − 1) dropped: d{0} = {g} ⊙ {0}^({p} − 1)", 0,
                       &pow_missing_factor_vjp}},

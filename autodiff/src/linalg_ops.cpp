@@ -83,9 +83,10 @@ void transpose_vjp(const BackwardContext& ctx) {
 const OpDef matmul_def{
     "matmul", "matmul(a, b)", 2, {}, 0, {"{0} {1}", "{0} {1}"}, "({0})({1})",
     {{{"{g} {1}ᵀ", "{g} {1}^\\top"}, "({shape:out})({shapeT:1}) = {shape:0}",
-      "d({0} {1})/d{0} puts {1}ᵀ on the right (the slides' Eᵀ {1}ᵀ), so d{0} has the shape of {0}"},
+      "d({0} {1})/d{0} puts {1}ᵀ on the right (the slides' Eᵀ {1}ᵀ), so d{0} has the shape of {0}", "{g} * {1}'"},
      {{"{0}ᵀ {g}", "{0}^\\top {g}"}, "({shapeT:0})({shape:out}) = {shape:1}",
-      "the slides first write {g} {0}ᵀ (numerator layout); with d{1} shaped like {1}, as here, it is {0}ᵀ {g}"}},
+      "the slides first write {g} {0}ᵀ (numerator layout); with d{1} shaped like {1}, as here, it is {0}ᵀ {g}",
+      "{0}' * {g}"}},
     {{"transposed", "d{0} transposed: ({g} {1}ᵀ)ᵀ = {1} {g}ᵀ instead of {g} {1}ᵀ", 0,
       &matmul_transposed_vjp<0>},
      {"transposed", "d{1} transposed: ({0}ᵀ {g})ᵀ = {g}ᵀ {0} instead of {0}ᵀ {g} (the slides' numerator layout "
@@ -97,7 +98,7 @@ const OpDef matmul_def{
 
 const OpDef transpose_def{
     "transpose", "transpose(a)", 1, {}, 0, {"{0}ᵀ", "{0}^\\top"}, "({shape:0})ᵀ = {shape:out}",
-    {{{"{g}ᵀ", "{g}^\\top"}, "({shape:out})ᵀ = {shape:0}"}}, {}, &transpose_vjp, OpKind::other,
+    {{{"{g}ᵀ", "{g}^\\top"}, "({shape:out})ᵀ = {shape:0}", "", "{g}'"}}, {}, &transpose_vjp, OpKind::other,
     [](const std::vector<Var>& a, const std::vector<double>&) { return transpose(a[0]); }};
 
 // ---- matrix functions ---------------------------------------------------------------------------
@@ -231,25 +232,26 @@ void norm2_vjp(const BackwardContext& ctx) {
 
 #define MATGRAD_APPLY1(fn) [](const std::vector<Var>& a, const std::vector<double>&) { return fn(a[0]); }
 
-const OpDef tr_def{"tr", "tr(x)", 1, {}, 0, {"tr({0})", "\\mathrm{tr}\\,{0}"}, "", {{{"{g} I", "{g} I"}, "1×1 → {shape:0}"}},
+const OpDef tr_def{"tr", "tr(x)", 1, {}, 0, {"tr({0})", "\\mathrm{tr}\\,{0}", "np.trace({0}).reshape(1, 1)"}, "", {{{"{g} I", "{g} I"}, "1×1 → {shape:0}"}},
                    {}, &tr_vjp, OpKind::other, MATGRAD_APPLY1(tr), "x square; I the identity"};
-const OpDef inv_def{"inv", "inv(x)", 1, {}, 0, {"{0}⁻¹", "{0}^{-1}"}, "",
-                    {{{"−{out}ᵀ {g} {out}ᵀ", "-{out}^\\top {g}\\, {out}^\\top"}, "{shape:out} → {shape:0}"}},
+const OpDef inv_def{"inv", "inv(x)", 1, {}, 0, {"{0}⁻¹", "{0}^{-1}", "np.linalg.inv({0})"}, "",
+                    {{{"−{out}ᵀ {g} {out}ᵀ", "-{out}^\\top {g}\\, {out}^\\top"}, "{shape:out} → {shape:0}", "",
+                      "-{out}' * {g} * {out}'"}},
                     {{"transposed", "the inverse's transposes dropped: −{0}⁻¹ {g} {0}⁻¹ instead of −{0}⁻ᵀ {g} {0}⁻ᵀ", 0,
                       &inv_untransposed_vjp}},
                     &inv_vjp, OpKind::other, MATGRAD_APPLY1(inv), "LAPACK LU; a singular x is a NumericalError"};
-const OpDef det_def{"det", "det(x)", 1, {}, 0, {"det({0})", "\\det {0}"}, "",
-                    {{{"{g} {out} {0}⁻ᵀ", "{g} {out}\\, {0}^{-\\top}"}, "1×1 → {shape:0}"}},
+const OpDef det_def{"det", "det(x)", 1, {}, 0, {"det({0})", "\\det {0}", "np.linalg.det({0}).reshape(1, 1)"}, "",
+                    {{{"{g} {out} {0}⁻ᵀ", "{g} {out}\\, {0}^{-\\top}"}, "1×1 → {shape:0}", "", "{g} * {out} * inv({0})'"}},
                     {{"transposed", "det({0}) {0}⁻¹ instead of det({0}) {0}⁻ᵀ", 0, &scaled_saved_vjp<true>}},
                     &scaled_saved_vjp<false>, OpKind::other, MATGRAD_APPLY1(det),
                     "LAPACK LU; the gradient is the cofactor matrix (also for a singular x)"};
-const OpDef logdet_def{"logdet", "logdet(x)", 1, {}, 0, {"log|det {0}|", "\\log|\\det {0}|"}, "",
-                       {{{"{g} {0}⁻ᵀ", "{g}\\, {0}^{-\\top}"}, "1×1 → {shape:0}"}},
+const OpDef logdet_def{"logdet", "logdet(x)", 1, {}, 0, {"log|det {0}|", "\\log|\\det {0}|", "np.linalg.slogdet({0})[1].reshape(1, 1)"}, "",
+                       {{{"{g} {0}⁻ᵀ", "{g}\\, {0}^{-\\top}"}, "1×1 → {shape:0}", "", "{g} * inv({0})'"}},
                        {{"transposed", "{0}⁻¹ instead of {0}⁻ᵀ", 0, &scaled_saved_vjp<false>}},
                        &scaled_saved_vjp<true>, OpKind::other, MATGRAD_APPLY1(logdet),
                        "log|det x| as Σ log|u_ii| of the LU: no overflow; a singular x is a NumericalError"};
-const OpDef norm2_def{"norm2", "norm2(x)", 1, {}, 0, {"‖{0}‖", "\\|{0}\\|_F"}, "",
-                      {{{"{g} ⊙ {0} / {out}", "{g}\\, {0} / {out}"}, "1×1 → {shape:0}"}},
+const OpDef norm2_def{"norm2", "norm2(x)", 1, {}, 0, {"‖{0}‖", "\\|{0}\\|_F", "np.linalg.norm({0}).reshape(1, 1)"}, "",
+                      {{{"{g} ⊙ {0} / {out}", "{g}\\, {0} / {out}"}, "1×1 → {shape:0}", "", "{g} * {0} / {out}"}},
                       {{"squared_norm_gradient", "the gradient of ‖{0}‖² (2 {g} {0}) taken for that of ‖{0}‖", 0,
                         &norm2_vjp<true>}},
                       &norm2_vjp<false>, OpKind::other, MATGRAD_APPLY1(norm2),

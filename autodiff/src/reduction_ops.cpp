@@ -75,8 +75,10 @@ Var reduce(const OpDef& def, const Var& a, int axis) {  // axis -1: every entry
 
 const char* const kSumShapes = "sum over {shape:0} → {shape:out}";
 const char* const kMeanShapes = "mean over {shape:0} → {shape:out}";
-const InputRule kSumRule{{"{g}", "{g}"}, "{shape:out} → {shape:0} (every element gets g)"};
-const InputRule kMeanRule{{"{g} / {N}", "{g} / {N}"}, "{shape:out} → {shape:0} (every element gets g/{N})"};
+// In the language, `+ 0 * {0}` broadcasts g back to the operand's shape.
+const InputRule kSumRule{{"{g}", "{g}"}, "{shape:out} → {shape:0} (every element gets g)", "", "{g} + 0 * {0}"};
+const InputRule kMeanRule{{"{g} / {N}", "{g} / {N}"}, "{shape:out} → {shape:0} (every element gets g/{N})", "",
+                          "{g} / {N} + 0 * {0}"};
 
 const std::vector<Mistake> kSumMistakes{
     {"extra_mean_factor", "sum({0}) divided by its {N} entries as if it were a mean", 0, &scaled_broadcast_vjp<1, 1>}};
@@ -87,15 +89,15 @@ const std::vector<Mistake> kMeanMistakes{
 Var apply_sum(const std::vector<Var>& a, const std::vector<double>& n);
 Var apply_mean(const std::vector<Var>& a, const std::vector<double>& n);
 
-const OpDef sum_def{"sum", "sum(x)", 1, {"axis"}, 1, {"sum({0})", "\\textstyle\\sum {0}"}, kSumShapes, {kSumRule},
+const OpDef sum_def{"sum", "sum(x)", 1, {"axis"}, 1, {"sum({0})", "\\textstyle\\sum {0}", "np.sum({0}, axis={axis}, keepdims=True)"}, kSumShapes, {kSumRule},
                     kSumMistakes, sum_vjp, OpKind::other, &apply_sum, "Σ of all entries, 1×1"};
-const OpDef sum_axis_def{"sum", "sum(x, axis)", 1, {"axis"}, 0, {"sum({0}, {axis})", "\\mathrm{sum}({0}, {axis})"},
+const OpDef sum_axis_def{"sum", "sum(x, axis)", 1, {"axis"}, 0, {"sum({0}, {axis})", "\\mathrm{sum}({0}, {axis})", "np.sum({0}, axis={axis}, keepdims=True)"},
                          kSumShapes, {kSumRule}, kSumMistakes, sum_vjp, OpKind::other, &apply_sum,
                          "numpy axes, dimensions kept: axis 0 gives 1×n (down each column), axis 1 gives m×1"};
-const OpDef mean_def{"mean", "mean(x)", 1, {"axis"}, 1, {"mean({0})", "\\mathrm{mean}({0})"}, kMeanShapes,
+const OpDef mean_def{"mean", "mean(x)", 1, {"axis"}, 1, {"mean({0})", "\\mathrm{mean}({0})", "np.mean({0}, axis={axis}, keepdims=True)"}, kMeanShapes,
                      {kMeanRule}, kMeanMistakes, mean_vjp, OpKind::other, &apply_mean,
                      "N = number of entries averaged into one output entry"};
-const OpDef mean_axis_def{"mean", "mean(x, axis)", 1, {"axis"}, 0, {"mean({0}, {axis})", "\\mathrm{mean}({0}, {axis})"},
+const OpDef mean_axis_def{"mean", "mean(x, axis)", 1, {"axis"}, 0, {"mean({0}, {axis})", "\\mathrm{mean}({0}, {axis})", "np.mean({0}, axis={axis}, keepdims=True)"},
                           kMeanShapes, {kMeanRule}, kMeanMistakes, mean_vjp, OpKind::other, &apply_mean,
                           "N = m (axis 0) or n (axis 1)"};
 
@@ -155,9 +157,10 @@ Var softmax_op(const OpDef& def, const Var& x) {
 }
 
 const OpDef softmax_def{
-    "softmax", "softmax(x)", 1, {}, 0, {"softmax({0})", "\\mathrm{softmax}({0})"}, "",
+    "softmax", "softmax(x)", 1, {}, 0, {"softmax({0})", "\\mathrm{softmax}({0})",
+     "np.exp({0} - np.max({0}, axis=0, keepdims=True)) / np.sum(np.exp({0} - np.max({0}, axis=0, keepdims=True)), axis=0, keepdims=True)"}, "",
     {{{"{out} ⊙ ({g} − colsum({out} ⊙ {g}))", "{out} \\odot ({g} - \\mathbf{1}\\mathbf{1}^\\top({out} \\odot {g}))"},
-      "per column of {shape:0}: the full Jacobian diag(s) − s sᵀ"}},
+      "per column of {shape:0}: the full Jacobian diag(s) − s sᵀ", "", "{out} .* ({g} - sum({out} .* {g}, 0))"}},
     {{"diagonal_jacobian",
       "only the Jacobian's diagonal kept, as if softmax were element-wise: d{0} = {g} ⊙ {out}(1 − {out})", 0,
       &softmax_vjp<false, true>}},
@@ -166,9 +169,10 @@ const OpDef softmax_def{
     "per column (samples are columns), max subtracted first: finite at ±1000; colsum(·) is 1×n, "
     "broadcast down each column"};
 const OpDef log_softmax_def{
-    "log_softmax", "log_softmax(x)", 1, {}, 0, {"log_softmax({0})", "\\log\\mathrm{softmax}({0})"}, "",
+    "log_softmax", "log_softmax(x)", 1, {}, 0, {"log_softmax({0})", "\\log\\mathrm{softmax}({0})",
+     "{0} - np.max({0}, axis=0, keepdims=True) - np.log(np.sum(np.exp({0} - np.max({0}, axis=0, keepdims=True)), axis=0, keepdims=True))"}, "",
     {{{"{g} − exp({out}) ⊙ colsum({g})", "{g} - e^{{out}} \\odot \\mathbf{1}\\mathbf{1}^\\top {g}"},
-      "per column of {shape:0}: the full Jacobian I − 𝟙 sᵀ"}},
+      "per column of {shape:0}: the full Jacobian I − 𝟙 sᵀ", "", "{g} - exp({out}) .* sum({g}, 0)"}},
     {{"diagonal_jacobian",
       "only the Jacobian's diagonal kept, as if log_softmax were element-wise: d{0} = {g} ⊙ (1 − exp({out}))", 0,
       &softmax_vjp<true, true>}},

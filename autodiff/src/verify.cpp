@@ -341,6 +341,7 @@ private:
     std::size_t resolve(const std::string& name) const;
     void read_graph();
     std::string where(std::size_t k) const;
+    std::string node_name(std::size_t k) const;
     void add_passes();
     bool eligible(std::size_t k) const { return reaches_[k] && tape_.node(k).requires_grad(); }
 
@@ -406,6 +407,13 @@ std::string Verifier::where(std::size_t k) const {
     return (*names_)(v, "{out}") + " in " + tape_.node(line).name() + " = " + f->second;
 }
 
+// A node's name, or an unnamed one as it reads in the equations ("mean(Y ⊙ log(A2) + …)"), never
+// "the unnamed mean result #21".
+std::string Verifier::node_name(std::size_t k) const {
+    const Var v = tape_.node(k);
+    return v.name().empty() ? (*names_)(v, "{out}") : v.name();
+}
+
 void Verifier::add_passes() {
     // Each declared mistake at each node alone, nearest the output first.
     for (std::size_t k = n_; k-- > 0;) {
@@ -418,7 +426,7 @@ void Verifier::add_passes() {
             if (!mistake_applies(v, mistake)) continue;
             passes_.push_back({{{k, m}}, mistake.code, form,
                                (*names_)(v, mistake.description),
-                               v.name().empty() ? v.describe() : v.name(), def->name});
+                               node_name(k), def->name});
         }
     }
     // One use of a value left out: each consumer edge of a value used twice or more.
@@ -437,7 +445,7 @@ void Verifier::add_passes() {
                                "one path from " + v.describe() + " to " + out_.describe() + " left out (through " +
                                    consumer.op() + "; a value used " + std::to_string(uses.size()) +
                                    " times gets the sum of its paths' gradients)",
-                               consumer.name().empty() ? consumer.describe() : consumer.name(), consumer.op()});
+                               node_name(c), consumer.op()});
         }
     }
     // The same mistake at the first j nodes of an op at once (j >= 2; j = all: everywhere), the ops
@@ -459,7 +467,7 @@ void Verifier::add_passes() {
                 for (std::size_t i = 0; i < j; ++i) {
                     const Var v = tape_.node(nodes[i]);
                     if (mistake_applies(v, def->mistakes[m])) p.mutations.push_back({nodes[i], m});
-                    p.node += (i ? ", " : "") + (v.name().empty() ? v.describe() : v.name());
+                    p.node += (i ? ", " : "") + node_name(nodes[i]);
                 }
                 if (p.mutations.size() < 2) continue;
                 p.form = "the derivation with the same mistake at every " + std::string(def->name) +

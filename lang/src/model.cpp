@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace matgrad::lang {
 
@@ -29,14 +30,45 @@ Error::Error(std::string file, std::size_t line, std::size_t column, std::string
       message_(std::move(message)),
       source_line_(std::move(source_line)) {}
 
+namespace {
+
+/// A control byte (C0, DEL) as the echo shows it: \x1B. Sent raw, it could drive the terminal.
+bool control_byte(unsigned char b) { return (b < 0x20 && b != '\t') || b == 0x7f; }
+
+/// A C1 control (U+0080..U+009F, UTF-8 C2 80..C2 9F) at line[i], which terminals also obey.
+bool c1_control(const std::string& line, std::size_t i) {
+    return static_cast<unsigned char>(line[i]) == 0xC2 && i + 1 < line.size() &&
+           static_cast<unsigned char>(line[i + 1]) >= 0x80 && static_cast<unsigned char>(line[i + 1]) <= 0x9F;
+}
+
+}  // namespace
+
 std::string Error::formatted() const {
     std::string text = what();
     if (line_ == 0) return text;
-    std::string caret;
-    for (std::size_t i = 0; i + 1 < column_ && i < source_line_.size(); ++i)
-        caret += source_line_[i] == '\t' ? '\t' : ' ';  // tabs keep the caret aligned
+    // The line with its control bytes escaped, and a caret under the column's character (one column
+    // per character: UTF-8 continuation bytes take none, an escaped byte four).
+    std::string shown, caret;
+    for (std::size_t i = 0; i < source_line_.size(); ++i) {
+        const auto b = static_cast<unsigned char>(source_line_[i]);
+        std::string piece(1, source_line_[i]);
+        std::size_t width = (b & 0xC0) == 0x80 ? 0 : 1;
+        const std::size_t bytes = c1_control(source_line_, i) ? 2 : control_byte(b) ? 1 : 0;
+        if (bytes > 0) {
+            piece.clear();
+            for (std::size_t k = 0; k < bytes; ++k) {
+                char hex[8];
+                std::snprintf(hex, sizeof hex, "\\x%02X", static_cast<unsigned char>(source_line_[i + k]));
+                piece += hex;
+            }
+            width = piece.size();
+        }
+        if (i + 1 < column_) caret.append(width, b == '\t' ? '\t' : ' ');  // tabs keep the caret aligned
+        shown += piece;
+        i += bytes > 1 ? bytes - 1 : 0;
+    }
     caret.append(column_ > source_line_.size() + 1 ? column_ - source_line_.size() - 1 : 0, ' ');
-    return text + "\n  " + source_line_ + "\n  " + caret + "^";
+    return text + "\n  " + shown + "\n  " + caret + "^";
 }
 
 Error Model::Impl::error(std::size_t line, std::size_t column, const std::string& message) const {
@@ -145,6 +177,23 @@ std::map<std::string, std::size_t> Model::bind(Values& values, const BindOptions
     // same values), an error without one.
     std::optional<nn::Rng> rng;
     if (options.seed) rng.emplace(*options.seed);
+    if (rng && options.draw_unbound_dims) {
+        std::vector<std::size_t> taken;
+        for (const auto& [dim, size] : dims) taken.push_back(size);
+        for (const Declaration& d : m.declarations)
+            if (d.shape)
+                for (const Dim& dim : *d.shape)
+                    if (dim.name.empty()) taken.push_back(dim.value);
+        for (const Declaration& d : m.declarations)
+            if (d.shape && !values.count(d.name))
+                for (const Dim& dim : *d.shape)
+                    if (!dim.name.empty() && !dims.count(dim.name)) {
+                        std::size_t size = 2;
+                        while (std::find(taken.begin(), taken.end(), size) != taken.end()) ++size;
+                        dims[dim.name] = size;
+                        taken.push_back(size);
+                    }
+    }
     for (const Declaration& d : m.declarations) {
         if (values.count(d.name)) continue;
         const std::string kind = d.kind == Declaration::Kind::input ? "input " : "param ";
@@ -198,17 +247,37 @@ bool is_scalar(const Matrix& v) { return v.size() == 1; }
 class Recorder {
 public:
     Recorder(const Model::Impl& m, Tape& tape, std::vector<Var>& slots) : m_(m), tape_(tape), slots_(slots) {
+        // The dimensions' sizes, read off the declared values' shapes (bind checked they agree).
+        if (!m.dims.empty()) {
+            dims_.assign(m.dims.size(), 0.0);
+            for (std::size_t k = 0; k < m.declarations.size(); ++k)
+                if (const auto& shape = m.declarations[k].shape)
+                    for (std::size_t axis = 0; axis < 2; ++axis)
+                        if (!(*shape)[axis].name.empty())
+                            dims_[std::find(m.dims.begin(), m.dims.end(), (*shape)[axis].name) - m.dims.begin()] =
+                                static_cast<double>(slots[k].value().shape(axis));
+        }
         // One argument buffer per call depth, kept across records (per thread: a Model may be shared).
         thread_local std::vector<std::vector<Var>> buffers;
         if (buffers.size() < m.max_call_depth) buffers.resize(m.max_call_depth);
         buffers_ = &buffers;
     }
 
+    std::vector<NodeInfo>* info = nullptr;  // when set: every node's shape and need of a gradient
+
     Var eval(std::uint32_t index) {
+        Var v = eval_node(index);
+        if (info != nullptr) (*info)[index] = {v.rows(), v.cols(), v.requires_grad()};
+        return v;
+    }
+
+private:
+    Var eval_node(std::uint32_t index) {
         const Node& n = m_.nodes[index];
         switch (n.kind) {
             case NodeKind::number: return tape_.constant(n.number);
             case NodeKind::ref: return slots_[n.slot];
+            case NodeKind::dim: return tape_.constant(dims_[n.slot]);
             case NodeKind::neg: return -eval(n.children[0]);
             case NodeKind::transpose: return transpose(eval(n.children[0]));
             case NodeKind::binary: return binary(n);
@@ -223,13 +292,23 @@ public:
         return apply(n, args);
     }
 
-private:
     Var apply(const Node& n, const std::vector<Var>& args) const {
         try {
+            if (n.derivative) return derivative(n, args);
             return apply_op(*n.function, args, n.numbers);
         } catch (const std::logic_error& e) {  // ShapeError, UsageError: the op's own message
             throw m_.error(n.line, n.column, m_.text(n) + ": " + e.what());
         }
+    }
+
+    // f'(x) of an element-wise f (the parser checked): the gradient of Σ f(x) is f'(x) entry by entry,
+    // from f's own VJP. A value, not differentiable: derivations are evaluated, never differentiated.
+    Var derivative(const Node& n, const std::vector<Var>& args) const {
+        if (args.size() != 1) throw UsageError(std::string(n.function->name) + "' takes one matrix");
+        Tape local;
+        const Var x = local.variable(args[0].value());
+        local.backward(sum(apply_op(*n.function, {x}, n.numbers)));
+        return tape_.constant(x.grad());
     }
 
     [[noreturn]] void shape_error(const Node& n, const Var& a, const Var& b, const std::string& why) const {
@@ -306,9 +385,34 @@ private:
     Tape& tape_;
     std::vector<Var>& slots_;
     std::vector<std::vector<Var>>* buffers_;
+    std::vector<double> dims_;  // by Impl::dims
 };
 
 }  // namespace
+
+void record_info(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, std::vector<NodeInfo>& info) {
+    info.assign(impl.nodes.size(), {});
+    Recorder recorder(impl, tape, slots);
+    recorder.info = &info;
+    for (const std::uint32_t root : impl.roots) slots.push_back(recorder.eval(root));
+}
+
+std::string Model::derive(const Values& values, DeriveFormat format) const {
+    Tape tape;
+    const Recording r = record(tape, values);  // checks the values and the output
+    std::vector<Var> slots(r.slots_.begin(), r.slots_.begin() + static_cast<std::ptrdiff_t>(impl_->declarations.size()));
+    std::vector<NodeInfo> info;
+    record_info(*impl_, tape, slots, info);
+    const std::string key = derive_text(*impl_, info, slots);
+    return format == DeriveFormat::mg ? key : numpy_module(*this, *impl_, info, slots, tape, key);
+}
+
+Var evaluate(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, std::uint32_t root,
+             std::vector<NodeInfo>* info) {
+    Recorder recorder(impl, tape, slots);
+    recorder.info = info;
+    return recorder.eval(root);
+}
 
 Recording Model::record(Tape& tape, const Values& values) const { return record(tape, values, {}); }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <unordered_map>
 
 namespace matgrad::lang {
@@ -21,9 +22,70 @@ struct Token {
     std::size_t begin = 0, end = 0;  // byte offsets in the line
 };
 
-bool ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
+bool ascii_ident_start(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool digit(char c) { return c >= '0' && c <= '9'; }
-bool ident_char(char c) { return ident_start(c) || digit(c); }
+
+/// The code point of the UTF-8 sequence at s[i] and its length in bytes (length 0: not valid UTF-8).
+std::pair<char32_t, std::size_t> decode_utf8(const std::string& s, std::size_t i) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    const std::size_t n = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return {0, 0};
+    char32_t c = n == 1 ? b : n == 2 ? (b & 0x1F) : n == 3 ? (b & 0x0F) : (b & 0x07);
+    for (std::size_t k = 1; k < n; ++k) {
+        const auto t = static_cast<unsigned char>(s[i + k]);
+        if ((t >> 6) != 0x2) return {0, 0};
+        c = (c << 6) | (t & 0x3F);
+    }
+    return {c, n};
+}
+
+/// The letters a name may hold beyond ASCII: the Latin, Greek, Cyrillic, Hebrew, Arabic, Hangul and
+/// CJK letter blocks (λ, Σ, α, é). Not symbols: × ÷, the operators ⊙ ⊘ − and the superscript ᵀ.
+bool unicode_letter(char32_t c) {
+    return c == 0xAA || c == 0xB5 || c == 0xBA || (c >= 0xC0 && c <= 0x2AF && c != 0xD7 && c != 0xF7) ||
+           (c >= 0x370 && c <= 0x3FF && c != 0x375 && c != 0x37E && c != 0x384 && c != 0x385 && c != 0x387) ||
+           (c >= 0x400 && c <= 0x52F) || (c >= 0x5D0 && c <= 0x5EA) || (c >= 0x620 && c <= 0x64A) ||
+           (c >= 0x1F00 && c <= 0x1FFF && c != 0x1FBD && c < 0x1FFD) || (c >= 0x3040 && c <= 0x30FF) ||
+           (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0xAC00 && c <= 0xD7AF);
+}
+
+/// The length of the name character at s[i] (0: none): an ASCII letter, digit or _, or a Unicode letter.
+std::size_t name_char(const std::string& s, std::size_t i, bool first) {
+    if (ascii_ident_start(s[i]) || (!first && digit(s[i]))) return 1;
+    const auto [c, n] = decode_utf8(s, i);
+    return n > 1 && unicode_letter(c) ? n : 0;
+}
+
+/// The end of the name that starts at s[i] (i itself when none starts there).
+std::size_t name_end(const std::string& s, std::size_t i) {
+    for (std::size_t n = 0; i < s.size() && (n = name_char(s, i, false)) > 0;) i += n;
+    return i;
+}
+
+/// "unexpected character '$'", "unexpected character '∑' (U+2211)", or for a control or invalid byte
+/// "unexpected byte 0x1B": never the raw byte, which could drive the terminal.
+std::string unexpected_character(const std::string& line, std::size_t i) {
+    const auto byte = static_cast<unsigned char>(line[i]);
+    char text[64];
+    if (byte >= 0x20 && byte < 0x7f) {
+        std::snprintf(text, sizeof text, "unexpected character '%c'", line[i]);
+        return text;
+    }
+    const auto [c, n] = decode_utf8(line, i);
+    if (n > 1 && c >= 0xA0) {
+        std::snprintf(text, sizeof text, " (U+%04X)", static_cast<unsigned>(c));
+        return "unexpected character '" + line.substr(i, n) + "'" + text;
+    }
+    std::snprintf(text, sizeof text, "unexpected byte 0x%02X", byte);
+    return text;
+}
+
+/// The slides' notation, read as the ASCII operators: ⊙ .*, ⊘ ./, ᵀ ', − (minus sign) -.
+const std::pair<const char*, const char*> kOperatorAliases[] = {
+    {"\xE2\x8A\x99", ".*"}, {"\xE2\x8A\x98", "./"}, {"\xE1\xB5\x80", "'"}, {"\xE2\x88\x92", "-"}};
+/// Function names of the slides' notation: σ(Z) is sigmoid(Z) (σ alone stays a name: a model may call
+/// its standard deviation σ).
+const std::pair<const char*, const char*> kFunctionAliases[] = {{"\xCF\x83", "sigmoid"}};
 
 /// Levenshtein distance, for "did you mean" suggestions.
 std::size_t edit_distance(const std::string& a, const std::string& b) {
@@ -73,7 +135,8 @@ public:
             statement();
         }
         if (m_.assignments.empty())
-            throw m_.error(0, 0, "the model has no assignment: its last NAME = expression is the output");
+            throw m_.error(0, 0, m_.derivation ? "the derivation has no line (dNAME = expression: your gradient of NAME)"
+                                               : "the model has no assignment: its last NAME = expression is the output");
         m_.output_slot = static_cast<std::uint32_t>(m_.declarations.size() + m_.assignments.size() - 1);
     }
 
@@ -81,8 +144,8 @@ private:
     // ---- lines and tokens
 
     void split_lines() {
-        std::size_t start = 0;
         const std::string& s = m_.source;
+        std::size_t start = s.compare(0, 3, "\xEF\xBB\xBF") == 0 ? 3 : 0;  // a UTF-8 byte-order mark
         while (start <= s.size()) {
             std::size_t stop = s.find('\n', start);
             if (stop == std::string::npos) stop = s.size();
@@ -102,29 +165,24 @@ private:
                 ++i;
             } else if (c == '#') {
                 break;
-            } else if (ident_start(c)) {
+            } else if (name_char(line, i, true) > 0) {
                 const std::size_t start = i;
-                while (i < line.size() && ident_char(line[i])) ++i;
+                i = name_end(line, i);
                 tokens.push_back({TokenKind::ident, line.substr(start, i - start), 0.0, start, i});
             } else if (digit(c) || (c == '.' && i + 1 < line.size() && digit(line[i + 1]))) {
                 tokens.push_back(lex_number(line, i));
             } else {
                 static const char* const two[] = {".*", "./", ".^"};
                 std::string op;
+                std::size_t length = 0;
                 for (const char* t : two)
-                    if (line.compare(i, 2, t) == 0) op = t;
-                if (op.empty() && std::string_view("+-*@/^'(),=:").find(c) != std::string_view::npos) op = std::string(1, c);
-                if (op.empty()) {
-                    const auto byte = static_cast<unsigned char>(c);
-                    char text[48];
-                    if (byte >= 0x20 && byte < 0x7f)
-                        std::snprintf(text, sizeof text, "unexpected character '%c'", c);
-                    else
-                        std::snprintf(text, sizeof text, "unexpected byte 0x%02X", byte);
-                    throw m_.error(line_, i + 1, text);
-                }
-                tokens.push_back({TokenKind::op, op, 0.0, i, i + op.size()});
-                i += op.size();
+                    if (line.compare(i, 2, t) == 0) op = t, length = 2;
+                for (const auto& [alias, ascii] : kOperatorAliases)
+                    if (line.compare(i, std::strlen(alias), alias) == 0) op = ascii, length = std::strlen(alias);
+                if (op.empty() && std::string_view("+-*@/^'(),=:").find(c) != std::string_view::npos) op = std::string(1, c), length = 1;
+                if (op.empty()) throw m_.error(line_, i + 1, unexpected_character(line, i));
+                tokens.push_back({TokenKind::op, op, 0.0, i, i + length});
+                i += length;
             }
         }
         tokens.push_back({TokenKind::end, "", 0.0, line.size(), line.size()});
@@ -172,14 +230,14 @@ private:
             std::size_t i = s.find_first_not_of(" \t");
             auto word = [&] {
                 const std::size_t start = i;
-                while (i < s.size() && ident_char(s[i])) ++i;
+                i = name_end(s, i);
                 return s.substr(start, i - start);
             };
-            if (i == std::string::npos || !ident_start(s[i])) continue;
+            if (i == std::string::npos || name_char(s, i, true) == 0) continue;
             std::string name = word();
             if (name == "input" || name == "param") {
                 i = s.find_first_not_of(" \t", i);
-                if (i == std::string::npos || !ident_start(s[i])) continue;
+                if (i == std::string::npos || name_char(s, i, true) == 0) continue;
                 name = word();
             } else {
                 i = s.find_first_not_of(" \t", i);
@@ -191,6 +249,11 @@ private:
 
     void statement() {
         const Token& first = next();
+        if (m_.derivation && !(first.kind == TokenKind::ident && is_op(peek(), "="))) {
+            throw error_at(first, "expected NAME = expression (dNAME: your gradient of NAME; any other name: a "
+                                  "helper), got " + quoted(first) + (first.text == "input" || first.text == "param"
+                                                                        ? ": the model declares the names" : ""));
+        }
         if (first.kind == TokenKind::ident && (first.text == "input" || first.text == "param")) {
             declaration(first.text == "input" ? Declaration::Kind::input : Declaration::Kind::param);
         } else if (first.kind == TokenKind::ident && is_op(peek(), "=")) {
@@ -204,6 +267,14 @@ private:
     void check_new_name(const Token& name) const {
         if (name.text == "input" || name.text == "param")
             throw error_at(name, "'" + name.text + "' is a keyword and cannot be a name");
+        if (const auto it = m_.slots.find(name.text); it != m_.slots.end() && it->second < m_.presets) {
+            const std::string gradient = m_.declarations[it->second].kind == Declaration::Kind::param ||
+                                                 it->second >= m_.presets - m_.preset_nodes
+                                             ? "; your gradient of it is d" + name.text
+                                             : "";
+            throw error_at(name, "'" + name.text + "' is a name of the model (" + m_.preset_file + " line " +
+                                     std::to_string(m_.declarations[it->second].line) + ")" + gradient);
+        }
         if (const auto it = m_.slots.find(name.text); it != m_.slots.end()) {
             const std::size_t slot = it->second, decls = m_.declarations.size();
             const std::size_t line = slot < decls ? m_.declarations[slot].line : m_.assignments[slot - decls].line;
@@ -230,8 +301,7 @@ private:
         if (peek().kind != TokenKind::end)
             throw error_at(peek(), "unexpected " + quoted(peek()) + " after the declaration of " + d.name +
                                        " (expected NAME : R x C)");
-        m_.slots.emplace(d.name, static_cast<std::uint32_t>(m_.declarations.size()));
-        m_.declarations.push_back(std::move(d));
+        m_.declare(std::move(d));
     }
 
     Dim dim_from(const std::string& text, std::size_t begin) const {
@@ -353,7 +423,13 @@ private:
             n.number = t.number;
             return add(located(std::move(n), t, t.begin, t.end));
         }
-        if (t.kind == TokenKind::ident) return is_op(peek(), "(") ? call(t) : reference(t);
+        if (t.kind == TokenKind::ident) {
+            if (is_op(peek(), "'") && is_op(peek(1), "(") && m_.slots.count(t.text) == 0) {  // σ'(Z1): f's derivative
+                next();
+                return call(t, true);
+            }
+            return is_op(peek(), "(") ? call(t, false) : reference(t);
+        }
         if (is_op(t, "(")) {
             const std::uint32_t inner = expression(0);
             const Token& close = next();
@@ -447,20 +523,30 @@ private:
             n.slot = it->second;
             return add(located(std::move(n), t, t.begin, t.end));
         }
+        if (const auto it = std::find(m_.dims.begin(), m_.dims.end(), t.text); it != m_.dims.end()) {
+            Node n;  // a dimension's size, a 1x1 known when the values are: sum(R .* R) / (2*n)
+            n.kind = NodeKind::dim;
+            n.slot = static_cast<std::uint32_t>(it - m_.dims.begin());
+            return add(located(std::move(n), t, t.begin, t.end));
+        }
         if (const auto it = later_.find(t.text); it != later_.end())
             throw error_at(t, it->second == line_ ? "'" + t.text + "' is used in its own definition"
                                                   : "'" + t.text + "' is used before it is defined (on line " +
                                                         std::to_string(it->second) + ")");
         if (find_op(t.text) != nullptr) throw error_at(t, "'" + t.text + "' is a function: call it as " + t.text + "(...)");
-        std::vector<std::string> names;
+        std::vector<std::string> names(m_.dims);
         for (const auto& [name, line] : later_) names.push_back(name);
+        for (const auto& [name, slot] : m_.slots) names.push_back(name);
         std::sort(names.begin(), names.end());
         const std::string suggestion = closest(t.text, names);
         throw error_at(t, "unknown name '" + t.text + "'" + (suggestion.empty() ? "" : " (did you mean " + suggestion + "?)"));
     }
 
-    std::uint32_t call(const Token& name) {
-        const OpDef* function = find_op(name.text);
+    std::uint32_t call(const Token& name, bool derivative) {
+        std::string op_name = name.text;
+        for (const auto& [alias, function] : kFunctionAliases)
+            if (op_name == alias) op_name = function;
+        const OpDef* function = find_op(op_name);
         if (function == nullptr) {
             const std::vector<std::string> known = op_names();
             const std::string suggestion = closest(name.text, known);
@@ -469,10 +555,17 @@ private:
             throw error_at(name, "unknown function '" + name.text + "' (" +
                                      (suggestion.empty() ? "functions: " + list : "did you mean " + suggestion + "?") + ")");
         }
+        if (derivative && !m_.derivation)
+            throw error_at(name, "'" + name.text + "'(...)' is a derivative, written only in a derivation file; in a "
+                                 "model, write the function itself and let autodiff differentiate it");
+        if (derivative && (function->kind != OpKind::elementwise || function->arity != 1))
+            throw error_at(name, "'" + name.text + "'' is not defined: a derivative f'(x) is written for a function of one "
+                                 "matrix applied element-wise (sigmoid, tanh, exp, ...), not for " + op_name);
         const Token& open = next();
         Node n;
         n.kind = NodeKind::call;
         n.function = function;
+        n.derivative = derivative;
         n.call_depth = call_depth_;
         m_.max_call_depth = std::max(m_.max_call_depth, call_depth_ + 1);
         ++call_depth_;

@@ -1,9 +1,6 @@
 """Model: the [lang] text language from Python, against numpy's hand formulas (never against values
 matgrad computed), the engine's verify on hand gradients with known mistakes, and its errors."""
-import os
 import pathlib
-import shutil
-import subprocess
 import threading
 import time
 
@@ -11,7 +8,7 @@ import numpy as np
 import pytest
 
 import matgrad as mg
-from conftest import max_abs_diff, sigmoid
+from conftest import assert_katex_typesets, max_abs_diff, sigmoid
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 MODELS = REPO / "examples" / "models"
@@ -135,14 +132,7 @@ def test_verify_report_reads_as_the_cli_text_and_typesets_its_verdicts(slides, t
     assert verdicts[0].endswith("\\text{yours: missing\\_mean\\_factor (first wrong step)} \\\\")
     assert "\\text{yours: ok}" in verdicts[2]
     # As Jupyter shows it: every $$ block typesets (KaTeX in strict mode, as the explain test does).
-    node = shutil.which("node") or shutil.which("nodejs")
-    katex = os.environ.get("MATGRAD_KATEX_DIR", "/usr/share/javascript/katex")
-    if node is None or not os.path.exists(os.path.join(katex, "katex.js")):
-        pytest.skip("node or KaTeX missing (apt-get install nodejs libjs-katex)")
-    (tmp_path / "verify.tex").write_text(latex, encoding="utf-8")
-    check = subprocess.run([node, str(REPO / "tests" / "explain" / "katex_check.js"), katex,
-                            str(tmp_path / "verify.tex")], capture_output=True, text=True)
-    assert check.returncode == 0, check.stderr
+    assert_katex_typesets(latex, tmp_path)
 
 
 def test_verify_hints_name_the_models_own_matrices():

@@ -245,7 +245,14 @@ std::string render_html(const std::vector<ExplainLine>& lines, const VerifyRepor
             }
             if (found != report_of.end()) {
                 const GradientReport& r = *found->second;
-                page << "<span class=\"verdict\">yours: " << xml_escape(r.diagnosis_text())
+                page << "<span class=\"verdict\">yours";
+                if (r.line > 0)  // a derivation's line: your formula typeset, and the step's verdict
+                    page << " (line " << r.line << "): <span data-tex=\"" << xml_escape(to_latex(r.name + " = " + r.formula))
+                         << "\"><span class=\"math\">" << xml_escape(to_latex(r.name + " = " + r.formula)) << "</span></span> "
+                         << xml_escape(r.diagnosis_text() + ", step " + r.step);
+                else
+                    page << ": " << xml_escape(r.diagnosis_text());
+                page
                      << (r.ok() ? "" : " — " + xml_escape(r.hint))
                      << (r.name == first_wrong ? "<span class=\"first\">first wrong step</span>" : "") << "</span>";
             }

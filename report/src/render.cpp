@@ -46,7 +46,8 @@ std::string explanation_json(const std::vector<ExplainLine>& lines, const Docume
     return Json{{"title", doc.title}, {"description", doc.description}, {"lines", out}}.dump(2) + "\n";
 }
 
-/// One `aligned` block per section; `verdicts` annotates gradients by name ("dW1" -> "ok").
+/// One `aligned` block per section; `verdicts` annotates gradients by name, in LaTeX
+/// ("dW1" -> "\\text{yours: ok}").
 std::string explanation_latex(const std::vector<ExplainLine>& lines, const Document& doc,
                               const std::map<std::string, std::string>& verdicts = {}) {
     std::string out;
@@ -64,7 +65,7 @@ std::string explanation_latex(const std::vector<ExplainLine>& lines, const Docum
                 continue;
             }
             block += line_latex(l, "&");
-            if (const auto v = verdicts.find(l.lhs); v != verdicts.end()) block += " && " + text_latex("yours: " + v->second);
+            if (const auto v = verdicts.find(l.lhs); v != verdicts.end()) block += " && " + v->second;
             if (!l.layout.empty()) comments += "% layout: " + l.layout + "\n";
             if (!std::isnan(l.fd_error)) {
                 char fd[64];
@@ -82,8 +83,49 @@ std::string explanation_latex(const std::vector<ExplainLine>& lines, const Docum
     return out + notes;
 }
 
+// The verdicts' table: what they were checked against, the rows, the count of `what` checked, and the
+// first wrong step with `why` after it.
+std::string verdict_table(const VerifyReport& report, const std::string& model, double tol,
+                          const std::vector<std::vector<std::string>>& rows, std::size_t ok, const std::string& what,
+                          const std::string& why) {
+    const std::size_t n = report.gradients.size();
+    char tolerance[32];
+    std::snprintf(tolerance, sizeof tolerance, "%g", tol);
+    std::string out = (model.empty() ? "" : "checking against " + model + "\n\n") + format_table(rows) + "\n" +
+                      std::to_string(n) + " " + what + (n == 1 ? "" : "s") +
+                      " checked against autodiff (tolerance " + tolerance + " of each gradient's scale): " +
+                      std::to_string(ok) + " ok, " + std::to_string(n - ok) + " wrong\n";
+    if (!report.first_wrong_step.empty()) out += "first wrong step: " + report.first_wrong_step + why + "\n";
+    return out;
+}
+
+// A derivation file's gradient lines in file order: the formula as written, the value's verdict
+// and the step's, an arrow at the first wrong step.
+std::string derivation_text(const VerifyReport& report, const std::string& model, double tol) {
+    std::vector<std::vector<std::string>> rows{{"", "line", "yours", "value", "step", "hint"}};
+    std::size_t ok = 0;
+    std::string first_line;
+    for (const GradientReport& r : report.gradients) {
+        std::string mark = r.ok() ? "✓" : "✗";
+        if (r.name == report.first_wrong_step) {
+            mark = "→ ✗";
+            first_line = std::to_string(r.line);
+        }
+        std::string value = r.diagnosis_text();
+        if (!r.node.empty()) value += " at " + r.node;
+        std::string step = r.step;
+        if (!r.consequence_of.empty()) step += " (follows from " + r.consequence_of + ")";
+        rows.push_back({mark, std::to_string(r.line), r.name + " = " + r.formula, value, step, r.ok() ? "" : r.hint});
+        ok += r.ok();
+    }
+    return verdict_table(report, model, tol, rows, ok, "gradient line",
+                         " (line " + first_line + "), the first line that is wrong given the true values of the "
+                                                  "gradients it uses");
+}
+
 // The derivation's lines in reverse-pass order, ✓ or ✗, and an arrow at the first wrong step.
 std::string verify_text(const VerifyReport& report, const std::string& model, double tol) {
+    if (!report.gradients.empty() && report.gradients.front().line > 0) return derivation_text(report, model, tol);
     std::vector<std::vector<std::string>> rows{{"", "gradient", "expected", "yours", "max |error|", "diagnosis", "hint"}};
     std::size_t ok = 0;
     for (const GradientReport& r : report.gradients) {
@@ -98,25 +140,16 @@ std::string verify_text(const VerifyReport& report, const std::string& model, do
                         shape_text(r.given_shape[0], r.given_shape[1]), error, diagnosis, r.hint});
         ok += r.ok();
     }
-    const std::size_t n = report.gradients.size();
-    char tolerance[32];
-    std::snprintf(tolerance, sizeof tolerance, "%g", tol);
-    std::string out = (model.empty() ? "" : "checking against " + model + "\n\n") + format_table(rows) + "\n" +
-                      std::to_string(n) + " hand gradient" + (n == 1 ? "" : "s") +
-                      " checked against autodiff (tolerance " + tolerance + " of each gradient's scale): " +
-                      std::to_string(ok) + " ok, " + std::to_string(n - ok) + " wrong\n";
-    if (!report.first_wrong_step.empty())
-        out += "first wrong step: " + report.first_wrong_step +
-               " (the earliest line of the derivation whose own inputs are right)\n";
-    return out;
+    return verdict_table(report, model, tol, rows, ok, "hand gradient",
+                         " (the earliest line of the derivation whose own inputs are right)");
 }
 
 std::string verify_json(const VerifyReport& report) {
     auto string_or_null = [](const std::string& s) { return s.empty() ? Json(nullptr) : Json(s); };
     Json gradients = Json::array();
-    for (const GradientReport& r : report.gradients)
+    for (const GradientReport& r : report.gradients) {
         // NaN is not JSON: errors against the true gradient exist only when the shapes agree.
-        gradients.push_back({{"name", r.name},
+        Json g = {{"name", r.name},
                              {"diagnosis", r.diagnosis},
                              {"also", r.also},
                              {"node", string_or_null(r.node)},
@@ -130,7 +163,14 @@ std::string verify_json(const VerifyReport& report) {
                              // kept for scripts written against the first version:
                              {"param", r.name},
                              {"max_rel_error", number_or_null(r.max_rel_error)},
-                             {"worst_index", std::isnan(r.max_abs_error) ? Json(nullptr) : Json({r.worst_row, r.worst_col})}});
+                             {"worst_index", std::isnan(r.max_abs_error) ? Json(nullptr) : Json({r.worst_row, r.worst_col})}};
+        if (r.line > 0) {  // a line of a derivation file
+            g["line"] = r.line;
+            g["formula"] = r.formula;
+            g["step"] = r.step;
+        }
+        gradients.push_back(std::move(g));
+    }
     return Json{{"gradients", gradients}, {"first_wrong_step", string_or_null(report.first_wrong_step)}}.dump(2) + "\n";
 }
 
@@ -186,8 +226,14 @@ std::string render_verify(const VerifyReport& report, const std::string& model, 
         case Format::json: return verify_json(report);
         case Format::latex: {
             std::map<std::string, std::string> verdicts;
-            for (const GradientReport& r : report.gradients)
-                verdicts[r.name] = r.diagnosis_text() + (r.name == report.first_wrong_step ? " (first wrong step)" : "");
+            for (const GradientReport& r : report.gradients) {
+                const std::string mark = r.name == report.first_wrong_step ? " (first wrong step)" : "";
+                // A derivation's line: your formula typeset beside the right one, the value's and the step's verdicts.
+                verdicts[r.name] = r.line == 0 ? text_latex("yours: " + r.diagnosis_text() + mark)
+                                               : text_latex("yours (line " + std::to_string(r.line) + "): ") +
+                                                     to_latex(r.name + " = " + r.formula) + " \\quad " +
+                                                     text_latex(r.diagnosis_text() + ", step " + r.step + mark);
+            }
             std::string hints;
             for (const GradientReport& r : report.gradients)
                 if (!r.ok()) hints += "% " + r.name + ": " + r.hint + "\n";

@@ -377,3 +377,89 @@ TEST_CASE("verify MODEL on the tanh network: tanh' left out is a missing activat
                          "H = tanh(W1 X + b1) — tanh' = 1 − H² left out: d(W1 X + b1) = dH");
     CHECK(report["first_wrong_step"] == "dW1");
 }
+
+TEST_CASE("verify MODEL --hand FILE.mg: the slides' derivation as typed, line by line; a bad line exits 2") {
+    ScratchDir dir("lang-verify-derivation");
+    const std::string derivation = std::string(MATGRAD_MODELS_DIR) + "/../derivations/slides.mg";
+    RunResult r = run_matgrad({"verify", slides, "--seed", "1", "--hand", derivation}, dir);
+    CHECK(r.status == 1);
+    CHECK(r.out.find("→ ✗  4     dA2 = −Y ⊘ A2 + (1 − Y) ⊘ (1 − A2)  missing_mean_factor") != std::string::npos);
+    CHECK(r.out.find("✗    5     dZ2 = dA2 ⊙ σ'(Z2)                  missing_mean_factor at mean(Y ⊙ log(A2) + (1 − Y) ⊙ "
+                     "log(1 − A2))  ok (follows from dA2)") != std::string::npos);
+    CHECK(r.out.find("first wrong step: dA2 (line 4)") != std::string::npos);
+    r = run_matgrad({"verify", slides, "--seed", "1", "--hand", derivation, "--json"}, dir);
+    CHECK(r.status == 1);
+    const nlohmann::json report = nlohmann::json::parse(r.out);
+    CHECK(report["first_wrong_step"] == "dA2");
+    const nlohmann::json dW1 = gradient(report, "dW1");
+    CHECK(dW1["line"] == 10);
+    CHECK(dW1["formula"] == "dZ1 * Xᵀ");
+    CHECK(dW1["step"] == "ok");
+    CHECK(dW1["diagnosis"] == "missing_mean_factor");
+    CHECK(dW1["consequence_of"] == "dZ1");
+
+    // HTML: your formula typeset beside the right one (KaTeX renders every data-tex), the step's verdict.
+    r = run_matgrad({"verify", slides, "--seed", "1", "--hand", derivation, "--format", "html", "--out", dir / "v.html"}, dir);
+    CHECK(r.status == 1);
+    CHECK(read_file(dir / "v.html").find("yours (line 4): <span data-tex=\"dA_{2} = -Y \\oslash A_{2} + (1 - Y) \\oslash "
+                                         "(1 - A_{2})\">") != std::string::npos);
+    CHECK(read_file(dir / "v.html").find("missing_mean_factor, step wrong — dA2 should be") != std::string::npos);
+
+    write_file(dir / "bad.mg", "dZ2 = A2 - Y\ndW2 = dZ2 * A1ᵀ + \x1b[2J\n");
+    r = run_matgrad({"verify", slides, "--seed", "1", "--hand", dir / "bad.mg"}, dir);
+    CHECK(r.status == 2);
+    CHECK(r.out.empty());
+    CHECK(r.err == (dir / "bad.mg") + ":2:21: error: unexpected byte 0x1B\n  dW2 = dZ2 * A1ᵀ + \\x1B[2J\n                    ^\n");
+}
+
+TEST_CASE("derive --format numpy: the generated module's gradients equal autodiff's to 1e-12 on every example") {
+    if (std::string(MATGRAD_PYTHON).empty()) return;  // no interpreter configured (MATGRAD_PYTHON)
+    ScratchDir dir("lang-derive-numpy");
+    const std::vector<std::string> names{"slides", "tanh_mse", "softmax_regression", "l2_logistic", "gaussian_nll"};
+    std::map<std::string, std::map<std::string, Matrix>> expected;  // autodiff's, per model
+    for (const std::string& name : names) {
+        // The values, drawn as derive draws them, written for Python; the truth recorded from the same.
+        lang::Model model = example_model(name);
+        lang::Values values;
+        lang::BindOptions options;
+        options.seed = 1;
+        options.draw_unbound_dims = true;
+        model.bind(values, options);
+        fs::create_directories(dir / name);
+        for (const auto& [input, value] : values) io::write_npy(dir / (name + "/" + input + ".npy"), value);
+        Tape tape;
+        const lang::Recording r = model.record(tape, values);
+        tape.backward(r.output());
+        expected[name][model.output()] = r.output().value();
+        for (const auto& [param, var] : r.params()) expected[name]["d" + param] = var.grad();
+        const RunResult derived = run_matgrad({"derive", model_path(name + ".mg"), "--inputs", dir / name, "--format",
+                                               "numpy", "--out", dir / (name + "_grad.py")},
+                                              dir);
+        REQUIRE(derived.status == 0);
+    }
+    write_file(dir / "run.py",
+               "import importlib.util, os, sys\nimport numpy as np\n"
+               "d = sys.argv[1]\n"
+               "for name in sys.argv[2:]:\n"
+               "    spec = importlib.util.spec_from_file_location(name, os.path.join(d, name + '_grad.py'))\n"
+               "    module = importlib.util.module_from_spec(spec)\n"
+               "    spec.loader.exec_module(module)\n"
+               "    values = {f[:-4]: np.load(os.path.join(d, name, f)) for f in os.listdir(os.path.join(d, name))}\n"
+               "    os.makedirs(os.path.join(d, name + '_out'))\n"
+               "    for key, value in module.gradients(values).items():\n"
+               "        np.save(os.path.join(d, name + '_out', key + '.npy'), value)\n");
+    std::string command = std::string(MATGRAD_PYTHON) + " '" + (dir / "run.py") + "' '" + dir.path().string() + "'";
+    for (const std::string& name : names) command += " " + name;
+    REQUIRE(std::system(command.c_str()) == 0);
+    for (const auto& [name, gradients] : expected) {
+        CHECK(entries(dir / (name + "_out")).size() == gradients.size());
+        for (const auto& [key, truth] : gradients) {
+            INFO(name << " " << key);
+            const Matrix got = io::read_npy(dir / (name + "_out/" + key + ".npy"));
+            REQUIRE(got.shape() == truth.shape());
+            double scale = 1.0;
+            for (const double x : truth) scale = std::max(scale, std::abs(x));
+            CHECK(max_abs_diff(got, truth) <= 1e-12 * scale);
+        }
+    }
+}

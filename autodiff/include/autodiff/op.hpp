@@ -53,6 +53,9 @@ using ApplyFn = Var (*)(const std::vector<Var>& args, const std::vector<double>&
 struct Notation {
     const char* unicode = "";  ///< "{g} ⊙ {out}(1 − {out})"
     const char* latex = "";    ///< "{g} \\odot {out}(1 - {out})"
+    /// (OpDef::forward only) the op in numpy on 2-D arrays, for `matgrad derive --format numpy`:
+    /// "1 / (1 + np.exp(-{0}))"; a missing numeric parameter reads None. Empty: not exported.
+    const char* numpy = "";
 };
 
 /// How one input's gradient is written.
@@ -60,6 +63,10 @@ struct InputRule {
     Notation rule;            ///< "{g} ⊙ {out}(1 − {out})" -- d input = this (summed to its shape)
     const char* shapes = "";  ///< explain's shape remark; empty: "element-wise on 64×7" / "a → b"
     const char* layout = "";  ///< explain's layout remark (matmul's numerator/denominator step)
+    /// The same rule in the model language, for `matgrad derive` (lang): "{g} .* {out} .* (1 - {out})".
+    /// Placeholders as in `rule`; its value has the input's shape or (broadcasting ops) the output's.
+    /// Empty: the op cannot be derived as text.
+    const char* code = "";
 };
 
 /// A classic hand-derivation mistake: a wrong VJP with the same contract as OpDef::vjp (it

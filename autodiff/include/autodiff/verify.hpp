@@ -42,7 +42,7 @@ struct GradientReport {
     /// Further mistakes found together with `diagnosis`, e.g. {"transposed"} for a transposed
     /// gradient that also lacks the 1/N (diagnosis "missing_mean_factor").
     std::vector<std::string> also;
-    /// Where the mistake sits, for a diagnosis from a mutated pass: the node's name (or its
+    /// Where the mistake sits, for a diagnosis from a mutated pass: the node's name (or as it reads
     /// description when unnamed; "A1, A2" for one mistake at several nodes) and its op. Also set for
     /// a gradient-level transposed / mean-factor diagnosis when an op's own mistake explains it.
     std::string node, op;  ///< where the mistake sits: a node's name and its op ("A1", "sigmoid")
@@ -61,6 +61,12 @@ struct GradientReport {
     /// For a wrong gradient downstream of another wrong one in the reverse pass: the name of that
     /// one (its error may be only a consequence); empty otherwise.
     std::string consequence_of;
+    /// For a line of a derivation file (lang::verify_derivation): its 1-based line number, the
+    /// formula as written, and the step verdict: "ok" when the formula is right given the true
+    /// values of the gradients it uses (a wrong value then comes from those, named in
+    /// consequence_of), "wrong" when the mistake is made on this line. 0 and empty otherwise.
+    std::size_t line = 0;
+    std::string formula, step;
 
     bool ok() const { return diagnosis == "ok"; }  ///< the hand gradient is right
     /// "missing_mean_factor + transposed"

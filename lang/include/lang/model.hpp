@@ -17,7 +17,11 @@
 // (element-wise, broadcasting); `*` `@` matrix product (`*` scales when a side is a number or
 // 1x1), `.*` `./` element-wise, `/` by a number or 1x1; unary `-`; `.^` element-wise power by a
 // number (`^` the same on a 1x1); postfix `'` transpose. Functions are the engine's ops by name
-// (the op registry), numeric arguments passed as parameters: sum(x, 0).
+// (the op registry), numeric arguments passed as parameters: sum(x, 0). A dimension name is a
+// number in an expression: sum(R .* R) / (2*n).
+//
+// The slides' notation is read as the ASCII operators: ⊙ (.*), ⊘ (./), ᵀ ('), − (-), σ(…)
+// (sigmoid). Names may hold Unicode letters (λ, Σ, α); a UTF-8 byte-order mark is skipped.
 //
 // Every problem -- syntax, unknown name, redefinition, use before definition, shape mismatch,
 // non-1x1 output, missing or mismatched value, unbound dimension -- throws lang::Error with the
@@ -53,7 +57,8 @@ public:
     std::size_t column() const { return column_; }  ///< 1-based byte column
     const std::string& message() const { return message_; }          ///< the message alone
     const std::string& source_line() const { return source_line_; }  ///< the offending line
-    /// "FILE:LINE:COL: error: MESSAGE", then the source line and a caret under the column.
+    /// "FILE:LINE:COL: error: MESSAGE", then the source line (control bytes escaped: \x1B) and a
+    /// caret under the column's character.
     std::string formatted() const;
 
 private:
@@ -101,6 +106,10 @@ struct BindOptions {
     /// With a seed, every declared name without a value gets one drawn from it: inputs
     /// U(0, 1), params N(0, 1/C) for a param of C columns. Without one, a missing value is an error.
     std::optional<std::uint64_t> seed;
+    /// With a seed: a dimension that neither `dims` nor a value binds gets a size instead of being
+    /// an error -- the smallest from 2 up that no other dimension (named or a number) has, so that
+    /// distinct dimensions differ and a transposed non-square gradient is never a coincidence.
+    bool draw_unbound_dims = false;
     /// How errors name a value, e.g. "inputs/X.npy" (default: "the value of X").
     std::function<std::string(const std::string& name)> describe_value;
     /// Appended to the message for a missing value (e.g. how to get one drawn).
@@ -171,6 +180,22 @@ public:
     /// The same with the params taken from `params` -- Vars on `tape`, one per param in
     /// declaration order -- instead of from `values`.
     Recording record(Tape& tape, const Values& values, const std::vector<Var>& params) const;
+
+    /// How derive() writes the derivation.
+    enum class DeriveFormat {
+        mg,     ///< a derivation file in the model language
+        numpy,  ///< a Python module using numpy alone: gradients(values) -> {output, d<param>...}
+    };
+    /// The right derivation of the output as a derivation file (lang/derivation.hpp) that
+    /// Derivation::verify finds all right: `dNAME = ...` for every named node and param that needs a
+    /// gradient, in reverse order, unnamed intermediates' gradients as helpers (g1, g2, ...), each
+    /// written with the rule of its op (InputRule::code). `values` as for record(), which gives the
+    /// shapes (a broadcast operand's gradient is summed back to its shape). With DeriveFormat::numpy,
+    /// the same lines as a readable Python module (numpy alone, the shapes as comments) defining
+    /// gradients(values): a dict of the output's value under its name and d<param> for every param.
+    /// Throws Error at a function whose op has no rule in the language (InputRule::code) or no numpy
+    /// form (Notation::numpy), and at the output when it depends on no param.
+    std::string derive(const Values& values, DeriveFormat format = DeriveFormat::mg) const;
 
     /// The params' names in declaration order.
     std::vector<std::string> param_names() const;

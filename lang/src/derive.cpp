@@ -1,0 +1,338 @@
+// matgrad derive: the model's right derivation written in the model language. Reverse mode on the
+// parsed expression trees: each operator or function contributes its operands' gradients by its
+// op's rule in the language (InputRule::code, the op registry's one definition); shapes come from
+// one recording, so a broadcast operand's gradient is summed back to its shape.
+#include "program.hpp"
+
+#include <autodiff/registry.hpp>
+
+#include <cctype>
+#include <cstdio>
+#include <cstring>
+#include <set>
+
+namespace matgrad::lang {
+
+namespace {
+
+std::string number_text(double x) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", x);
+    return buf;
+}
+
+/// "(1 - Y)" is already one operand; "(a) + (b)" is not.
+bool parenthesized(const std::string& text) {
+    if (text.size() < 2 || text.front() != '(' || text.back() != ')') return false;
+    int depth = 0;
+    for (std::size_t i = 0; i + 1 < text.size(); ++i) {
+        depth += text[i] == '(' ? 1 : text[i] == ')' ? -1 : 0;
+        if (depth == 0) return false;
+    }
+    return true;
+}
+
+class Deriver {
+public:
+    Deriver(const Model::Impl& m, const std::vector<NodeInfo>& info, const std::vector<Var>& slots)
+        : m_(m), info_(info), slots_(slots), contributions_(slots.size()) {
+        for (const auto& [name, slot] : m.slots) taken_.insert(name);
+        taken_.insert(m.dims.begin(), m.dims.end());
+    }
+
+    std::string run() {
+        const std::size_t decls = m_.declarations.size();
+        const std::size_t out = m_.output_slot;
+        if (!slots_[out].requires_grad()) {
+            const Assignment& a = m_.assignments[out - decls];
+            throw m_.error(a.line, a.column, "derive: the output " + a.name + " depends on no param: nothing to derive");
+        }
+        contributions_[out].push_back("1");
+        for (std::size_t slot = out + 1; slot-- > decls;) {
+            const std::uint32_t root = m_.roots[slot - decls];
+            if (contributions_[slot].empty() || !slots_[slot].requires_grad()) continue;
+            if (m_.nodes[root].kind == NodeKind::ref) {  // B = A: the same node, its gradient A's
+                auto& to = contributions_[m_.nodes[root].slot];
+                to.insert(to.end(), contributions_[slot].begin(), contributions_[slot].end());
+                continue;
+            }
+            const std::string name = "d" + m_.slot_name(static_cast<std::uint32_t>(slot));
+            line(name, sum(contributions_[slot]));
+            backward(root, name, slot);
+        }
+        for (std::size_t slot = decls; slot-- > 0;)  // the params, last declared first
+            if (m_.declarations[slot].kind == Declaration::Kind::param && !contributions_[slot].empty())
+                line("d" + m_.declarations[slot].name, sum(contributions_[slot]));
+        return text_;
+    }
+
+private:
+    void line(const std::string& name, const std::string& formula) { text_ += name + " = " + formula + "\n"; }
+
+    static std::string sum(const std::vector<std::string>& terms) {
+        if (terms.size() == 1) return terms.front();
+        std::string s;
+        for (const std::string& t : terms) s += (s.empty() ? "" : " + ") + (simple(t) ? t : "(" + t + ")");
+        return s;
+    }
+
+
+
+    /// A generated gradient's text that needs no helper line: a name or a number ("dZ1", "g3", "1").
+    static bool simple(const std::string& text) {
+        for (const char c : text)
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+        return !text.empty();
+    }
+
+    std::string fresh() {
+        std::string name;
+        do name = "g" + std::to_string(++helpers_);
+        while (taken_.count(name));
+        taken_.insert(name);
+        return name;
+    }
+
+    /// The text of node k as an operand: the assignment's name for a root, else as written.
+    std::string operand(std::uint32_t k, std::size_t root_slot, std::uint32_t root) const {
+        const Node& n = m_.nodes[k];
+        if (k == root) return m_.slot_name(static_cast<std::uint32_t>(root_slot));
+        if (n.kind == NodeKind::number) return n.number < 0 ? "(" + number_text(n.number) + ")" : number_text(n.number);
+        const std::string text = m_.text(n);
+        return n.kind == NodeKind::ref || n.kind == NodeKind::dim || n.kind == NodeKind::call || parenthesized(text)
+                   ? text
+                   : "(" + text + ")";
+    }
+
+    /// The op whose rule gives node n's operands' gradients.
+    const OpDef* op_of(const Node& n) const {
+        switch (n.kind) {
+            case NodeKind::neg: return find_op("neg");
+            case NodeKind::transpose: return find_op("transpose");
+            case NodeKind::call: return n.function;
+            case NodeKind::binary: break;
+            default: return nullptr;
+        }
+        const NodeInfo &a = info_[n.children[0]], &b = info_[n.children[1]];
+        auto scalar = [&](std::size_t i, const NodeInfo& x) {
+            return m_.nodes[n.children[i]].kind == NodeKind::number || (x.rows == 1 && x.cols == 1);
+        };
+        switch (n.op) {
+            case BinaryOp::add: return find_op("add");
+            case BinaryOp::sub: return find_op("sub");
+            case BinaryOp::mul: return find_op("mul");
+            case BinaryOp::div:
+            case BinaryOp::scalar_div: return find_op("div");
+            case BinaryOp::product: return scalar(0, a) || scalar(1, b) ? find_op("mul") : find_op("matmul");
+            case BinaryOp::matmul: return find_op("matmul");
+            default: return find_op("pow");
+        }
+    }
+
+    /// Gives node k (of the assignment in root_slot) the gradient named g, and its operands theirs.
+    void backward(std::uint32_t k, const std::string& g, std::size_t root_slot) {
+        const std::uint32_t root = m_.roots[root_slot - m_.declarations.size()];
+        const Node& n = m_.nodes[k];
+        if (n.kind == NodeKind::ref) {
+            contributions_[n.slot].push_back(g);
+            return;
+        }
+        const OpDef* def = op_of(n);
+        if (def == nullptr) return;  // a number or a dimension: no gradient
+        for (std::size_t i = 0; i < n.children.size(); ++i) {
+            const std::uint32_t child = n.children[i];
+            const Node& c = m_.nodes[child];
+            if (c.kind == NodeKind::number || c.kind == NodeKind::dim || !info_[child].requires_grad) continue;
+            const std::size_t input = i;  // operands as written (.^'s exponent is a number, skipped)
+            const char* code = input < def->inputs.size() ? def->inputs[input].code : "";
+            if (*code == '\0')
+                throw m_.error(n.line, n.column, "derive: the op " + std::string(def->name) +
+                                                     " has no rule in the model language (InputRule::code)");
+            std::string text = substitute(code, n, k, g, root_slot, root);
+            const NodeInfo &in = info_[child], &out = info_[k];
+            if (def->kind == OpKind::broadcasting && (in.rows != out.rows || in.cols != out.cols)) {
+                if (in.rows == 1 && in.cols == 1) text = "sum(" + text + ")";
+                else if (in.rows == 1) text = "sum(" + text + ", 0)";
+                else text = "sum(" + text + ", 1)";
+            }
+            if (c.kind == NodeKind::ref) {
+                contributions_[c.slot].push_back(text);
+                continue;
+            }
+            std::string name = text;
+            if (!simple(text)) {
+                name = fresh();
+                line(name, text);
+            }
+            backward(child, name, root_slot);
+        }
+    }
+
+    std::string substitute(const std::string& code, const Node& n, std::uint32_t k, const std::string& g,
+                           std::size_t root_slot, std::uint32_t root) const {
+        std::string out;
+        for (std::size_t i = 0; i < code.size(); ++i) {
+            const std::size_t close = code[i] == '{' ? code.find('}', i) : std::string::npos;
+            if (close == std::string::npos) {
+                out += code[i];
+                continue;
+            }
+            const std::string key = code.substr(i + 1, close - i - 1);
+            i = close;
+            if (key == "g") {
+                out += g;
+            } else if (key == "out") {
+                out += operand(k, root_slot, root);
+            } else if (key == "N") {
+                const NodeInfo &x = info_[n.children[0]], &y = info_[k];
+                out += std::to_string((x.rows * x.cols) / (y.rows * y.cols));
+            } else if (key == "0" || key == "1") {
+                const std::size_t which = static_cast<std::size_t>(key[0] - '0');
+                // A binary operator's operands are its children; a number operand is one of them.
+                out += operand(n.children.at(which), root_slot, root);
+            } else {  // a numeric parameter by name: pow's p (the exponent of .^)
+                const OpDef* def = op_of(n);
+                std::size_t p = 0;
+                while (p < def->params.size() && key != def->params[p]) ++p;
+                const double value = n.kind == NodeKind::binary ? n.numbers.at(0) : n.numbers.at(p);
+                out += value < 0 ? "(" + number_text(value) + ")" : number_text(value);
+            }
+        }
+        return out;
+    }
+
+    const Model::Impl& m_;
+    const std::vector<NodeInfo>& info_;
+    const std::vector<Var>& slots_;
+    std::vector<std::vector<std::string>> contributions_;  // per slot: the terms of its gradient
+    std::set<std::string> taken_;
+    std::size_t helpers_ = 0;
+    std::string text_;
+};
+
+/// One program's expressions in numpy (@ for a matrix product, * for element-wise and scaling).
+class NumpyWriter {
+public:
+    NumpyWriter(const Model::Impl& p, const std::vector<NodeInfo>& info) : p_(p), info_(info) {}
+
+    /// The expression of assignment k, without outer parentheses.
+    std::string assignment(std::size_t k) const {
+        const std::uint32_t root = p_.roots[k];
+        const Node& n = p_.nodes[root];
+        if (n.kind == NodeKind::number)  // dJ = 1: an array, not a Python float
+            return "np.full((" + std::to_string(info_[root].rows) + ", " + std::to_string(info_[root].cols) + "), " +
+                   number_text(n.number) + ", dtype=float)";
+        std::string text = expr(root);
+        if (parenthesized(text)) text = text.substr(1, text.size() - 2);
+        return text;
+    }
+
+private:
+    std::string expr(std::uint32_t k) const {
+        const Node& n = p_.nodes[k];
+        switch (n.kind) {
+            case NodeKind::number: return n.number < 0 ? "(" + number_text(n.number) + ")" : number_text(n.number);
+            case NodeKind::ref: return p_.slot_name(n.slot);
+            case NodeKind::dim: return p_.dims[n.slot];
+            case NodeKind::neg: return "(-" + expr(n.children[0]) + ")";
+            case NodeKind::transpose: return expr(n.children[0]) + ".T";
+            case NodeKind::binary: return binary(n);
+            case NodeKind::call: break;
+        }
+        const char* code = n.function->forward.numpy;
+        if (n.derivative || *code == '\0')
+            throw p_.error(n.line, n.column, "derive: " + std::string(n.function->name) + (n.derivative ? "'" : "") +
+                                                 " has no numpy form (Notation::numpy)");
+        std::string out;
+        for (const char* c = code; *c != '\0'; ++c) {
+            const char* close = *c == '{' ? std::strchr(c, '}') : nullptr;
+            if (close == nullptr) {
+                out += *c;
+                continue;
+            }
+            const std::string key(c + 1, close);
+            c = close;
+            if (key == "0" || key == "1") {
+                out += expr(n.children.at(static_cast<std::size_t>(key[0] - '0')));
+                continue;
+            }
+            std::size_t param = 0;
+            while (param < n.function->params.size() && key != n.function->params[param]) ++param;
+            out += param < n.numbers.size() ? number_text(n.numbers[param]) : "None";
+        }
+        return "(" + out + ")";
+    }
+
+    std::string binary(const Node& n) const {
+        const std::uint32_t a = n.children[0], b = n.children[1];
+        auto scalar = [&](std::uint32_t k) {
+            return p_.nodes[k].kind == NodeKind::number || (info_[k].rows == 1 && info_[k].cols == 1);
+        };
+        const char* op = "+";
+        switch (n.op) {
+            case BinaryOp::add: op = "+"; break;
+            case BinaryOp::sub: op = "-"; break;
+            case BinaryOp::mul: op = "*"; break;
+            case BinaryOp::div:
+            case BinaryOp::scalar_div: op = "/"; break;
+            case BinaryOp::product: op = scalar(a) || scalar(b) ? "*" : "@"; break;
+            case BinaryOp::matmul: op = "@"; break;
+            case BinaryOp::power:
+            case BinaryOp::scalar_power: op = "**"; break;
+        }
+        return "(" + expr(a) + " " + op + " " + expr(b) + ")";
+    }
+
+    const Model::Impl& p_;
+    const std::vector<NodeInfo>& info_;
+};
+
+std::string shape_comment(const NodeInfo& i) { return "  # " + std::to_string(i.rows) + "×" + std::to_string(i.cols); }
+
+}  // namespace
+
+std::string numpy_module(const Model& model, const Model::Impl& m, const std::vector<NodeInfo>& info,
+                         std::vector<Var> slots, Tape& tape, const std::string& key) {
+    const std::unique_ptr<Derivation::Impl> d = parse_derivation(key, "derive", model);
+    const Model::Impl& p = d->program;
+    // The derivation's shapes: its lines evaluated on the model's values.
+    std::vector<Var> values;
+    for (std::size_t k = 0; k < m.declarations.size() + m.assignments.size(); ++k) values.push_back(slots.at(k));
+    std::vector<NodeInfo> key_info(p.nodes.size());
+    for (const std::uint32_t root : p.roots) values.push_back(evaluate(p, tape, values, root, &key_info));
+
+    const std::string output = m.slot_name(m.output_slot);
+    std::string py = "\"\"\"The gradients of " + m.file + ", written by matgrad derive --format numpy.\n\n"
+                     "gradients(values) takes a dict name -> 2-D ndarray for the model's inputs and params and returns\n"
+                     "the output " + output + " and d<param> for every param, computed line by line as below (numpy only).\n"
+                     "\"\"\"\nimport numpy as np\n\n\ndef gradients(values):\n    # the inputs and params\n";
+    for (std::size_t k = 0; k < m.declarations.size(); ++k)
+        py += "    " + m.declarations[k].name + " = np.asarray(values[\"" + m.declarations[k].name + "\"], dtype=float)" +
+              shape_comment({slots[k].rows(), slots[k].cols(), false}) + "\n";
+    if (!m.dims.empty()) py += "    # the dimensions, from the shapes\n";
+    for (const std::string& dim : m.dims)
+        for (const Declaration& decl : m.declarations)
+            if (decl.shape && ((*decl.shape)[0].name == dim || (*decl.shape)[1].name == dim)) {
+                py += "    " + dim + " = " + decl.name + ".shape[" + ((*decl.shape)[0].name == dim ? "0" : "1") + "]\n";
+                break;
+            }
+    py += "    # forward\n";
+    const NumpyWriter forward(m, info);
+    for (std::size_t k = 0; k < m.assignments.size(); ++k)
+        py += "    " + m.assignments[k].name + " = " + forward.assignment(k) + shape_comment(info[m.roots[k]]) + "\n";
+    py += "    # backward: dV = d" + output + "/dV, shaped like V\n";
+    const NumpyWriter backward(p, key_info);
+    for (std::size_t k = 0; k < p.assignments.size(); ++k)
+        py += "    " + p.assignments[k].name + " = " + backward.assignment(k) + shape_comment(key_info[p.roots[k]]) + "\n";
+    py += "    return {\"" + output + "\": " + output;
+    for (const DerivationLine& line : d->lines)  // the params' lines (a param the output ignores has none)
+        if (const Declaration* decl = model.find_declaration(line.of); decl != nullptr)
+            py += ", \"" + line.name + "\": " + line.name;
+    return py + "}\n";
+}
+
+std::string derive_text(const Model::Impl& impl, const std::vector<NodeInfo>& info, const std::vector<Var>& slots) {
+    return Deriver(impl, info, slots).run();
+}
+
+}  // namespace matgrad::lang
