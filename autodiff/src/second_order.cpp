@@ -1,5 +1,7 @@
 #include <autodiff/second_order.hpp>
 
+#include <xtensor-blas/xlinalg.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
@@ -40,6 +42,25 @@ Matrix hessian(const Var& out, const std::vector<Var>& wrt) {
                 for (const double x : v.grad_tangent()) h(row++, column) = x;
         }
     return h;
+}
+
+HessianSummary summarize_hessian(const Matrix& h) {
+    if (h.shape(0) != h.shape(1)) throw ShapeError("summarize_hessian: the matrix is " + shape_string(h) + ", not square");
+    HessianSummary summary;
+    summary.size = h.shape(0);
+    double asymmetry = 0.0, scale = 0.0;
+    Matrix symmetric = h;
+    for (std::size_t i = 0; i < summary.size; ++i)
+        for (std::size_t j = 0; j < summary.size; ++j) {
+            asymmetry = std::max(asymmetry, std::abs(h(i, j) - h(j, i)));
+            scale = std::max(scale, std::abs(h(i, j)));
+            symmetric(i, j) = 0.5 * (h(i, j) + h(j, i));
+        }
+    summary.symmetry_error = scale == 0.0 ? 0.0 : asymmetry / scale;
+    const auto eigenvalues = xt::linalg::eigvalsh(symmetric);  // ascending
+    summary.min_eigenvalue = eigenvalues(0);
+    summary.max_eigenvalue = eigenvalues(summary.size - 1);
+    return summary;
 }
 
 namespace {

@@ -33,6 +33,16 @@ std::vector<Matrix> hvp(const Var& out, const std::vector<Var>& wrt, const std::
 /// direction (the gradient is computed once).
 Matrix hessian(const Var& out, const std::vector<Var>& wrt);
 
+/// A Hessian at a glance: is it symmetric, is the function convex here?
+struct HessianSummary {
+    std::size_t size = 0;          ///< n of the n x n Hessian
+    double symmetry_error = 0.0;   ///< max |H − Hᵀ| / max |H| (0 for H = 0)
+    double min_eigenvalue = 0.0;   ///< of (H + Hᵀ) / 2 (LAPACK): > 0 means strictly convex here
+    double max_eigenvalue = 0.0;   ///< of (H + Hᵀ) / 2
+};
+/// The summary of a square matrix; throws ShapeError for a non-square one.
+HessianSummary summarize_hessian(const Matrix& h);
+
 /// What hvpcheck() found.
 struct HvpcheckResult {
     bool ok = true;               ///< max_error <= tol and symmetry_error <= tol
