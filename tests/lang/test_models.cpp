@@ -84,12 +84,17 @@ TEST_CASE("slides.mg: declarations, named nodes and output as written") {
     CHECK(model.output() == "J");
 }
 
-TEST_CASE("l2_logistic.mg: dw = X (-(1/n) y .* sigmoid(-margins))' + 0.02 w") {
-    const lang::Model model = test::example_model("l2_logistic");
-    const Matrix X = random_matrix(3, 9, 11), w = random_matrix(3, 1, 12);
+/// l2_logistic.mg's values: X 3x9, labels y = ±1, w 3x1, all drawn from fixed seeds.
+static lang::Values l2_logistic_values() {
     Matrix y = random_matrix(1, 9, 13);
     for (double& v : y) v = v > 0 ? 1.0 : -1.0;
-    const lang::Values values{{"X", X}, {"y", y}, {"w", w}};
+    return {{"X", random_matrix(3, 9, 11)}, {"y", y}, {"w", random_matrix(3, 1, 12)}};
+}
+
+TEST_CASE("l2_logistic.mg: dw = X (-(1/n) y .* sigmoid(-margins))' + 0.02 w") {
+    const lang::Model model = test::example_model("l2_logistic");
+    const lang::Values values = l2_logistic_values();
+    const Matrix &X = values.at("X"), &y = values.at("y"), &w = values.at("w");
     Tape tape;
     const lang::Recording r = run(model, tape, values);
     const Matrix margins = y * dot(t(w), X);
@@ -303,10 +308,8 @@ TEST_CASE("the README's C++ example: parse once, record per step") {
 
 TEST_CASE("l2_logistic.mg: Model::hessian is X diag(σ(m)(1 − σ(m))) Xᵀ / n + 0.02 I, Model::hvp its products") {
     const lang::Model model = test::example_model("l2_logistic");
-    const Matrix X = random_matrix(3, 9, 11), w = random_matrix(3, 1, 12);
-    Matrix y = random_matrix(1, 9, 13);
-    for (double& v : y) v = v > 0 ? 1.0 : -1.0;
-    const lang::Values values{{"X", X}, {"y", y}, {"w", w}};
+    const lang::Values values = l2_logistic_values();
+    const Matrix &X = values.at("X"), &y = values.at("y"), &w = values.at("w");
     const Matrix margins = y * dot(t(w), X);
     const Matrix s = 1.0 / (1.0 + xt::exp(-margins));
     const Matrix weights = s * (1.0 - s) / 9.0;
