@@ -226,6 +226,14 @@ TEST_CASE("losses: second-order rules against differences of gradients, both ope
         const std::string what = std::string(name) + ": " + r.message;
         INFO(what);
         CHECK(r.ok);
+        // the usual case: constant targets (no tangent on that side)
+        const Matrix targets = random_matrix(3, 5, 43, 0.5);
+        const HvpcheckResult c = hvpcheck(
+            [loss, &targets](Tape& tape, const std::vector<Var>& v) { return sin(loss(v[0], tape.constant(targets))); },
+            {2.0 * random_matrix(3, 5, 41)});
+        const std::string constant_what = std::string(name) + " with constant targets: " + c.message;
+        INFO(constant_what);
+        CHECK(c.ok);
     }
 }
 
