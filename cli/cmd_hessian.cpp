@@ -17,6 +17,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// H.npy is n x n doubles: 10000 params are 800 MB, and as many HVPs.
+constexpr std::size_t kMaxParams = 10000;
+
 struct HessianOptions {
     ModelOptions model;
     std::vector<std::string> wrt;
@@ -29,6 +32,12 @@ int run_hessian(const HessianOptions& o) {
     const LoadedModel m = load_model(o.model);
     const std::vector<std::string> names = o.wrt.empty() ? m.model.param_names() : o.wrt;
     if (names.empty()) throw std::invalid_argument(o.model.model + ": the model has no param to differentiate");
+    std::size_t n = 0;
+    for (const std::string& name : names) n += m.values.count(name) ? m.values.at(name).size() : 0;
+    if (n > kMaxParams)
+        throw std::invalid_argument("hessian: " + std::to_string(n) + " parameters, more than the " +
+                                    std::to_string(kMaxParams) + " a dense H.npy is written for (" +
+                                    std::to_string(n) + "² doubles); pick fewer with --wrt");
     const Matrix h = m.model.hessian(m.values, names);
     const HessianSummary s = summarize_hessian(h);
     const std::vector<std::string> written = write_npy_files(o.out, {{"H", &h}});
@@ -60,7 +69,8 @@ void add_hessian_command(CLI::App& app, int& status) {
         "in declaration order, each flattened row-major -- or over the --wrt params, in the order given.\n"
         "Exact (forward-over-reverse from each op's definition), not finite differences. Prints its size,\n"
         "its symmetry error max|H - H'| / max|H| and its extreme eigenvalues: all positive means the\n"
-        "model is convex at these values.\n\n"
+        "model is convex at these values. More than 10000 params (an 800 MB H.npy) are refused: pick\n"
+        "fewer with --wrt.\n\n"
         "Example:\n"
         "  matgrad hessian examples/models/l2_logistic.mg --inputs examples/models/l2_logistic --seed 1 --out hess");
     auto o = std::make_shared<HessianOptions>();

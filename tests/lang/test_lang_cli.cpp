@@ -407,6 +407,13 @@ TEST_CASE("hessian MODEL: H.npy equals Model::hessian, its summary, --wrt order,
     CHECK(bad.status == 2);
     CHECK(bad.err == model + ": error: hessian: 'X' is not a param (params: w)\n");
     CHECK(!fs::exists(dir / "x"));
+
+    write_file(dir / "big.mg", "param W : 101 x 100\nJ = sum(W .* W)\n");
+    const RunResult big = run_matgrad({"hessian", dir / "big.mg", "--seed", "1", "--out", dir / "b"}, dir);
+    CHECK(big.status == 2);
+    CHECK(big.err == "matgrad: error: hessian: 10100 parameters, more than the 10000 a dense H.npy is written for "
+                     "(10100² doubles); pick fewer with --wrt\n");
+    CHECK(!fs::exists(dir / "b"));
 }
 
 TEST_CASE("fit --optimizer newton: l2_logistic.mg reaches gradient norm <= 1e-8 in at most 20 steps") {
