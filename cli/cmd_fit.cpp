@@ -8,6 +8,7 @@
 #include "svg_plot.hpp"
 
 #include <nn/io.hpp>
+#include <nn/newton.hpp>
 #include <nn/optim.hpp>
 
 #include <chrono>
@@ -20,6 +21,12 @@ namespace matgrad::cli {
 namespace {
 
 namespace fs = std::filesystem;
+
+std::string format_number(double x) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", x);
+    return text;
+}
 
 struct FitOptions {
     ModelOptions model;
@@ -38,11 +45,6 @@ int run_fit(const FitOptions& o) {
     const std::vector<std::string> names = m.model.param_names();
     if (names.empty()) throw std::invalid_argument(o.model.model + ": the model has no param to fit");
 
-    std::unique_ptr<nn::Optimizer> optimizer;
-    if (o.optimizer == "sgd")
-        optimizer = std::make_unique<nn::SGD>(o.lr);
-    else
-        optimizer = std::make_unique<nn::Adam>(o.lr);
     std::vector<Matrix*> params;
     for (const std::string& name : names) params.push_back(&m.values.at(name));
 
@@ -50,10 +52,33 @@ int run_fit(const FitOptions& o) {
     const std::size_t report_every = std::max<std::size_t>(1, total / 20);
     std::vector<double> losses;
     std::vector<const Matrix*> grads(names.size());
+    std::string how = o.optimizer + ", lr " + format_number(o.lr);
+    std::size_t newton_steps = 0;
     Tape tape;
     const InterruptGuard interrupt_guard;
     const auto start = std::chrono::steady_clock::now();
-    for (std::size_t step = 1; step <= total && !interrupt_requested; ++step) {
+    if (o.optimizer == "newton") {
+        nn::NewtonOptions options;
+        options.max_steps = total;
+        const nn::NewtonResult r = nn::newton_minimize(
+            m.model.loss(m.values), params, options,
+            [&](const nn::NewtonStep& s) {
+                losses.push_back(s.loss);
+                newton_steps += s.step_size > 0;
+                if (!quiet())
+                    std::fprintf(stderr, "step %zu  %s %.12g  |gradient| %.3g  damping %.3g  step size %g\n", s.step,
+                                 m.model.output().c_str(), s.loss, s.gradient_norm, s.damping, s.step_size);
+            },
+            [] { return interrupt_requested != 0; });
+        how = "newton, gradient norm " + format_number(r.history.empty() ? 0.0 : r.history.back().gradient_norm) +
+              (r.converged ? " <= 1e-08" : " (not converged)");
+    }
+    std::unique_ptr<nn::Optimizer> optimizer;
+    if (o.optimizer == "sgd")
+        optimizer = std::make_unique<nn::SGD>(o.lr);
+    else if (o.optimizer == "adam")
+        optimizer = std::make_unique<nn::Adam>(o.lr);
+    for (std::size_t step = 1; optimizer && step <= total && !interrupt_requested; ++step) {
         tape.clear();
         const lang::Recording r = m.model.record(tape, m.values);
         tape.backward(r.output());
@@ -87,8 +112,8 @@ int run_fit(const FitOptions& o) {
     if (!o.plot.empty())
         io::write_text_file(o.plot, line_chart_svg("matgrad fit: " + o.model.model, "step", m.model.output(),
                                                    {{m.model.output(), "#1f77b4", losses}}));
-    std::printf("%s %.6g -> %.6g in %zu steps (%s, lr %g, %.2f s)%s\n", m.model.output().c_str(), losses.front(),
-                final_J, losses.size(), o.optimizer.c_str(), o.lr, seconds,
+    std::printf("%s %.6g -> %.6g in %zu steps (%s, %.2f s)%s\n", m.model.output().c_str(), losses.front(),
+                final_J, o.optimizer == "newton" ? newton_steps : losses.size(), how.c_str(), seconds,
                 written.empty() ? "" : ("; wrote " + written + " to " + o.out).c_str());
     return interrupted ? 130 : 0;
 }
@@ -103,13 +128,21 @@ void add_fit_command(CLI::App& app, int& status) {
         "goes to stderr. Ctrl-C stops after the current step and still writes the params reached (exit\n"
         "status 130). --out gets NAME.npy per param, --plot the output per step as SVG; both are\n"
         "written atomically and only at the end.\n\n"
+        "--optimizer newton takes exact Newton steps (the model's Hessian, forward-over-reverse) with a\n"
+        "backtracking line search, damped (Levenberg-Marquardt) where the Hessian is not positive\n"
+        "definite, and stops once the gradient norm is <= 1e-8 (at most --steps steps; --lr unused). It\n"
+        "is refused above 2000 params: each step builds and factors the dense Hessian.\n\n"
         "Example:\n"
         "  matgrad fit examples/models/l2_logistic.mg --inputs examples/models/l2_logistic --seed 1 \\\n"
-        "      --steps 500 --out fitted --plot fit.svg");
+        "      --steps 500 --out fitted --plot fit.svg\n"
+        "  matgrad fit examples/models/l2_logistic.mg --inputs examples/models/l2_logistic --seed 1 \\\n"
+        "      --optimizer newton --steps 20");
     auto o = std::make_shared<FitOptions>();
     add_model_options(*cmd, o->model);
     cmd->get_option("MODEL")->required();
-    cmd->add_option("--optimizer", o->optimizer, "adam or sgd")->check(CLI::IsMember({"adam", "sgd"}))->capture_default_str();
+    cmd->add_option("--optimizer", o->optimizer, "adam, sgd or newton")
+        ->check(CLI::IsMember({"adam", "sgd", "newton"}))
+        ->capture_default_str();
     cmd->add_option("--lr", o->lr, "Learning rate")->capture_default_str();
     cmd->add_option("--steps", o->steps, "Optimizer steps")->capture_default_str();
     cmd->add_option("--out", o->out, "Directory to write the fitted params into (NAME.npy)");

@@ -22,6 +22,7 @@ void add_explain_command(CLI::App& app, int& status);
 void add_graph_command(CLI::App& app, int& status);
 void add_fit_command(CLI::App& app, int& status);
 void add_derive_command(CLI::App& app, int& status);
+void add_hessian_command(CLI::App& app, int& status);
 // Shared by explain and graph (defined in cmd_explain.cpp): --data/--params or --sizes/--samples/--seed,
 // and the trace of a tape recorded with timing on.
 void add_network_options(CLI::App& cmd, nn::MlpSource& source);

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
     matgrad::cli::add_graph_command(app, status);
     matgrad::cli::add_fit_command(app, status);
     matgrad::cli::add_derive_command(app, status);
+    matgrad::cli::add_hessian_command(app, status);
     app.add_subcommand("version", "Print the version")->callback([] { std::cout << "matgrad " << MATGRAD_VERSION << "\n"; });
 
     // CLI11 would only say "A subcommand is required" for a mistyped command: name it instead.

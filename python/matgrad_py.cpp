@@ -371,6 +371,24 @@ PYBIND11_MODULE(_core, m) {
             py::gil_scoped_release release;
             tape.backward(o);
         }, "out"_a, "Reverse pass from the 1x1 `out` (the GIL is released meanwhile).")
+        .def("hvp", [](PyTape& t, const PyVar& out, const std::vector<PyVar>& wrt, const std::vector<py::object>& v) {
+            std::vector<Var> vars;
+            std::vector<Matrix> directions;
+            for (std::size_t k = 0; k < wrt.size(); ++k) vars.push_back(wrt[k].get());
+            for (std::size_t k = 0; k < v.size(); ++k) directions.push_back(to_matrix(v[k], "v[" + std::to_string(k) + "]"));
+            const Var& o = out.get();
+            Tape& tape = t.get();
+            {
+                BackwardGuard guard(t);
+                py::gil_scoped_release release;
+                tape.hvp(o, vars, directions);
+            }
+            py::list result;
+            for (const Var& x : vars) result.append(to_numpy(x.grad_tangent()));
+            return result;
+        }, "out"_a, "wrt"_a, "v"_a,
+           "Hessian-vector product of the 1x1 `out`: [H v for each Var of `wrt`], v one array per Var (exact,\n"
+           "forward-over-reverse). Also leaves every gradient in .grad.")
         .def("clear", [](PyTape& t) { t.get().clear(); }, "Forgets all nodes: existing Vars become stale.")
         .def("to_dot", [](PyTape& t, bool gradient_norms) {
             matgrad::DotOptions options;
@@ -456,6 +474,34 @@ PYBIND11_MODULE(_core, m) {
         }, "values"_a, "dims"_a = Dims{}, "seed"_a = py::none(),
            "{output: its value, 'd<param>': its gradient} from {name: 2-D array} for every declared name\n"
            "(with `seed`, missing ones are drawn at random). The GIL is released meanwhile.")
+        .def("hessian", [](const lang::Model& model, const py::dict& values, std::optional<std::vector<std::string>> wrt,
+                           const Dims& dims, Seed seed) {
+            lang::Values v = to_values(values, "values");
+            Matrix h;
+            {
+                py::gil_scoped_release release;
+                bind(model, v, dims, seed);
+                h = model.hessian(v, wrt.value_or(std::vector<std::string>{}));
+            }
+            return to_numpy(h);
+        }, "values"_a, "wrt"_a = py::none(), "dims"_a = Dims{}, "seed"_a = py::none(),
+           "The exact Hessian of the output (n x n): over the params in declaration order, or over `wrt`\n"
+           "in the order given, each param flattened row-major.")
+        .def("hvp", [](const lang::Model& model, const py::dict& values, const py::dict& v, const Dims& dims, Seed seed) {
+            lang::Values x = to_values(values, "values");
+            const lang::Values directions = to_values(v, "v");
+            lang::Values hv;
+            {
+                py::gil_scoped_release release;
+                bind(model, x, dims, seed);
+                hv = model.hvp(x, directions);
+            }
+            py::dict out;
+            for (const auto& [name, value] : hv) out[py::str(name)] = to_numpy(value);
+            return out;
+        }, "values"_a, "v"_a, "dims"_a = Dims{}, "seed"_a = py::none(),
+           "{param: (H v) block, shaped like the param} for directions v = {param: array} (params not in\n"
+           "v stay fixed).")
         .def("verify", [](const lang::Model& model, const py::dict& values, const py::object& hand, double tol,
                           const Dims& dims, Seed seed) {
             lang::Values v = to_values(values, "values");

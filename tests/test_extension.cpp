@@ -49,6 +49,16 @@ TEST_CASE("user-defined leaky_relu(x, alpha): value, gradient, rule, mistake, by
     CHECK(apply_op("leaky_relu", {u.constant(Matrix{{-1.0}})}, {0.5}).value()(0, 0) == -0.5);
 }
 
+TEST_CASE("user-defined ops differentiate twice through their own second-order rules") {
+    const HvpcheckResult r = hvpcheck(
+        [](Tape& tape, const std::vector<Var>& v) {
+            return frobenius_dot(leaky_relu(v[0], 0.2) * v[0], v[1] * tape.constant(random_matrix(3, 4, 5)));
+        },
+        {random_matrix(3, 4, 1), random_matrix(3, 4, 2)});
+    INFO(r.message);
+    CHECK(r.ok);
+}
+
 TEST_CASE("user-defined frobenius_dot through the general record() API") {
     const GradcheckResult r = gradcheck(
         [](Tape&, const std::vector<Var>& v) { return frobenius_dot(sigmoid(v[0]), v[1]); },

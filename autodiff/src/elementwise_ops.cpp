@@ -26,6 +26,7 @@ struct Add {
     static double forward(double x, double y) { return x + y; }
     static double grad_x(double g, double, double, double) { return g; }
     static double grad_y(double g, double, double, double) { return g; }
+    static Second second(double, double, double) { return {}; }
 };
 
 struct Sub {
@@ -33,6 +34,7 @@ struct Sub {
     static double forward(double x, double y) { return x - y; }
     static double grad_x(double g, double, double, double) { return g; }
     static double grad_y(double g, double, double, double) { return -g; }
+    static Second second(double, double, double) { return {}; }
 };
 
 struct Mul {
@@ -40,6 +42,7 @@ struct Mul {
     static double forward(double x, double y) { return x * y; }
     static double grad_x(double g, double, double y, double) { return g * y; }
     static double grad_y(double g, double x, double, double) { return g * x; }
+    static Second second(double, double, double) { return {0.0, 1.0, 0.0}; }
 };
 
 struct Div {
@@ -47,6 +50,7 @@ struct Div {
     static double forward(double x, double y) { return x / y; }
     static double grad_x(double g, double, double y, double) { return g / y; }
     static double grad_y(double g, double, double y, double out) { return -g * out / y; }  // -g x/y²
+    static Second second(double, double y, double out) { return {0.0, -1.0 / (y * y), 2.0 * out / (y * y)}; }
 };
 
 // Mistake "not_summed" of add/sub: operand I's gradient left per sample (g itself, shaped like the
@@ -84,24 +88,28 @@ const OpDef add_def{"add", "a + b", 2, {}, 0, {"{0} + {1}", "{0} + {1}"}, "{0} +
                     {{{"{g}", "{g}"}, "", "", "{g}"}, {{"{g}", "{g}"}, "", "", "{g}"}}, not_summed_mistakes<1>(), &binary_vjp<Add>,
                     OpKind::broadcasting,
                     [](const std::vector<Var>& a, const std::vector<double>&) { return a[0] + a[1]; },
-                    kBroadcastShapesNote};
+                    kBroadcastShapesNote,
+                    &binary_jvp<Add>, &vjp_of_tangents<&binary_vjp<Add>>};
 const OpDef sub_def{"sub", "a - b", 2, {}, 0, {"{0} − {1}", "{0} - {1}"}, "{0} − {1}",
                     {{{"{g}", "{g}"}, "", "", "{g}"}, {{"−{g}", "-{g}"}, "", "", "-{g}"}}, not_summed_mistakes<-1>(), &binary_vjp<Sub>,
                     OpKind::broadcasting,
                     [](const std::vector<Var>& a, const std::vector<double>&) { return a[0] - a[1]; },
-                    kBroadcastShapesNote};
+                    kBroadcastShapesNote,
+                    &binary_jvp<Sub>, &vjp_of_tangents<&binary_vjp<Sub>>};
 const OpDef mul_def{"mul", "a * b", 2, {}, 0, {"{0} ⊙ {1}", "{0} \\odot {1}"}, "{0} ⊙ {1}",
                     {{{"{g} ⊙ {1}", "{g} \\odot {1}"}, "", "", "{g} .* {1}"}, {{"{g} ⊙ {0}", "{g} \\odot {0}"}, "", "", "{g} .* {0}"}},
                     {}, &binary_vjp<Mul>,
                     OpKind::broadcasting,
                     [](const std::vector<Var>& a, const std::vector<double>&) { return a[0] * a[1]; },
-                    "element-wise (Hadamard) product, not matmul"};
+                    "element-wise (Hadamard) product, not matmul",
+                    &binary_jvp<Mul>, &binary_vjp_tangent<Mul>};
 const OpDef div_def{"div", "a / b", 2, {}, 0, {"{0} ⊘ {1}", "{0} \\oslash {1}"}, "{0} ⊘ {1}",
                     {{{"{g} ⊘ {1}", "{g} \\oslash {1}"}, "", "", "{g} ./ {1}"},
                      {{"−{g} ⊙ {0} ⊘ {1}²", "-{g} \\odot {0} \\oslash {1}^2"}, "", "", "-{g} .* {out} ./ {1}"}},
                     {}, &binary_vjp<Div>, OpKind::broadcasting,
                     [](const std::vector<Var>& a, const std::vector<double>&) { return a[0] / a[1]; },
-                    "the second gradient is computed as −g ⊙ out ⊘ b (one division)"};
+                    "the second gradient is computed as −g ⊙ out ⊘ b (one division)",
+                    &binary_jvp<Div>, &binary_vjp_tangent<Div>};
 
 // ---- unary ------------------------------------------------------------------------------------
 
@@ -109,6 +117,7 @@ struct Neg {
     static constexpr const char* name = "neg";
     static double forward(double x) { return -x; }
     static double backward(double g, double, double) { return -g; }
+    static double second(double, double) { return 0.0; }
 };
 
 struct Sigmoid {
@@ -117,12 +126,14 @@ struct Sigmoid {
     // Vectorized, within vector_math::kSigmoidMaxUlps of forward.
     static void forward_array(const double* x, double* out, std::size_t n) { vector_math::sigmoid_array(x, out, n); }
     static double backward(double g, double, double out) { return g * out * (1.0 - out); }  // σ' = σ(1-σ)
+    static double second(double, double out) { return out * (1.0 - out) * (1.0 - 2.0 * out); }
 };
 
 struct Log {
     static constexpr const char* name = "log";
     static double forward(double x) { return std::log(x); }
     static double backward(double g, double x, double) { return g / x; }
+    static double second(double x, double) { return -1.0 / (x * x); }
 };
 
 struct Exp {
@@ -131,18 +142,21 @@ struct Exp {
     // Vectorized, within vector_math::kExpMaxUlps of forward.
     static void forward_array(const double* x, double* out, std::size_t n) { vector_math::exp_array(x, out, n); }
     static double backward(double g, double, double out) { return g * out; }
+    static double second(double, double out) { return out; }
 };
 
 struct Tanh {
     static constexpr const char* name = "tanh";
     static double forward(double x) { return std::tanh(x); }
     static double backward(double g, double, double out) { return g * (1.0 - out * out); }
+    static double second(double, double out) { return -2.0 * out * (1.0 - out * out); }
 };
 
 struct Relu {
     static constexpr const char* name = "relu";
     static double forward(double x) { return x > 0 ? x : 0.0; }
     static double backward(double g, double x, double) { return x > 0 ? g : 0.0; }  // relu'(0) = 0
+    static double second(double, double) { return 0.0; }
 };
 
 struct Softplus {
@@ -156,30 +170,35 @@ struct Softplus {
         for (std::size_t k = 0; k < n; ++k) out[k] = std::max(x[k], 0.0) + std::log1p(out[k]);
     }
     static double backward(double g, double x, double) { return g * sigmoid(x); }
+    static double second(double x, double) { return sigmoid(x) * (1.0 - sigmoid(x)); }
 };
 
 struct Sqrt {
     static constexpr const char* name = "sqrt";
     static double forward(double x) { return std::sqrt(x); }
     static double backward(double g, double, double out) { return g / (2.0 * out); }
+    static double second(double x, double out) { return -0.25 / (x * out); }  // −x^(−3/2) / 4
 };
 
 struct Abs {
     static constexpr const char* name = "abs";
     static double forward(double x) { return std::abs(x); }
     static double backward(double g, double x, double) { return x > 0 ? g : x < 0 ? -g : 0.0; }  // abs'(0) = 0
+    static double second(double, double) { return 0.0; }
 };
 
 struct Sin {
     static constexpr const char* name = "sin";
     static double forward(double x) { return std::sin(x); }
     static double backward(double g, double x, double) { return g * std::cos(x); }
+    static double second(double, double out) { return -out; }
 };
 
 struct Cos {
     static constexpr const char* name = "cos";
     static double forward(double x) { return std::cos(x); }
     static double backward(double g, double x, double) { return -g * std::sin(x); }
+    static double second(double, double out) { return -out; }
 };
 
 struct Pow {
@@ -188,6 +207,7 @@ struct Pow {
     static double backward(double g, double x, double, const OpParams& p) {
         return g * p[0] * std::pow(x, p[0] - 1.0);
     }
+    static double second(double x, double, const OpParams& p) { return p[0] * (p[0] - 1.0) * std::pow(x, p[0] - 2.0); }
 };
 
 // Mistake of pow: the exponent's factor p dropped (dx = g ⊙ x^(p−1)).
@@ -199,7 +219,8 @@ void pow_missing_factor_vjp(const BackwardContext& ctx) {
 #define MATGRAD_UNARY_APPLY(fn) [](const std::vector<Var>& a, const std::vector<double>&) { return fn(a[0]); }
 
 const OpDef neg_def{"neg", "-x", 1, {}, 0, {"−{0}", "-{0}"}, "", {{{"−{g}", "-{g}"}, "", "", "-{g}"}}, {}, &unary_vjp<Neg>,
-                    OpKind::elementwise, [](const std::vector<Var>& a, const std::vector<double>&) { return -a[0]; }};
+                    OpKind::elementwise, [](const std::vector<Var>& a, const std::vector<double>&) { return -a[0]; }, "",
+                    &unary_jvp<Neg>, &vjp_of_tangents<&unary_vjp<Neg>>};
 const OpDef sigmoid_def{
     "sigmoid", "sigmoid(x)", 1, {}, 0, {"σ({0})", "\\sigma({0})", "1 / (1 + np.exp(-{0}))"}, "",
     {{{"{g} ⊙ {out}(1 − {out})", "{g} \\odot {out}(1 - {out})"}, "element-wise on {shape:0}, σ'({0}) = {out}(1 − {out})", "",
@@ -208,51 +229,61 @@ const OpDef sigmoid_def{
                                  "σ' evaluated at the activation {out} instead of at {0}: "
                                  "d{0} = {g} ⊙ σ({out})(1 − σ({out}))"),
     &unary_vjp<Sigmoid>, OpKind::elementwise, MATGRAD_UNARY_APPLY(sigmoid),
-    "σ(x) = 1 / (1 + e^−x); σ' from the saved output"};
+    "σ(x) = 1 / (1 + e^−x); σ' from the saved output",
+    &unary_jvp<Sigmoid>, &unary_vjp_tangent<Sigmoid>};
 const OpDef log_def{"log", "log(x)", 1, {}, 0, {"log({0})", "\\log {0}", "np.log({0})"}, "", {{{"{g} ⊘ {0}", "{g} \\oslash {0}"}, "", "", "{g} ./ {0}"}},
                     activation_mistakes<Log>("log' = 1/{0} left out: d{0} = {g}",
                                              "log' evaluated at {out} instead of at {0}: d{0} = {g} ⊘ {out}"),
-                    &unary_vjp<Log>, OpKind::elementwise, MATGRAD_UNARY_APPLY(log)};
+                    &unary_vjp<Log>, OpKind::elementwise, MATGRAD_UNARY_APPLY(log), "",
+                    &unary_jvp<Log>, &unary_vjp_tangent<Log>};
 const OpDef exp_def{"exp", "exp(x)", 1, {}, 0, {"exp({0})", "e^{{0}}", "np.exp({0})"}, "", {{{"{g} ⊙ {out}", "{g} \\odot {out}"}, "", "", "{g} .* {out}"}},
                     activation_mistakes<Exp>("exp' = {out} left out: d{0} = {g}",
                                              "exp' evaluated at {out} instead of at {0}: d{0} = {g} ⊙ exp({out})"),
-                    &unary_vjp<Exp>, OpKind::elementwise, MATGRAD_UNARY_APPLY(exp)};
+                    &unary_vjp<Exp>, OpKind::elementwise, MATGRAD_UNARY_APPLY(exp), "",
+                    &unary_jvp<Exp>, &unary_vjp_tangent<Exp>};
 const OpDef tanh_def{"tanh", "tanh(x)", 1, {}, 0, {"tanh({0})", "\\tanh {0}", "np.tanh({0})"}, "",
                      {{{"{g} ⊙ (1 − {out}²)", "{g} \\odot (1 - {out}^2)"}, "", "", "{g} .* (1 - {out} .* {out})"}},
                      activation_mistakes<Tanh>("tanh' = 1 − {out}² left out: d{0} = {g}",
                                                "tanh' evaluated at the output {out} instead of at {0}: "
                                                "d{0} = {g} ⊙ (1 − tanh({out})²)"),
-                     &unary_vjp<Tanh>, OpKind::elementwise, MATGRAD_UNARY_APPLY(tanh)};
+                     &unary_vjp<Tanh>, OpKind::elementwise, MATGRAD_UNARY_APPLY(tanh), "",
+                     &unary_jvp<Tanh>, &unary_vjp_tangent<Tanh>};
 const OpDef relu_def{"relu", "relu(x)", 1, {}, 0, {"relu({0})", "\\mathrm{relu}({0})", "np.maximum({0}, 0.0)"}, "",
                      {{{"{g} ⊙ [{0} > 0]", "{g} \\odot [{0} > 0]"}}},
                      {{"missing_activation_derivative", "relu' = [{0} > 0] left out: d{0} = {g}", 0, &passthrough_vjp}},
                      &unary_vjp<Relu>, OpKind::elementwise, MATGRAD_UNARY_APPLY(relu),
-                     "max(x, 0); relu'(0) = 0 as in PyTorch"};
+                     "max(x, 0); relu'(0) = 0 as in PyTorch",
+                     &unary_jvp<Relu>, &unary_vjp_tangent<Relu>};
 const OpDef softplus_def{"softplus", "softplus(x)", 1, {}, 0, {"softplus({0})", "\\log(1 + e^{{0}})", "np.logaddexp(0.0, {0})"}, "",
                          {{{"{g} ⊙ σ({0})", "{g} \\odot \\sigma({0})"}, "", "", "{g} .* sigmoid({0})"}},
                          activation_mistakes<Softplus>("softplus' = σ({0}) left out: d{0} = {g}",
                                                        "softplus' evaluated at the output {out} instead of at {0}: "
                                                        "d{0} = {g} ⊙ σ({out})"),
                          &unary_vjp<Softplus>, OpKind::elementwise, MATGRAD_UNARY_APPLY(softplus),
-                         "log(1 + eˣ) computed as max(x, 0) + log1p(e^−|x|): finite for any finite x"};
+                         "log(1 + eˣ) computed as max(x, 0) + log1p(e^−|x|): finite for any finite x",
+                         &unary_jvp<Softplus>, &unary_vjp_tangent<Softplus>};
 const OpDef sqrt_def{"sqrt", "sqrt(x)", 1, {}, 0, {"√{0}", "\\sqrt{{0}}", "np.sqrt({0})"}, "",
                      {{{"{g} ⊘ (2 {out})", "{g} \\oslash (2 {out})"}, "", "", "{g} ./ (2 * {out})"}},
                      activation_mistakes<Sqrt>("sqrt' = 1/(2 {out}) left out: d{0} = {g}",
                                                "sqrt' evaluated at the output {out} instead of at {0}"),
-                     &unary_vjp<Sqrt>, OpKind::elementwise, MATGRAD_UNARY_APPLY(sqrt)};
+                     &unary_vjp<Sqrt>, OpKind::elementwise, MATGRAD_UNARY_APPLY(sqrt), "",
+                     &unary_jvp<Sqrt>, &unary_vjp_tangent<Sqrt>};
 const OpDef abs_def{"abs", "abs(x)", 1, {}, 0, {"|{0}|", "|{0}|", "np.abs({0})"}, "", {{{"{g} ⊙ sign({0})", "{g} \\odot \\mathrm{sign}({0})"}}},
                     {{"missing_activation_derivative", "abs' = sign({0}) left out: d{0} = {g}", 0, &passthrough_vjp}},
-                    &unary_vjp<Abs>, OpKind::elementwise, MATGRAD_UNARY_APPLY(abs), "abs'(0) = 0 as in PyTorch"};
+                    &unary_vjp<Abs>, OpKind::elementwise, MATGRAD_UNARY_APPLY(abs), "abs'(0) = 0 as in PyTorch",
+                    &unary_jvp<Abs>, &unary_vjp_tangent<Abs>};
 const OpDef sin_def{"sin", "sin(x)", 1, {}, 0, {"sin({0})", "\\sin {0}", "np.sin({0})"}, "", {{{"{g} ⊙ cos({0})", "{g} \\odot \\cos {0}"}, "", "", "{g} .* cos({0})"}},
                     activation_mistakes<Sin>("sin' = cos({0}) left out: d{0} = {g}",
                                              "sin' evaluated at the output {out} instead of at {0}: "
                                              "d{0} = {g} ⊙ cos({out})"),
-                    &unary_vjp<Sin>, OpKind::elementwise, MATGRAD_UNARY_APPLY(sin)};
+                    &unary_vjp<Sin>, OpKind::elementwise, MATGRAD_UNARY_APPLY(sin), "",
+                    &unary_jvp<Sin>, &unary_vjp_tangent<Sin>};
 const OpDef cos_def{"cos", "cos(x)", 1, {}, 0, {"cos({0})", "\\cos {0}", "np.cos({0})"}, "", {{{"−{g} ⊙ sin({0})", "-{g} \\odot \\sin {0}"}, "", "", "-{g} .* sin({0})"}},
                     activation_mistakes<Cos>("cos' = −sin({0}) left out: d{0} = {g}",
                                              "cos' evaluated at the output {out} instead of at {0}: "
                                              "d{0} = −{g} ⊙ sin({out})"),
-                    &unary_vjp<Cos>, OpKind::elementwise, MATGRAD_UNARY_APPLY(cos)};
+                    &unary_vjp<Cos>, OpKind::elementwise, MATGRAD_UNARY_APPLY(cos), "",
+                    &unary_jvp<Cos>, &unary_vjp_tangent<Cos>};
 const OpDef pow_def{"pow", "pow(x, p)", 1, {"p"}, 0, {"{0}^{p}", "{0}^{{p}}", "{0} ** {p}"}, "",
                     {{{"{p} {g} ⊙ {0}^({p} − 1)", "{p}\\, {g} \\odot {0}^{{p} - 1}"}, "", "", "{p} * {g} .* {0} .^ ({p} - 1)"}},
                     {{"missing_power_factor",
@@ -260,7 +291,8 @@ const OpDef pow_def{"pow", "pow(x, p)", 1, {"p"}, 0, {"{0}^{p}", "{0}^{{p}}", "{
                       &pow_missing_factor_vjp}},
                     &unary_vjp<Pow>, OpKind::elementwise,
                     [](const std::vector<Var>& a, const std::vector<double>& n) { return pow(a[0], n[0]); },
-                    "p is a number (a parameter, no gradient)"};
+                    "p is a number (a parameter, no gradient)",
+                    &unary_jvp<Pow>, &unary_vjp_tangent<Pow>};
 
 #undef MATGRAD_UNARY_APPLY
 

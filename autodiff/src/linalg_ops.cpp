@@ -50,6 +50,28 @@ void matmul_vjp(const BackwardContext& ctx) {
     }
 }
 
+// Ċ = Ȧ B + A Ḃ
+void matmul_jvp(const BackwardContext& ctx) {
+    Matrix& cd = ctx.output_tangent();
+    double beta = 0.0;
+    if (ctx.needs_grad(0)) {
+        gemm(Trans::no, Trans::no, 1.0, ctx.input_tangent(0), ctx.input(1), 0.0, cd);
+        beta = 1.0;
+    }
+    if (ctx.needs_grad(1)) gemm(Trans::no, Trans::no, 1.0, ctx.input(0), ctx.input_tangent(1), beta, cd);
+}
+
+// The VJP is bilinear in (g, values): dȦ = ġ Bᵀ + g Ḃᵀ,  dḂ = Aᵀ ġ + Ȧᵀ g.
+void matmul_vjp_tangent(const BackwardContext& ctx) {
+    matmul_vjp(ctx.tangents());
+    const BackwardContext t = ctx.tangents();
+    const bool a_moves = ctx.needs_grad(0), b_moves = ctx.needs_grad(1);
+    if (a_moves && b_moves) {
+        gemm(Trans::no, Trans::yes, 1.0, ctx.grad_output(), ctx.input_tangent(1), 1.0, t.grad_input(0));
+        gemm(Trans::yes, Trans::no, 1.0, ctx.input_tangent(0), ctx.grad_output(), 1.0, t.grad_input(1));
+    }
+}
+
 // Mistake "transposed": operand I's gradient written the other way round, (g Bᵀ)ᵀ = B gᵀ for A or
 // (Aᵀ g)ᵀ = gᵀ A for B -- the shape of its transpose, as the verifier sees it.
 template <std::size_t I>
@@ -80,6 +102,10 @@ void transpose_vjp(const BackwardContext& ctx) {
         xt::noalias(da.grad) += xt::transpose(ctx.grad_output());
 }
 
+void transpose_jvp(const BackwardContext& ctx) {
+    xt::noalias(ctx.output_tangent()) = xt::transpose(ctx.input_tangent(0));
+}
+
 const OpDef matmul_def{
     "matmul", "matmul(a, b)", 2, {}, 0, {"{0} {1}", "{0} {1}"}, "({0})({1})",
     {{{"{g} {1}ᵀ", "{g} {1}^\\top"}, "({shape:out})({shapeT:1}) = {shape:0}",
@@ -94,14 +120,23 @@ const OpDef matmul_def{
       1, &matmul_transposed_vjp<1>}},
     &matmul_vjp, OpKind::other,
     [](const std::vector<Var>& a, const std::vector<double>&) { return matmul(a[0], a[1]); },
-    "(m×k)(k×n) = m×n; BLAS transpose flags, no copies"};
+    "(m×k)(k×n) = m×n; BLAS transpose flags, no copies",
+    &matmul_jvp, &matmul_vjp_tangent};
 
 const OpDef transpose_def{
     "transpose", "transpose(a)", 1, {}, 0, {"{0}ᵀ", "{0}^\\top"}, "({shape:0})ᵀ = {shape:out}",
     {{{"{g}ᵀ", "{g}^\\top"}, "({shape:out})ᵀ = {shape:0}", "", "{g}'"}}, {}, &transpose_vjp, OpKind::other,
-    [](const std::vector<Var>& a, const std::vector<double>&) { return transpose(a[0]); }};
+    [](const std::vector<Var>& a, const std::vector<double>&) { return transpose(a[0]); }, "",
+    &transpose_jvp, &vjp_of_tangents<&transpose_vjp>};
 
 // ---- matrix functions ---------------------------------------------------------------------------
+
+// Per-thread scratch matrices of the second-order rules (kept, so repeated HVPs allocate nothing).
+Matrix& scratch(std::size_t slot, std::size_t rows, std::size_t cols) {
+    thread_local Matrix buffers[2];
+    buffers[slot].resize({rows, cols});
+    return buffers[slot];
+}
 
 void require_square(const char* op, const Var& x) {
     if (x.rows() != x.cols())
@@ -165,13 +200,34 @@ void lu_inverse(Matrix& lu) {
 // Y = X⁻¹;  dX = −Yᵀ g Yᵀ
 void inv_vjp_impl(const BackwardContext& ctx, bool transposed) {
     const Matrix& y = ctx.output();
-    Matrix tmp({y.shape(0), y.shape(1)});
+    Matrix& tmp = scratch(0, y.shape(0), y.shape(1));
     const Trans t = transposed ? Trans::yes : Trans::no;
     gemm(t, Trans::no, 1.0, y, ctx.grad_output(), 0.0, tmp);
     gemm(Trans::no, t, -1.0, tmp, y, 1.0, ctx.grad_input(0));
 }
 void inv_vjp(const BackwardContext& ctx) { inv_vjp_impl(ctx, true); }
 void inv_untransposed_vjp(const BackwardContext& ctx) { inv_vjp_impl(ctx, false); }
+
+// Ẏ = −Y Ẋ Y
+void inv_jvp(const BackwardContext& ctx) {
+    const Matrix& y = ctx.output();
+    Matrix& tmp = scratch(0, y.shape(0), y.shape(1));
+    gemm(Trans::no, Trans::no, 1.0, y, ctx.input_tangent(0), 0.0, tmp);
+    gemm(Trans::no, Trans::no, -1.0, tmp, y, 0.0, ctx.output_tangent());
+}
+
+// d(−Yᵀ g Yᵀ) = −Yᵀ ġ Yᵀ − Ẏᵀ g Yᵀ − Yᵀ g Ẏᵀ
+void inv_vjp_tangent(const BackwardContext& ctx) {
+    inv_vjp(ctx.tangents());
+    const Matrix& y = ctx.output();
+    const Matrix& yd = ctx.output_tangent();
+    Matrix& dx = ctx.tangents().grad_input(0);
+    Matrix& tmp = scratch(0, y.shape(0), y.shape(1));
+    gemm(Trans::yes, Trans::no, 1.0, yd, ctx.grad_output(), 0.0, tmp);
+    gemm(Trans::no, Trans::yes, -1.0, tmp, y, 1.0, dx);
+    gemm(Trans::yes, Trans::no, 1.0, y, ctx.grad_output(), 0.0, tmp);
+    gemm(Trans::no, Trans::yes, -1.0, tmp, yd, 1.0, dx);
+}
 
 // dX += g · factor · S(ᵀ) where S is the saved matrix: det saves the cofactor matrix det·X⁻ᵀ (factor 1),
 // logdet X⁻¹ (transposed: X⁻ᵀ).
@@ -182,6 +238,39 @@ void scaled_saved_vjp(const BackwardContext& ctx) {
         xt::noalias(ctx.grad_input(0)) += g * xt::transpose(ctx.saved());
     else
         xt::noalias(ctx.grad_input(0)) += g * ctx.saved();
+}
+
+// ⟨S, Ẋ⟩ or ⟨Sᵀ, Ẋ⟩: the tangent of det (S the cofactors C) and of logdet (S = X⁻¹, transposed).
+template <bool TransposeSaved>
+void saved_dot_jvp(const BackwardContext& ctx) {
+    const Matrix& s = ctx.saved();
+    const Matrix& xd = ctx.input_tangent(0);
+    double total = 0.0;
+    for (std::size_t i = 0; i < s.shape(0); ++i)
+        for (std::size_t j = 0; j < s.shape(1); ++j) total += (TransposeSaved ? s(j, i) : s(i, j)) * xd(i, j);
+    ctx.output_tangent()(0, 0) = total;
+}
+
+// logdet: d(g X⁻ᵀ) = ġ X⁻ᵀ − g (X⁻¹ Ẋ X⁻¹)ᵀ = ġ X⁻ᵀ − g X⁻ᵀ Ẋᵀ X⁻ᵀ   (saved S = X⁻¹)
+// det:    d(g C) = ġ C + g Ċ,  Ċ = (ḋ/d) C − C Ẋᵀ C / d              (saved C = d X⁻ᵀ)
+template <bool Det>
+void inverse_transpose_vjp_tangent(const BackwardContext& ctx) {
+    const Matrix& s = ctx.saved();
+    const double g = ctx.grad_output()(0, 0);
+    const Trans t = Det ? Trans::no : Trans::yes;  // S(ᵀ) = the saved matrix as it enters the gradient
+    scaled_saved_vjp<!Det>(ctx.tangents());
+    Matrix& dx = ctx.tangents().grad_input(0);
+    double scale = g;
+    if (Det) {
+        const double d = ctx.output()(0, 0);
+        if (d == 0.0)
+            throw NumericalError("det: the second derivative at a singular matrix is not implemented (det = 0)");
+        scale = g / d;
+        xt::noalias(dx) += (scale * ctx.output_tangent()(0, 0)) * s;
+    }
+    Matrix& tmp = scratch(0, s.shape(0), s.shape(1));
+    gemm(t, Trans::yes, 1.0, s, ctx.input_tangent(0), 0.0, tmp);
+    gemm(Trans::no, t, -scale, tmp, s, 1.0, dx);
 }
 
 // Cofactor matrix C (dDet/dX = C): det·X⁻ᵀ when X is invertible, else from the (n−1)-minors.
@@ -215,6 +304,13 @@ void cofactors(const Matrix& x, Matrix& c) {
         }
 }
 
+void tr_jvp(const BackwardContext& ctx) {
+    const Matrix& xd = ctx.input_tangent(0);
+    double total = 0.0;
+    for (std::size_t i = 0; i < xd.shape(0); ++i) total += xd(i, i);
+    ctx.output_tangent()(0, 0) = total;
+}
+
 void tr_vjp(const BackwardContext& ctx) {
     Matrix& dx = ctx.grad_input(0);
     for (std::size_t i = 0; i < dx.shape(0); ++i) dx(i, i) += ctx.grad_output()(0, 0);
@@ -230,32 +326,58 @@ void norm2_vjp(const BackwardContext& ctx) {
     xt::noalias(ctx.grad_input(0)) += scale * ctx.input(0);
 }
 
+// ṅ = ⟨X, Ẋ⟩ / n;  d(g X / n) = ġ X / n + g Ẋ / n − g X ṅ / n²  (0 at X = 0, as the gradient)
+void norm2_jvp(const BackwardContext& ctx) {
+    const double norm = ctx.output()(0, 0);
+    double dot = 0.0;
+    if (norm != 0.0)
+        for (std::size_t k = 0; k < ctx.input(0).size(); ++k) dot += ctx.input(0).data()[k] * ctx.input_tangent(0).data()[k];
+    ctx.output_tangent()(0, 0) = norm == 0.0 ? 0.0 : dot / norm;
+}
+
+void norm2_vjp_tangent(const BackwardContext& ctx) {
+    const double norm = ctx.output()(0, 0);
+    if (norm == 0.0) {
+        ctx.tangents().grad_input(0);  // zero, as the gradient there
+        return;
+    }
+    const double g = ctx.grad_output()(0, 0), gd = ctx.tangents().grad_output()(0, 0);
+    const double nd = ctx.output_tangent()(0, 0);
+    xt::noalias(ctx.tangents().grad_input(0)) +=
+        (gd / norm - g * nd / (norm * norm)) * ctx.input(0) + (g / norm) * ctx.input_tangent(0);
+}
+
 #define MATGRAD_APPLY1(fn) [](const std::vector<Var>& a, const std::vector<double>&) { return fn(a[0]); }
 
 const OpDef tr_def{"tr", "tr(x)", 1, {}, 0, {"tr({0})", "\\mathrm{tr}\\,{0}", "np.trace({0}).reshape(1, 1)"}, "", {{{"{g} I", "{g} I"}, "1×1 → {shape:0}"}},
-                   {}, &tr_vjp, OpKind::other, MATGRAD_APPLY1(tr), "x square; I the identity"};
+                   {}, &tr_vjp, OpKind::other, MATGRAD_APPLY1(tr), "x square; I the identity",
+                   &tr_jvp, &vjp_of_tangents<&tr_vjp>};
 const OpDef inv_def{"inv", "inv(x)", 1, {}, 0, {"{0}⁻¹", "{0}^{-1}", "np.linalg.inv({0})"}, "",
                     {{{"−{out}ᵀ {g} {out}ᵀ", "-{out}^\\top {g}\\, {out}^\\top"}, "{shape:out} → {shape:0}", "",
                       "-{out}' * {g} * {out}'"}},
                     {{"transposed", "the inverse's transposes dropped: −{0}⁻¹ {g} {0}⁻¹ instead of −{0}⁻ᵀ {g} {0}⁻ᵀ", 0,
                       &inv_untransposed_vjp}},
-                    &inv_vjp, OpKind::other, MATGRAD_APPLY1(inv), "LAPACK LU; a singular x is a NumericalError"};
+                    &inv_vjp, OpKind::other, MATGRAD_APPLY1(inv), "LAPACK LU; a singular x is a NumericalError",
+                    &inv_jvp, &inv_vjp_tangent};
 const OpDef det_def{"det", "det(x)", 1, {}, 0, {"det({0})", "\\det {0}", "np.linalg.det({0}).reshape(1, 1)"}, "",
                     {{{"{g} {out} {0}⁻ᵀ", "{g} {out}\\, {0}^{-\\top}"}, "1×1 → {shape:0}", "", "{g} * {out} * inv({0})'"}},
                     {{"transposed", "det({0}) {0}⁻¹ instead of det({0}) {0}⁻ᵀ", 0, &scaled_saved_vjp<true>}},
                     &scaled_saved_vjp<false>, OpKind::other, MATGRAD_APPLY1(det),
-                    "LAPACK LU; the gradient is the cofactor matrix (also for a singular x)"};
+                    "LAPACK LU; the gradient is the cofactor matrix (also for a singular x)",
+                    &saved_dot_jvp<false>, &inverse_transpose_vjp_tangent<true>};
 const OpDef logdet_def{"logdet", "logdet(x)", 1, {}, 0, {"log|det {0}|", "\\log|\\det {0}|", "np.linalg.slogdet({0})[1].reshape(1, 1)"}, "",
                        {{{"{g} {0}⁻ᵀ", "{g}\\, {0}^{-\\top}"}, "1×1 → {shape:0}", "", "{g} * inv({0})'"}},
                        {{"transposed", "{0}⁻¹ instead of {0}⁻ᵀ", 0, &scaled_saved_vjp<false>}},
                        &scaled_saved_vjp<true>, OpKind::other, MATGRAD_APPLY1(logdet),
-                       "log|det x| as Σ log|u_ii| of the LU: no overflow; a singular x is a NumericalError"};
+                       "log|det x| as Σ log|u_ii| of the LU: no overflow; a singular x is a NumericalError",
+                       &saved_dot_jvp<true>, &inverse_transpose_vjp_tangent<false>};
 const OpDef norm2_def{"norm2", "norm2(x)", 1, {}, 0, {"‖{0}‖", "\\|{0}\\|_F", "np.linalg.norm({0}).reshape(1, 1)"}, "",
                       {{{"{g} ⊙ {0} / {out}", "{g}\\, {0} / {out}"}, "1×1 → {shape:0}", "", "{g} * {0} / {out}"}},
                       {{"squared_norm_gradient", "the gradient of ‖{0}‖² (2 {g} {0}) taken for that of ‖{0}‖", 0,
                         &norm2_vjp<true>}},
                       &norm2_vjp<false>, OpKind::other, MATGRAD_APPLY1(norm2),
-                      "Frobenius norm of any shape; gradient 0 at x = 0"};
+                      "Frobenius norm of any shape; gradient 0 at x = 0",
+                      &norm2_jvp, &norm2_vjp_tangent};
 
 #undef MATGRAD_APPLY1
 

@@ -50,26 +50,34 @@ int checked_axis(const char* op, const Var& a, int axis) {
     return axis;
 }
 
+// out = the sum (or mean) of x over the axes along which out has extent 1.
+template <bool Mean>
+void reduce_into(const Matrix& x, Matrix& out) {
+    if (out.size() == 1) {
+        out(0, 0) = std::accumulate(x.begin(), x.end(), 0.0);
+    } else {
+        std::fill(out.begin(), out.end(), 0.0);
+        const std::size_t orow = out.shape(0) == 1 ? 0 : 1, ocol = out.shape(1) == 1 ? 0 : 1;
+        for (std::size_t i = 0; i < x.shape(0); ++i)
+            for (std::size_t j = 0; j < x.shape(1); ++j) out(i * orow, j * ocol) += x(i, j);
+    }
+    if (Mean) {
+        const double n = static_cast<double>(x.size() / out.size());
+        for (double& v : out) v /= n;
+    }
+}
+
+// Linear: the tangent is the same reduction of the input's tangent.
+template <bool Mean>
+void reduce_jvp(const BackwardContext& ctx) {
+    reduce_into<Mean>(ctx.input_tangent(0), ctx.output_tangent());
+}
+
 template <bool Mean>
 Var reduce(const OpDef& def, const Var& a, int axis) {  // axis -1: every entry
     const std::size_t out_rows = axis == 1 ? a.rows() : 1, out_cols = axis == 0 ? a.cols() : 1;
     return a.tape().record(
-        def, {a}, out_rows, out_cols,
-        [&a](Matrix& out) {
-            const Matrix& x = a.value();
-            if (out.size() == 1) {
-                out(0, 0) = std::accumulate(x.begin(), x.end(), 0.0);
-            } else {
-                std::fill(out.begin(), out.end(), 0.0);
-                const std::size_t orow = out.shape(0) == 1 ? 0 : 1, ocol = out.shape(1) == 1 ? 0 : 1;
-                for (std::size_t i = 0; i < x.shape(0); ++i)
-                    for (std::size_t j = 0; j < x.shape(1); ++j) out(i * orow, j * ocol) += x(i, j);
-            }
-            if (Mean) {
-                const double n = static_cast<double>(x.size() / out.size());
-                for (double& v : out) v /= n;
-            }
-        },
+        def, {a}, out_rows, out_cols, [&a](Matrix& out) { reduce_into<Mean>(a.value(), out); },
         OpParams{static_cast<double>(axis)});
 }
 
@@ -90,16 +98,20 @@ Var apply_sum(const std::vector<Var>& a, const std::vector<double>& n);
 Var apply_mean(const std::vector<Var>& a, const std::vector<double>& n);
 
 const OpDef sum_def{"sum", "sum(x)", 1, {"axis"}, 1, {"sum({0})", "\\textstyle\\sum {0}", "np.sum({0}, axis={axis}, keepdims=True)"}, kSumShapes, {kSumRule},
-                    kSumMistakes, sum_vjp, OpKind::other, &apply_sum, "Σ of all entries, 1×1"};
+                    kSumMistakes, sum_vjp, OpKind::other, &apply_sum, "Σ of all entries, 1×1",
+                    &reduce_jvp<false>, &vjp_of_tangents<sum_vjp>};
 const OpDef sum_axis_def{"sum", "sum(x, axis)", 1, {"axis"}, 0, {"sum({0}, {axis})", "\\mathrm{sum}({0}, {axis})", "np.sum({0}, axis={axis}, keepdims=True)"},
                          kSumShapes, {kSumRule}, kSumMistakes, sum_vjp, OpKind::other, &apply_sum,
-                         "numpy axes, dimensions kept: axis 0 gives 1×n (down each column), axis 1 gives m×1"};
+                         "numpy axes, dimensions kept: axis 0 gives 1×n (down each column), axis 1 gives m×1",
+                         &reduce_jvp<false>, &vjp_of_tangents<sum_vjp>};
 const OpDef mean_def{"mean", "mean(x)", 1, {"axis"}, 1, {"mean({0})", "\\mathrm{mean}({0})", "np.mean({0}, axis={axis}, keepdims=True)"}, kMeanShapes,
                      {kMeanRule}, kMeanMistakes, mean_vjp, OpKind::other, &apply_mean,
-                     "N = number of entries averaged into one output entry"};
+                     "N = number of entries averaged into one output entry",
+                     &reduce_jvp<true>, &vjp_of_tangents<mean_vjp>};
 const OpDef mean_axis_def{"mean", "mean(x, axis)", 1, {"axis"}, 0, {"mean({0}, {axis})", "\\mathrm{mean}({0}, {axis})", "np.mean({0}, axis={axis}, keepdims=True)"},
                           kMeanShapes, {kMeanRule}, kMeanMistakes, mean_vjp, OpKind::other, &apply_mean,
-                          "N = m (axis 0) or n (axis 1)"};
+                          "N = m (axis 0) or n (axis 1)",
+                          &reduce_jvp<true>, &vjp_of_tangents<mean_vjp>};
 
 Var apply_sum(const std::vector<Var>& a, const std::vector<double>& n) {
     return n.empty() ? sum(a[0]) : sum(a[0], static_cast<int>(n[0]));
@@ -150,6 +162,48 @@ void softmax_vjp(const BackwardContext& ctx) {
     }
 }
 
+// The tangent per column, with s = softmax(x) (for log_softmax s = e^out):
+//   softmax:     ṡ = s ⊙ (ẋ − ⟨s, ẋ⟩)      (its Jacobian is symmetric: the VJP applied to ẋ)
+//   log_softmax: ẏ = ẋ − ⟨s, ẋ⟩
+template <bool Log>
+void softmax_jvp(const BackwardContext& ctx) {
+    const Matrix& xd = ctx.input_tangent(0);
+    const Matrix& out = ctx.output();
+    Matrix& yd = ctx.output_tangent();
+    for (std::size_t j = 0; j < out.shape(1); ++j) {
+        double dot = 0.0;
+        for (std::size_t i = 0; i < out.shape(0); ++i) dot += (Log ? std::exp(out(i, j)) : out(i, j)) * xd(i, j);
+        for (std::size_t i = 0; i < out.shape(0); ++i) yd(i, j) = Log ? xd(i, j) - dot : out(i, j) * (xd(i, j) - dot);
+    }
+}
+
+// The tangent of the VJP per column:
+//   softmax:     ṡ ⊙ (g − ⟨s, g⟩) + s ⊙ (ġ − ⟨ṡ, g⟩ − ⟨s, ġ⟩)
+//   log_softmax: ġ − s Σġ − ṡ Σg, with ṡ = s ⊙ ẏ
+template <bool Log>
+void softmax_vjp_tangent(const BackwardContext& ctx) {
+    const BackwardContext t = ctx.tangents();
+    const Matrix& g = ctx.grad_output();
+    const Matrix& gd = t.grad_output();
+    const Matrix& out = ctx.output();
+    const Matrix& yd = ctx.output_tangent();
+    const BackwardContext::GradTarget dx = t.grad_input_target(0);
+    for (std::size_t j = 0; j < out.shape(1); ++j) {
+        double a = 0.0, b = 0.0, c = 0.0;  // softmax: ⟨s, g⟩, ⟨ṡ, g⟩, ⟨s, ġ⟩; log_softmax: Σg, Σġ
+        for (std::size_t i = 0; i < out.shape(0); ++i) {
+            a += Log ? g(i, j) : out(i, j) * g(i, j);
+            b += Log ? gd(i, j) : yd(i, j) * g(i, j);
+            c += Log ? 0.0 : out(i, j) * gd(i, j);
+        }
+        for (std::size_t i = 0; i < out.shape(0); ++i) {
+            const double s = Log ? std::exp(out(i, j)) : out(i, j);
+            const double v = Log ? gd(i, j) - s * b - s * yd(i, j) * a
+                                 : yd(i, j) * (g(i, j) - a) + s * (gd(i, j) - b - c);
+            dx.grad(i, j) = dx.assign ? v : dx.grad(i, j) + v;
+        }
+    }
+}
+
 template <bool Log>
 Var softmax_op(const OpDef& def, const Var& x) {
     return x.tape().record(def, {x}, x.rows(), x.cols(),
@@ -167,7 +221,8 @@ const OpDef softmax_def{
     &softmax_vjp<false, false>, OpKind::other,
     [](const std::vector<Var>& a, const std::vector<double>&) { return softmax(a[0]); },
     "per column (samples are columns), max subtracted first: finite at ±1000; colsum(·) is 1×n, "
-    "broadcast down each column"};
+    "broadcast down each column",
+    &softmax_jvp<false>, &softmax_vjp_tangent<false>};
 const OpDef log_softmax_def{
     "log_softmax", "log_softmax(x)", 1, {}, 0, {"log_softmax({0})", "\\log\\mathrm{softmax}({0})",
      "{0} - np.max({0}, axis=0, keepdims=True) - np.log(np.sum(np.exp({0} - np.max({0}, axis=0, keepdims=True)), axis=0, keepdims=True))"}, "",
@@ -178,7 +233,8 @@ const OpDef log_softmax_def{
       &softmax_vjp<true, true>}},
     &softmax_vjp<true, false>, OpKind::other,
     [](const std::vector<Var>& a, const std::vector<double>&) { return log_softmax(a[0]); },
-    "per column, x − max − log Σ e^(x − max): finite at ±1000"};
+    "per column, x − max − log Σ e^(x − max): finite at ±1000",
+    &softmax_jvp<true>, &softmax_vjp_tangent<true>};
 
 }  // namespace
 

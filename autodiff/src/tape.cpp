@@ -137,20 +137,37 @@ const Matrix& Var::grad() const {
     return n.grad;
 }
 
+const Matrix& Var::tangent() const {
+    const Tape::Node& n = tape_of("tangent()").checked(*this, "tangent()");
+    if (!n.has_tangent)
+        throw UsageError("tangent(): " + describe() +
+                         " has no tangent: no Tape::jvp() or hvp() since it was recorded reached it (it is a "
+                         "constant, or the output does not depend on it)");
+    return n.tangent;
+}
+
+const Matrix& Var::grad_tangent() const {
+    const Tape::Node& n = tape_of("grad_tangent()").checked(*this, "grad_tangent()");
+    if (!n.has_grad_tangent || !n.requires_grad)
+        throw UsageError("grad_tangent(): no Tape::hvp() has run since " + describe() +
+                         " was recorded, or it is a constant");
+    return n.grad_tangent;
+}
+
 // ---------------------------------------------------------------------------------------------
 // BackwardContext
 
-Matrix& BackwardContext::grad_input(std::size_t i) const {
-    Tape::Node& n = tape_.grad_input_node(node_, i);
-    if (!n.grad_written) std::fill(n.grad.begin(), n.grad.end(), 0.0);
-    n.grad_written = true;
-    return n.grad;
-}
 BackwardContext::GradTarget BackwardContext::grad_input_target(std::size_t i) const {
     Tape::Node& n = tape_.grad_input_node(node_, i);
-    const bool first = !n.grad_written;
-    n.grad_written = true;
-    return {n.grad, first};
+    bool& written = tangent_ ? n.grad_tangent_written : n.grad_written;
+    const bool first = !written;
+    written = true;
+    return {tangent_ ? n.grad_tangent : n.grad, first};
+}
+Matrix& BackwardContext::grad_input(std::size_t i) const {
+    const GradTarget target = grad_input_target(i);
+    if (target.assign) std::fill(target.grad.begin(), target.grad.end(), 0.0);
+    return target.grad;
 }
 Matrix& BackwardContext::replace_grad_input(std::size_t i, std::size_t rows, std::size_t cols) const {
     Tape::Node& n = tape_.grad_input_node(node_, i);
@@ -219,6 +236,7 @@ Var Tape::push_node(const char* op, VarList inputs, std::size_t rows, std::size_
     n.num_inputs = static_cast<std::uint32_t>(inputs.size());
     n.requires_grad = requires_grad;
     n.has_grad = false;
+    n.has_tangent = n.has_grad_tangent = false;
     n.released = false;
     n.forward_seconds = n.backward_seconds = 0.0;
     for (const Var& in : inputs) inputs_[input_count_++] = in.index_;
@@ -311,6 +329,7 @@ void Tape::throw_released(const char* what) {
 
 void Tape::clear() {
     released_ = false;
+    gradients_of_ = 0;
     count_ = 0;
     input_count_ = 0;
     generation_ = next_generation();
@@ -361,34 +380,49 @@ void Tape::run_without_path(std::size_t k, BackwardFn vjp, std::size_t input) {
     if (written) skipped.grad = before;
 }
 
-void Tape::backward_pass(const Var& out, const std::vector<Mutation>* mutations) {
-    if (out.tape_ != this) throw ShapeError("backward: the output belongs to a different tape");
-    if (released_) throw_released("backward");
-    Node& root = checked(out, "backward");
+void Tape::backward_pass(const Var& out, const std::vector<Mutation>* mutations, Pass pass) {
+    const char* what = pass == Pass::gradients ? "backward" : "hvp";
+    if (out.tape_ != this) throw ShapeError(std::string(what) + ": the output belongs to a different tape");
+    if (released_) throw_released(what);
+    Node& root = checked(out, what);
     if (root.value.shape(0) != 1 || root.value.shape(1) != 1)
-        throw ShapeError("backward: " + out.describe() + " is " + shape_string(root.value) +
-                         " but the output of backward() must be 1x1 (reduce it with sum() or "
-                         "mean() first)");
+        throw ShapeError(std::string(what) + ": " + out.describe() + " is " + shape_string(root.value) + " but the output of " +
+                         what + "() must be 1x1 (reduce it with sum() or mean() first)");
 
     // Gradient buffers are not zero-filled up front: the first op to write into one assigns
     // (grad_input_target) or zero-fills it on demand (grad_input); the rest are zeroed at the end.
+    // The same holds for the gradients' tangents.
+    const bool gradients = pass != Pass::tangents_only, tangents = pass != Pass::gradients;
+    if (gradients) gradients_of_ = 0;
     for (std::size_t k = 0; k < count_; ++k) {
         Node& n = *nodes_[k];
         n.has_grad = true;
-        n.grad_written = false;
-        n.grad_replaced = false;
+        n.has_grad_tangent = tangents;
+        n.grad_tangent_written = false;
+        if (gradients) {
+            n.grad_written = false;
+            n.grad_replaced = false;
+        }
         n.backward_seconds = 0.0;
-        if (n.requires_grad) n.grad.resize({n.value.shape(0), n.value.shape(1)});  // kept buffer
+        if (!n.requires_grad) continue;
+        n.grad.resize({n.value.shape(0), n.value.shape(1)});  // kept buffers
+        if (tangents) n.grad_tangent.resize({n.value.shape(0), n.value.shape(1)});
     }
     if (root.requires_grad) {
         root.grad(0, 0) = 1.0;
         root.grad_written = true;
+        if (tangents) root.grad_tangent(0, 0) = 0.0;  // d out / d out = 1 does not move
+        root.grad_tangent_written = tangents;
     }
 
     for (std::size_t k = out.index_ + 1; k-- > 0;) {
         Node& n = *nodes_[k];
         // A node no gradient reached contributes nothing (and its backward would read stale values).
         if (!n.grad_written || n.backward == nullptr) continue;
+        if (!gradients) {
+            n.def->vjp_tangent(BackwardContext(*this, static_cast<std::uint32_t>(k)));
+            continue;
+        }
         BackwardFn vjp = n.backward;
         const Mutation* dropped = nullptr;
         if (mutations != nullptr) {
@@ -403,6 +437,7 @@ void Tape::backward_pass(const Var& out, const std::vector<Mutation>* mutations)
             run_without_path(k, vjp, dropped->input);
         else
             vjp(BackwardContext(*this, static_cast<std::uint32_t>(k)));
+        if (tangents) n.def->vjp_tangent(BackwardContext(*this, static_cast<std::uint32_t>(k)));
         if (timing_) n.backward_seconds = now_seconds() - start;
         if (!detect_anomalies_) continue;
         for (std::uint32_t i = 0; i < n.num_inputs; ++i) {
@@ -422,7 +457,81 @@ void Tape::backward_pass(const Var& out, const std::vector<Mutation>* mutations)
     for (std::size_t k = 0; k < count_; ++k) {  // variables `out` does not depend on: zero
         Node& n = *nodes_[k];
         if (n.requires_grad && !n.grad_written) std::fill(n.grad.begin(), n.grad.end(), 0.0);
+        if (tangents && n.requires_grad && !n.grad_tangent_written)
+            std::fill(n.grad_tangent.begin(), n.grad_tangent.end(), 0.0);
     }
+    if (mutations == nullptr) gradients_of_ = out.index_ + 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Second order
+
+void Tape::throw_no_second_order(std::size_t k, const char* what) const {
+    const Node& n = *nodes_[k];
+    throw UsageError(std::string(what) + ": the op '" + n.op + "' (" + Var(*this, static_cast<std::uint32_t>(k)).describe() +
+                     ") has no second-order rule: " +
+                     (n.def == nullptr ? "it was recorded without an OpDef"
+                                       : std::string("its OpDef has no ") +
+                                             (n.def->jvp == nullptr ? "jvp" : "vjp_tangent")) +
+                     " (examples/custom_op shows how to give an op one)");
+}
+
+void Tape::jvp(const Var& out, VarList wrt, const std::vector<Matrix>& directions) {
+    forward_tangents(out, wrt, directions, false);
+}
+
+void Tape::forward_tangents(const Var& out, VarList wrt, const std::vector<Matrix>& directions, bool for_hvp) {
+    const char* what = for_hvp ? "hvp" : "jvp";
+    if (released_) throw_released(what);
+    checked(out, what);
+    if (wrt.size() != directions.size())
+        throw UsageError(std::string(what) + ": " + std::to_string(wrt.size()) + " variables but " +
+                         std::to_string(directions.size()) + " directions");
+    for (std::size_t k = 0; k < wrt.size(); ++k) {
+        const Var& v = wrt.begin()[k];
+        const Node& n = checked(v, what);
+        if (n.num_inputs != 0 || !n.requires_grad)
+            throw UsageError(std::string(what) + ": " + v.describe() + " is a " + n.op + ", not a variable");
+        if (n.value.shape() != directions[k].shape())
+            throw ShapeError(std::string(what) + ": the direction of " + v.describe() + " is " +
+                             shape_string(directions[k]) + " but " + v.describe() + " is " + shape_string(n.value));
+        for (std::size_t j = 0; j < k; ++j)
+            if (wrt.begin()[j].index_ == v.index_)
+                throw UsageError(std::string(what) + ": " + v.describe() + " is given twice");
+    }
+
+    // The nodes `out` depends on, and a clear error before any work when one has no rule.
+    for (std::size_t k = 0; k <= out.index_; ++k) nodes_[k]->on_path = false;
+    nodes_[out.index_]->on_path = true;
+    for (std::size_t k = out.index_ + 1; k-- > 0;) {
+        Node& n = *nodes_[k];
+        if (!n.on_path || !n.requires_grad) continue;
+        if (n.num_inputs != 0 && (n.def == nullptr || n.def->jvp == nullptr || (for_hvp && n.def->vjp_tangent == nullptr)))
+            throw_no_second_order(k, what);
+        for (std::uint32_t i = 0; i < n.num_inputs; ++i) nodes_[inputs_[n.first_input + i]]->on_path = true;
+    }
+
+    for (std::size_t k = 0; k <= out.index_; ++k) {
+        Node& n = *nodes_[k];
+        n.has_tangent = n.on_path && n.requires_grad;
+        if (!n.has_tangent) continue;
+        n.tangent.resize({n.value.shape(0), n.value.shape(1)});  // kept buffer
+        if (n.num_inputs != 0) {
+            n.def->jvp(BackwardContext(*this, static_cast<std::uint32_t>(k)));
+            continue;
+        }
+        const Var* given = std::find_if(wrt.begin(), wrt.end(), [k](const Var& v) { return v.index_ == k; });
+        if (given == wrt.end())
+            std::fill(n.tangent.begin(), n.tangent.end(), 0.0);
+        else
+            n.tangent = directions[static_cast<std::size_t>(given - wrt.begin())];  // same shape: no allocation
+    }
+}
+
+void Tape::hvp(const Var& out, VarList wrt, const std::vector<Matrix>& directions) {
+    forward_tangents(out, wrt, directions, true);
+    const bool current = gradients_of_ == out.index_ + 1;
+    backward_pass(out, nullptr, current ? Pass::tangents_only : Pass::with_tangents);
 }
 
 }  // namespace matgrad

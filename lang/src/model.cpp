@@ -5,6 +5,7 @@
 
 #include <autodiff/registry.hpp>
 #include <autodiff/ops.hpp>
+#include <autodiff/second_order.hpp>
 #include <nn/init.hpp>
 
 #include <algorithm>
@@ -476,6 +477,54 @@ GraphBuilder Model::loss(Values values) const {
     return [this, values = std::move(values)](Tape& tape, const std::vector<Var>& params) {
         return record(tape, values, params).output();
     };
+}
+
+namespace {
+// The param `name`, or an Error naming it and the params.
+const Declaration& param_named(const Model& model, const std::string& name, const char* what) {
+    const Declaration* d = model.find_declaration(name);
+    if (d != nullptr && d->kind == Declaration::Kind::param) return *d;
+    std::string params;
+    for (const std::string& p : model.param_names()) params += (params.empty() ? "" : ", ") + p;
+    throw Error(model.file(), 0, 0,
+                std::string(what) + ": '" + name + "' is not a param (params: " + params + ")", "");
+}
+}  // namespace
+
+Matrix Model::hessian(const Values& values, const std::vector<std::string>& wrt) const {
+    const std::vector<std::string> names = wrt.empty() ? param_names() : wrt;
+    for (std::size_t k = 0; k < names.size(); ++k) {
+        param_named(*this, names[k], "hessian");
+        if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(k), names[k]) != names.begin() + static_cast<std::ptrdiff_t>(k))
+            throw Error(file(), 0, 0, "hessian: '" + names[k] + "' is given twice", "");
+    }
+    Tape tape;
+    const Recording r = record(tape, values);
+    std::vector<Var> vars;
+    for (const std::string& name : names) vars.push_back(r.var(name));
+    return matgrad::hessian(r.output(), vars);
+}
+
+Values Model::hvp(const Values& values, const Values& directions) const {
+    for (const auto& [name, direction] : directions) param_named(*this, name, "hvp");
+    Tape tape;
+    const Recording r = record(tape, values);
+    std::vector<Var> vars;
+    std::vector<Matrix> v;
+    for (const auto& [name, var] : r.params()) {
+        vars.push_back(var);
+        const auto given = directions.find(name);
+        if (given != directions.end()) {
+            v.push_back(given->second);
+        } else {
+            v.emplace_back(Matrix::shape_type{var.rows(), var.cols()});
+            v.back().fill(0.0);  // a param not given stays fixed
+        }
+    }
+    tape.hvp(r.output(), vars, v);
+    Values result;
+    for (const auto& [name, var] : r.params()) result.emplace(name, var.grad_tangent());
+    return result;
 }
 
 const Var& Recording::var(const std::string& name) const { return slots_[model_->index_of(name)]; }

@@ -59,6 +59,45 @@ void bce_with_logits_vjp(const BackwardContext& ctx) {
     }
 }
 
+// Second order of the three losses: L̇ = Σ (∂L/∂z ż + ∂L/∂y ẏ), and the tangents of the VJPs.
+// An operand without a tangent (a constant: ctx.needs_grad false) moves by 0.
+const double* tangent_or_null(const BackwardContext& ctx, std::size_t i) {
+    return ctx.needs_grad(i) ? ctx.input_tangent(i).data() : nullptr;
+}
+double at(const double* tangent, std::size_t k) { return tangent ? tangent[k] : 0.0; }
+
+// bce: dz = (σ(z) − y)/n, dy = −z/n;  tangents: d(g dz) = ġ dz + g (σ'(z) ż − ẏ)/n,  d(g dy) = −(ġ z + g ż)/n
+void bce_with_logits_jvp(const BackwardContext& ctx) {
+    const double* z = ctx.input(0).data();
+    const double* y = ctx.input(1).data();
+    const double *zd = tangent_or_null(ctx, 0), *yd = tangent_or_null(ctx, 1);
+    const std::size_t n = ctx.input(0).size();
+    double total = 0.0;
+    for (std::size_t k = 0; k < n; ++k) total += (matgrad::sigmoid(z[k]) - y[k]) * at(zd, k) - z[k] * at(yd, k);
+    ctx.output_tangent()(0, 0) = total / static_cast<double>(n);
+}
+
+void bce_with_logits_vjp_tangent(const BackwardContext& ctx) {
+    const double* z = ctx.input(0).data();
+    const double* y = ctx.input(1).data();
+    const double *zd = tangent_or_null(ctx, 0), *yd = tangent_or_null(ctx, 1);
+    const std::size_t n = ctx.input(0).size();
+    const BackwardContext t = ctx.tangents();
+    const double g = ctx.grad_output()(0, 0) / static_cast<double>(n);
+    const double gd = t.grad_output()(0, 0) / static_cast<double>(n);
+    if (ctx.needs_grad(0)) {
+        double* dz = t.grad_input(0).data();
+        for (std::size_t k = 0; k < n; ++k) {
+            const double s = matgrad::sigmoid(z[k]);
+            dz[k] += gd * (s - y[k]) + g * (s * (1.0 - s) * zd[k] - at(yd, k));
+        }
+    }
+    if (ctx.needs_grad(1)) {
+        double* dy = t.grad_input(1).data();
+        for (std::size_t k = 0; k < n; ++k) dy[k] -= gd * z[k] + g * at(zd, k);
+    }
+}
+
 // Per sample j: Σ_i y_ij (lse_j - z_ij) = -Σ_i y_ij log softmax(z)_ij, with lse_j = log Σ_i e^z_ij taken
 // after subtracting the column maximum, so logits of any size stay finite.
 //   d/dz_ij = ((Σ_l y_lj) softmax_ij - y_ij) / n   (= (softmax - Y)/n for one-hot Y),
@@ -82,6 +121,41 @@ void softmax_cross_entropy_vjp(const BackwardContext& ctx) {
     }
 }
 
+// With s = softmax(z_:j), Y_j = Σ_i y_ij, u_j = ⟨s, ż_:j⟩ (the tangent of lse_j), per sample j:
+//   L̇ = Σ_ij [(Y_j s_ij − y_ij) ż_ij + (lse_j − z_ij) ẏ_ij] / n
+//   d(g dz_ij) = [ġ (Y_j s_ij − y_ij) + g (Ẏ_j s_ij + Y_j s_ij (ż_ij − u_j) − ẏ_ij)] / n
+//   d(g dy_ij) = [ġ (lse_j − z_ij) + g (u_j − ż_ij)] / n
+template <bool Jvp>
+void softmax_cross_entropy_second(const BackwardContext& ctx) {
+    const Matrix& z = ctx.input(0);
+    const Matrix& y = ctx.input(1);
+    const double *zd = tangent_or_null(ctx, 0), *yd = tangent_or_null(ctx, 1);
+    const std::size_t rows = z.shape(0), cols = z.shape(1);
+    const double n = static_cast<double>(cols);
+    const BackwardContext t = ctx.tangents();
+    const double g = Jvp ? 0.0 : ctx.grad_output()(0, 0) / n, gd = Jvp ? 0.0 : t.grad_output()(0, 0) / n;
+    double* dz = !Jvp && ctx.needs_grad(0) ? t.grad_input(0).data() : nullptr;
+    double* dy = !Jvp && ctx.needs_grad(1) ? t.grad_input(1).data() : nullptr;
+    double total = 0.0;
+    for (std::size_t j = 0; j < cols; ++j) {
+        const double lse = column_log_sum_exp(z, j);
+        double y_sum = 0.0, yd_sum = 0.0, u = 0.0;
+        for (std::size_t i = 0; i < rows; ++i) {
+            y_sum += y(i, j);
+            yd_sum += at(yd, i * cols + j);
+            u += std::exp(z(i, j) - lse) * at(zd, i * cols + j);
+        }
+        for (std::size_t i = 0; i < rows; ++i) {
+            const std::size_t k = i * cols + j;
+            const double s = std::exp(z(i, j) - lse);
+            if (Jvp) total += (y_sum * s - y(i, j)) * at(zd, k) + (lse - z(i, j)) * at(yd, k);
+            if (dz) dz[k] += gd * (y_sum * s - y(i, j)) + g * (yd_sum * s + y_sum * s * (at(zd, k) - u) - at(yd, k));
+            if (dy) dy[k] += gd * (lse - z(i, j)) + g * (u - at(zd, k));
+        }
+    }
+    if (Jvp) ctx.output_tangent()(0, 0) = total / n;
+}
+
 // J = (1/N) Σ (a - t)² over all N entries;  dJ/da = 2 (a - t) / N,  dJ/dt = -2 (a - t) / N.
 template <bool PowerFactor, bool MeanFactor>
 void mse_vjp(const BackwardContext& ctx) {
@@ -96,6 +170,29 @@ void mse_vjp(const BackwardContext& ctx) {
         if (da) da[k] += ga * (a[k] - t[k]);
         if (dt) dt[k] -= g * (a[k] - t[k]);
     }
+}
+
+// L̇ = 2 Σ (a − t)(ȧ − ṫ) / N;  d(g da) = 2 [ġ (a − t) + g (ȧ − ṫ)] / N = −d(g dt)
+template <bool Jvp>
+void mse_second(const BackwardContext& ctx) {
+    const double* a = ctx.input(0).data();
+    const double* t = ctx.input(1).data();
+    const double *ad = tangent_or_null(ctx, 0), *td = tangent_or_null(ctx, 1);
+    const std::size_t n = ctx.input(0).size();
+    const BackwardContext tan = ctx.tangents();
+    const double scale = 2.0 / static_cast<double>(n);
+    const double g = Jvp ? 0.0 : ctx.grad_output()(0, 0), gd = Jvp ? 0.0 : tan.grad_output()(0, 0);
+    double* da = !Jvp && ctx.needs_grad(0) ? tan.grad_input(0).data() : nullptr;
+    double* dt = !Jvp && ctx.needs_grad(1) ? tan.grad_input(1).data() : nullptr;
+    double total = 0.0;
+    for (std::size_t k = 0; k < n; ++k) {
+        const double moved = at(ad, k) - at(td, k);
+        total += (a[k] - t[k]) * moved;
+        const double v = scale * (gd * (a[k] - t[k]) + g * moved);
+        if (da) da[k] += v;
+        if (dt) dt[k] -= v;
+    }
+    if (Jvp) ctx.output_tangent()(0, 0) = scale * total;
 }
 
 Var apply_bce_with_logits(const std::vector<Var>& a, const std::vector<double>&) {
@@ -113,7 +210,8 @@ const OpDef bce_with_logits_def{
      {{"−{g} ⊙ {0} / {N}", "-{g} \\odot {0} / {N}"}}},
     {{"missing_mean_factor", "the mean's 1/{N} left out: d{0} = σ({0}) − {1}", 0, &bce_with_logits_vjp<false>}},
     &bce_with_logits_vjp<true>, OpKind::other, &apply_bce_with_logits,
-    "mean of max(z, 0) − z y + log(1 + e^−|z|): finite for any finite z; equals the slides' BCE of σ(z)"};
+    "mean of max(z, 0) − z y + log(1 + e^−|z|): finite for any finite z; equals the slides' BCE of σ(z)",
+    &bce_with_logits_jvp, &bce_with_logits_vjp_tangent};
 
 const OpDef softmax_cross_entropy_def{
     "softmax_cross_entropy", "softmax_cross_entropy(z, y)", 2, {}, 0,
@@ -126,7 +224,8 @@ const OpDef softmax_cross_entropy_def{
       &softmax_cross_entropy_vjp<false>}},
     &softmax_cross_entropy_vjp<true>, OpKind::other, &apply_softmax_cross_entropy,
     "z, y are k×n (classes × samples), y one-hot per column; log-sum-exp after subtracting each "
-    "column's max: finite at ±1000"};
+    "column's max: finite at ±1000",
+    &softmax_cross_entropy_second<true>, &softmax_cross_entropy_second<false>};
 
 const OpDef mse_def{
     "mse", "mse(a, t)", 2, {}, 0, {"mean(({0} − {1})²)", "\\mathrm{mean}(({0} - {1})^2)"},
@@ -136,7 +235,8 @@ const OpDef mse_def{
     {{"missing_power_factor", "the 2 of d({0} − {1})² = 2({0} − {1}) dropped: d{0} = ({0} − {1}) / {N}", 0,
       &mse_vjp<false, true>},
      {"missing_mean_factor", "the mean's 1/{N} left out: d{0} = 2({0} − {1})", 0, &mse_vjp<true, false>}},
-    &mse_vjp<true, true>, OpKind::other, &apply_mse, "mean over all N entries"};
+    &mse_vjp<true, true>, OpKind::other, &apply_mse, "mean over all N entries",
+    &mse_second<true>, &mse_second<false>};
 
 }  // namespace
 

@@ -463,3 +463,72 @@ TEST_CASE("derive --format numpy: the generated module's gradients equal autodif
         }
     }
 }
+
+TEST_CASE("hessian MODEL: H.npy equals Model::hessian, its summary, --wrt order, bad --wrt exits 2") {
+    ScratchDir dir("lang-hessian");
+    const std::string model = model_path("l2_logistic.mg"), inputs = model_path("l2_logistic");
+    const RunResult r = run_matgrad({"hessian", model, "--inputs", inputs, "--seed", "1", "--out", dir / "h"}, dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(entries(dir / "h") == std::vector<std::string>{"H.npy"});
+    const Matrix H = io::read_npy(dir / "h/H.npy");
+    double asymmetry = 1.0;
+    REQUIRE(std::sscanf(r.out.c_str(), ("H of J over w: " + std::to_string(H.shape(0)) + "x" + std::to_string(H.shape(0)) +
+                                        ", symmetry error %lf").c_str(), &asymmetry) == 1);
+    CHECK(asymmetry <= 1e-14);
+    CHECK(max_abs_diff(H, Matrix(xt::transpose(H))) <= 1e-14 * xt::amax(xt::abs(H))());
+    CHECK(r.out.find("(positive definite: convex here); wrote H.npy to " + (dir / "h")) != std::string::npos);
+
+    // The slides' network over two of its params, in the order given: b2 (1x1) then W2 (1x64).
+    const RunResult slides_h = run_matgrad({"hessian", slides, "--inputs", model_path("slides"), "--seed", "1", "--wrt",
+                                            "b2", "--wrt", "W2", "--out", dir / "s", "--format", "json"}, dir);
+    INFO(slides_h.err);
+    REQUIRE(slides_h.status == 0);
+    const nlohmann::json facts = nlohmann::json::parse(slides_h.out);
+    CHECK(facts["size"] == 65);
+    CHECK(facts["wrt"] == nlohmann::json({"b2", "W2"}));
+    CHECK(io::read_npy(dir / "s/H.npy").shape(0) == 65);
+
+    const RunResult bad = run_matgrad({"hessian", model, "--inputs", inputs, "--seed", "1", "--wrt", "X", "--out", dir / "x"}, dir);
+    CHECK(bad.status == 2);
+    CHECK(bad.err == model + ": error: hessian: 'X' is not a param (params: w)\n");
+    CHECK(!fs::exists(dir / "x"));
+
+    write_file(dir / "big.mg", "param W : 101 x 100\nJ = sum(W .* W)\n");
+    const RunResult big = run_matgrad({"hessian", dir / "big.mg", "--seed", "1", "--out", dir / "b"}, dir);
+    CHECK(big.status == 2);
+    CHECK(big.err == "matgrad: error: hessian: 10100 parameters, more than the 10000 a dense H.npy is written for "
+                     "(10100² doubles); pick fewer with --wrt\n");
+    CHECK(!fs::exists(dir / "b"));
+}
+
+TEST_CASE("fit --optimizer newton: l2_logistic.mg reaches gradient norm <= 1e-8 in at most 20 steps") {
+    ScratchDir dir("lang-newton");
+    const std::string model = model_path("l2_logistic.mg"), inputs = model_path("l2_logistic");
+    const RunResult r = run_matgrad({"fit", model, "--inputs", inputs, "--seed", "1", "--optimizer", "newton", "--steps",
+                                     "20", "--out", dir / "fitted"}, dir);
+    INFO(r.out << r.err);
+    REQUIRE(r.status == 0);
+    std::size_t steps = 0;
+    double first = 0, last = 0;
+    REQUIRE(std::sscanf(r.out.c_str(), "J %lf -> %lf in %zu steps", &first, &last, &steps) == 3);
+    CHECK(steps <= 20);
+    CHECK(last < first);
+    CHECK(r.out.find(" <= 1e-08, ") != std::string::npos);  // converged
+    // The gradient at the params it wrote is ~0.
+    const lang::Values values{{"X", io::read_npy(inputs + "/X.npy")}, {"y", io::read_npy(inputs + "/y.npy")},
+                              {"w", io::read_npy(dir / "fitted/w.npy")}};
+    Tape tape;
+    const lang::Model parsed = lang::Model::parse(read_file(model), model);
+    const lang::Recording rec = parsed.record(tape, values);
+    tape.backward(rec.output());
+    CHECK(std::sqrt(xt::sum(rec.var("w").grad() * rec.var("w").grad())()) <= 1e-8);
+
+    // Above 2000 params Newton is refused, naming the count and what to use instead; nothing written.
+    write_file(dir / "big.mg", "param W : 50 x 41\nJ = sum(W .* W)\n");
+    const RunResult big = run_matgrad({"fit", dir / "big.mg", "--seed", "1", "--optimizer", "newton", "--out", dir / "b"}, dir);
+    CHECK(big.status == 2);
+    CHECK(big.err == "matgrad: error: newton: 2050 parameters, more than the 2000 Newton's method takes (each step "
+                     "builds and factors the dense n x n Hessian); use a first-order optimizer (adam, sgd)\n");
+    CHECK(!fs::exists(dir / "b"));
+}

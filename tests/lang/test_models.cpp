@@ -84,12 +84,17 @@ TEST_CASE("slides.mg: declarations, named nodes and output as written") {
     CHECK(model.output() == "J");
 }
 
-TEST_CASE("l2_logistic.mg: dw = X (-(1/n) y .* sigmoid(-margins))' + 0.02 w") {
-    const lang::Model model = test::example_model("l2_logistic");
-    const Matrix X = random_matrix(3, 9, 11), w = random_matrix(3, 1, 12);
+/// l2_logistic.mg's values: X 3x9, labels y = ±1, w 3x1, all drawn from fixed seeds.
+static lang::Values l2_logistic_values() {
     Matrix y = random_matrix(1, 9, 13);
     for (double& v : y) v = v > 0 ? 1.0 : -1.0;
-    const lang::Values values{{"X", X}, {"y", y}, {"w", w}};
+    return {{"X", random_matrix(3, 9, 11)}, {"y", y}, {"w", random_matrix(3, 1, 12)}};
+}
+
+TEST_CASE("l2_logistic.mg: dw = X (-(1/n) y .* sigmoid(-margins))' + 0.02 w") {
+    const lang::Model model = test::example_model("l2_logistic");
+    const lang::Values values = l2_logistic_values();
+    const Matrix &X = values.at("X"), &y = values.at("y"), &w = values.at("w");
     Tape tape;
     const lang::Recording r = run(model, tape, values);
     const Matrix margins = y * dot(t(w), X);
@@ -299,4 +304,26 @@ TEST_CASE("the README's C++ example: parse once, record per step") {
         (step == 0 ? first : last) = r.output().value()(0, 0);
     }
     CHECK(last < first);
+}
+
+TEST_CASE("l2_logistic.mg: Model::hessian is X diag(σ(m)(1 − σ(m))) Xᵀ / n + 0.02 I, Model::hvp its products") {
+    const lang::Model model = test::example_model("l2_logistic");
+    const lang::Values values = l2_logistic_values();
+    const Matrix &X = values.at("X"), &y = values.at("y"), &w = values.at("w");
+    const Matrix margins = y * dot(t(w), X);
+    const Matrix s = 1.0 / (1.0 + xt::exp(-margins));
+    const Matrix weights = s * (1.0 - s) / 9.0;
+    Matrix expected = dot(X * weights, t(X));
+    for (std::size_t i = 0; i < 3; ++i) expected(i, i) += 0.02;
+    const Matrix H = model.hessian(values);
+    CHECK(max_abs_diff(H, expected) <= 1e-12 * xt::amax(xt::abs(expected))());
+    CHECK(max_abs_diff(model.hessian(values, {"w"}), H) == 0.0);
+    const Matrix v = random_matrix(3, 1, 14);
+    const lang::Values Hv = model.hvp(values, {{"w", v}});
+    CHECK(max_abs_diff(Hv.at("w"), Matrix(dot(expected, v))) <= 1e-12);
+    CHECK_THROWS_WITH_AS(model.hessian(values, {"X"}), "l2_logistic.mg: error: hessian: 'X' is not a param (params: w)",
+                         lang::Error);
+    CHECK_THROWS_WITH_AS(model.hessian(values, {"w", "w"}), "l2_logistic.mg: error: hessian: 'w' is given twice", lang::Error);
+    CHECK_THROWS_WITH_AS(model.hvp(values, {{"margins", v}}), "l2_logistic.mg: error: hvp: 'margins' is not a param (params: w)",
+                         lang::Error);
 }

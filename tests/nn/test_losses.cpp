@@ -204,3 +204,54 @@ TEST_CASE("register_losses makes the losses callable by name, once") {
     CHECK(find_op("softmax_cross_entropy") != nullptr);
     CHECK(find_op("binary_cross_entropy_with_logits") != nullptr);
 }
+
+// Second order (issue 20): each loss op's JVP and the tangent of its VJP, against central
+// differences of gradients, with both operands moving; and the logistic-regression Hessian
+// through the one-op BCE against its closed form X diag(p ⊙ (1 − p)) Xᵀ / n.
+TEST_CASE("losses: second-order rules against differences of gradients, both operands moving") {
+    for (const OpDef* def : nn::loss_definitions()) {
+        const bool has_rules = def->jvp != nullptr && def->vjp_tangent != nullptr;
+        INFO(std::string(def->name));
+        CHECK(has_rules);
+    }
+    using Loss = Var (*)(const Var&, const Var&);
+    const std::pair<const char*, Loss> losses[] = {{"bce_with_logits", &nn::binary_cross_entropy_with_logits},
+                                                   {"softmax_cross_entropy", &nn::softmax_cross_entropy},
+                                                   {"mse", &nn::mse}};
+    for (const auto& [name, loss] : losses) {
+        // sin(·) keeps the loss's upstream gradient moving (ġ ≠ 0); the targets move too
+        const HvpcheckResult r = hvpcheck(
+            [loss](Tape&, const std::vector<Var>& v) { return sin(loss(v[0], v[1])); },
+            {2.0 * random_matrix(3, 5, 41), random_matrix(3, 5, 42, 0.5)});
+        const std::string what = std::string(name) + ": " + r.message;
+        INFO(what);
+        CHECK(r.ok);
+        // the usual case: constant targets (no tangent on that side)
+        const Matrix targets = random_matrix(3, 5, 43, 0.5);
+        const HvpcheckResult c = hvpcheck(
+            [loss, &targets](Tape& tape, const std::vector<Var>& v) { return sin(loss(v[0], tape.constant(targets))); },
+            {2.0 * random_matrix(3, 5, 41)});
+        const std::string constant_what = std::string(name) + " with constant targets: " + c.message;
+        INFO(constant_what);
+        CHECK(c.ok);
+    }
+}
+
+TEST_CASE("losses: the Hessian of logistic regression through bce_with_logits is X diag(p(1 − p)) Xᵀ / n") {
+    const std::size_t d = 3, n = 11;
+    const Matrix X = random_matrix(d, n, 43);
+    Matrix y({1, n});
+    for (std::size_t j = 0; j < n; ++j) y(0, j) = j % 2;
+    Tape tape;
+    const Var w = tape.variable(random_matrix(1, d, 44), "w");
+    const Var z = matmul(w, tape.constant(X));
+    const Matrix H = hessian(nn::binary_cross_entropy_with_logits(z, tape.constant(y)), {w});
+    Matrix expected({d, d});
+    expected.fill(0.0);
+    for (std::size_t j = 0; j < n; ++j) {
+        const double p = sigmoid(z.value()(0, j)), weight = p * (1.0 - p) / static_cast<double>(n);
+        for (std::size_t r = 0; r < d; ++r)
+            for (std::size_t c = 0; c < d; ++c) expected(r, c) += X(r, j) * weight * X(c, j);
+    }
+    CHECK(max_abs_diff(H, expected) <= 1e-12 * xt::amax(xt::abs(expected))());
+}

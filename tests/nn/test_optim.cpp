@@ -74,3 +74,28 @@ TEST_CASE("weight decay: one SGD step is p -= lr (g + λ p), one AdamW step p -=
     CHECK(q(0, 0) == doctest::Approx(1.0 - 0.1 * 0.2 * 1.0 - 0.1 * 0.5 / (0.5 + 1e-8)).epsilon(1e-14));
     CHECK(q(0, 1) == doctest::Approx(-2.0 - 0.1 * 0.2 * -2.0 - 0.1 * 4.0 / (4.0 + 1e-8)).epsilon(1e-14));
 }
+
+// Newton's method (nn/newton.hpp): exact Hessians, a line search, Levenberg–Marquardt damping where
+// the Hessian is not positive definite, and the documented refusal above max_params.
+TEST_CASE("newton_minimize: damped where the Hessian is indefinite, quadratic convergence near the minimum") {
+    // f(x, y) = x⁴/4 − x²/2 + y²: ∂²f/∂x² = 3x² − 1 < 0 at the start x = 0.1, minima at x = ±1, y = 0
+    const GraphBuilder f = [](Tape&, const std::vector<Var>& p) {
+        return sum(pow(p[0], 4.0) / 4.0 - p[0] * p[0] / 2.0 + p[1] * p[1]);
+    };
+    Matrix x{{0.1}}, y{{0.7}};
+    const nn::NewtonResult r = nn::newton_minimize(f, {&x, &y});
+    REQUIRE(r.converged);
+    CHECK(r.history.size() <= 20);
+    CHECK(r.history.front().damping > 0.0);    // indefinite at the start: damped
+    CHECK(r.history.back().gradient_norm <= 1e-8);
+    CHECK(std::abs(std::abs(x(0, 0)) - 1.0) <= 1e-8);
+    CHECK(std::abs(y(0, 0)) <= 1e-8);
+    for (std::size_t k = 1; k < r.history.size(); ++k) CHECK(r.history[k].loss <= r.history[k - 1].loss);
+
+    nn::NewtonOptions options;
+    options.max_params = 1;
+    CHECK_THROWS_WITH_AS(nn::newton_minimize(f, {&x, &y}, options),
+                         "newton: 2 parameters, more than the 1 Newton's method takes (each step builds and factors the "
+                         "dense n x n Hessian); use a first-order optimizer (adam, sgd)",
+                         std::invalid_argument);
+}

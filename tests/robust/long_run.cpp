@@ -6,12 +6,16 @@
 //                     task: no heap allocation at all in any epoch after the second (mini-batches,
 //                     the last shorter batch, the evaluation of all three parts and the early-
 //                     stopping copy of the best parameters included), and RSS flat.
+//   long_run hvp      Hessian-vector products of the slides' network (and a softmax cross-entropy
+//                     head) on a reused tape: none allocates after the first, whether the graph is
+//                     recorded afresh each time or the same graph takes new directions.
 #include "../rss_meaningful.hpp"
 #include "../allocation_counter.hpp"
 #include "slides_training.hpp"
 
 #include <nn/nn.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -111,9 +115,49 @@ int fit_epochs(std::size_t epochs) {
     return ok ? 0 : 1;
 }
 
+int hvp_steps(long steps) {
+    test::SlidesModel model(3);
+    const Matrix t = test::random_matrix(3, 7, 9);
+    const Matrix w3 = test::random_matrix(3, 1, 10);
+    const std::vector<Matrix> v = {test::random_matrix(64, 10, 4), test::random_matrix(64, 1, 5),
+                                   test::random_matrix(1, 64, 6), test::random_matrix(1, 1, 7),
+                                   test::random_matrix(3, 1, 8)};
+    std::vector<Matrix> same_graph = v;
+    Tape tape;
+    std::size_t recorded = 0, reused = 0;
+    double check = 0.0;
+    for (long s = 0; s < steps; ++s) {
+        const std::size_t before = test::allocations.load();
+        tape.clear();
+        const Var X = tape.constant(model.x, "X"), Y = tape.constant(model.y, "Y"), T = tape.constant(t, "T");
+        const Var W1 = tape.variable(model.w1, "W1"), B1 = tape.variable(model.b1, "b1");
+        const Var W2 = tape.variable(model.w2, "W2"), B2 = tape.variable(model.b2, "b2");
+        const Var W3 = tape.variable(w3, "W3");
+        const Var A1 = sigmoid(matmul(W1, X) + B1);
+        const Var A2 = sigmoid(matmul(W2, A1) + B2);
+        const Var J = -mean(Y * log(A2) + (1.0 - Y) * log(1.0 - A2)) +
+                      nn::softmax_cross_entropy(matmul(W3, A2), softmax(T));
+        tape.hvp(J, {W1, B1, W2, B2, W3}, v);  // gradients and their tangents
+        const std::size_t middle = test::allocations.load();
+        for (Matrix& d : same_graph) d *= -1.0;
+        tape.hvp(J, {W1, B1, W2, B2, W3}, same_graph);  // the gradients are current: tangents only
+        check += std::abs(W1.grad_tangent()(0, 0));
+        if (s >= 2) {
+            recorded += middle - before;
+            reused += test::allocations.load() - middle;
+        }
+    }
+    std::printf("%ld HVP rounds (checksum %.6g): %zu allocations recording + hvp, %zu in hvp on the same graph, "
+                "after the first 2 rounds\n",
+                steps, check, recorded, reused);
+    if (recorded + reused != 0) std::printf("FAIL: a repeated HVP allocated\n");
+    return recorded + reused == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc > 1 && std::strcmp(argv[1], "hvp") == 0) return hvp_steps(argc > 2 ? std::atol(argv[2]) : 100);
     if (argc > 1 && std::strcmp(argv[1], "fit") == 0) return fit_epochs(argc > 2 ? std::strtoul(argv[2], nullptr, 10) : 30);
     return slides_steps(argc > 1 ? std::atol(argv[1]) : 100000);
 }

@@ -5,5 +5,6 @@
 #include <autodiff/elementwise.hpp>
 #include <autodiff/gradcheck.hpp>
 #include <autodiff/ops.hpp>
+#include <autodiff/second_order.hpp>
 #include <autodiff/tape.hpp>
 #include <autodiff/verify.hpp>

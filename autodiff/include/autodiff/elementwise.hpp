@@ -19,6 +19,11 @@
 // With an OpDef (<autodiff/op.hpp>) the op also has explain rules and mistakes: its vjp is
 // unary_vjp<Op> / binary_vjp<Op>, and elementwise<Op>(def, x, params) records it; the scalar rules
 // may then take the parameters as a last argument: forward(x, p), backward(g, x, out, p).
+//
+// Second order (OpDef::jvp, OpDef::vjp_tangent): a unary Op gives its second derivative
+// `static double second(double x, double out)` (or second(x, out, p)), e.g. σ'' = σ(1 − σ)(1 − 2σ);
+// unary_jvp<Op> and unary_vjp_tangent<Op> build both rules from it and backward. A binary Op gives
+// `static Second second(double x, double y, double out)`: its second partials {xx, xy, yy}.
 #pragma once
 
 #include <autodiff/tape.hpp>
@@ -155,10 +160,29 @@ void forward_all(const double* in, double* out, std::size_t size, const OpParams
         for (std::size_t k = 0; k < size; ++k) out[k] = forward_of<Op>(in[k], p);
 }
 
+template <class Op>
+double second_of(double x, double out, const OpParams& p) {
+    if constexpr (std::is_invocable_v<decltype(&Op::second), double, double, const OpParams&>)
+        return Op::second(x, out, p);
+    else
+        return Op::second(x, out);
+}
+
 inline OpParams params_of(const BackwardContext& ctx) {
     OpParams p{};
     for (std::size_t k = 0; k < kMaxOpParams; ++k) p[k] = ctx.param(k);
     return p;
+}
+
+// target[k] = term(k) for every element, assigned or added (see GradTarget).
+template <class Term>
+void store_each(const BackwardContext::GradTarget& target, Term&& term) {
+    const std::size_t size = target.grad.size();
+    double* d = target.grad.data();
+    if (target.assign)
+        for (std::size_t k = 0; k < size; ++k) d[k] = term(k);
+    else
+        for (std::size_t k = 0; k < size; ++k) d[k] += term(k);
 }
 
 // d x = rule(g, x, out) element by element, assigned or added (see GradTarget).
@@ -167,13 +191,7 @@ void unary_store(const BackwardContext& ctx, Rule&& rule) {
     const double* g = ctx.grad_output().data();
     const double* in = ctx.input(0).data();
     const double* out = ctx.output().data();
-    const BackwardContext::GradTarget target = ctx.grad_input_target(0);
-    const std::size_t size = target.grad.size();
-    double* gin = target.grad.data();
-    if (target.assign)
-        for (std::size_t k = 0; k < size; ++k) gin[k] = rule(g[k], in[k], out[k]);
-    else
-        for (std::size_t k = 0; k < size; ++k) gin[k] += rule(g[k], in[k], out[k]);
+    store_each(ctx.grad_input_target(0), [&](std::size_t k) { return rule(g[k], in[k], out[k]); });
 }
 
 }  // namespace detail
@@ -183,6 +201,32 @@ template <class Op>
 void unary_vjp(const BackwardContext& ctx) {
     const OpParams p = detail::params_of(ctx);
     detail::unary_store(ctx, [&p](double g, double x, double out) { return detail::backward_of<Op>(g, x, out, p); });
+}
+
+/// OpDef::jvp of a unary element-wise Op: ẏ = f'(x) ẋ -- its VJP rule applied to ẋ.
+template <class Op>
+void unary_jvp(const BackwardContext& ctx) {
+    const OpParams p = detail::params_of(ctx);
+    const double* xd = ctx.input_tangent(0).data();
+    const double* x = ctx.input(0).data();
+    const double* y = ctx.output().data();
+    double* yd = ctx.output_tangent().data();
+    for (std::size_t k = 0; k < ctx.output().size(); ++k) yd[k] = detail::backward_of<Op>(xd[k], x[k], y[k], p);
+}
+
+/// OpDef::vjp_tangent of a unary element-wise Op: the tangent of g f'(x) is ġ f'(x) + g f''(x) ẋ.
+template <class Op>
+void unary_vjp_tangent(const BackwardContext& ctx) {
+    const OpParams p = detail::params_of(ctx);
+    const BackwardContext t = ctx.tangents();
+    const double* g = ctx.grad_output().data();
+    const double* gd = t.grad_output().data();
+    const double* x = ctx.input(0).data();
+    const double* xd = ctx.input_tangent(0).data();
+    const double* y = ctx.output().data();
+    detail::store_each(t.grad_input_target(0), [&](std::size_t k) {
+        return detail::backward_of<Op>(gd[k], x[k], y[k], p) + g[k] * detail::second_of<Op>(x[k], y[k], p) * xd[k];
+    });
 }
 
 /// Mistake "missing_activation_derivative": the upstream gradient passed through unchanged.
@@ -247,6 +291,66 @@ void binary_vjp(const BackwardContext& ctx) {
                                       y.data[i * y.row_stride + j * ys], o[i * cols + j]);
                 });
     });
+}
+
+/// The second partial derivatives of a binary element-wise op F(x, y) at one element.
+struct Second {
+    double xx = 0.0;  ///< ∂²F/∂x²
+    double xy = 0.0;  ///< ∂²F/∂x∂y
+    double yy = 0.0;  ///< ∂²F/∂y²
+};
+
+namespace detail {
+// Input i's tangent read as broadcast; a constant's is 0.
+inline BroadcastView tangent_view(const BackwardContext& ctx, std::size_t i) {
+    static const double zero = 0.0;
+    return ctx.needs_grad(i) ? broadcast_view(ctx.input_tangent(i)) : BroadcastView{&zero, 0, 0};
+}
+// Writes sum_to(term) into a gradient target whose operand is read through `operand`.
+template <class Term>
+void store_broadcast(const BackwardContext::GradTarget& target, const BroadcastView& operand, std::size_t rows,
+                     std::size_t cols, Term&& term) {
+    if (operand.col_stride == 1)
+        store_gradient<1>(target, operand.row_stride, rows, cols, term);
+    else
+        store_gradient<0>(target, operand.row_stride, rows, cols, term);
+}
+}  // namespace detail
+
+/// OpDef::jvp of a binary element-wise Op: ż = F_x ẋ + F_y ẏ -- its two VJP rules applied to the
+/// (broadcast) tangents.
+template <class Op>
+void binary_jvp(const BackwardContext& ctx) {
+    const BroadcastView x = broadcast_view(ctx.input(0)), y = broadcast_view(ctx.input(1));
+    const BroadcastView xd = detail::tangent_view(ctx, 0), yd = detail::tangent_view(ctx, 1);
+    const Matrix& out = ctx.output();
+    Matrix& zd = ctx.output_tangent();
+    for (std::size_t i = 0; i < out.shape(0); ++i)
+        for (std::size_t j = 0; j < out.shape(1); ++j)
+            zd(i, j) = Op::grad_x(xd(i, j), x(i, j), y(i, j), out(i, j)) + Op::grad_y(yd(i, j), x(i, j), y(i, j), out(i, j));
+}
+
+/// OpDef::vjp_tangent of a binary element-wise Op: the tangent of sum_to(g F_x) is
+/// sum_to(ġ F_x + g (F_xx ẋ + F_xy ẏ)), and likewise for y.
+template <class Op>
+void binary_vjp_tangent(const BackwardContext& ctx) {
+    const BroadcastView x = broadcast_view(ctx.input(0)), y = broadcast_view(ctx.input(1));
+    const BroadcastView xd = detail::tangent_view(ctx, 0), yd = detail::tangent_view(ctx, 1);
+    const BackwardContext t = ctx.tangents();
+    const Matrix& g = ctx.grad_output();
+    const Matrix& gd = t.grad_output();
+    const Matrix& out = ctx.output();
+    const std::size_t rows = out.shape(0), cols = out.shape(1);
+    if (ctx.needs_grad(0))
+        detail::store_broadcast(t.grad_input_target(0), x, rows, cols, [&](std::size_t i, std::size_t j) {
+            const Second s = Op::second(x(i, j), y(i, j), out(i, j));
+            return Op::grad_x(gd(i, j), x(i, j), y(i, j), out(i, j)) + g(i, j) * (s.xx * xd(i, j) + s.xy * yd(i, j));
+        });
+    if (ctx.needs_grad(1))
+        detail::store_broadcast(t.grad_input_target(1), y, rows, cols, [&](std::size_t i, std::size_t j) {
+            const Second s = Op::second(x(i, j), y(i, j), out(i, j));
+            return Op::grad_y(gd(i, j), x(i, j), y(i, j), out(i, j)) + g(i, j) * (s.xy * xd(i, j) + s.yy * yd(i, j));
+        });
 }
 
 namespace detail {

@@ -7,6 +7,11 @@
 // Built-in ops are defined this way (autodiff/src/*_ops.cpp) and so can user ops be
 // (examples/custom_op). <autodiff/registry.hpp> finds definitions by name.
 //
+// Second order (Tape::jvp, Tape::hvp, <autodiff/second_order.hpp>) is forward-over-reverse: a
+// tangent beside every value and every gradient. Each definition gives its JVP (the output's
+// tangent from the inputs') and the tangent of its VJP; an op without them cannot be
+// differentiated twice, and Tape::hvp says so, naming it.
+//
 // Rule templates. OpDef::forward, InputRule::rule, ::shapes, ::layout and Mistake::description are
 // small templates in Unicode (and LaTeX for forward and rule) with these placeholders:
 //   {g}         the upstream gradient (the gradient of the op's output)
@@ -39,6 +44,12 @@ class Var;
 /// Parameters (ctx.param(k)) and a saved matrix (ctx.saved()) are stored in the node, so a
 /// function pointer suffices and the reverse pass allocates nothing.
 using BackwardFn = void (*)(const BackwardContext&);
+
+/// An op's tangent rule (forward mode: its Jacobian-vector product): writes (=) the output's
+/// tangent ctx.output_tangent() from the tangents ctx.input_tangent(i) of the inputs with
+/// ctx.needs_grad(i) (the other inputs are constants: tangent 0). It sees the same context as
+/// the VJP; gradients are not available yet.
+using JvpFn = void (*)(const BackwardContext&);
 
 /// Numeric parameters of one op application (alpha, axis, p), stored inline in its node.
 inline constexpr std::size_t kMaxOpParams = 4;
@@ -111,6 +122,16 @@ struct OpDef {
     OpKind kind = OpKind::other;     ///< how explain treats its shapes
     ApplyFn apply = nullptr;     ///< for apply_op(name, ...); nullptr: not callable by name
     const char* note = "";       ///< a remark for the derivative table (stability, conventions)
+    /// Second order: the JVP (see JvpFn). nullptr: Tape::jvp / Tape::hvp through this op throw
+    /// UsageError naming it.
+    JvpFn jvp = nullptr;
+    /// Second order: the tangent of `vjp` -- how each input's gradient moves when the inputs move
+    /// along their tangents and the upstream gradient g along its tangent ġ. It adds into
+    /// ctx.tangents().grad_input(i) (or grad_input_target), reading ġ as
+    /// ctx.tangents().grad_output() and g, the values and their tangents as the JVP does. For a
+    /// VJP linear in g that reads no value (add, sum, transpose) it is the VJP itself run on the
+    /// tangents: &vjp_of_tangents<&the_vjp>. nullptr: Tape::hvp through this op throws UsageError.
+    BackwardFn vjp_tangent = nullptr;
 };
 
 }  // namespace matgrad

@@ -72,6 +72,12 @@ public:
     /// d out / d this node after tape.backward(out). Throws UsageError for a constant or when no
     /// backward() has run since this node was recorded.
     const Matrix& grad() const;
+    /// Second order: d value / dt when the variables move along the directions of the last
+    /// Tape::jvp or Tape::hvp (for nodes the output depends on that depend on a variable).
+    const Matrix& tangent() const;
+    /// Second order: the tangent of grad() after Tape::hvp -- for a variable in `wrt`, its block
+    /// of H·v.
+    const Matrix& grad_tangent() const;
     /// The node's name ("" when unnamed).
     const std::string& name() const;
     /// Names this node (e.g. "Z1") for error messages, explain and DOT output; returns *this.
@@ -202,6 +208,15 @@ public:
     /// See GradTarget.
     GradTarget grad_input_target(std::size_t i) const;
 
+    /// Second order: the tangent of input i (only for needs_grad(i); a constant's is 0).
+    const Matrix& input_tangent(std::size_t i) const;
+    /// Second order: the output's tangent, written (=) by OpDef::jvp and read by OpDef::vjp_tangent.
+    Matrix& output_tangent() const;
+    /// Second order: this context with every gradient replaced by its tangent -- grad_output() is
+    /// ġ, grad_input(i) and grad_input_target(i) are the buffers of the tangent of input i's
+    /// gradient. OpDef::vjp_tangent writes its result there.
+    BackwardContext tangents() const { return BackwardContext(tape_, node_, true); }
+
     /// For mistake VJPs only (a mutated backward): makes input i's gradient a rows x cols matrix
     /// even when the input has another shape (a gradient left unreduced or transposed) and returns
     /// it for writing (=, its old contents are unspecified). When the shape is not the input's,
@@ -211,10 +226,19 @@ public:
 
 private:
     friend class Tape;
-    BackwardContext(Tape& tape, std::uint32_t node) : tape_(tape), node_(node) {}
+    BackwardContext(Tape& tape, std::uint32_t node, bool tangent = false)
+        : tape_(tape), node_(node), tangent_(tangent) {}
     Tape& tape_;
     std::uint32_t node_;
+    bool tangent_;  // tangents(): gradients read and written are the gradients' tangents
 };
+
+/// OpDef::vjp_tangent of an op whose VJP is linear in the upstream gradient and reads no value
+/// (add, sum, transpose): the tangent of its gradient is the same VJP applied to ġ.
+template <BackwardFn Vjp>
+void vjp_of_tangents(const BackwardContext& ctx) {
+    Vjp(ctx.tangents());
+}
 
 /// Records matrix ops as they run (the forward pass) and computes every gradient in one reverse
 /// pass (backward()). Vars are handles into it; one tape per thread.
@@ -265,6 +289,18 @@ public:
     /// BackwardContext::replace_grad_input). The next backward() is exact again. Throws
     /// UsageError for a node index past the output or a mistake index the op does not have.
     void backward(const Var& out, const std::vector<Mutation>& mutations);
+
+    /// Forward mode: the tangent of every node `out` depends on (Var::tangent()) when each
+    /// variable wrt[k] moves along directions[k] and every other variable stays fixed -- for any
+    /// `out`, of any shape. Runs each op's OpDef::jvp on the recorded values. An op on the way
+    /// without one is a UsageError naming it; a direction shaped unlike its variable, a ShapeError.
+    void jvp(const Var& out, VarList wrt, const std::vector<Matrix>& directions);
+    /// Forward-over-reverse (second order): jvp(out, wrt, directions), then the reverse pass from
+    /// the 1x1 `out` carrying the tangent of every gradient (OpDef::vjp_tangent). Afterwards
+    /// wrt[k].grad_tangent() is block k of H·v -- H the Hessian of out over the variables, v the
+    /// directions -- and grad() holds the gradient. The gradients of the last complete backward(out)
+    /// on this graph are reused. Repeated on the same graph it allocates nothing.
+    void hvp(const Var& out, VarList wrt, const std::vector<Matrix>& directions);
 
     /// Forgets all nodes (existing Vars become invalid) but keeps every buffer, so a training loop
     /// that builds the same graph each step does not allocate in steady state.
@@ -327,6 +363,12 @@ private:
         bool grad_written = false;  // during backward(): some op has written into grad
         bool released = false;      // release() moved the value out
         bool grad_replaced = false; // a mistake VJP gave grad another shape (mutated pass)
+        Matrix tangent;       // second order: d value / dt (Tape::jvp)
+        Matrix grad_tangent;  // second order: d grad / dt (Tape::hvp)
+        bool on_path = false;            // during jvp(): `out` depends on this node
+        bool has_tangent = false;        // tangent is meaningful: set by jvp()
+        bool has_grad_tangent = false;   // grad_tangent is meaningful: set by hvp()
+        bool grad_tangent_written = false;  // as grad_written, for grad_tangent
         double forward_seconds = 0.0;
         double backward_seconds = 0.0;
     };
@@ -335,7 +377,13 @@ private:
                   BackwardFn backward);
     template <class Forward>
     Var run_forward(Var out, Forward&& forward);
-    void backward_pass(const Var& out, const std::vector<Mutation>* mutations);
+    // What a reverse pass computes: the gradients, the gradients and their tangents, or only the
+    // tangents (the gradients of the same pass are current).
+    enum class Pass { gradients, with_tangents, tangents_only };
+    void backward_pass(const Var& out, const std::vector<Mutation>* mutations, Pass pass = Pass::gradients);
+    [[noreturn]] void throw_no_second_order(std::size_t node, const char* what) const;
+    // jvp(), checking also that every op has its vjp_tangent when it is for hvp()
+    void forward_tangents(const Var& out, VarList wrt, const std::vector<Matrix>& directions, bool for_hvp);
     void run_without_path(std::size_t node, BackwardFn vjp, std::size_t input);
     void finish_forward(std::uint32_t index, double seconds);
     Var make_leaf(const char* op, const Matrix& value, std::string&& name, bool requires_grad,
@@ -358,6 +406,9 @@ private:
     std::uint32_t slot_;          // in detail::live_tape_generations
     std::uint64_t generation_;    // changes at every clear()
     bool released_ = false;       // some leaf was released since the last clear(): graph finished
+    // 1 + the node whose complete, unmutated backward() the gradients hold (0: none), so that
+    // repeated hvp() on one graph computes the gradients once.
+    std::size_t gradients_of_ = 0;
     bool detect_anomalies_ = false;
     bool timing_ = false;
 };
@@ -418,7 +469,9 @@ inline std::size_t Var::rows() const { return value().shape(0); }
 inline std::size_t Var::cols() const { return value().shape(1); }
 
 inline const Matrix& BackwardContext::output() const { return tape_.nodes_[node_]->value; }
-inline const Matrix& BackwardContext::grad_output() const { return tape_.nodes_[node_]->grad; }
+inline const Matrix& BackwardContext::grad_output() const {
+    return tangent_ ? tape_.nodes_[node_]->grad_tangent : tape_.nodes_[node_]->grad;
+}
 inline std::size_t BackwardContext::num_inputs() const { return tape_.nodes_[node_]->num_inputs; }
 inline const Matrix& BackwardContext::input(std::size_t i) const {
     return tape_.input_node(*tape_.nodes_[node_], i).value;
@@ -428,5 +481,9 @@ inline bool BackwardContext::needs_grad(std::size_t i) const {
 }
 inline double BackwardContext::param(std::size_t k) const { return tape_.nodes_[node_]->params[k]; }
 inline const Matrix& BackwardContext::saved() const { return tape_.nodes_[node_]->saved; }
+inline const Matrix& BackwardContext::input_tangent(std::size_t i) const {
+    return tape_.input_node(*tape_.nodes_[node_], i).tangent;
+}
+inline Matrix& BackwardContext::output_tangent() const { return tape_.nodes_[node_]->tangent; }
 
 }  // namespace matgrad

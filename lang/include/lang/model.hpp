@@ -203,6 +203,15 @@ public:
     /// `values`: for gradcheck, numerical_gradient and explain. The Model must outlive it.
     GraphBuilder loss(Values values) const;
 
+    /// The exact Hessian of the output (<autodiff/second_order.hpp>) at `values` (as record()'s)
+    /// over the params `wrt` in the order given -- default: every param in declaration order --
+    /// each flattened row-major. Throws Error for a name that is not a param or is given twice.
+    Matrix hessian(const Values& values, const std::vector<std::string>& wrt = {}) const;
+    /// H·v at `values`: `directions` maps params to directions shaped like them (a param not in it
+    /// stays fixed); returns every param's block of H·v, shaped like the param. Throws Error for a
+    /// name that is not a param, ShapeError for a direction of the wrong shape.
+    Values hvp(const Values& values, const Values& directions) const;
+
     struct Impl;  // the parsed program (lang/src/program.hpp)
 
 private:
