@@ -211,7 +211,7 @@ TEST_CASE("derivation errors: FILE:LINE:COL, the line and a caret") {
     }
 }
 
-TEST_CASE("examples/derivations: each example model's derivation is right; the slides' as typed is not") {
+TEST_CASE("examples/derivations: each example model's derivation is right, and the slides' as typed is not") {
     const std::string dir = std::string(MATGRAD_MODELS_DIR) + "/../derivations/";
     for (const std::string name : {"tanh_mse", "softmax_regression", "l2_logistic", "gaussian_nll"}) {
         INFO(name);
