@@ -378,7 +378,7 @@ TEST_CASE("verify MODEL on the tanh network: tanh' left out is a missing activat
     CHECK(report["first_wrong_step"] == "dW1");
 }
 
-TEST_CASE("verify MODEL --hand FILE.mg: the slides' derivation as typed, line by line; a bad line exits 2") {
+TEST_CASE("verify MODEL --hand FILE.mg: the slides' derivation as typed, line by line, and a bad line exits 2") {
     ScratchDir dir("lang-verify-derivation");
     const std::string derivation = std::string(MATGRAD_MODELS_DIR) + "/../derivations/slides.mg";
     RunResult r = run_matgrad({"verify", slides, "--seed", "1", "--hand", derivation}, dir);
