@@ -66,7 +66,8 @@ struct GradientReport {
     /// values of the gradients it uses (a wrong value then comes from those, named in
     /// consequence_of), "wrong" when the mistake is made on this line. 0 and empty otherwise.
     std::size_t line = 0;
-    std::string formula, step;
+    std::string formula;  ///< the line's right-hand side as written
+    std::string step;     ///< "ok" or "wrong"
 
     bool ok() const { return diagnosis == "ok"; }  ///< the hand gradient is right
     /// "missing_mean_factor + transposed"

@@ -57,7 +57,7 @@ public:
     std::size_t column() const { return column_; }  ///< 1-based byte column
     const std::string& message() const { return message_; }          ///< the message alone
     const std::string& source_line() const { return source_line_; }  ///< the offending line
-    /// "FILE:LINE:COL: error: MESSAGE", then the source line (control bytes escaped: \x1B) and a
+    /// "FILE:LINE:COL: error: MESSAGE", then the source line (control bytes escaped, as `\\x1B`) and a
     /// caret under the column's character.
     std::string formatted() const;
 
