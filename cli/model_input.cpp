@@ -37,7 +37,11 @@ std::map<std::string, std::size_t> parse_dims(const std::vector<std::string>& di
         }
         if (eq == std::string::npos || eq == 0 || used == 0 || used != d.size() - eq - 1 || size <= 0)
             throw std::invalid_argument("--dim: '" + d + "' is not NAME=SIZE with a positive size (e.g. --dim n=7)");
-        parsed[d.substr(0, eq)] = static_cast<std::size_t>(size);
+        // A repeated name would otherwise silently take the last size.
+        const auto [it, fresh] = parsed.emplace(d.substr(0, eq), static_cast<std::size_t>(size));
+        if (!fresh)
+            throw std::invalid_argument("--dim: " + it->first + " is given twice (" + it->first + "=" +
+                                        std::to_string(it->second) + ", " + d + "); give each dimension once");
     }
     return parsed;
 }

@@ -116,8 +116,10 @@ std::map<std::string, std::size_t> Model::bind(Values& values, const BindOptions
         if (d.shape)
             for (const Dim& dim : *d.shape)
                 if (!dim.name.empty()) used[dim.name] = true;
-    for (const auto& [dim, size] : options.dims)
+    for (const auto& [dim, size] : options.dims) {
         if (!used.count(dim)) throw m.error(0, 0, "the model has no dimension named '" + dim + "'");
+        if (size == 0) throw m.error(0, 0, bound_by[dim] + ": a dimension's size must be at least 1");
+    }
 
     for (const Declaration& d : m.declarations) {
         const auto it = values.find(d.name);
@@ -141,10 +143,12 @@ std::map<std::string, std::size_t> Model::bind(Values& values, const BindOptions
         }
     }
 
-    // Then the missing values: drawn with a seed (in declaration order, so a seed always gives the
-    // same values), an error without one.
+    // Then the missing values: every shape is worked out and checked first (so nothing is drawn
+    // for a model that cannot be), then drawn with a seed in declaration order (so a seed always
+    // gives the same values); an error without a seed.
     std::optional<nn::Rng> rng;
     if (options.seed) rng.emplace(*options.seed);
+    std::vector<std::pair<const Declaration*, std::array<std::size_t, 2>>> draws;
     for (const Declaration& d : m.declarations) {
         if (values.count(d.name)) continue;
         const std::string kind = d.kind == Declaration::Kind::input ? "input " : "param ";
@@ -155,18 +159,27 @@ std::map<std::string, std::size_t> Model::bind(Values& values, const BindOptions
             throw m.error(d.line, d.column, "no value for " + kind + d.name + " and no shape to draw one: declare " +
                                                 d.name + " : R x C or give " + describe(d.name));
         std::array<std::size_t, 2> shape{};
+        std::string from;  // where named dimensions got their sizes, for a size error
         for (std::size_t axis = 0; axis < 2; ++axis) {
             const Dim& dim = (*d.shape)[axis];
             if (dim.name.empty()) {
                 shape[axis] = dim.value;
             } else if (const auto b = dims.find(dim.name); b != dims.end()) {
                 shape[axis] = b->second;
+                if (axis == 0 || dim.name != (*d.shape)[0].name) from += (from.empty() ? "" : ", ") + bound_by[dim.name];
             } else {
                 throw m.error(dim.line, dim.column, "unbound dimension '" + dim.name + "' in the shape of " + d.name +
                                                         ": give its size (e.g. --dim " + dim.name +
                                                         "=N) or a value that has it");
             }
         }
+        if (const std::string problem = matrix_size_problem(shape[0], shape[1]); !problem.empty())
+            throw m.error(d.line, d.column, kind + d.name + " : " + (*d.shape)[0].text() + " x " + (*d.shape)[1].text() +
+                                                (from.empty() ? "" : " (" + from + ")") + ": " + problem);
+        draws.emplace_back(&d, shape);
+    }
+    for (const auto& [declaration, shape] : draws) {
+        const Declaration& d = *declaration;
         Matrix value;
         if (d.kind == Declaration::Kind::input) {
             value = Matrix(shape);
@@ -211,7 +224,12 @@ public:
             case NodeKind::ref: return slots_[n.slot];
             case NodeKind::neg: return -eval(n.children[0]);
             case NodeKind::transpose: return transpose(eval(n.children[0]));
-            case NodeKind::binary: return binary(n);
+            case NodeKind::binary:
+                try {
+                    return binary(n);
+                } catch (const std::logic_error& e) {  // the engine's ShapeError, e.g. a result too large
+                    throw m_.error(n.line, n.column, m_.text(n) + ": " + e.what());
+                }
             case NodeKind::call: break;
         }
         std::vector<Var>& args = (*buffers_)[n.call_depth];

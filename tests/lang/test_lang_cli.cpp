@@ -377,3 +377,26 @@ TEST_CASE("verify MODEL on the tanh network: tanh' left out is a missing activat
                          "H = tanh(W1 X + b1) — tanh' = 1 − H² left out: d(W1 X + b1) = dH");
     CHECK(report["first_wrong_step"] == "dW1");
 }
+
+TEST_CASE("sizes: --dim too large for memory is refused naming the declaration and the --dim, nothing written") {
+    ScratchDir dir("lang-sizes");
+    const std::string m = dir / "ov.mg";
+    // Each of these once segfaulted, hung, or wrote a dW.npy whose header claimed 2^126 elements.
+    for (const char* output : {"J = sum(W .* W)", "J = tr(W)", "J = sum(W)"}) {
+        write_file(m, std::string("param W : n x n\n") + output + "\n");
+        const RunResult r = run_matgrad({"grad", m, "--dim", "n=9223372036854775807", "--seed", "1", "--out", dir / "o"}, dir);
+        INFO(r.err);
+        CHECK(r.status == 2);
+        CHECK(r.err.rfind(m + ":1:7: error: param W : n x n (n = 9223372036854775807 from --dim): "
+                              "9223372036854775807x9223372036854775807 would need 6.81e+38 bytes, over the cap of "
+                              "134217728 elements (1 GiB) per matrix\n", 0) == 0);
+        CHECK(!fs::exists(dir / "o"));
+    }
+    const RunResult twice = run_matgrad({"grad", m, "--dim", "n=3", "--dim", "n=4", "--seed", "1", "--out", dir / "o"}, dir);
+    CHECK(twice.status == 2);
+    CHECK(twice.err == "matgrad: error: --dim: n is given twice (n=3, n=4); give each dimension once\n");
+    const RunResult huge = run_matgrad({"grad", m, "--dim", "n=99999999999999999999", "--seed", "1", "--out", dir / "o"}, dir);
+    CHECK(huge.status == 2);
+    CHECK(huge.err == "matgrad: error: --dim: 'n=99999999999999999999' is not NAME=SIZE with a positive size (e.g. --dim n=7)\n");
+    CHECK(!fs::exists(dir / "o"));
+}
