@@ -60,9 +60,14 @@ NetworkExplanation explain_network(const nn::MlpSource& source, const nn::MlpPro
     return e;
 }
 
-void write_document(const std::string& out, const std::string& text) {
-    if (out.empty() || out == "-") std::cout << text << std::flush;
-    else io::write_text_file(out, text);
+void write_document(io::OutputSet& outputs, const std::string& out, const std::string& text) {
+    if (out.empty() || out == "-") {
+        std::cout << text << std::flush;
+        return;
+    }
+    outputs.plan(out, "the --out document");
+    outputs.write(out, text);
+    outputs.commit();
 }
 
 namespace {
@@ -85,16 +90,18 @@ int run_explain(const ExplainOptions& o) {
     NetworkExplanation e;
     Tape traced;  // --trace: the same recording again, timed
     traced.set_timing(true);
+    io::OutputSet outputs;
     if (o.model.model.empty()) {
         const nn::MlpProblem problem = nn::load_mlp_problem(o.source);
+        add_mlp_inputs(outputs, o.source);
         e = explain_network(o.source, problem, o.check);
         if (o.trace) traced.backward(nn::record_mlp_loss(traced, problem));
     } else {
-        const LoadedModel m = load_model(o.model);
+        const LoadedModel m = load_model(o.model, &outputs);
         e = explain_model(m, o.check);
         if (o.trace) traced.backward(m.model.record(traced, m.values).output());
     }
-    write_document(o.document.out, report::render_explanation(e.lines, format, e.doc));
+    write_document(outputs, o.document.out, report::render_explanation(e.lines, format, e.doc));
     if (o.trace) print_trace(traced);
     for (const ExplainLine& line : e.lines)
         if (!std::isnan(line.fd_error) && !(line.fd_error <= kFiniteDifferenceTolerance)) return 1;

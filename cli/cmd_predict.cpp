@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 
 namespace matgrad::cli {
@@ -42,7 +43,12 @@ std::string predictions_csv(const nn::Model& model, const nn::Prediction& p, boo
 }
 
 int run_predict(const PredictOptions& o) {
-    if (!o.out.empty()) io::check_output_path(o.out);
+    io::OutputSet outputs;
+    outputs.input(o.csv, "the --csv file");
+    std::error_code ignored;  // a missing --model is load_model's error, below
+    for (const auto& entry : std::filesystem::directory_iterator(o.model, ignored))
+        outputs.input(entry.path().string(), "a file of the --model directory");
+    if (!o.out.empty()) outputs.plan(o.out, "the --out predictions");
     const nn::Model model = nn::load_model(o.model);
     if (o.probabilities && model.target.task == nn::Task::regression)
         throw std::invalid_argument("--probabilities: the model in " + o.model +
@@ -76,7 +82,8 @@ int run_predict(const PredictOptions& o) {
     if (o.out.empty()) {
         std::fputs(csv.c_str(), stdout);
     } else {
-        io::write_text_file(o.out, csv);
+        outputs.write(o.out, csv);
+        outputs.commit();
         std::fprintf(stderr, "wrote %zu predictions to %s\n", prediction.values.shape(1), o.out.c_str());
     }
     if (labelled && model.target.task == nn::Task::regression)

@@ -65,8 +65,6 @@ nn::TrainOptions to_options(const TrainCommand& o) {
     require(std::isfinite(o.weight_decay) && o.weight_decay >= 0,
             "--weight-decay must be a non-negative number");
     require(o.seed >= 0, "--seed must be a non-negative integer");
-    for (const std::string* path : {&o.metrics, &o.plot})
-        if (!path->empty()) io::check_output_path(*path);
     if (!o.save.empty()) nn::check_model_destination(o.save);
 
     nn::TrainOptions options;
@@ -139,6 +137,13 @@ std::string loss_plot(const TrainCommand& o, const nn::TrainResult& r) {
 
 int run_train(const TrainCommand& o) {
     const nn::TrainOptions options = to_options(o);
+    // Every output is planned (a bad path refused) before training, and renamed into place together
+    // only once all are written: a failed --plot leaves an existing model directory untouched.
+    io::OutputSet outputs;
+    outputs.input(o.csv, "the --csv file");
+    if (!o.save.empty()) outputs.plan_directory(o.save, "the --save model directory");
+    if (!o.metrics.empty()) outputs.plan(o.metrics, "the --metrics file");
+    if (!o.plot.empty()) outputs.plan(o.plot, "the --plot file");
     const io::CsvTable table = io::read_csv(o.csv);
     const std::size_t label_column =
         o.label.empty() ? table.header.size() - 1 : find_column(table, o.label, o.csv);
@@ -183,12 +188,11 @@ int run_train(const TrainCommand& o) {
                     "%zu epochs in %.2f s\n",
                     r.train.accuracy, r.split.train.size(), r.test.accuracy, r.split.test.size(), r.train.loss,
                     r.fit.history.size(), r.fit.seconds);
-    if (!o.save.empty()) {
-        nn::save_model(o.save, r.model);
-        std::printf("model saved to %s\n", o.save.c_str());
-    }
-    if (!o.metrics.empty()) io::write_text_file(o.metrics, metrics_json(o, options, r).dump(2) + "\n");
-    if (!o.plot.empty()) io::write_text_file(o.plot, loss_plot(o, r));
+    if (!o.save.empty()) nn::write_model_files(outputs.stage_directory(o.save), r.model);
+    if (!o.metrics.empty()) outputs.write(o.metrics, metrics_json(o, options, r).dump(2) + "\n");
+    if (!o.plot.empty()) outputs.write(o.plot, loss_plot(o, r));
+    outputs.commit();
+    if (!o.save.empty()) std::printf("model saved to %s\n", o.save.c_str());
     return r.fit.interrupted ? 130 : 0;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nn/io.hpp>
 #include <nn/verify.hpp>
 #include <report/render.hpp>
 
@@ -39,6 +40,8 @@ struct NetworkExplanation {
     report::Document doc;
 };
 NetworkExplanation explain_network(const nn::MlpSource& source, const nn::MlpProblem& problem, bool check);
-void write_document(const std::string& out, const std::string& text);
+/// Prints the document, or with a file `out` plans it in `outputs` (refusing an input's path),
+/// writes it and commits.
+void write_document(io::OutputSet& outputs, const std::string& out, const std::string& text);
 
 }  // namespace matgrad::cli

@@ -2,6 +2,8 @@
 // writers share. Not installed.
 #pragma once
 
+#include <autodiff/tape.hpp>
+
 #include <string>
 #include <string_view>
 
@@ -14,6 +16,15 @@ std::string read_file_bytes(const std::string& path);
 /// Writes `bytes` to a temporary file beside `path`, fsyncs it and renames it over `path`.
 /// Throws std::runtime_error naming `path`; `path` is then untouched and no temporary remains.
 void write_file_atomically(const std::string& path, std::string_view bytes);
+
+/// A temporary file beside `path` holding `bytes`, fsynced; the caller renames it over `path`
+/// (commit_temporary) or removes it. Throws std::runtime_error naming `path` (no temporary remains).
+std::string write_temporary(const std::string& path, std::string_view bytes);
+/// Renames `temp` over `path` and makes the rename durable; on failure removes `temp` and throws.
+void commit_temporary(const std::string& temp, const std::string& path);
+
+/// The bytes of write_npy's file: a version 1.0, little-endian, C-order float64 .npy.
+std::string npy_bytes(const Matrix& values);
 
 /// `text` made safe for a one-line message: control bytes become '?', long text is cut with "...".
 std::string printable(std::string_view text, std::size_t max_length = 40);

@@ -331,7 +331,7 @@ Matrix parse_npy(std::string_view bytes, const std::string& name) {
 
 Matrix read_npy(const std::string& path) { return parse_npy(detail::read_file_bytes(path), path); }
 
-void write_npy(const std::string& path, const Matrix& values) {
+std::string detail::npy_bytes(const Matrix& values) {
     static_assert(host_is_little_endian, "write_npy writes the host's doubles as '<f8'");
     std::string header = "{'descr': '<f8', 'fortran_order': False, 'shape': (" +
                          std::to_string(values.shape(0)) + ", " + std::to_string(values.shape(1)) +
@@ -350,7 +350,9 @@ void write_npy(const std::string& path, const Matrix& values) {
     bytes += header;
     // xtensor's default layout is row-major, which is the C order the header declares.
     bytes.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
-    detail::write_file_atomically(path, bytes);
+    return bytes;
 }
+
+void write_npy(const std::string& path, const Matrix& values) { detail::write_file_atomically(path, detail::npy_bytes(values)); }
 
 }  // namespace matgrad::io

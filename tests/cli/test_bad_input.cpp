@@ -123,6 +123,28 @@ TEST_CASE("a failed train run leaves an existing model and metrics untouched") {
     CHECK(dir.entries() == std::vector<std::string>{"bad.csv", "d.csv", "m.json", "model"});
 }
 
+TEST_CASE("train and predict: an output at an input's path is refused; a failed --plot leaves the model directory") {
+    expect_refusal({{"d.csv", good_csv}}, {"train", "--csv", "{dir}/d.csv", "--metrics", "{dir}/d.csv"},
+                   {"d.csv: is the --csv file, which the --metrics file would overwrite; write it elsewhere"});
+    expect_refusal({{"d.csv", good_csv}}, {"train", "--csv", "{dir}/d.csv", "--metrics", "{dir}/m.json", "--plot", "{dir}/m.json"},
+                   {"m.json: would be written twice, as the --metrics file and as the --plot file; rename one"});
+    ScratchDir dir("keep-model-plot");
+    write_file(dir / "d.csv", good_csv);
+    REQUIRE(run_matgrad({"train", "--csv", dir / "d.csv", "--epochs", "2", "--test-fraction", "0.25", "--save", dir / "model"}, dir).status == 0);
+    const std::string W1 = read_file(dir / "model/W1.npy");
+    const std::string plot = dir / (std::string(300, 'p') + ".svg");  // "File name too long" only when written
+    const RunResult r = run_matgrad({"train", "--csv", dir / "d.csv", "--epochs", "2", "--test-fraction", "0.25", "--seed", "2",
+                                     "--save", dir / "model", "--plot", plot}, dir);
+    CHECK(r.status == 2);
+    CHECK(r.err.find("File name too long") != std::string::npos);
+    CHECK(read_file(dir / "model/W1.npy") == W1);
+    CHECK(dir.entries() == std::vector<std::string>{"d.csv", "model"});
+    const RunResult p = run_matgrad({"predict", "--model", dir / "model", "--csv", dir / "d.csv", "--out", dir / "d.csv"}, dir);
+    CHECK(p.status == 2);
+    CHECK(p.err == "matgrad: error: " + (dir / "d.csv") + ": is the --csv file, which the --out predictions would overwrite; write it elsewhere\n");
+    CHECK(read_file(dir / "d.csv") == good_csv);
+}
+
 TEST_CASE("predict refuses bad models and CSVs, naming the file") {
     ScratchDir dir("predict-bad");
     write_file(dir / "d.csv", good_csv);

@@ -400,3 +400,49 @@ TEST_CASE("sizes: --dim too large for memory is refused naming the declaration a
     CHECK(huge.err == "matgrad: error: --dim: 'n=99999999999999999999' is not NAME=SIZE with a positive size (e.g. --dim n=7)\n");
     CHECK(!fs::exists(dir / "o"));
 }
+
+TEST_CASE("files: a failed command replaces nothing; collisions and an output at an input's path are refused") {
+    ScratchDir dir("lang-files");
+    const std::string m = dir / "m.mg";
+    auto refused = [&](const std::vector<std::string>& args, const std::string& expected) {
+        const RunResult r = run_matgrad(args, dir);
+        INFO(r.err);
+        CHECK(r.status == 2);
+        CHECK(r.err == "matgrad: error: " + expected + "\n");
+    };
+    // A node name too long for a file: d<name>.npy cannot be written, so J.npy keeps its old bytes.
+    const std::string name(300, 'N');
+    write_file(m, "param W : 2 x 2\n" + name + " = W .* W\nJ = sum(" + name + ")\n");
+    fs::create_directories(dir / "keep");
+    write_file(dir / "keep/J.npy", "old");
+    const RunResult r = run_matgrad({"grad", m, "--seed", "1", "--out", dir / "keep", "--all"}, dir);
+    CHECK(r.status == 2);
+    CHECK(r.err.find("File name too long") != std::string::npos);
+    CHECK(read_file(dir / "keep/J.npy") == "old");
+    CHECK(entries(dir / "keep") == std::vector<std::string>{"J.npy"});
+
+    // Two outputs at one path, named both.
+    write_file(m, "param W : 1 x 1\ndW = sum(W)\n");
+    refused({"grad", m, "--seed", "1", "--out", dir / "o"},
+            (dir / "o/dW.npy") + ": would be written twice, as the output dW and as the gradient of param W; rename one");
+    write_file(m, "param W : 1 x 1\nZ = W .* 2\ndZ = sum(Z)\n");
+    refused({"grad", m, "--seed", "1", "--out", dir / "o", "--all"},
+            (dir / "o/dZ.npy") + ": would be written twice, as the output dZ and as the gradient of node Z; rename one");
+    CHECK(!fs::exists(dir / "o"));
+
+    // An output at an input's path: refused, the input untouched.
+    const std::string model = read_file(m);
+    refused({"explain", m, "--seed", "1", "--out", m}, m + ": is the MODEL file, which the --out document would overwrite; write it elsewhere");
+    refused({"graph", m, "--seed", "1", "--dot", m}, m + ": is the MODEL file, which the --dot file would overwrite; write it elsewhere");
+    CHECK(read_file(m) == model);
+
+    // fit whose --plot cannot be written leaves the params already in --out as they were.
+    write_file(m, "param W : 2 x 2\nJ = sum(W .* W)\n");
+    fs::create_directories(dir / "fitted");
+    write_file(dir / "fitted/W.npy", "old");
+    const RunResult fit = run_matgrad({"fit", m, "--seed", "1", "--steps", "2", "--out", dir / "fitted", "--plot", dir / (name + ".svg")}, dir);
+    CHECK(fit.status == 2);
+    CHECK(fit.err.find("File name too long") != std::string::npos);
+    CHECK(read_file(dir / "fitted/W.npy") == "old");
+    CHECK(entries(dir / "fitted") == std::vector<std::string>{"W.npy"});
+}

@@ -58,6 +58,51 @@ CsvTable read_csv(const std::string& path);
 /// The same parser on text in memory; `name` stands for the file in error messages.
 CsvTable parse_csv(std::string_view text, const std::string& name);
 
+/// The outputs of one command, written all or nothing. plan() every output first -- it refuses
+/// two outputs at one path (naming both) and an output at the path of one of the command's inputs
+/// (registered with input()) -- then write() each to a temporary beside it, and commit() renames
+/// them all into place once every one is written. Destroyed without commit() (an error, a failed
+/// write), it removes its temporaries: nothing the user had is touched. A missing directory of
+/// outputs (plan's make_directory) is written as a temporary directory and renamed into place by
+/// commit() too, so a failed run leaves no empty directory either.
+class OutputSet {
+public:
+    OutputSet() = default;
+    OutputSet(const OutputSet&) = delete;
+    OutputSet& operator=(const OutputSet&) = delete;
+    ~OutputSet();
+
+    /// A file the command reads, e.g. ("m.mg", "the MODEL file"): no output may be written there.
+    void input(const std::string& path, const std::string& what);
+    /// An output file, e.g. ("grads/dW.npy", "the gradient of param W"). Throws InputError for a
+    /// second output at the same path, an input's path, a directory, or a directory that cannot
+    /// be written; with `make_directory` the file's directory may be missing (its parent may not).
+    void plan(const std::string& path, const std::string& what, bool make_directory = false);
+    /// An output directory replaced as a whole (train --save), checked like plan().
+    void plan_directory(const std::string& dir, const std::string& what);
+    /// Writes a planned file's bytes to its temporary.
+    void write(const std::string& path, std::string_view bytes);
+    /// write() of write_npy's bytes.
+    void write_npy(const std::string& path, const Matrix& values);
+    /// Makes the temporary directory of a plan_directory() and returns it for the files.
+    std::string stage_directory(const std::string& dir);
+    /// Renames every temporary into place (files, then directories).
+    void commit();
+
+private:
+    struct Entry {
+        std::string path, key, what;  // key: the absolute, normalized path
+        std::string temp;             // written: its temporary file or directory
+        bool directory = false;       // a whole directory: plan_directory's, or created below
+        bool created = false;         // a missing directory of planned files, made by write()
+    };
+    Entry& planned(const std::string& path, bool directory);
+    void check_free(const std::string& path, const std::string& key, const std::string& what) const;
+    std::vector<std::pair<std::string, std::string>> inputs_;  // (path, what)
+    std::vector<Entry> entries_;
+    bool committed_ = false;
+};
+
 /// Replaces directory `dir` by the fully written directory `staged` (a sibling, e.g. made by
 /// make_staging_directory) in one atomic rename: readers see the old or the new contents, never a
 /// mix. The old contents are deleted afterwards. Throws std::runtime_error (staged is then removed).
