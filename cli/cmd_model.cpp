@@ -20,6 +20,9 @@ int run_model_grad(const ModelOptions& o, const std::string& out, bool all, bool
     io::OutputSet outputs;
     const LoadedModel m = load_model(o, &outputs);
     Tape tape;
+    // The first op whose value or gradient is not finite is an error at its place in the model
+    // (lang::Error for the forward pass), not a file of NaNs that matgrad's own reader refuses.
+    tape.set_anomaly_detection(true);
     const lang::Recording r = m.model.record(tape, m.values);
     tape.backward(r.output());
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace matgrad::lang {
 
@@ -215,21 +216,32 @@ public:
         thread_local std::vector<std::vector<Var>> buffers;
         if (buffers.size() < m.max_call_depth) buffers.resize(m.max_call_depth);
         buffers_ = &buffers;
+        thread_local std::vector<Var> evaluated;  // each node's result in this record, for error messages
+        if (evaluated.size() < m.nodes.size()) evaluated.resize(m.nodes.size());
+        evaluated_ = &evaluated;
     }
 
     Var eval(std::uint32_t index) {
         const Node& n = m_.nodes[index];
+        try {
+            Var v = eval_node(n);
+            (*evaluated_)[index] = v;
+            return v;
+        } catch (const std::logic_error& e) {  // ShapeError, UsageError: the op's own message
+            throw m_.error(n.line, n.column, m_.text(n) + ": " + e.what());
+        } catch (const NumericalError& e) {  // a singular inv, or anomaly detection's first NaN/Inf
+            throw m_.error(n.line, n.column, m_.text(n) + ": " + e.what() + operand_ranges(n));
+        }
+    }
+
+private:
+    Var eval_node(const Node& n) {
         switch (n.kind) {
             case NodeKind::number: return tape_.constant(n.number);
             case NodeKind::ref: return slots_[n.slot];
             case NodeKind::neg: return -eval(n.children[0]);
             case NodeKind::transpose: return transpose(eval(n.children[0]));
-            case NodeKind::binary:
-                try {
-                    return binary(n);
-                } catch (const std::logic_error& e) {  // the engine's ShapeError, e.g. a result too large
-                    throw m_.error(n.line, n.column, m_.text(n) + ": " + e.what());
-                }
+            case NodeKind::binary: return binary(n);
             case NodeKind::call: break;
         }
         std::vector<Var>& args = (*buffers_)[n.call_depth];
@@ -238,16 +250,21 @@ public:
             const Var v = eval(child);  // nested calls use deeper buffers
             args.push_back(v);
         }
-        return apply(n, args);
+        return apply_op(*n.function, args, n.numbers);
     }
 
-private:
-    Var apply(const Node& n, const std::vector<Var>& args) const {
-        try {
-            return apply_op(*n.function, args, n.numbers);
-        } catch (const std::logic_error& e) {  // ShapeError, UsageError: the op's own message
-            throw m_.error(n.line, n.column, m_.text(n) + ": " + e.what());
+    /// "; W - W is in [0, 0]" per operand that is not a number: what a non-finite result came from.
+    std::string operand_ranges(const Node& n) const {
+        std::string text;
+        for (const std::uint32_t child : n.children) {
+            if (m_.nodes[child].kind == NodeKind::number) continue;
+            const Matrix& v = (*evaluated_)[child].value();
+            const auto [low, high] = std::minmax_element(v.begin(), v.end());
+            char range[80];
+            std::snprintf(range, sizeof range, " is in [%.6g, %.6g]", *low, *high);
+            text += "; " + m_.text(m_.nodes[child]) + range;
         }
+        return text;
     }
 
     [[noreturn]] void shape_error(const Node& n, const Var& a, const Var& b, const std::string& why) const {
@@ -268,7 +285,7 @@ private:
                 not_scalar(n, x, base, "^ is the power of a 1x1 (use .^ for the element-wise power)");
             std::vector<Var>& args = (*buffers_)[n.call_depth];
             args.assign(1, base);
-            return apply(n, args);
+            return apply_op(*n.function, args, n.numbers);
         }
         if (x.kind == NodeKind::number) {  // number (op) matrix
             const double a = x.number;
@@ -324,6 +341,7 @@ private:
     Tape& tape_;
     std::vector<Var>& slots_;
     std::vector<std::vector<Var>>* buffers_;
+    std::vector<Var>* evaluated_;
 };
 
 }  // namespace

@@ -63,6 +63,8 @@ TEST_CASE("train refuses bad CSV files, naming the file, line and column") {
     expect_train_refusal("x1,x2,y\n0,1,1\n1,0,1\n2,2,1\n", {}, {"d.csv: every label is 1; a classifier needs rows of both classes"});
     expect_train_refusal("x1,x2,y\n0,1,1\n1,0,1\n2,2,0\n", {}, {"d.csv: class 0 has only 1 row"});
     expect_train_refusal("y\n0\n1\n", {}, {"d.csv: has only the label column 'y'"});
+    expect_train_refusal("x1,y\n0,2.5\n1,2.5\n2,2.5\n3,2.5\n4,2.5\n5,2.5\n6,2.5\n7,2.5\n", {},
+                         {"d.csv: every target value is 2.5; a regressor needs a target that varies (R2 is undefined for a constant one)"});
     expect_train_refusal("1,2,3\n0,1,0\n", {}, {"d.csv: line 1 holds numbers, not column names"});
 }
 

@@ -446,3 +446,33 @@ TEST_CASE("files: a failed command replaces nothing; collisions and an output at
     CHECK(read_file(dir / "fitted/W.npy") == "old");
     CHECK(entries(dir / "fitted") == std::vector<std::string>{"W.npy"});
 }
+
+TEST_CASE("non-finite values: the first op that made one, at its place with its operands' ranges; nothing written") {
+    ScratchDir dir("lang-nonfinite");
+    const std::string m = dir / "m.mg";
+    auto refused = [&](const std::string& output, const std::string& expected) {
+        write_file(m, "param W : 2 x 2\nJ = " + output + "\n");
+        const RunResult r = run_matgrad({"grad", m, "--seed", "1", "--out", dir / "o"}, dir);
+        INFO(r.err);
+        CHECK(r.status == 2);
+        CHECK(r.err.rfind(m + ":2:" + expected, 0) == 0);
+        CHECK(!fs::exists(dir / "o"));
+    };
+    refused("sum(log(W - W))", "9: error: log(W - W): log: the unnamed log result #2 (2x2) has -inf at (0,0) from input 0 = 0; "
+                               "W - W is in [0, 0]\n");
+    refused("sum(W/0)", "10: error: W/0: div: the unnamed div result #2 (2x2) has inf at (0,0) from input 0 = ");
+    refused("sum(exp(W*1e6))", "9: error: exp(W*1e6): exp: the unnamed exp result #3 (2x2) has inf at (0,0) from input 0 = ");
+    // A singular inv says where it is, not only "the unnamed sub result #1".
+    refused("sum(inv(W - W))", "9: error: inv(W - W): inv: the unnamed sub result #1 (2x2) is singular (LU found a zero "
+                               "pivot); its inverse does not exist; W - W is in [0, 0]\n");
+
+    // explain --check: a NaN gradient never passes; a right gradient of size 2e6 is judged relative to its scale.
+    write_file(m, "param W : 2 x 2\nJ = sum(sqrt(W .* 0))\n");
+    const RunResult nan = run_matgrad({"explain", m, "--seed", "1", "--check"}, dir);
+    CHECK(nan.status == 1);
+    CHECK(nan.out.find("[finite differences: max |Δ| = inf]") != std::string::npos);
+    write_file(m, "param W : 2 x 2\nJ = 1e6 * sum(W .* W)\n");
+    const RunResult large = run_matgrad({"explain", m, "--seed", "1", "--check"}, dir);
+    INFO(large.out);
+    CHECK(large.status == 0);
+}
