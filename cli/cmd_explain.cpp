@@ -14,6 +14,20 @@
 
 namespace matgrad::cli {
 
+const CLI::Validator seed_number(
+    [](std::string& text) -> std::string {
+        std::size_t used = 0;
+        try {
+            if (!text.empty() && text[0] >= '0' && text[0] <= '9') std::stoull(text, &used);
+        } catch (const std::out_of_range&) {
+            used = 0;
+        }
+        return used != 0 && used == text.size()
+                   ? ""
+                   : "'" + text + "' is not a seed: give a whole number from 0 to 18446744073709551615";
+    },
+    "SEED");
+
 void add_network_options(CLI::App& cmd, nn::MlpSource& source) {
     CLI::Option* data = cmd.add_option("--data", source.data_dir, "Directory with X.npy and Y.npy (as for grad)");
     CLI::Option* params = cmd.add_option("--params", source.params_dir, "Directory with W1.npy, b1.npy, ... (as for grad)");
@@ -21,9 +35,17 @@ void add_network_options(CLI::App& cmd, nn::MlpSource& source) {
                              ->delimiter(',')
                              ->capture_default_str();
     CLI::Option* samples = cmd.add_option("--samples", source.samples, "Samples (columns of X) of a random network")
-                               ->check(CLI::PositiveNumber)
+                               ->check(CLI::Validator(
+                                   [](std::string& text) -> std::string {
+                                       return text.find_first_not_of("0123456789") == std::string::npos &&
+                                                      text.find_first_not_of('0') != std::string::npos
+                                                  ? ""
+                                                  : "'" + text + "' is not a number of samples: give a whole number of at least 1";
+                                   },
+                                   "N"))
                                ->capture_default_str();
-    CLI::Option* seed = cmd.add_option("--seed", source.seed, "Seed of the random network")->capture_default_str();
+    CLI::Option* seed =
+        cmd.add_option("--seed", source.seed, "Seed of the random network")->check(seed_number)->capture_default_str();
     data->needs(params);
     params->needs(data);
     for (CLI::Option* random : {sizes, samples, seed}) data->excludes(random);

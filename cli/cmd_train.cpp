@@ -22,7 +22,8 @@ namespace {
 struct TrainCommand {
     std::string csv, label, hidden = "32", activation = "relu", optimizer = "adam", task = "auto";
     std::string save, metrics, plot;
-    long long epochs = 200, batch = 32, seed = 1, patience = 10;
+    long long epochs = 200, batch = 32, patience = 10;
+    std::uint64_t seed = 1;
     double lr = 0.01, test_fraction = 0.2, validation_fraction = 0.1;
     double weight_decay = nn::default_weight_decay;
 };
@@ -40,7 +41,7 @@ std::vector<std::size_t> parse_hidden_sizes(const std::string& text) {
         }
         if (used != item.size() || size <= 0 || size > 100000)
             throw std::invalid_argument("--hidden: '" + text +
-                                        "' is not a list of positive layer sizes such as 64 or 32,16");
+                                        "' is not a list of layer sizes from 1 to 100000, such as 64 or 32,16");
         sizes.push_back(static_cast<std::size_t>(size));
     }
     if (sizes.empty()) throw std::invalid_argument("--hidden: give at least one layer size, e.g. 32");
@@ -64,7 +65,6 @@ nn::TrainOptions to_options(const TrainCommand& o) {
                 " needs validation rows for early stopping: give --validation-fraction > 0, or --patience 0");
     require(std::isfinite(o.weight_decay) && o.weight_decay >= 0,
             "--weight-decay must be a non-negative number");
-    require(o.seed >= 0, "--seed must be a non-negative integer");
     if (!o.save.empty()) nn::check_model_destination(o.save);
 
     nn::TrainOptions options;
@@ -77,7 +77,7 @@ nn::TrainOptions to_options(const TrainCommand& o) {
     options.epochs = static_cast<std::size_t>(o.epochs);
     options.batch = static_cast<std::size_t>(o.batch);
     options.patience = static_cast<std::size_t>(o.patience);
-    options.seed = static_cast<std::uint64_t>(o.seed);
+    options.seed = o.seed;
     options.test_fraction = o.test_fraction;
     options.validation_fraction = o.validation_fraction;
     return options;
@@ -239,6 +239,7 @@ void add_train_command(CLI::App& app, int& status) {
     cmd->add_option("--patience", o->patience, "Epochs without a lower validation loss before stopping (0: off)")
         ->capture_default_str();
     cmd->add_option("--seed", o->seed, "Seed of the split, the initialization and the batch order")
+        ->check(seed_number)
         ->capture_default_str();
     cmd->add_option("--save", o->save, "Model directory to write (replaced atomically)");
     cmd->add_option("--metrics", o->metrics, "Metrics JSON file to write");

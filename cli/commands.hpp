@@ -25,6 +25,9 @@ void add_fit_command(CLI::App& app, int& status);
 // Shared by explain and graph (defined in cmd_explain.cpp): --data/--params or --sizes/--samples/--seed,
 // and the trace of a tape recorded with timing on.
 void add_network_options(CLI::App& cmd, nn::MlpSource& source);
+/// Every --seed's check (defined in cmd_explain.cpp): a whole number from 0 to 2^64 - 1, written as
+/// such -- CLI11 alone would wrap -1 and saturate 99999999999999999999 to 2^64 - 1.
+extern const CLI::Validator seed_number;
 void print_trace(const Tape& tape);
 
 // Shared by explain and verify (defined in cmd_explain.cpp): --format text|latex|json|html and

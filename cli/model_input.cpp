@@ -19,7 +19,8 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, const std::uint64_t* exis
         o.seed_value = existing_seed;
         o.seed_option = cmd.get_option("--seed");
     } else {
-        o.seed_option = cmd.add_option("--seed", o.own_seed, "With MODEL: draw the values missing from --inputs with this seed");
+        o.seed_option = cmd.add_option("--seed", o.own_seed, "With MODEL: draw the values missing from --inputs with this seed")
+                            ->check(seed_number);
     }
 }
 

@@ -85,11 +85,16 @@ TEST_CASE("train refuses bad option values and unknown options with one line") {
     expect_train_refusal(good_csv, {"--batch", "-3"}, {"--batch must be a positive integer"});
     for (const char* fraction : {"0", "1", "1.5", "-0.2"})
         expect_train_refusal(good_csv, {"--test-fraction", fraction}, {"--test-fraction must be strictly between 0 and 1"});
-    expect_train_refusal(good_csv, {"--hidden", "0"}, {"--hidden: '0' is not a list of positive layer sizes"});
+    expect_train_refusal(good_csv, {"--hidden", "0"}, {"--hidden: '0' is not a list of layer sizes from 1 to 100000"});
+    expect_train_refusal(good_csv, {"--hidden", "100000000"},
+                         {"--hidden: '100000000' is not a list of layer sizes from 1 to 100000, such as 64 or 32,16"});
     expect_train_refusal(good_csv, {"--hidden", "32,x"}, {"--hidden: '32,x' is not a list"});
     expect_train_refusal(good_csv, {"--optimizer", "rmsprop"}, {"--optimizer", "rmsprop"});
     expect_train_refusal(good_csv, {"--activation", "gelu"}, {"--activation", "gelu"});
-    expect_train_refusal(good_csv, {"--seed", "-1"}, {"--seed must be a non-negative integer"});
+    // Neither wrapped (-1) nor saturated (2^64 and more) to 18446744073709551615.
+    for (const char* seed : {"-1", "99999999999999999999", "1.5", "0x10"})
+        expect_train_refusal(good_csv, {"--seed", seed},
+                             {"--seed: '" + std::string(seed) + "' is not a seed: give a whole number from 0 to 18446744073709551615"});
     expect_train_refusal(good_csv, {"--task", "ranking"}, {"--task", "ranking"});
     expect_train_refusal(good_csv, {"--patience", "-1"}, {"--patience must be a non-negative integer"});
     expect_train_refusal(good_csv, {"--validation-fraction", "1"}, {"--validation-fraction must be at least 0 and below 1"});

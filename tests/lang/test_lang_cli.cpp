@@ -476,3 +476,31 @@ TEST_CASE("non-finite values: the first op that made one, at its place with its 
     INFO(large.out);
     CHECK(large.status == 0);
 }
+
+TEST_CASE("sloppy arguments: --seed out of range, a fractional or huge axis, --samples 0, each refused saying what is allowed") {
+    ScratchDir dir("lang-sloppy");
+    const std::string m = dir / "m.mg";
+    write_file(m, "param W : 2 x 3\nJ = sum(W)\n");
+    for (const char* seed : {"-1", "99999999999999999999"}) {
+        const RunResult r = run_matgrad({"grad", m, "--seed", seed, "--out", dir / "o"}, dir);
+        CHECK(r.status == 2);
+        CHECK(r.err.find("--seed: '" + std::string(seed) + "' is not a seed: give a whole number from 0 to 18446744073709551615") !=
+              std::string::npos);
+    }
+    for (const char* axis : {"0.5", "1e300"}) {
+        write_file(m, std::string("param W : 2 x 3\nJ = sum(sum(W, ") + axis + "))\n");
+        const RunResult r = run_matgrad({"grad", m, "--seed", "1", "--out", dir / "o"}, dir);
+        INFO(r.err);
+        CHECK(r.status == 2);
+        CHECK(r.err.rfind(m + ":2:9: error: sum(W, " + axis + "): sum(W, " + (axis[1] == '.' ? "0.5" : "1e+300") +
+                              "): axis must be 0 (down each column, giving 1x3) or 1 (across each row, giving 2x1)\n", 0) == 0);
+    }
+    CHECK(!fs::exists(dir / "o"));
+    const RunResult samples = run_matgrad({"explain", "--samples", "0"}, dir);
+    CHECK(samples.status == 2);
+    CHECK(samples.err == "matgrad: --samples: '0' is not a number of samples: give a whole number of at least 1 (run with --help for usage)\n");
+    const RunResult sizes = run_matgrad({"explain", "--sizes", "100000,100000,1"}, dir);
+    CHECK(sizes.status == 2);
+    CHECK(sizes.err == "matgrad: error: W1 (sizes): 100000x100000 would need 8e+10 bytes, over the cap of "
+                       "134217728 elements (1 GiB) per matrix\n");
+}
