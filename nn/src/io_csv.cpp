@@ -164,7 +164,7 @@ CsvTable parse_csv(std::string_view text, const std::string& name) {
 }
 
 CsvTable read_csv(const std::string& path) {
-    return parse_csv(detail::read_file_bytes(path), path);
+    return parse_csv(detail::read_file_bytes(path, kMaxCsvFileBytes, "a CSV file"), path);
 }
 
 }  // namespace matgrad::io

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -65,13 +66,20 @@ std::string printable(std::string_view text, std::size_t max_length) {
     return out;
 }
 
-std::string read_file_bytes(const std::string& path) {
+std::string read_file_bytes(const std::string& path, std::size_t max_bytes, const char* kind) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw InputError(path + ": cannot open: " + errno_text());
     FdGuard guard{fd};
     struct stat st {};
     if (::fstat(fd, &st) != 0) throw InputError(path + ": cannot read: " + errno_text());
     if (S_ISDIR(st.st_mode)) throw InputError(path + ": is a directory, not a file");
+    if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) || S_ISSOCK(st.st_mode))
+        throw InputError(path + ": is a device, not a file");  // pipes (<(...), -) stay readable
+    auto too_large = [&] {
+        return InputError(path + ": is larger than " + std::to_string(max_bytes >> 20) + " MiB, the most " + kind +
+                          " may hold");
+    };
+    if (S_ISREG(st.st_mode) && static_cast<std::uintmax_t>(st.st_size) > max_bytes) throw too_large();
 
     std::string bytes;
     if (S_ISREG(st.st_mode)) bytes.reserve(static_cast<std::size_t>(st.st_size));
@@ -84,6 +92,7 @@ std::string read_file_bytes(const std::string& path) {
             throw InputError(path + ": cannot read: " + errno_text());
         }
         bytes.append(buffer, static_cast<std::size_t>(n));
+        if (bytes.size() > max_bytes) throw too_large();
     }
     return bytes;
 }
@@ -147,7 +156,9 @@ void check_output_path(const std::string& path) {
         throw InputError(path + ": cannot write there: " + detail::errno_text());
 }
 
-std::string read_text_file(const std::string& path) { return detail::read_file_bytes(path); }
+std::string read_text_file(const std::string& path) {
+    return detail::read_file_bytes(path, kMaxTextFileBytes, "a model file or other text file");
+}
 
 std::string make_staging_directory(const std::string& dir) {
     for (int attempt = 0; attempt < 100; ++attempt) {

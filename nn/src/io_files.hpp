@@ -10,8 +10,10 @@
 namespace matgrad::io::detail {
 
 /// The whole contents of `path` (a regular file or a pipe). Throws InputError naming the file
-/// when it is missing, unreadable or a directory.
-std::string read_file_bytes(const std::string& path);
+/// when it is missing, unreadable, a directory or a device (/dev/zero never ends), or holds more
+/// than `max_bytes` -- then reading stops there; `kind` names what may hold that much ("a CSV
+/// file").
+std::string read_file_bytes(const std::string& path, std::size_t max_bytes, const char* kind);
 
 /// Writes `bytes` to a temporary file beside `path`, fsyncs it and renames it over `path`.
 /// Throws std::runtime_error naming `path`; `path` is then untouched and no temporary remains.

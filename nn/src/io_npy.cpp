@@ -329,7 +329,10 @@ Matrix parse_npy(std::string_view bytes, const std::string& name) {
     return m;
 }
 
-Matrix read_npy(const std::string& path) { return parse_npy(detail::read_file_bytes(path), path); }
+Matrix read_npy(const std::string& path) {
+    // The largest matrix (kMaxMatrixElements) and a generous header.
+    return parse_npy(detail::read_file_bytes(path, kMaxMatrixElements * sizeof(double) + (1 << 20), "a .npy file"), path);
+}
 
 std::string detail::npy_bytes(const Matrix& values) {
     static_assert(host_is_little_endian, "write_npy writes the host's doubles as '<f8'");

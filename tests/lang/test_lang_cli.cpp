@@ -504,3 +504,26 @@ TEST_CASE("sloppy arguments: --seed out of range, a fractional or huge axis, --s
     CHECK(sizes.err == "matgrad: error: W1 (sizes): 100000x100000 would need 8e+10 bytes, over the cap of "
                        "134217728 elements (1 GiB) per matrix\n");
 }
+
+TEST_CASE("reading: devices are refused, a model file is capped at 16 MiB, a pipe still works") {
+    ScratchDir dir("lang-devices");
+    const RunResult zero = run_matgrad({"grad", "/dev/zero", "--seed", "1", "--out", dir / "o"}, dir);
+    CHECK(zero.status == 2);
+    CHECK(zero.err == "matgrad: error: /dev/zero: is a device, not a file\n");
+    const RunResult csv = run_matgrad({"train", "--csv", "/dev/zero"}, dir);
+    CHECK(csv.status == 2);
+    CHECK(csv.err == "matgrad: error: /dev/zero: is a device, not a file\n");
+    // Through a pipe (as `--hand <(matgrad ...)` or `matgrad grad /dev/stdin` read it).
+    auto piped = [&](const std::string& producer) {
+        const std::string command = producer + " | '" + std::string(MATGRAD_EXE) + "' grad /dev/stdin --seed 1 --out '" +
+                                    (dir / "o") + "' > '" + (dir / "out.txt") + "' 2> '" + (dir / "err.txt") + "'";
+        const int raw = std::system(command.c_str());
+        return std::make_pair(WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read_file(dir / "err.txt"));
+    };
+    write_file(dir / "m.mg", "param W : 2 x 2\nJ = sum(W .* W)\n");
+    CHECK(piped("cat '" + (dir / "m.mg") + "'").first == 0);
+    CHECK(entries(dir / "o") == std::vector<std::string>{"J.npy", "dW.npy"});
+    const auto [status, err] = piped("head -c 17000000 /dev/zero");
+    CHECK(status == 2);
+    CHECK(err == "matgrad: error: /dev/stdin: is larger than 16 MiB, the most a model file or other text file may hold\n");
+}

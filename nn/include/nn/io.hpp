@@ -24,7 +24,8 @@ public:
 /// signed/unsigned integers of 1-8 bytes (refusing 64-bit values a double cannot hold exactly),
 /// bool, either byte order, and Fortran (column-major) order. Refuses every other dtype (complex,
 /// object, strings, float16, ...), arrays that are not 2-D or are empty, NaN/Inf elements, and
-/// truncated files or trailing bytes.
+/// truncated files or trailing bytes; devices and files larger than the largest matrix
+/// (kMaxMatrixElements) are refused before they are read whole.
 Matrix read_npy(const std::string& path);
 /// The same parser on bytes in memory; `name` stands for the file in error messages.
 Matrix parse_npy(std::string_view bytes, const std::string& name);
@@ -37,8 +38,12 @@ void write_text_file(const std::string& path, const std::string& contents);
 /// Throws InputError unless a file can be written at `path`: its directory exists and is writable
 /// and `path` is not a directory. Lets a long run refuse a bad output path before it starts.
 void check_output_path(const std::string& path);
-/// The whole file as a string; InputError naming the file if it is missing, unreadable or a
-/// directory.
+/// The most bytes read_text_file reads (a model file, model.json): 16 MiB.
+inline constexpr std::size_t kMaxTextFileBytes = std::size_t{16} << 20;
+/// The most bytes read_csv reads: 1 GiB.
+inline constexpr std::size_t kMaxCsvFileBytes = std::size_t{1} << 30;
+/// The whole file (or pipe) as a string; InputError naming the file if it is missing,
+/// unreadable, a directory, a device, or larger than kMaxTextFileBytes (reading stops there).
 std::string read_text_file(const std::string& path);
 
 /// A numeric CSV table: the header's column names and one row of `values` per data line.
@@ -53,7 +58,7 @@ struct CsvTable {
 /// quote; a stray quote throws rather than splitting a field at the wrong comma). Ragged rows,
 /// empty cells, text, NaN/Inf, a header only, an empty file, duplicate column names and a pandas
 /// index column (empty first name or "Unnamed: 0": the message says to pass index=False) throw
-/// InputError naming the line and column.
+/// InputError naming the line and column. A device, or more than kMaxCsvFileBytes, is refused.
 CsvTable read_csv(const std::string& path);
 /// The same parser on text in memory; `name` stands for the file in error messages.
 CsvTable parse_csv(std::string_view text, const std::string& name);
