@@ -234,3 +234,10 @@ def test_dims_too_large_for_memory_are_refused_naming_the_declaration_and_the_di
         model.grad({}, dims={"n": 2**63 - 1}, seed=1)
     with pytest.raises(mg.ParseError, match=r"dims\['n'\] = 0: a dimension's size must be at least 1"):
         model.grad({}, dims={"n": 0}, seed=1)
+
+
+def test_parse_errors_fill_syntax_errors_standard_fields():
+    with pytest.raises(mg.ParseError) as info:
+        mg.Model("input X : 2 x 3\nparam W : 1 x 2\nJ = sum(W*X +)\n", "bad.mg")
+    e = info.value
+    assert (e.filename, e.lineno, e.offset, e.text) == ("bad.mg", 3, 14, "J = sum(W*X +)")
