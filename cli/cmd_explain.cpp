@@ -14,6 +14,20 @@
 
 namespace matgrad::cli {
 
+const CLI::Validator seed_number(
+    [](std::string& text) -> std::string {
+        std::size_t used = 0;
+        try {
+            if (!text.empty() && text[0] >= '0' && text[0] <= '9') std::stoull(text, &used);
+        } catch (const std::out_of_range&) {
+            used = 0;
+        }
+        return used != 0 && used == text.size()
+                   ? ""
+                   : "'" + text + "' is not a seed: give a whole number from 0 to 18446744073709551615";
+    },
+    "SEED");
+
 void add_network_options(CLI::App& cmd, nn::MlpSource& source) {
     CLI::Option* data = cmd.add_option("--data", source.data_dir, "Directory with X.npy and Y.npy (as for grad)");
     CLI::Option* params = cmd.add_option("--params", source.params_dir, "Directory with W1.npy, b1.npy, ... (as for grad)");
@@ -21,9 +35,17 @@ void add_network_options(CLI::App& cmd, nn::MlpSource& source) {
                              ->delimiter(',')
                              ->capture_default_str();
     CLI::Option* samples = cmd.add_option("--samples", source.samples, "Samples (columns of X) of a random network")
-                               ->check(CLI::PositiveNumber)
+                               ->check(CLI::Validator(
+                                   [](std::string& text) -> std::string {
+                                       return text.find_first_not_of("0123456789") == std::string::npos &&
+                                                      text.find_first_not_of('0') != std::string::npos
+                                                  ? ""
+                                                  : "'" + text + "' is not a number of samples: give a whole number of at least 1";
+                                   },
+                                   "N"))
                                ->capture_default_str();
-    CLI::Option* seed = cmd.add_option("--seed", source.seed, "Seed of the random network")->capture_default_str();
+    CLI::Option* seed =
+        cmd.add_option("--seed", source.seed, "Seed of the random network")->check(seed_number)->capture_default_str();
     data->needs(params);
     params->needs(data);
     for (CLI::Option* random : {sizes, samples, seed}) data->excludes(random);
@@ -60,9 +82,14 @@ NetworkExplanation explain_network(const nn::MlpSource& source, const nn::MlpPro
     return e;
 }
 
-void write_document(const std::string& out, const std::string& text) {
-    if (out.empty() || out == "-") std::cout << text << std::flush;
-    else io::write_text_file(out, text);
+void write_document(io::OutputSet& outputs, const std::string& out, const std::string& text) {
+    if (out.empty() || out == "-") {
+        std::cout << text << std::flush;
+        return;
+    }
+    outputs.plan(out, "the --out document");
+    outputs.write(out, text);
+    outputs.commit();
 }
 
 namespace {
@@ -85,16 +112,18 @@ int run_explain(const ExplainOptions& o) {
     NetworkExplanation e;
     Tape traced;  // --trace: the same recording again, timed
     traced.set_timing(true);
+    io::OutputSet outputs;
     if (o.model.model.empty()) {
         const nn::MlpProblem problem = nn::load_mlp_problem(o.source);
+        add_mlp_inputs(outputs, o.source);
         e = explain_network(o.source, problem, o.check);
         if (o.trace) traced.backward(nn::record_mlp_loss(traced, problem));
     } else {
-        const LoadedModel m = load_model(o.model);
+        const LoadedModel m = load_model(o.model, &outputs);
         e = explain_model(m, o.check);
         if (o.trace) traced.backward(m.model.record(traced, m.values).output());
     }
-    write_document(o.document.out, report::render_explanation(e.lines, format, e.doc));
+    write_document(outputs, o.document.out, report::render_explanation(e.lines, format, e.doc));
     if (o.trace) print_trace(traced);
     for (const ExplainLine& line : e.lines)
         if (!std::isnan(line.fd_error) && !(line.fd_error <= kFiniteDifferenceTolerance)) return 1;

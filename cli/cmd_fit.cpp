@@ -38,15 +38,22 @@ struct FitOptions {
 int run_fit(const FitOptions& o) {
     if (o.steps <= 0) throw std::invalid_argument("--steps must be a positive integer (got " + std::to_string(o.steps) + ")");
     if (!std::isfinite(o.lr) || o.lr <= 0) throw std::invalid_argument("--lr must be a positive number");
-    if (!o.plot.empty()) io::check_output_path(o.plot);
     if (!o.out.empty() && fs::exists(o.out) && !fs::is_directory(o.out))
         throw io::InputError(o.out + ": exists and is not a directory (--out)");
-    LoadedModel m = load_model(o.model);
+    io::OutputSet outputs;
+    LoadedModel m = load_model(o.model, &outputs);
     const std::vector<std::string> names = m.model.param_names();
     if (names.empty()) throw std::invalid_argument(o.model.model + ": the model has no param to fit");
-
     std::vector<Matrix*> params;
-    for (const std::string& name : names) params.push_back(&m.values.at(name));
+    std::vector<NpyOutput> files;
+    for (const std::string& name : names) {
+        params.push_back(&m.values.at(name));
+        files.push_back({name, "the fitted param " + name, params.back()});
+    }
+    // Every output is planned (and a bad one refused) before the steps, not after them.
+    const std::string written = o.out.empty() ? "" : comma_list(plan_npy_files(outputs, o.out, files));
+    if (!o.plot.empty()) outputs.plan(o.plot, "the --plot file");
+
 
     const auto total = static_cast<std::size_t>(o.steps);
     const std::size_t report_every = std::max<std::size_t>(1, total / 20);
@@ -103,15 +110,11 @@ int run_fit(const FitOptions& o) {
     if (interrupted)
         std::fprintf(stderr, "matgrad fit: interrupted after %zu steps; writing the params reached\n", losses.size());
 
-    std::string written;
-    if (!o.out.empty()) {
-        std::vector<std::pair<std::string, const Matrix*>> files;
-        for (std::size_t k = 0; k < names.size(); ++k) files.emplace_back(names[k], params[k]);
-        written = comma_list(write_npy_files(o.out, files));
-    }
+    if (!o.out.empty()) write_npy_files(outputs, o.out, files);
     if (!o.plot.empty())
-        io::write_text_file(o.plot, line_chart_svg("matgrad fit: " + o.model.model, "step", m.model.output(),
-                                                   {{m.model.output(), "#1f77b4", losses}}));
+        outputs.write(o.plot, line_chart_svg("matgrad fit: " + o.model.model, "step", m.model.output(),
+                                             {{m.model.output(), "#1f77b4", losses}}));
+    outputs.commit();
     std::printf("%s %.6g -> %.6g in %zu steps (%s, %.2f s)%s\n", m.model.output().c_str(), losses.front(),
                 final_J, o.optimizer == "newton" ? newton_steps : losses.size(), how.c_str(), seconds,
                 written.empty() ? "" : ("; wrote " + written + " to " + o.out).c_str());

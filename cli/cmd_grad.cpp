@@ -1,6 +1,6 @@
 // `matgrad grad`: J and dW1, db1, ..., dWL, dbL of the slides' loss for your own data and
 // parameters, from and to .npy files. Everything is read, validated and computed before the first
-// file is written, and each file is written atomically.
+// file is written, and the files are renamed into place together (io::OutputSet).
 #include "commands.hpp"
 #include "model_input.hpp"
 
@@ -36,6 +36,8 @@ int run_grad(const GradOptions& o) {
     source.data_dir = o.data;
     source.params_dir = o.params;
     const nn::MlpProblem problem = nn::load_mlp_problem(source);  // validates files, shapes and labels
+    io::OutputSet outputs;
+    add_mlp_inputs(outputs, source);
 
     // The slides' loss, mean BCE of sigmoid outputs, as the stable op from logits: the same value
     // and gradient wherever the composed form is finite, and finite for saturated units too.
@@ -45,12 +47,15 @@ int run_grad(const GradOptions& o) {
                                                        tape.constant(problem.Y, "Y"));
     tape.backward(J);
 
-    std::vector<std::pair<std::string, const Matrix*>> files{{"J", &J.value()}};
+    std::vector<NpyOutput> files{{"J", "the loss J", &J.value()}};
     for (std::size_t l = 1; l <= model.depth(); ++l) {
-        files.emplace_back("dW" + std::to_string(l), &model.layer(l).grad_W());
-        files.emplace_back("db" + std::to_string(l), &model.layer(l).grad_b());
+        const std::string W = "W" + std::to_string(l), b = "b" + std::to_string(l);
+        files.push_back({"d" + W, "the gradient of " + W, &model.layer(l).grad_W()});
+        files.push_back({"d" + b, "the gradient of " + b, &model.layer(l).grad_b()});
     }
-    const std::vector<std::string> written = write_npy_files(o.out, files);
+    const std::vector<std::string> written = plan_npy_files(outputs, o.out, files);
+    write_npy_files(outputs, o.out, files);
+    outputs.commit();
     char head[128];
     std::snprintf(head, sizeof head, "J = %.17g (%zu-layer sigmoid MLP, %zu samples)", J.value()(0, 0), model.depth(),
                   problem.X.shape(1));

@@ -23,10 +23,12 @@ struct GraphOptions {
 int run_graph(const GraphOptions& o) {
     Tape tape;
     tape.set_timing(o.trace);
+    io::OutputSet outputs;
     if (o.model.model.empty()) {
         tape.backward(nn::record_mlp_loss(tape, nn::load_mlp_problem(o.source)));
+        add_mlp_inputs(outputs, o.source);
     } else {
-        const LoadedModel m = load_model(o.model);
+        const LoadedModel m = load_model(o.model, &outputs);
         tape.backward(m.model.record(tape, m.values).output());
     }
     DotOptions dot;
@@ -34,7 +36,9 @@ int run_graph(const GraphOptions& o) {
     if (o.dot_file.empty()) {
         std::cout << tape.to_dot(dot);
     } else {
-        io::write_text_file(o.dot_file, tape.to_dot(dot));
+        outputs.plan(o.dot_file, "the --dot file");
+        outputs.write(o.dot_file, tape.to_dot(dot));
+        outputs.commit();
         std::size_t edges = 0;
         for (std::size_t k = 0; k < tape.size(); ++k) edges += tape.node(k).num_inputs();
         std::cout << "wrote " << o.dot_file << ": " << tape.size() << " nodes, " << edges

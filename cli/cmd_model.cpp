@@ -17,16 +17,22 @@ namespace fs = std::filesystem;
 int run_model_grad(const ModelOptions& o, const std::string& out, bool all, bool json) {
     if (fs::exists(out) && !fs::is_directory(out))
         throw io::InputError(out + ": exists and is not a directory (--out)");
-    const LoadedModel m = load_model(o);
+    io::OutputSet outputs;
+    const LoadedModel m = load_model(o, &outputs);
     Tape tape;
+    // The first op whose value or gradient is not finite is an error at its place in the model
+    // (lang::Error for the forward pass), not a file of NaNs that matgrad's own reader refuses.
+    tape.set_anomaly_detection(true);
     const lang::Recording r = m.model.record(tape, m.values);
     tape.backward(r.output());
 
-    // Everything is computed before the first file is written.
-    const std::vector<std::pair<std::string, Matrix>> grads = model_gradients(m, r, all);
-    std::vector<std::pair<std::string, const Matrix*>> files{{m.model.output(), &r.output().value()}};
-    for (const auto& [name, grad] : grads) files.emplace_back(name, &grad);
-    const std::vector<std::string> written = write_npy_files(out, files);
+    // Everything is computed before the first file is written, and all are renamed into place together.
+    const std::vector<NamedGradient> grads = model_gradients(m, r, all);
+    std::vector<NpyOutput> files{{m.model.output(), "the output " + m.model.output(), &r.output().value()}};
+    for (const NamedGradient& g : grads) files.push_back({g.name, g.what, &g.value});
+    const std::vector<std::string> written = plan_npy_files(outputs, out, files);
+    write_npy_files(outputs, out, files);
+    outputs.commit();
     const double value = r.output().value()(0, 0);
     char number[32];
     std::snprintf(number, sizeof number, "%.17g", value);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -53,7 +54,12 @@ Matrix first_columns(const Matrix& m, std::size_t n) {
 }
 
 int run_predict(const PredictOptions& o) {
-    if (!o.out.empty()) io::check_output_path(o.out);
+    io::OutputSet outputs;
+    outputs.input(o.csv, "the --csv file");
+    std::error_code ignored;  // a missing --model is load_model's error, below
+    for (const auto& entry : std::filesystem::directory_iterator(o.model, ignored))
+        outputs.input(entry.path().string(), "a file of the --model directory");
+    if (!o.out.empty()) outputs.plan(o.out, "the --out predictions");
     const nn::Model model = nn::load_model(o.model);
     if (o.probabilities && model.target.task == nn::Task::regression)
         throw std::invalid_argument("--probabilities: the model in " + o.model +
@@ -83,7 +89,9 @@ int run_predict(const PredictOptions& o) {
     Matrix X({feature_columns.size(), block}), y({std::size_t{1}, block});
     const std::vector<io::ColumnTarget> targets =
         feature_and_label_targets(header.size(), feature_columns, label_column, X, y);
-    std::optional<io::AtomicFileWriter> file;  // published only once every row is written
+    // Streamed to a temporary, published only once every row is written (outputs only checked
+    // the path: it holds no whole file in memory).
+    std::optional<io::AtomicFileWriter> file;
     if (!o.out.empty()) file.emplace(o.out);
     nn::Evaluator evaluator(model);
     std::string csv = predictions_header(model, o.probabilities);

@@ -210,7 +210,7 @@ void add_seed_command(CLI::App& app, int& status) {
     auto seed = std::make_shared<std::uint64_t>(1);
     auto format = std::make_shared<std::string>("text");
     auto print_model = std::make_shared<bool>(false);
-    cmd->add_option("--seed", *seed, "Seed of the random X, W and b")->capture_default_str();
+    cmd->add_option("--seed", *seed, "Seed of the random X, W and b")->check(seed_number)->capture_default_str();
     cmd->add_option("--format", *format, "text, or json: J and every gradient's three differences")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();

@@ -25,7 +25,8 @@ struct TrainCommand {
     std::string csv, label, hidden = "32", activation = "relu", optimizer = "adam", task = "auto";
     std::string save, metrics, plot;
     bool cache = false;
-    long long epochs = 200, batch = 32, seed = 1, patience = 10;
+    long long epochs = 200, batch = 32, patience = 10;
+    std::uint64_t seed = 1;
     double lr = 0.01, test_fraction = 0.2, validation_fraction = 0.1;
     double weight_decay = nn::default_weight_decay;
 };
@@ -43,7 +44,7 @@ std::vector<std::size_t> parse_hidden_sizes(const std::string& text) {
         }
         if (used != item.size() || size <= 0 || size > 100000)
             throw std::invalid_argument("--hidden: '" + text +
-                                        "' is not a list of positive layer sizes such as 64 or 32,16");
+                                        "' is not a list of layer sizes from 1 to 100000, such as 64 or 32,16");
         sizes.push_back(static_cast<std::size_t>(size));
     }
     if (sizes.empty()) throw std::invalid_argument("--hidden: give at least one layer size, e.g. 32");
@@ -67,9 +68,6 @@ nn::TrainOptions to_options(const TrainCommand& o) {
                 " needs validation rows for early stopping: give --validation-fraction > 0, or --patience 0");
     require(std::isfinite(o.weight_decay) && o.weight_decay >= 0,
             "--weight-decay must be a non-negative number");
-    require(o.seed >= 0, "--seed must be a non-negative integer");
-    for (const std::string* path : {&o.metrics, &o.plot})
-        if (!path->empty()) io::check_output_path(*path);
     if (!o.save.empty()) nn::check_model_destination(o.save);
 
     nn::TrainOptions options;
@@ -82,7 +80,7 @@ nn::TrainOptions to_options(const TrainCommand& o) {
     options.epochs = static_cast<std::size_t>(o.epochs);
     options.batch = static_cast<std::size_t>(o.batch);
     options.patience = static_cast<std::size_t>(o.patience);
-    options.seed = static_cast<std::uint64_t>(o.seed);
+    options.seed = o.seed;
     options.test_fraction = o.test_fraction;
     options.validation_fraction = o.validation_fraction;
     return options;
@@ -142,6 +140,13 @@ std::string loss_plot(const TrainCommand& o, const nn::TrainResult& r) {
 
 int run_train(const TrainCommand& o) {
     const nn::TrainOptions options = to_options(o);
+    // Every output is planned (a bad path refused) before training, and renamed into place together
+    // only once all are written: a failed --plot leaves an existing model directory untouched.
+    io::OutputSet outputs;
+    outputs.input(o.csv, "the --csv file");
+    if (!o.save.empty()) outputs.plan_directory(o.save, "the --save model directory");
+    if (!o.metrics.empty()) outputs.plan(o.metrics, "the --metrics file");
+    if (!o.plot.empty()) outputs.plan(o.plot, "the --plot file");
     // The columns are chosen from the header, before any row is read (from the CSV or its cache).
     std::vector<std::string> header, feature_names;
     std::size_t label_column = 0;
@@ -210,12 +215,11 @@ int run_train(const TrainCommand& o) {
                     "%zu epochs in %.2f s\n",
                     r.train.accuracy, r.split.train.size(), r.test.accuracy, r.split.test.size(), r.train.loss,
                     r.fit.history.size(), r.fit.seconds);
-    if (!o.save.empty()) {
-        nn::save_model(o.save, r.model);
-        std::printf("model saved to %s\n", o.save.c_str());
-    }
-    if (!o.metrics.empty()) io::write_text_file(o.metrics, metrics_json(o, options, r).dump(2) + "\n");
-    if (!o.plot.empty()) io::write_text_file(o.plot, loss_plot(o, r));
+    if (!o.save.empty()) nn::write_model_files(outputs.stage_directory(o.save), r.model);
+    if (!o.metrics.empty()) outputs.write(o.metrics, metrics_json(o, options, r).dump(2) + "\n");
+    if (!o.plot.empty()) outputs.write(o.plot, loss_plot(o, r));
+    outputs.commit();
+    if (!o.save.empty()) std::printf("model saved to %s\n", o.save.c_str());
     return r.fit.interrupted ? 130 : 0;
 }
 
@@ -262,6 +266,7 @@ void add_train_command(CLI::App& app, int& status) {
     cmd->add_option("--patience", o->patience, "Epochs without a lower validation loss before stopping (0: off)")
         ->capture_default_str();
     cmd->add_option("--seed", o->seed, "Seed of the split, the initialization and the batch order")
+        ->check(seed_number)
         ->capture_default_str();
     cmd->add_option("--save", o->save, "Model directory to write (replaced atomically)");
     cmd->add_flag("--cache", o->cache,

@@ -30,12 +30,15 @@ struct VerifyOptions {
     double tol = 1e-8;
 };
 
-/// Every .npy in `dir`, keyed by its name without the extension ("dW1").
-std::map<std::string, Matrix> read_hand_gradients(const std::string& dir) {
+/// Every .npy in `dir`, keyed by its name without the extension ("dW1"); each is an input of `outputs`.
+std::map<std::string, Matrix> read_hand_gradients(const std::string& dir, io::OutputSet& outputs) {
     if (!fs::is_directory(dir)) throw io::InputError(dir + ": not a directory (--hand holds dW1.npy, db1.npy, ...)");
     std::map<std::string, Matrix> hand;
     for (const fs::directory_entry& entry : fs::directory_iterator(dir))
-        if (entry.path().extension() == ".npy") hand[entry.path().stem().string()] = io::read_npy(entry.path().string());
+        if (entry.path().extension() == ".npy") {
+            hand[entry.path().stem().string()] = io::read_npy(entry.path().string());
+            outputs.input(entry.path().string(), "a --hand file");
+        }
     if (hand.empty()) throw io::InputError(dir + ": no .npy files (expected dW1.npy, db1.npy, ... any subset)");
     return hand;
 }
@@ -47,8 +50,10 @@ int run_verify(const VerifyOptions& o) {
     VerifyReport verdicts;
     std::string checked_against;  // the text format's first line
     NetworkExplanation e;
+    io::OutputSet outputs;
     if (o.model.model.empty()) {
         const nn::MlpProblem problem = nn::load_mlp_problem(o.source);
+        add_mlp_inputs(outputs, o.source);
         // The slides' network has one sigmoid output; a Y with more rows (one-hot classes) is another model.
         if (problem.Y.shape(0) != 1)
             throw std::invalid_argument(
@@ -56,26 +61,27 @@ int run_verify(const VerifyOptions& o) {
                 shape_text(problem.Y.shape(0), problem.Y.shape(1)) +
                 ", but --data/--params checks the slides' network with one sigmoid output (Y 1×n); for softmax "
                 "regression or any other model, write it as a model file and run matgrad verify MODEL ...");
-        verdicts = nn::verify_mlp_report(problem, read_hand_gradients(o.hand), o.tol);
+        verdicts = nn::verify_mlp_report(problem, read_hand_gradients(o.hand, outputs), o.tol);
         checked_against = nn::describe_mlp(problem);
         if (on_equations) e = explain_network(o.source, problem, false);
     } else {
         ModelOptions model_options = o.model;
         model_options.draw_dims = !fs::is_directory(o.hand);  // a derivation: its sizes need not be given
-        const LoadedModel m = load_model(model_options);
+        const LoadedModel m = load_model(model_options, &outputs);
         if (model_options.draw_dims) {
+            outputs.input(o.hand, "the --hand derivation");
             const lang::Derivation derivation = lang::Derivation::parse(io::read_text_file(o.hand), o.hand, m.model);
             matgrad::VerifyOptions options;
             options.tol = o.tol;
             verdicts = derivation.verify(m.values, options);
         } else {
-            verdicts = verify_model(m, o.hand, read_hand_gradients(o.hand), o.tol);
+            verdicts = verify_model(m, o.hand, read_hand_gradients(o.hand, outputs), o.tol);
         }
         checked_against = "the model " + o.model.model + ": output " + m.model.output() + ", on " + m.values_text;
         if (on_equations) e = explain_model(m, false);
     }
     if (on_equations) e.doc.title = "Hand-derived gradients checked against autodiff: " + e.doc.title;
-    write_document(o.document.out, report::render_verify(verdicts, checked_against, o.tol, e.lines, format, e.doc));
+    write_document(outputs, o.document.out, report::render_verify(verdicts, checked_against, o.tol, e.lines, format, e.doc));
     return verdicts.ok() ? 0 : 1;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nn/io.hpp>
 #include <nn/verify.hpp>
 #include <report/render.hpp>
 
@@ -26,6 +27,9 @@ void add_hessian_command(CLI::App& app, int& status);
 // Shared by explain and graph (defined in cmd_explain.cpp): --data/--params or --sizes/--samples/--seed,
 // and the trace of a tape recorded with timing on.
 void add_network_options(CLI::App& cmd, nn::MlpSource& source);
+/// Every --seed's check (defined in cmd_explain.cpp): a whole number from 0 to 2^64 - 1, written as
+/// such -- CLI11 alone would wrap -1 and saturate 99999999999999999999 to 2^64 - 1.
+extern const CLI::Validator seed_number;
 void print_trace(const Tape& tape);
 
 // Shared by explain and verify (defined in cmd_explain.cpp): --format text|latex|json|html and
@@ -41,6 +45,8 @@ struct NetworkExplanation {
     report::Document doc;
 };
 NetworkExplanation explain_network(const nn::MlpSource& source, const nn::MlpProblem& problem, bool check);
-void write_document(const std::string& out, const std::string& text);
+/// Prints the document, or with a file `out` plans it in `outputs` (refusing an input's path),
+/// writes it and commits.
+void write_document(io::OutputSet& outputs, const std::string& out, const std::string& text);
 
 }  // namespace matgrad::cli

@@ -2,6 +2,7 @@
 
 #include <nn/io.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -18,7 +19,8 @@ void add_model_options(CLI::App& cmd, ModelOptions& o, const std::uint64_t* exis
         o.seed_value = existing_seed;
         o.seed_option = cmd.get_option("--seed");
     } else {
-        o.seed_option = cmd.add_option("--seed", o.own_seed, "With MODEL: draw the values missing from --inputs with this seed");
+        o.seed_option = cmd.add_option("--seed", o.own_seed, "With MODEL: draw the values missing from --inputs with this seed")
+                            ->check(seed_number);
     }
 }
 
@@ -37,14 +39,19 @@ std::map<std::string, std::size_t> parse_dims(const std::vector<std::string>& di
         }
         if (eq == std::string::npos || eq == 0 || used == 0 || used != d.size() - eq - 1 || size <= 0)
             throw std::invalid_argument("--dim: '" + d + "' is not NAME=SIZE with a positive size (e.g. --dim n=7)");
-        parsed[d.substr(0, eq)] = static_cast<std::size_t>(size);
+        // A repeated name would otherwise silently take the last size.
+        const auto [it, fresh] = parsed.emplace(d.substr(0, eq), static_cast<std::size_t>(size));
+        if (!fresh)
+            throw std::invalid_argument("--dim: " + it->first + " is given twice (" + it->first + "=" +
+                                        std::to_string(it->second) + ", " + d + "); give each dimension once");
     }
     return parsed;
 }
 
 }  // namespace
 
-LoadedModel load_model(const ModelOptions& o) {
+LoadedModel load_model(const ModelOptions& o, io::OutputSet* outputs) {
+    if (outputs != nullptr) outputs->input(o.model, "the MODEL file");
     lang::Model model = lang::Model::parse(io::read_text_file(o.model), o.model);
     if (!o.output.empty()) model.set_output(o.output);
     if (!o.inputs.empty() && !fs::is_directory(o.inputs))
@@ -53,7 +60,10 @@ LoadedModel load_model(const ModelOptions& o) {
     lang::Values values;
     auto file_of = [&](const std::string& name) { return (fs::path(o.inputs) / (name + ".npy")).string(); };
     for (const lang::Declaration& d : model.declarations())
-        if (!o.inputs.empty() && fs::exists(file_of(d.name))) values.emplace(d.name, io::read_npy(file_of(d.name)));
+        if (!o.inputs.empty() && fs::exists(file_of(d.name))) {
+            values.emplace(d.name, io::read_npy(file_of(d.name)));
+            if (outputs != nullptr) outputs->input(file_of(d.name), "the value of " + d.name + " (--inputs)");
+        }
     const std::size_t from_files = values.size();
 
     lang::BindOptions bind;
@@ -81,15 +91,33 @@ LoadedModel load_model(const ModelOptions& o) {
     return {std::move(model), std::move(values), text.empty() ? "no values" : text};
 }
 
-std::vector<std::string> write_npy_files(const std::string& dir,
-                                         const std::vector<std::pair<std::string, const Matrix*>>& files) {
-    fs::create_directories(dir);
-    std::vector<std::string> written;
-    for (const auto& [name, value] : files) {
-        io::write_npy((fs::path(dir) / (name + ".npy")).string(), *value);
-        written.push_back(name + ".npy");
+void add_mlp_inputs(io::OutputSet& outputs, const nn::MlpSource& source) {
+    for (const std::string* dir : {&source.data_dir, &source.params_dir}) {
+        std::error_code ignored;
+        if (dir->empty() || !fs::is_directory(*dir, ignored)) continue;
+        for (const fs::directory_entry& entry : fs::directory_iterator(*dir, ignored))
+            if (entry.path().extension() == ".npy") outputs.input(entry.path().string(), "an input file");
     }
-    return written;
+}
+
+std::vector<std::string> plan_npy_files(io::OutputSet& outputs, const std::string& dir, const std::vector<NpyOutput>& files) {
+    std::vector<std::string> names;
+    for (const NpyOutput& f : files) {
+        names.push_back(f.name + ".npy");
+        outputs.plan((fs::path(dir) / names.back()).string(), f.what, true);
+    }
+    return names;
+}
+
+void write_npy_files(io::OutputSet& outputs, const std::string& dir, const std::vector<NpyOutput>& files) {
+    for (const NpyOutput& f : files) {
+        const std::string path = (fs::path(dir) / (f.name + ".npy")).string();
+        for (const double x : *f.value)
+            if (!std::isfinite(x))
+                throw std::runtime_error(path + ": " + f.what + " is not finite (" + std::to_string(x) +
+                                         "); nothing was written");
+        outputs.write_npy(path, *f.value);
+    }
 }
 
 std::string comma_list(const std::vector<std::string>& files) {
@@ -109,13 +137,13 @@ void print_written(bool json, nlohmann::ordered_json facts, const std::string& h
     }
 }
 
-std::vector<std::pair<std::string, Matrix>> model_gradients(const LoadedModel& loaded, const lang::Recording& r,
-                                                            bool all_nodes) {
-    std::vector<std::pair<std::string, Matrix>> grads;
-    for (const auto& [name, var] : r.params()) grads.emplace_back("d" + name, var.grad());
+std::vector<NamedGradient> model_gradients(const LoadedModel& loaded, const lang::Recording& r, bool all_nodes) {
+    std::vector<NamedGradient> grads;
+    for (const auto& [name, var] : r.params()) grads.push_back({"d" + name, "the gradient of param " + name, var.grad()});
     if (all_nodes)
         for (const lang::Assignment& a : loaded.model.assignments())
-            if (r.var(a.name).requires_grad()) grads.emplace_back("d" + a.name, r.var(a.name).grad());
+            if (r.var(a.name).requires_grad())
+                grads.push_back({"d" + a.name, "the gradient of node " + a.name, r.var(a.name).grad()});
     return grads;
 }
 

@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 #include <autodiff/verify.hpp>
 #include <lang/model.hpp>
+#include <nn/io.hpp>
+#include <nn/verify.hpp>
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -43,12 +45,23 @@ struct LoadedModel {
     lang::Values values;
     std::string values_text;  ///< "the .npy files in DIR", "values drawn with seed 1", or both
 };
-LoadedModel load_model(const ModelOptions& options);
+/// Loads the model; with `outputs`, registers every file it reads there as an input (so no output
+/// overwrites the model or a value file).
+LoadedModel load_model(const ModelOptions& options, io::OutputSet* outputs = nullptr);
+/// Registers the .npy files of --data and --params (the slides' MLP) as inputs of `outputs`.
+void add_mlp_inputs(io::OutputSet& outputs, const nn::MlpSource& source);
 
-/// Writes each (name, value) as DIR/name.npy (atomically; DIR is created if missing) and returns
-/// the file names written, in order.
-std::vector<std::string> write_npy_files(const std::string& dir,
-                                         const std::vector<std::pair<std::string, const Matrix*>>& files);
+/// One .npy output: DIR/<name>.npy, what it holds ("the gradient of param W", for a collision
+/// message), and its value.
+struct NpyOutput {
+    std::string name, what;
+    const Matrix* value;
+};
+/// Plans each file as DIR/<name>.npy in `outputs` and returns the file names, in order.
+std::vector<std::string> plan_npy_files(io::OutputSet& outputs, const std::string& dir, const std::vector<NpyOutput>& files);
+/// Writes the planned files (committed by the caller). Refuses values that are not finite (naming
+/// the file): matgrad's own reader would refuse them.
+void write_npy_files(io::OutputSet& outputs, const std::string& dir, const std::vector<NpyOutput>& files);
 /// "J.npy, dW1.npy": a list of written files as the summaries print it.
 std::string comma_list(const std::vector<std::string>& files);
 /// grad's summary on stdout, for either form: text "<head>; wrote J.npy, dW1.npy to DIR", or with
@@ -56,10 +69,14 @@ std::string comma_list(const std::vector<std::string>& files);
 void print_written(bool json, nlohmann::ordered_json facts, const std::string& head, const std::string& out,
                    const std::vector<std::string>& files);
 
-/// The gradient files of one recording: d<param> for every param, and with `all_nodes` d<node>
-/// for every named node that depends on a param, in declaration and then source order.
-std::vector<std::pair<std::string, Matrix>> model_gradients(const LoadedModel& loaded, const lang::Recording& r,
-                                                            bool all_nodes);
+/// The gradients of one recording, (name, what, gradient): d<param> for every param, and with
+/// `all_nodes` d<node> for every named node that depends on a param, in declaration and then
+/// source order.
+struct NamedGradient {
+    std::string name, what;
+    Matrix value;
+};
+std::vector<NamedGradient> model_gradients(const LoadedModel& loaded, const lang::Recording& r, bool all_nodes);
 
 /// `matgrad grad MODEL`: writes <output>.npy and d<param>.npy (with `all`, d<node>.npy too) to
 /// `out` and lists exactly the files written (with `json`, as grad --format json).

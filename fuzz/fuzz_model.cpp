@@ -2,13 +2,17 @@
 // never crash, hang, leak, overflow the stack or throw anything else. A model that parses is also
 // bound (seeded values) and recorded when its declared shapes are small, so the shape checks and
 // the registry calls behind every operator are fuzzed too; then derived (matgrad derive), and its
-// derivation must parse and be judged all right. The same bytes are also read as a derivation file
-// of the slides' model and judged.
+// derivation must parse and be judged all right. Its dimension names get sizes picked by a hash of
+// the input: small ones (recorded), and 0 or sizes whose matrices overflow or pass the size cap
+// (which bind must refuse before allocating anything, as for a hostile --dim). The same bytes are
+// also read as a derivation file of the slides' model and judged.
 #include <lang/derivation.hpp>
 #include <lang/model.hpp>
 
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
+#include <iterator>
 #include <string_view>
 
 namespace {
@@ -34,6 +38,11 @@ void as_derivation(std::string_view text) {
     }
 }
 
+// Each at least 2^28 when large: one such side already exceeds kMaxMatrixElements (2^27), so
+// nothing that bind accepts is slow to draw.
+constexpr std::size_t kSizes[] = {1, 2, 3, 3, 3, 3, 3, 3, 5, 16, 0, std::size_t{1} << 28, std::size_t{1} << 32,
+                                  (std::size_t{1} << 32) + 1, ~std::size_t{0} >> 1, ~std::size_t{0}};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -45,11 +54,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (model.assignments().empty() || model.output().empty()) std::abort();  // parse promises an output
         lang::BindOptions options;
         options.seed = 1;
+        std::size_t pick = std::hash<std::string_view>{}({reinterpret_cast<const char*>(data), size});
         for (const lang::Declaration& d : model.declarations()) {
             if (!d.shape) return 0;
             for (const lang::Dim& dim : *d.shape) {
                 if (dim.name.empty() && dim.value > 16) return 0;  // keep every input fast
-                if (!dim.name.empty()) options.dims[dim.name] = 3;
+                if (!dim.name.empty() && !options.dims.count(dim.name)) {
+                    options.dims[dim.name] = kSizes[pick % std::size(kSizes)];
+                    pick /= std::size(kSizes);
+                }
             }
         }
         lang::Values values;

@@ -423,6 +423,13 @@ PYBIND11_MODULE(_core, m) {
             error.attr("file") = e.file();
             error.attr("line") = e.line();
             error.attr("column") = e.column();
+            // SyntaxError's own fields, which tracebacks, IDEs and linters read.
+            error.attr("filename") = e.file();
+            if (e.line() > 0) {
+                error.attr("lineno") = e.line();
+                error.attr("offset") = e.column();
+                error.attr("text") = e.source_line();
+            }
             PyErr_SetObject(parse_error.ptr(), error.ptr());
         }
     });
@@ -581,7 +588,12 @@ PYBIND11_MODULE(_core, m) {
         const matgrad::GraphBuilder builder = [&f](Tape&, const std::vector<Var>& vars) {
             py::tuple args(vars.size());
             for (std::size_t i = 0; i < vars.size(); ++i) args[i] = py::cast(PyVar{vars[i], nullptr});
-            return f(*args).cast<const PyVar&>().get();
+            const py::object out = f(*args);
+            if (!py::isinstance<PyVar>(out))  // not pybind11's "Unable to cast Python instance..."
+                throw py::type_error("gradcheck: f must return a 1x1 matgrad.Var computed from the Vars it is given "
+                                     "(e.g. mg.sum(x * x)), not " + std::string(py::str(py::type::of(out).attr("__name__"))) +
+                                     " " + std::string(py::repr(out)));
+            return out.cast<const PyVar&>().get();
         };
         return matgrad::gradcheck(builder, inputs, tol, eps);
     }, "f"_a, "arrays"_a, "tol"_a = 1e-6, "eps"_a = 1e-6,

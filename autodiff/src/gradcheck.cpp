@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
+#include <string>
 
 namespace matgrad {
 
@@ -20,6 +22,13 @@ double evaluate(const GraphBuilder& f, Tape& tape, const std::vector<Matrix>& in
     return out.value()(0, 0);
 }
 
+// A step of 0 divides by 0, a negative one flips every derivative's sign (and with it what passes).
+void check_step(const char* who, double eps) {
+    if (!(eps > 0) || !std::isfinite(eps))
+        throw std::invalid_argument(std::string(who) + ": eps must be a positive, finite step (got " +
+                                    std::to_string(eps) + ")");
+}
+
 }  // namespace
 
 Matrix numerical_gradient(const GraphBuilder& f, const std::vector<Matrix>& inputs,
@@ -27,6 +36,7 @@ Matrix numerical_gradient(const GraphBuilder& f, const std::vector<Matrix>& inpu
     if (which >= inputs.size())
         throw std::out_of_range("numerical_gradient: input " + std::to_string(which) +
                                 " of " + std::to_string(inputs.size()));
+    check_step("numerical_gradient", eps);
     Tape tape;
     std::vector<Matrix> shifted = inputs;
     Matrix& x = shifted[which];
@@ -45,6 +55,8 @@ Matrix numerical_gradient(const GraphBuilder& f, const std::vector<Matrix>& inpu
 
 GradcheckResult gradcheck(const GraphBuilder& f, const std::vector<Matrix>& inputs, double tol,
                           double eps) {
+    check_step("gradcheck", eps);
+    if (!(tol >= 0)) throw std::invalid_argument("gradcheck: tol must be at least 0 (got " + std::to_string(tol) + ")");
     Tape tape;
     tape.clear();
     std::vector<Var> vars;

@@ -780,9 +780,15 @@ std::vector<ExplainLine> explain(const GraphBuilder& f, const std::vector<Matrix
             if (vars[i].index() != line.node) continue;
             const Matrix fd = numerical_gradient(f, inputs, i);
             const Matrix& ad = vars[i].grad();
-            double worst = 0.0;
-            for (std::size_t e = 0; e < fd.size(); ++e) worst = std::max(worst, std::abs(fd.data()[e] - ad.data()[e]));
-            line.fd_error = worst;
+            // Relative to the gradient's scale (a gradient of 1e6 has central-difference errors of
+            // ~1e-4), and a NaN or Inf on either side is an infinite error, never a pass.
+            double worst = 0.0, scale = 1.0;
+            for (std::size_t e = 0; e < fd.size(); ++e) {
+                const double delta = std::abs(fd.data()[e] - ad.data()[e]);
+                worst = std::isfinite(delta) ? std::max(worst, delta) : std::numeric_limits<double>::infinity();
+                if (std::isfinite(fd.data()[e])) scale = std::max(scale, std::abs(fd.data()[e]));
+            }
+            line.fd_error = worst / scale;
         }
     }
     return lines;

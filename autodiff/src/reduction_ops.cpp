@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 namespace matgrad {
@@ -42,12 +43,17 @@ void scaled_broadcast_vjp(const BackwardContext& ctx) {
 constexpr auto sum_vjp = &scaled_broadcast_vjp<1, 0>;
 constexpr auto mean_vjp = &scaled_broadcast_vjp<1, 1>;
 
-int checked_axis(const char* op, const Var& a, int axis) {
-    if (axis != 0 && axis != 1)
-        throw ShapeError(std::string(op) + "(" + a.describe() + ", " + std::to_string(axis) +
+// A double, so an axis given by name (sum(W, 0.5), sum(W, 1e300)) is refused as written rather
+// than converted to int first (truncated, or undefined behaviour out of range).
+int checked_axis(const char* op, const Var& a, double axis) {
+    if (axis != 0.0 && axis != 1.0) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%g", axis);
+        throw ShapeError(std::string(op) + "(" + a.describe() + ", " + text +
                          "): axis must be 0 (down each column, giving 1x" + std::to_string(a.cols()) +
                          ") or 1 (across each row, giving " + std::to_string(a.rows()) + "x1)");
-    return axis;
+    }
+    return static_cast<int>(axis);
 }
 
 // out = the sum (or mean) of x over the axes along which out has extent 1.
@@ -114,10 +120,10 @@ const OpDef mean_axis_def{"mean", "mean(x, axis)", 1, {"axis"}, 0, {"mean({0}, {
                           &reduce_jvp<true>, &vjp_of_tangents<mean_vjp>};
 
 Var apply_sum(const std::vector<Var>& a, const std::vector<double>& n) {
-    return n.empty() ? sum(a[0]) : sum(a[0], static_cast<int>(n[0]));
+    return n.empty() ? sum(a[0]) : sum(a[0], checked_axis("sum", a[0], n[0]));
 }
 Var apply_mean(const std::vector<Var>& a, const std::vector<double>& n) {
-    return n.empty() ? mean(a[0]) : mean(a[0], static_cast<int>(n[0]));
+    return n.empty() ? mean(a[0]) : mean(a[0], checked_axis("mean", a[0], n[0]));
 }
 
 // ---- softmax, log_softmax (per column) ----------------------------------------------------------

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <mutex>
 #include <sstream>
@@ -211,9 +212,25 @@ Tape::Node& Tape::grad_input_node(std::uint32_t node, std::size_t i) const {
     return n;
 }
 
+std::string matrix_size_problem(std::size_t rows, std::size_t cols) {
+    std::size_t elements = 0;
+    const bool overflows = __builtin_mul_overflow(rows, cols, &elements);
+    if (rows == 0 || cols == 0)
+        return std::to_string(rows) + "x" + std::to_string(cols) + " is empty; every matrix needs at least 1x1";
+    if (!overflows && elements <= kMaxMatrixElements) return "";
+    char bytes[32];  // in floating point: the true count may not fit in 64 bits
+    std::snprintf(bytes, sizeof bytes, "%.3g", static_cast<double>(rows) * static_cast<double>(cols) * sizeof(double));
+    return std::to_string(rows) + "x" + std::to_string(cols) + " would need " + bytes + " bytes, over the cap of " +
+           std::to_string(kMaxMatrixElements) + " elements (" +
+           std::to_string((kMaxMatrixElements * sizeof(double)) >> 30) + " GiB) per matrix";
+}
+
 Var Tape::push_node(const char* op, VarList inputs, std::size_t rows, std::size_t cols,
                     BackwardFn backward) {
     if (released_) throw_released(op);
+    // Both factors at most 2^27 first, so their product cannot overflow.
+    if (rows > kMaxMatrixElements || cols > kMaxMatrixElements || rows * cols > kMaxMatrixElements)
+        throw ShapeError(std::string(op) + ": the result " + matrix_size_problem(rows, cols));
     bool requires_grad = false;
     for (const Var& in : inputs) {
         if (in.tape_ == nullptr) throw UsageError(std::string(op) + ": an input is an empty Var");

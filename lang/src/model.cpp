@@ -149,8 +149,10 @@ std::map<std::string, std::size_t> Model::bind(Values& values, const BindOptions
         if (d.shape)
             for (const Dim& dim : *d.shape)
                 if (!dim.name.empty()) used[dim.name] = true;
-    for (const auto& [dim, size] : options.dims)
+    for (const auto& [dim, size] : options.dims) {
         if (!used.count(dim)) throw m.error(0, 0, "the model has no dimension named '" + dim + "'");
+        if (size == 0) throw m.error(0, 0, bound_by[dim] + ": a dimension's size must be at least 1");
+    }
 
     for (const Declaration& d : m.declarations) {
         const auto it = values.find(d.name);
@@ -174,8 +176,9 @@ std::map<std::string, std::size_t> Model::bind(Values& values, const BindOptions
         }
     }
 
-    // Then the missing values: drawn with a seed (in declaration order, so a seed always gives the
-    // same values), an error without one.
+    // Then the missing values: every shape is worked out and checked first (so nothing is drawn
+    // for a model that cannot be), then drawn with a seed in declaration order (so a seed always
+    // gives the same values); an error without a seed.
     std::optional<nn::Rng> rng;
     if (options.seed) rng.emplace(*options.seed);
     if (rng && options.draw_unbound_dims) {
@@ -192,9 +195,11 @@ std::map<std::string, std::size_t> Model::bind(Values& values, const BindOptions
                         std::size_t size = 2;
                         while (std::find(taken.begin(), taken.end(), size) != taken.end()) ++size;
                         dims[dim.name] = size;
+                        bound_by[dim.name] = dim.name + " = " + std::to_string(size) + " (drawn)";
                         taken.push_back(size);
                     }
     }
+    std::vector<std::pair<const Declaration*, std::array<std::size_t, 2>>> draws;
     for (const Declaration& d : m.declarations) {
         if (values.count(d.name)) continue;
         const std::string kind = d.kind == Declaration::Kind::input ? "input " : "param ";
@@ -205,18 +210,27 @@ std::map<std::string, std::size_t> Model::bind(Values& values, const BindOptions
             throw m.error(d.line, d.column, "no value for " + kind + d.name + " and no shape to draw one: declare " +
                                                 d.name + " : R x C or give " + describe(d.name));
         std::array<std::size_t, 2> shape{};
+        std::string from;  // where named dimensions got their sizes, for a size error
         for (std::size_t axis = 0; axis < 2; ++axis) {
             const Dim& dim = (*d.shape)[axis];
             if (dim.name.empty()) {
                 shape[axis] = dim.value;
             } else if (const auto b = dims.find(dim.name); b != dims.end()) {
                 shape[axis] = b->second;
+                if (axis == 0 || dim.name != (*d.shape)[0].name) from += (from.empty() ? "" : ", ") + bound_by[dim.name];
             } else {
                 throw m.error(dim.line, dim.column, "unbound dimension '" + dim.name + "' in the shape of " + d.name +
                                                         ": give its size (e.g. --dim " + dim.name +
                                                         "=N) or a value that has it");
             }
         }
+        if (const std::string problem = matrix_size_problem(shape[0], shape[1]); !problem.empty())
+            throw m.error(d.line, d.column, kind + d.name + " : " + (*d.shape)[0].text() + " x " + (*d.shape)[1].text() +
+                                                (from.empty() ? "" : " (" + from + ")") + ": " + problem);
+        draws.emplace_back(&d, shape);
+    }
+    for (const auto& [declaration, shape] : draws) {
+        const Declaration& d = *declaration;
         Matrix value;
         if (d.kind == Declaration::Kind::input) {
             value = Matrix(shape);
@@ -262,19 +276,29 @@ public:
         thread_local std::vector<std::vector<Var>> buffers;
         if (buffers.size() < m.max_call_depth) buffers.resize(m.max_call_depth);
         buffers_ = &buffers;
+        thread_local std::vector<Var> evaluated;  // each node's result in this record, for error messages
+        if (evaluated.size() < m.nodes.size()) evaluated.resize(m.nodes.size());
+        evaluated_ = &evaluated;
     }
 
     std::vector<NodeInfo>* info = nullptr;  // when set: every node's shape and need of a gradient
 
     Var eval(std::uint32_t index) {
-        Var v = eval_node(index);
-        if (info != nullptr) (*info)[index] = {v.rows(), v.cols(), v.requires_grad()};
-        return v;
+        const Node& n = m_.nodes[index];
+        try {
+            Var v = eval_node(n);
+            (*evaluated_)[index] = v;
+            if (info != nullptr) (*info)[index] = {v.rows(), v.cols(), v.requires_grad()};
+            return v;
+        } catch (const std::logic_error& e) {  // ShapeError, UsageError: the op's own message
+            throw m_.error(n.line, n.column, m_.text(n) + ": " + e.what());
+        } catch (const NumericalError& e) {  // a singular inv, or anomaly detection's first NaN/Inf
+            throw m_.error(n.line, n.column, m_.text(n) + ": " + e.what() + operand_ranges(n));
+        }
     }
 
 private:
-    Var eval_node(std::uint32_t index) {
-        const Node& n = m_.nodes[index];
+    Var eval_node(const Node& n) {
         switch (n.kind) {
             case NodeKind::number: return tape_.constant(n.number);
             case NodeKind::ref: return slots_[n.slot];
@@ -294,12 +318,22 @@ private:
     }
 
     Var apply(const Node& n, const std::vector<Var>& args) const {
-        try {
-            if (n.derivative) return derivative(n, args);
-            return apply_op(*n.function, args, n.numbers);
-        } catch (const std::logic_error& e) {  // ShapeError, UsageError: the op's own message
-            throw m_.error(n.line, n.column, m_.text(n) + ": " + e.what());
+        if (n.derivative) return derivative(n, args);
+        return apply_op(*n.function, args, n.numbers);
+    }
+
+    /// "; W - W is in [0, 0]" per operand that is not a number: what a non-finite result came from.
+    std::string operand_ranges(const Node& n) const {
+        std::string text;
+        for (const std::uint32_t child : n.children) {
+            if (m_.nodes[child].kind == NodeKind::number) continue;
+            const Matrix& v = (*evaluated_)[child].value();
+            const auto [low, high] = std::minmax_element(v.begin(), v.end());
+            char range[80];
+            std::snprintf(range, sizeof range, " is in [%.6g, %.6g]", *low, *high);
+            text += "; " + m_.text(m_.nodes[child]) + range;
         }
+        return text;
     }
 
     // f'(x) of an element-wise f (the parser checked): the gradient of Σ f(x) is f'(x) entry by entry,
@@ -387,6 +421,7 @@ private:
     std::vector<Var>& slots_;
     std::vector<std::vector<Var>>* buffers_;
     std::vector<double> dims_;  // by Impl::dims
+    std::vector<Var>* evaluated_;
 };
 
 }  // namespace

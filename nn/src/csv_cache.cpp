@@ -44,7 +44,7 @@ bool read_cache(const std::string& cache, const Stamp& stamp,
     std::vector<std::string> header;
     std::size_t rows = 0;
     try {
-        const nlohmann::json record = nlohmann::json::parse(detail::read_file_bytes(cache + ".json"));
+        const nlohmann::json record = nlohmann::json::parse(detail::read_file_bytes(cache + ".json", kMaxTextFileBytes, "a cache record"));
         if (record.at("csv_size").get<long long>() != stamp.size ||
             record.at("csv_mtime_ns").get<long long>() != stamp.mtime_ns)
             return false;

@@ -207,7 +207,7 @@ struct CsvReader::Source {
 };
 
 CsvReader::CsvReader(const std::string& path) : source_(std::make_unique<Source>()), name_(path) {
-    source_->file.emplace(path);
+    source_->file.emplace(path, kMaxCsvFileBytes, "a CSV file");
     start(source_->file->bytes());
 }
 

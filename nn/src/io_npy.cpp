@@ -329,7 +329,10 @@ Matrix parse_npy(std::string_view bytes, const std::string& name) {
     return m;
 }
 
-Matrix read_npy(const std::string& path) { return parse_npy(detail::read_file_bytes(path), path); }
+Matrix read_npy(const std::string& path) {
+    // The largest matrix (kMaxMatrixElements) and a generous header.
+    return parse_npy(detail::read_file_bytes(path, kMaxMatrixElements * sizeof(double) + (1 << 20), "a .npy file"), path);
+}
 
 namespace detail {
 
@@ -351,13 +354,15 @@ std::string npy_preamble(std::size_t rows, std::size_t cols, bool fortran_order)
     return bytes + header;
 }
 
+std::string npy_bytes(const Matrix& values) {
+    // xtensor's default layout is row-major, which is the C order the header declares.
+    std::string bytes = npy_preamble(values.shape(0), values.shape(1), false);
+    bytes.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
+    return bytes;
+}
+
 }  // namespace detail
 
-void write_npy(const std::string& path, const Matrix& values) {
-    // xtensor's default layout is row-major, which is the C order the header declares.
-    std::string bytes = detail::npy_preamble(values.shape(0), values.shape(1), false);
-    bytes.append(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double));
-    detail::write_file_atomically(path, bytes);
-}
+void write_npy(const std::string& path, const Matrix& values) { detail::write_file_atomically(path, detail::npy_bytes(values)); }
 
 }  // namespace matgrad::io

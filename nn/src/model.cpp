@@ -174,37 +174,41 @@ void check_model_destination(const std::string& dir) {
 void save_model(const std::string& dir, const Model& model) {
     const std::string staged = io::make_staging_directory(dir);
     try {
-        const fs::path out(staged);
-        const std::vector<std::size_t> sizes = model.mlp.sizes();
-        for (std::size_t l = 1; l < sizes.size(); ++l) {
-            io::write_npy((out / ("W" + std::to_string(l) + ".npy")).string(), model.mlp.layer(l).W);
-            io::write_npy((out / ("b" + std::to_string(l) + ".npy")).string(), model.mlp.layer(l).b);
-        }
-        io::write_npy((out / "mean.npy").string(), model.features.mean);
-        io::write_npy((out / "std.npy").string(), model.features.std);
-        nlohmann::json description = {
-            {"format", model_format},
-            {"version", model_version},
-            {"task", task_name(model.target.task)},
-            {"task_reason", model.task_reason},
-            {"sizes", sizes},
-            {"hidden_activation", activation_name(model.mlp.hidden_activation())},
-            {"output_activation", activation_name(model.mlp.output_activation())},
-            {"features", model.feature_names},
-            {"label", model.label}};
-        if (model.target.task == Task::regression) {
-            description["target_mean"] = model.target.scale.mean(0, 0);
-            description["target_std"] = model.target.scale.std(0, 0);
-        } else {
-            description["classes"] = model.target.classes;
-        }
-        io::write_text_file((out / "model.json").string(), description.dump(2) + "\n");
+        write_model_files(staged, model);
     } catch (...) {
         std::error_code ignored;
         fs::remove_all(staged, ignored);
         throw;
     }
     io::publish_directory(staged, dir);
+}
+
+void write_model_files(const std::string& dir, const Model& model) {
+    const fs::path out(dir);
+    const std::vector<std::size_t> sizes = model.mlp.sizes();
+    for (std::size_t l = 1; l < sizes.size(); ++l) {
+        io::write_npy((out / ("W" + std::to_string(l) + ".npy")).string(), model.mlp.layer(l).W);
+        io::write_npy((out / ("b" + std::to_string(l) + ".npy")).string(), model.mlp.layer(l).b);
+    }
+    io::write_npy((out / "mean.npy").string(), model.features.mean);
+    io::write_npy((out / "std.npy").string(), model.features.std);
+    nlohmann::json description = {
+        {"format", model_format},
+        {"version", model_version},
+        {"task", task_name(model.target.task)},
+        {"task_reason", model.task_reason},
+        {"sizes", sizes},
+        {"hidden_activation", activation_name(model.mlp.hidden_activation())},
+        {"output_activation", activation_name(model.mlp.output_activation())},
+        {"features", model.feature_names},
+        {"label", model.label}};
+    if (model.target.task == Task::regression) {
+        description["target_mean"] = model.target.scale.mean(0, 0);
+        description["target_std"] = model.target.scale.std(0, 0);
+    } else {
+        description["classes"] = model.target.classes;
+    }
+    io::write_text_file((out / "model.json").string(), description.dump(2) + "\n");
 }
 
 Model load_model(const std::string& dir) {

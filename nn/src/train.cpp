@@ -163,7 +163,14 @@ TaskChoice choose_task(const Matrix& y, std::optional<Task> task) {
 TargetCoding make_target_coding(Task task, const Matrix& y) {
     TargetCoding coding;
     coding.task = task;
-    if (task == Task::regression) return coding;
+    if (task == Task::regression) {
+        // A constant target has no variance to explain: R² is undefined (it printed -2.9e26).
+        const auto [low, high] = std::minmax_element(y.begin(), y.end());
+        if (y.size() > 1 && *low == *high)  // (one row: the split says it needs two)
+            throw std::invalid_argument("every target value is " + label_text(*low) +
+                                        "; a regressor needs a target that varies (R2 is undefined for a constant one)");
+        return coding;
+    }
     std::set<double> values;
     for (std::size_t j = 0; j < y.size(); ++j) {
         if (task == Task::binary && y(0, j) != 0.0 && y(0, j) != 1.0)

@@ -162,6 +162,14 @@ MlpProblem load_mlp_problem(const MlpSource& source) {
         for (std::size_t s : source.sizes)
             if (s == 0) throw std::invalid_argument("sizes must be positive");
         if (source.samples == 0) throw std::invalid_argument("the number of samples must be positive");
+        // Every matrix the sizes ask for is checked before any is drawn.
+        auto check = [](const std::string& what, std::size_t rows, std::size_t cols) {
+            if (const std::string problem = matrix_size_problem(rows, cols); !problem.empty())
+                throw std::invalid_argument(what + ": " + problem);
+        };
+        check("X (inputs x samples)", source.sizes.front(), source.samples);
+        for (std::size_t l = 1; l < source.sizes.size(); ++l)
+            check("W" + std::to_string(l) + " (sizes)", source.sizes[l], source.sizes[l - 1]);
         Rng rng(source.seed);
         p.X = random_normal(source.sizes.front(), source.samples, rng);
         for (std::size_t l = 1; l < source.sizes.size(); ++l) {

@@ -159,3 +159,14 @@ def test_gradcheck_reports_a_wrong_gradient_as_failed(rng):
     assert abs(result.numeric - 0.5) <= 1e-9 and result.autodiff in (0.0, 1.0)
     assert result.message.startswith("gradcheck FAILED: max error 0.5")
     assert repr(result) == "<" + result.message + ">"
+
+
+def test_gradcheck_says_what_f_must_return_and_refuses_a_step_that_is_not_positive():
+    x = np.array([[1.0, 2.0]])
+    for wrong, shown in ((lambda v: None, "NoneType None"), (lambda v: 0.5, "float 0.5")):
+        with pytest.raises(TypeError, match=r"^gradcheck: f must return a 1x1 matgrad.Var computed from the Vars it is "
+                                            r"given \(e.g. mg.sum\(x \* x\)\), not " + shown + "$"):
+            mg.gradcheck(wrong, [x])
+    for eps in (-1.0, 0.0, float("nan")):
+        with pytest.raises(ValueError, match=r"^gradcheck: eps must be a positive, finite step"):
+            mg.gradcheck(lambda v: mg.sum(v * v), [x], eps=eps)

@@ -214,3 +214,20 @@ def test_grad_releases_the_gil():
         longest, last = max(longest, now - last), now
     thread.join()
     assert longest < 0.5 * took[0], (longest, took[0])
+
+
+def test_dims_too_large_for_memory_are_refused_naming_the_declaration_and_the_dim():
+    model = mg.Model("param W : n x n\nJ = sum(W .* W)\n", "ov.mg")
+    with pytest.raises(mg.ParseError, match=r"^ov.mg:1:7: error: param W : n x n \(dims\['n'\] = 9223372036854775807\): "
+                                            r"9223372036854775807x9223372036854775807 would need 6.81e\+38 bytes, "
+                                            r"over the cap of 134217728 elements \(1 GiB\) per matrix"):
+        model.grad({}, dims={"n": 2**63 - 1}, seed=1)
+    with pytest.raises(mg.ParseError, match=r"dims\['n'\] = 0: a dimension's size must be at least 1"):
+        model.grad({}, dims={"n": 0}, seed=1)
+
+
+def test_parse_errors_fill_syntax_errors_standard_fields():
+    with pytest.raises(mg.ParseError) as info:
+        mg.Model("input X : 2 x 3\nparam W : 1 x 2\nJ = sum(W*X +)\n", "bad.mg")
+    e = info.value
+    assert (e.filename, e.lineno, e.offset, e.text) == ("bad.mg", 3, 14, "J = sum(W*X +)")

@@ -5,13 +5,20 @@
 
 #include <report/latex.hpp>
 
+#include <cctype>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,30 +81,109 @@ std::string inline_katex_css(const std::string& dir) {
     }
 }
 
-/// The graph as inline SVG, or a note saying why there is none.
-std::string graph_svg(const std::string& dot, std::string& note) {
-    char path[] = "/tmp/matgrad-graph-XXXXXX";
-    const int fd = ::mkstemp(path);
-    if (fd < 0) {
-        note = "could not create a temporary file for Graphviz";
+/// Runs `dot -Tsvg` on `input` through pipes (no temporary file) and returns its output; `status`
+/// is waitpid's, `timed_out` says dot was killed after `timeout` seconds. dot dies with us too
+/// (PR_SET_PDEATHSIG), so a killed matgrad leaves no dot behind.
+std::string run_dot(const std::string& input, double timeout, int& status, bool& timed_out) {
+    status = -1;
+    timed_out = false;
+    int in[2], out[2];
+    if (::pipe2(in, O_CLOEXEC) != 0) return {};
+    if (::pipe2(out, O_CLOEXEC) != 0) {
+        ::close(in[0]);
+        ::close(in[1]);
         return {};
     }
-    ::close(fd);
-    // Top to bottom: the tall graph fits beside the equations (Tape::to_dot draws left to right).
-    std::string tall = dot;
-    if (const std::size_t lr = tall.find("rankdir=LR"); lr != std::string::npos) tall.replace(lr, 10, "rankdir=TB");
-    { std::ofstream(path) << tall; }
-    std::string svg;
-    int status = -1;
-    if (FILE* pipe = ::popen((std::string("dot -Tsvg ") + path + " 2>/dev/null").c_str(), "r")) {
-        char buffer[4096];
-        for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) svg.append(buffer, n);
-        status = ::pclose(pipe);
+    const pid_t parent = ::getpid();
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(127);  // we died before prctl took effect
+        const int null = ::open("/dev/null", O_WRONLY);
+        if (::dup2(in[0], 0) < 0 || ::dup2(out[1], 1) < 0 || null < 0 || ::dup2(null, 2) < 0) ::_exit(126);
+        ::execlp("dot", "dot", "-Tsvg", static_cast<char*>(nullptr));
+        ::_exit(127);  // as the shell says for a command it cannot find
     }
-    std::remove(path);
+    ::close(in[0]);
+    ::close(out[1]);
+    if (pid < 0) {
+        ::close(in[1]);
+        ::close(out[0]);
+        return {};
+    }
+    // A dot that exits before reading everything must not kill us with SIGPIPE.
+    struct sigaction ignore {}, previous {};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGPIPE, &ignore, &previous);
+    ::fcntl(in[1], F_SETFL, O_NONBLOCK);
+    std::string svg;
+    std::size_t sent = 0;
+    int to_dot = in[1];
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout);
+    for (;;) {
+        if (to_dot >= 0 && sent == input.size()) {
+            ::close(to_dot);
+            to_dot = -1;
+        }
+        pollfd fds[2] = {{out[0], POLLIN, 0}, {to_dot, POLLOUT, 0}};
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const int ready = left.count() <= 0 ? 0 : ::poll(fds, to_dot >= 0 ? 2 : 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) {  // the deadline passed (or poll failed): dot is stopped, not waited for
+            ::kill(pid, SIGKILL);
+            timed_out = ready == 0;
+            break;
+        }
+        if (to_dot >= 0 && (fds[1].revents & (POLLOUT | POLLERR | POLLHUP))) {
+            const ssize_t n = ::write(to_dot, input.data() + sent, input.size() - sent);
+            if (n > 0) sent += static_cast<std::size_t>(n);
+            else if (n < 0 && errno != EAGAIN && errno != EINTR) sent = input.size();  // dot stopped reading
+        }
+        if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+            char buffer[1 << 16];
+            const ssize_t n = ::read(out[0], buffer, sizeof buffer);
+            if (n == 0) break;
+            if (n > 0) svg.append(buffer, static_cast<std::size_t>(n));
+            else if (errno != EINTR && errno != EAGAIN) break;
+        }
+    }
+    if (to_dot >= 0) ::close(to_dot);
+    ::close(out[0]);
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    ::sigaction(SIGPIPE, &previous, nullptr);
+    return svg;
+}
+
+/// The graph as inline SVG, or a note saying why there is none.
+std::string graph_svg(const Document& doc, std::string& note) {
+    std::size_t nodes = 0;  // Tape::to_dot writes one "  n<k> [" line per node ("  n<k> -> " per edge)
+    for (std::size_t at = doc.dot.find("\n  n"); at != std::string::npos; at = doc.dot.find("\n  n", at + 1)) {
+        std::size_t end = at + 5;
+        while (end < doc.dot.size() && std::isdigit(static_cast<unsigned char>(doc.dot[end]))) ++end;
+        nodes += end > at + 5 && doc.dot.compare(end, 2, " [") == 0;
+    }
+    if (nodes > kMaxGraphNodes) {
+        note = "The graph has " + std::to_string(nodes) + " nodes, more than the " + std::to_string(kMaxGraphNodes) +
+               " drawn on a page (Graphviz's layout time grows with the cube of its size), so it is left out; "
+               "`matgrad graph` prints the DOT.";
+        return {};
+    }
+    // Top to bottom: the tall graph fits beside the equations (Tape::to_dot draws left to right).
+    std::string tall = doc.dot;
+    if (const std::size_t lr = tall.find("rankdir=LR"); lr != std::string::npos) tall.replace(lr, 10, "rankdir=TB");
+    int status = -1;
+    bool timed_out = false;
+    const std::string svg = run_dot(tall, doc.graph_timeout, status, timed_out);
     const std::size_t start = svg.find("<svg");
+    if (timed_out) {
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%g", doc.graph_timeout);
+        note = std::string("Graphviz's dot took more than ") + seconds +
+               " s on the graph and was stopped, so it is left out; `matgrad graph` prints the DOT.";
+        return {};
+    }
     if (status != 0 || start == std::string::npos) {
-        // The shell says 127 for a command it cannot find.
         note = WIFEXITED(status) && WEXITSTATUS(status) == 127
                    ? "Graphviz (the dot program) was not found, so the graph is left out. Install graphviz and "
                      "rerun, or render `matgrad graph` yourself."
@@ -262,7 +348,7 @@ std::string render_html(const std::vector<ExplainLine>& lines, const VerifyRepor
     page << "</div>\n<div class=\"graph\">\n";
     if (!doc.dot.empty()) {
         std::string note;
-        const std::string svg = graph_svg(doc.dot, note);
+        const std::string svg = graph_svg(doc, note);
         page << "<h2>Graph (hover an equation or a node)</h2>\n";
         if (svg.empty()) page << "<p class=\"note\" id=\"no-graph\">" << xml_escape(note) << "</p>\n";
         else page << svg << "\n";

@@ -63,6 +63,8 @@ TEST_CASE("train refuses bad CSV files, naming the file, line and column") {
     expect_train_refusal("x1,x2,y\n0,1,1\n1,0,1\n2,2,1\n", {}, {"d.csv: every label is 1; a classifier needs rows of both classes"});
     expect_train_refusal("x1,x2,y\n0,1,1\n1,0,1\n2,2,0\n", {}, {"d.csv: class 0 has only 1 row"});
     expect_train_refusal("y\n0\n1\n", {}, {"d.csv: has only the label column 'y'"});
+    expect_train_refusal("x1,y\n0,2.5\n1,2.5\n2,2.5\n3,2.5\n4,2.5\n5,2.5\n6,2.5\n7,2.5\n", {},
+                         {"d.csv: every target value is 2.5; a regressor needs a target that varies (R2 is undefined for a constant one)"});
     expect_train_refusal("1,2,3\n0,1,0\n", {}, {"d.csv: line 1 holds numbers, not column names"});
 }
 
@@ -83,11 +85,16 @@ TEST_CASE("train refuses bad option values and unknown options with one line") {
     expect_train_refusal(good_csv, {"--batch", "-3"}, {"--batch must be a positive integer"});
     for (const char* fraction : {"0", "1", "1.5", "-0.2"})
         expect_train_refusal(good_csv, {"--test-fraction", fraction}, {"--test-fraction must be strictly between 0 and 1"});
-    expect_train_refusal(good_csv, {"--hidden", "0"}, {"--hidden: '0' is not a list of positive layer sizes"});
+    expect_train_refusal(good_csv, {"--hidden", "0"}, {"--hidden: '0' is not a list of layer sizes from 1 to 100000"});
+    expect_train_refusal(good_csv, {"--hidden", "100000000"},
+                         {"--hidden: '100000000' is not a list of layer sizes from 1 to 100000, such as 64 or 32,16"});
     expect_train_refusal(good_csv, {"--hidden", "32,x"}, {"--hidden: '32,x' is not a list"});
     expect_train_refusal(good_csv, {"--optimizer", "rmsprop"}, {"--optimizer", "rmsprop"});
     expect_train_refusal(good_csv, {"--activation", "gelu"}, {"--activation", "gelu"});
-    expect_train_refusal(good_csv, {"--seed", "-1"}, {"--seed must be a non-negative integer"});
+    // Neither wrapped (-1) nor saturated (2^64 and more) to 18446744073709551615.
+    for (const char* seed : {"-1", "99999999999999999999", "1.5", "0x10"})
+        expect_train_refusal(good_csv, {"--seed", seed},
+                             {"--seed: '" + std::string(seed) + "' is not a seed: give a whole number from 0 to 18446744073709551615"});
     expect_train_refusal(good_csv, {"--task", "ranking"}, {"--task", "ranking"});
     expect_train_refusal(good_csv, {"--patience", "-1"}, {"--patience must be a non-negative integer"});
     expect_train_refusal(good_csv, {"--validation-fraction", "1"}, {"--validation-fraction must be at least 0 and below 1"});
@@ -121,6 +128,28 @@ TEST_CASE("a failed train run leaves an existing model and metrics untouched") {
     CHECK(read_file(dir / "model/W1.npy") == W1);
     CHECK(read_file(dir / "m.json") == metrics);
     CHECK(dir.entries() == std::vector<std::string>{"bad.csv", "d.csv", "m.json", "model"});
+}
+
+TEST_CASE("train and predict: an output at an input's path is refused; a failed --plot leaves the model directory") {
+    expect_refusal({{"d.csv", good_csv}}, {"train", "--csv", "{dir}/d.csv", "--metrics", "{dir}/d.csv"},
+                   {"d.csv: is the --csv file, which the --metrics file would overwrite; write it elsewhere"});
+    expect_refusal({{"d.csv", good_csv}}, {"train", "--csv", "{dir}/d.csv", "--metrics", "{dir}/m.json", "--plot", "{dir}/m.json"},
+                   {"m.json: would be written twice, as the --metrics file and as the --plot file; rename one"});
+    ScratchDir dir("keep-model-plot");
+    write_file(dir / "d.csv", good_csv);
+    REQUIRE(run_matgrad({"train", "--csv", dir / "d.csv", "--epochs", "2", "--test-fraction", "0.25", "--save", dir / "model"}, dir).status == 0);
+    const std::string W1 = read_file(dir / "model/W1.npy");
+    const std::string plot = dir / (std::string(300, 'p') + ".svg");  // "File name too long" only when written
+    const RunResult r = run_matgrad({"train", "--csv", dir / "d.csv", "--epochs", "2", "--test-fraction", "0.25", "--seed", "2",
+                                     "--save", dir / "model", "--plot", plot}, dir);
+    CHECK(r.status == 2);
+    CHECK(r.err.find("File name too long") != std::string::npos);
+    CHECK(read_file(dir / "model/W1.npy") == W1);
+    CHECK(dir.entries() == std::vector<std::string>{"d.csv", "model"});
+    const RunResult p = run_matgrad({"predict", "--model", dir / "model", "--csv", dir / "d.csv", "--out", dir / "d.csv"}, dir);
+    CHECK(p.status == 2);
+    CHECK(p.err == "matgrad: error: " + (dir / "d.csv") + ": is the --csv file, which the --out predictions would overwrite; write it elsewhere\n");
+    CHECK(read_file(dir / "d.csv") == good_csv);
 }
 
 TEST_CASE("predict refuses bad models and CSVs, naming the file") {

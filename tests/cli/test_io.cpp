@@ -234,6 +234,36 @@ TEST_CASE("atomic writers replace a file whole or leave it untouched") {
     CHECK_THROWS_WITH(io::check_output_path(dir / "missing/new.json"), doctest::Contains("does not exist"));
 }
 
+TEST_CASE("OutputSet: nothing is replaced until commit, then everything; no temporary survives a failure") {
+    ScratchDir dir("outputs");
+    write_file(dir / "a.txt", "old a");
+    write_file(dir / "in.csv", "x\n1\n");
+    {
+        io::OutputSet outputs;
+        outputs.input(dir / "in.csv", "the --csv file");
+        outputs.plan(dir / "a.txt", "--metrics");
+        outputs.plan(dir / "new/b.npy", "the gradient of W", true);
+        CHECK_THROWS_WITH(outputs.plan(dir / "./a.txt", "--plot"),
+                          doctest::Contains("a.txt: would be written twice, as --metrics and as --plot; rename one"));
+        CHECK_THROWS_WITH(outputs.plan(dir / "in.csv", "--out"),
+                          doctest::Contains("in.csv: is the --csv file, which --out would overwrite"));
+        CHECK_THROWS_WITH(outputs.plan(dir / "gone/c.txt", "--plot"), doctest::Contains("does not exist"));
+        outputs.write(dir / "a.txt", "new a");
+        outputs.write_npy(dir / "new/b.npy", Matrix{{1.0}});
+        CHECK(read_file(dir / "a.txt") == "old a");  // destroyed without commit: as before
+    }
+    CHECK(dir.entries() == std::vector<std::string>{"a.txt", "in.csv"});
+    io::OutputSet outputs;
+    outputs.plan(dir / "a.txt", "--metrics");
+    outputs.plan(dir / "new/b.npy", "the gradient of W", true);
+    outputs.write(dir / "a.txt", "new a");
+    outputs.write_npy(dir / "new/b.npy", Matrix{{2.0}});
+    outputs.commit();
+    CHECK(read_file(dir / "a.txt") == "new a");
+    CHECK(io::read_npy(dir / "new/b.npy")(0, 0) == 2.0);
+    CHECK(dir.entries() == std::vector<std::string>{"a.txt", "in.csv", "new"});
+}
+
 TEST_CASE("publish_directory swaps a staged directory into place") {
     ScratchDir dir("publish");
     const std::string target = dir / "model";

@@ -17,7 +17,13 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <report/render.hpp>
+
+#include <csignal>
+#include <iterator>
+
 #include <sys/wait.h>
+#include <unistd.h>
 
 using namespace matgrad;
 namespace fs = std::filesystem;
@@ -472,4 +478,102 @@ TEST_CASE("matgrad verify: a Y with several rows is another model, refused with 
     CHECK(r.err.find("Y is 4×9") != std::string::npos);
     CHECK(r.err.find("model file") != std::string::npos);
     CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
+}
+
+namespace {
+
+/// A fake `dot` in dir/bin that writes its pid to dir/dot.pid and then sleeps: a Graphviz that never finishes.
+std::string hanging_dot(const fs::path& dir) {
+    fs::create_directories(dir / "bin");
+    const fs::path script = dir / "bin/dot";
+    std::ofstream(script) << "#!/bin/sh\necho $$ > " << (dir / "dot.pid").string() << "\nexec sleep 60\n";
+    fs::permissions(script, fs::perms::owner_all);
+    return (dir / "bin").string();
+}
+
+/// Whether process `pid` still runs (a zombie waiting for its new parent to reap it has ended).
+bool running(pid_t pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), {});
+    const std::size_t close = text.rfind(')');
+    return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
+}
+
+/// The pid the fake dot wrote, waiting up to 10 s for it.
+pid_t wait_for_dot(const fs::path& dir) {
+    for (int k = 0; k < 1000 && !fs::exists(dir / "dot.pid"); ++k) ::usleep(10000);
+    ::usleep(20000);  // the line is written
+    pid_t pid = 0;
+    std::ifstream(dir / "dot.pid") >> pid;
+    return pid;
+}
+
+std::vector<std::string> graph_temporaries() {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(fs::temp_directory_path()))
+        if (e.path().filename().string().rfind("matgrad-graph-", 0) == 0) names.push_back(e.path().string());
+    return names;
+}
+
+}  // namespace
+
+TEST_CASE("explain --format html: a graph over the node cap is left out; a killed explain leaves no dot and no temporary") {
+    const fs::path dir = scratch("html_bounded");
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    // 3 x 401 additions: more nodes than kMaxGraphNodes, so Graphviz is not even started.
+    std::string model = "param W : 2 x 2\n", sum;
+    for (int line = 1; line <= 3; ++line) {
+        model += "S" + std::to_string(line) + " = W";
+        for (int k = 0; k < 400; ++k) model += " + W";
+        model += "\n";
+        sum += (sum.empty() ? "" : " + ") + std::string("sum(S") + std::to_string(line) + ")";
+    }
+    std::ofstream(dir / "big.mg") << model << "J = " << sum << "\n";
+    const std::string page = (dir / "big.html").string();
+    REQUIRE(run(dir, "explain " + (dir / "big.mg").string() + " --seed 1 --format html --out " + page).status == 0);
+    std::stringstream html;
+    html << std::ifstream(page).rdbuf();
+    CHECK(html.str().find("nodes, more than the 1000 drawn on a page") != std::string::npos);
+    CHECK(html.str().find("id=\"no-graph\"") != std::string::npos);
+
+    // Killed while Graphviz runs: dot dies with it, and nothing temporary is left.
+    const std::vector<std::string> before = graph_temporaries();
+    const std::string path = hanging_dot(dir) + ":/usr/bin:/bin";
+    const pid_t matgrad = ::fork();
+    if (matgrad == 0) {
+        ::setenv("PATH", path.c_str(), 1);
+        const std::string out = (dir / "e.html").string();
+        ::execl(MATGRAD_CLI, MATGRAD_CLI, "explain", "--format", "html", "--out", out.c_str(), static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    const pid_t dot = wait_for_dot(dir);
+    REQUIRE(dot > 0);
+    CHECK(running(dot));
+    ::kill(matgrad, SIGKILL);
+    int status = 0;
+    ::waitpid(matgrad, &status, 0);
+    for (int k = 0; k < 500 && running(dot); ++k) ::usleep(10000);
+    CHECK(!running(dot));
+    CHECK(!fs::exists(dir / "e.html"));
+    for (const auto& e : fs::directory_iterator(dir)) CHECK(e.path().filename().string().find(".tmp-") == std::string::npos);
+    CHECK(graph_temporaries() == before);
+}
+
+TEST_CASE("render_html: dot is stopped after Document::graph_timeout and the page says so") {
+    const fs::path dir = scratch("html_timeout");
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    const std::string saved = std::getenv("PATH") != nullptr ? std::getenv("PATH") : "";
+    ::setenv("PATH", (hanging_dot(dir) + ":/usr/bin:/bin").c_str(), 1);
+    report::Document doc;
+    doc.title = "t";
+    doc.dot = "digraph \"matgrad\" {\n  n0 [label=\"x\"];\n}\n";
+    doc.graph_timeout = 0.5;
+    const std::string html = report::render_explanation({}, report::Format::html, doc);
+    ::setenv("PATH", saved.c_str(), 1);
+    CHECK(html.find("dot took more than 0.5 s on the graph and was stopped") != std::string::npos);
+    const pid_t dot = wait_for_dot(dir);
+    REQUIRE(dot > 0);
+    CHECK(!running(dot));  // killed and reaped
 }

@@ -192,3 +192,31 @@ TEST_CASE("deep nesting and long chains are refused instead of exhausting the st
     for (int k = 0; k < 600; ++k) chain += "+X";
     CHECK(parse_error(chain + "\n").find("error: expression too long (more than 500 operators)") != std::string::npos);
 }
+
+TEST_CASE("sizes: a declaration or a dimension too large for memory is refused before anything is allocated") {
+    lang::BindOptions options;
+    options.seed = 1;
+    options.dims = {{"n", 9223372036854775807ull}};  // rows x cols overflows 64 bits
+    const std::string square = "param W : n x n\nJ = sum(W .* W)\n";
+    CHECK(bind_error(square, {}, options) ==
+          "m.mg:1:7: error: param W : n x n (n = 9223372036854775807 (given)): 9223372036854775807x9223372036854775807 "
+          "would need 6.81e+38 bytes, over the cap of 134217728 elements (1 GiB) per matrix");
+    options.dims = {{"n", 4294967296ull}};  // rows x cols wraps to 0
+    CHECK(bind_error("param W : n x n\nJ = tr(W)\n", {}, options).find("4294967296x4294967296 would need 1.48e+20 bytes") !=
+          std::string::npos);
+    options.dims = {};
+    CHECK(bind_error("param W : 100000 x 100000\nJ = sum(W)\n", {}, options) ==
+          "m.mg:1:7: error: param W : 100000 x 100000: 100000x100000 would need 8e+10 bytes, over the cap of 134217728 "
+          "elements (1 GiB) per matrix");
+    options.dims = {{"n", 0}};
+    CHECK(bind_error(square, {}, options) == "m.mg: error: n = 0 (given): a dimension's size must be at least 1");
+    // Results grow too (an outer product, broadcasting): refused at the operator, by the engine's own check.
+    const lang::Values values{{"x", Matrix(std::array<std::size_t, 2>{100000, 1}, 1.0)},
+                              {"y", Matrix(std::array<std::size_t, 2>{1, 100000}, 1.0)}};
+    CHECK(record_error("input x : 100000 x 1\nJ = sum(x * x')\n", {{"x", values.at("x")}}) ==
+          "m.mg:2:11: error: x * x': matmul: the result 100000x100000 would need 8e+10 bytes, over the cap of 134217728 "
+          "elements (1 GiB) per matrix");
+    CHECK(record_error("input x : 100000 x 1\ninput y : 1 x 100000\nJ = sum(x + y)\n", values) ==
+          "m.mg:3:11: error: x + y: add: the result 100000x100000 would need 8e+10 bytes, over the cap of 134217728 "
+          "elements (1 GiB) per matrix");
+}

@@ -532,3 +532,153 @@ TEST_CASE("fit --optimizer newton: l2_logistic.mg reaches gradient norm <= 1e-8 
                      "builds and factors the dense n x n Hessian); use a first-order optimizer (adam, sgd)\n");
     CHECK(!fs::exists(dir / "b"));
 }
+
+TEST_CASE("sizes: --dim too large for memory is refused naming the declaration and the --dim, nothing written") {
+    ScratchDir dir("lang-sizes");
+    const std::string m = dir / "ov.mg";
+    // Each of these once segfaulted, hung, or wrote a dW.npy whose header claimed 2^126 elements.
+    for (const char* output : {"J = sum(W .* W)", "J = tr(W)", "J = sum(W)"}) {
+        write_file(m, std::string("param W : n x n\n") + output + "\n");
+        const RunResult r = run_matgrad({"grad", m, "--dim", "n=9223372036854775807", "--seed", "1", "--out", dir / "o"}, dir);
+        INFO(r.err);
+        CHECK(r.status == 2);
+        CHECK(r.err.rfind(m + ":1:7: error: param W : n x n (n = 9223372036854775807 from --dim): "
+                              "9223372036854775807x9223372036854775807 would need 6.81e+38 bytes, over the cap of "
+                              "134217728 elements (1 GiB) per matrix\n", 0) == 0);
+        CHECK(!fs::exists(dir / "o"));
+    }
+    const RunResult twice = run_matgrad({"grad", m, "--dim", "n=3", "--dim", "n=4", "--seed", "1", "--out", dir / "o"}, dir);
+    CHECK(twice.status == 2);
+    CHECK(twice.err == "matgrad: error: --dim: n is given twice (n=3, n=4); give each dimension once\n");
+    const RunResult huge = run_matgrad({"grad", m, "--dim", "n=99999999999999999999", "--seed", "1", "--out", dir / "o"}, dir);
+    CHECK(huge.status == 2);
+    CHECK(huge.err == "matgrad: error: --dim: 'n=99999999999999999999' is not NAME=SIZE with a positive size (e.g. --dim n=7)\n");
+    CHECK(!fs::exists(dir / "o"));
+}
+
+TEST_CASE("files: a failed command replaces nothing; collisions and an output at an input's path are refused") {
+    ScratchDir dir("lang-files");
+    const std::string m = dir / "m.mg";
+    auto refused = [&](const std::vector<std::string>& args, const std::string& expected) {
+        const RunResult r = run_matgrad(args, dir);
+        INFO(r.err);
+        CHECK(r.status == 2);
+        CHECK(r.err == "matgrad: error: " + expected + "\n");
+    };
+    // A node name too long for a file: d<name>.npy cannot be written, so J.npy keeps its old bytes.
+    const std::string name(300, 'N');
+    write_file(m, "param W : 2 x 2\n" + name + " = W .* W\nJ = sum(" + name + ")\n");
+    fs::create_directories(dir / "keep");
+    write_file(dir / "keep/J.npy", "old");
+    const RunResult r = run_matgrad({"grad", m, "--seed", "1", "--out", dir / "keep", "--all"}, dir);
+    CHECK(r.status == 2);
+    CHECK(r.err.find("File name too long") != std::string::npos);
+    CHECK(read_file(dir / "keep/J.npy") == "old");
+    CHECK(entries(dir / "keep") == std::vector<std::string>{"J.npy"});
+
+    // Two outputs at one path, named both.
+    write_file(m, "param W : 1 x 1\ndW = sum(W)\n");
+    refused({"grad", m, "--seed", "1", "--out", dir / "o"},
+            (dir / "o/dW.npy") + ": would be written twice, as the output dW and as the gradient of param W; rename one");
+    write_file(m, "param W : 1 x 1\nZ = W .* 2\ndZ = sum(Z)\n");
+    refused({"grad", m, "--seed", "1", "--out", dir / "o", "--all"},
+            (dir / "o/dZ.npy") + ": would be written twice, as the output dZ and as the gradient of node Z; rename one");
+    CHECK(!fs::exists(dir / "o"));
+
+    // An output at an input's path: refused, the input untouched.
+    const std::string model = read_file(m);
+    refused({"explain", m, "--seed", "1", "--out", m}, m + ": is the MODEL file, which the --out document would overwrite; write it elsewhere");
+    refused({"graph", m, "--seed", "1", "--dot", m}, m + ": is the MODEL file, which the --dot file would overwrite; write it elsewhere");
+    CHECK(read_file(m) == model);
+
+    // fit whose --plot cannot be written leaves the params already in --out as they were.
+    write_file(m, "param W : 2 x 2\nJ = sum(W .* W)\n");
+    fs::create_directories(dir / "fitted");
+    write_file(dir / "fitted/W.npy", "old");
+    const RunResult fit = run_matgrad({"fit", m, "--seed", "1", "--steps", "2", "--out", dir / "fitted", "--plot", dir / (name + ".svg")}, dir);
+    CHECK(fit.status == 2);
+    CHECK(fit.err.find("File name too long") != std::string::npos);
+    CHECK(read_file(dir / "fitted/W.npy") == "old");
+    CHECK(entries(dir / "fitted") == std::vector<std::string>{"W.npy"});
+}
+
+TEST_CASE("non-finite values: the first op that made one, at its place with its operands' ranges; nothing written") {
+    ScratchDir dir("lang-nonfinite");
+    const std::string m = dir / "m.mg";
+    auto refused = [&](const std::string& output, const std::string& expected) {
+        write_file(m, "param W : 2 x 2\nJ = " + output + "\n");
+        const RunResult r = run_matgrad({"grad", m, "--seed", "1", "--out", dir / "o"}, dir);
+        INFO(r.err);
+        CHECK(r.status == 2);
+        CHECK(r.err.rfind(m + ":2:" + expected, 0) == 0);
+        CHECK(!fs::exists(dir / "o"));
+    };
+    refused("sum(log(W - W))", "9: error: log(W - W): log: the unnamed log result #2 (2x2) has -inf at (0,0) from input 0 = 0; "
+                               "W - W is in [0, 0]\n");
+    refused("sum(W/0)", "10: error: W/0: div: the unnamed div result #2 (2x2) has inf at (0,0) from input 0 = ");
+    refused("sum(exp(W*1e6))", "9: error: exp(W*1e6): exp: the unnamed exp result #3 (2x2) has inf at (0,0) from input 0 = ");
+    // A singular inv says where it is, not only "the unnamed sub result #1".
+    refused("sum(inv(W - W))", "9: error: inv(W - W): inv: the unnamed sub result #1 (2x2) is singular (LU found a zero "
+                               "pivot); its inverse does not exist; W - W is in [0, 0]\n");
+
+    // explain --check: a NaN gradient never passes; a right gradient of size 2e6 is judged relative to its scale.
+    write_file(m, "param W : 2 x 2\nJ = sum(sqrt(W .* 0))\n");
+    const RunResult nan = run_matgrad({"explain", m, "--seed", "1", "--check"}, dir);
+    CHECK(nan.status == 1);
+    CHECK(nan.out.find("[finite differences: max |Δ| = inf]") != std::string::npos);
+    write_file(m, "param W : 2 x 2\nJ = 1e6 * sum(W .* W)\n");
+    const RunResult large = run_matgrad({"explain", m, "--seed", "1", "--check"}, dir);
+    INFO(large.out);
+    CHECK(large.status == 0);
+}
+
+TEST_CASE("sloppy arguments: --seed out of range, a fractional or huge axis, --samples 0, each refused saying what is allowed") {
+    ScratchDir dir("lang-sloppy");
+    const std::string m = dir / "m.mg";
+    write_file(m, "param W : 2 x 3\nJ = sum(W)\n");
+    for (const char* seed : {"-1", "99999999999999999999"}) {
+        const RunResult r = run_matgrad({"grad", m, "--seed", seed, "--out", dir / "o"}, dir);
+        CHECK(r.status == 2);
+        CHECK(r.err.find("--seed: '" + std::string(seed) + "' is not a seed: give a whole number from 0 to 18446744073709551615") !=
+              std::string::npos);
+    }
+    for (const char* axis : {"0.5", "1e300"}) {
+        write_file(m, std::string("param W : 2 x 3\nJ = sum(sum(W, ") + axis + "))\n");
+        const RunResult r = run_matgrad({"grad", m, "--seed", "1", "--out", dir / "o"}, dir);
+        INFO(r.err);
+        CHECK(r.status == 2);
+        CHECK(r.err.rfind(m + ":2:9: error: sum(W, " + axis + "): sum(W, " + (axis[1] == '.' ? "0.5" : "1e+300") +
+                              "): axis must be 0 (down each column, giving 1x3) or 1 (across each row, giving 2x1)\n", 0) == 0);
+    }
+    CHECK(!fs::exists(dir / "o"));
+    const RunResult samples = run_matgrad({"explain", "--samples", "0"}, dir);
+    CHECK(samples.status == 2);
+    CHECK(samples.err == "matgrad: --samples: '0' is not a number of samples: give a whole number of at least 1 (run with --help for usage)\n");
+    const RunResult sizes = run_matgrad({"explain", "--sizes", "100000,100000,1"}, dir);
+    CHECK(sizes.status == 2);
+    CHECK(sizes.err == "matgrad: error: W1 (sizes): 100000x100000 would need 8e+10 bytes, over the cap of "
+                       "134217728 elements (1 GiB) per matrix\n");
+}
+
+TEST_CASE("reading: devices are refused, a model file is capped at 16 MiB, a pipe still works") {
+    ScratchDir dir("lang-devices");
+    const RunResult zero = run_matgrad({"grad", "/dev/zero", "--seed", "1", "--out", dir / "o"}, dir);
+    CHECK(zero.status == 2);
+    CHECK(zero.err == "matgrad: error: /dev/zero: is a device, not a file\n");
+    const RunResult csv = run_matgrad({"train", "--csv", "/dev/zero"}, dir);
+    CHECK(csv.status == 2);
+    CHECK(csv.err == "matgrad: error: /dev/zero: is a device, not a file\n");
+    // Through a pipe (as `--hand <(matgrad ...)` or `matgrad grad /dev/stdin` read it).
+    auto piped = [&](const std::string& producer) {
+        const std::string command = producer + " | '" + std::string(MATGRAD_EXE) + "' grad /dev/stdin --seed 1 --out '" +
+                                    (dir / "o") + "' > '" + (dir / "out.txt") + "' 2> '" + (dir / "err.txt") + "'";
+        const int raw = std::system(command.c_str());
+        return std::make_pair(WIFEXITED(raw) ? WEXITSTATUS(raw) : -1, read_file(dir / "err.txt"));
+    };
+    write_file(dir / "m.mg", "param W : 2 x 2\nJ = sum(W .* W)\n");
+    CHECK(piped("cat '" + (dir / "m.mg") + "'").first == 0);
+    CHECK(entries(dir / "o") == std::vector<std::string>{"J.npy", "dW.npy"});
+    const auto [status, err] = piped("head -c 17000000 /dev/zero");
+    CHECK(status == 2);
+    CHECK(err == "matgrad: error: /dev/stdin: is larger than 16 MiB, the most a model file or other text file may hold\n");
+}

@@ -34,7 +34,8 @@ Matrix numerical_gradient(const GraphBuilder& f, const std::vector<Matrix>& inpu
                           std::size_t which, double eps = 1e-6);
 
 /// Runs f once with backward() and compares every input's gradient with numerical_gradient.
-/// Passes when |ad - fd| <= tol * max(1, |fd|) everywhere.
+/// Passes when |ad - fd| <= tol * max(1, |fd|) everywhere. Throws std::invalid_argument for an
+/// eps that is not positive and finite (as numerical_gradient does) or a negative tol.
 GradcheckResult gradcheck(const GraphBuilder& f, const std::vector<Matrix>& inputs,
                           double tol = 1e-6, double eps = 1e-6);
 

@@ -39,7 +39,8 @@ struct ExplainLine {
     std::size_t node = 0; ///< the tape node the line is about
     std::array<std::size_t, 2> shape{};  ///< that node's (and, for gradients, its gradient's) shape
     /// explain(f, ...) with check: max |autodiff - central finite differences| of this gradient
-    /// (variables only); NaN when not checked.
+    /// over max(1, max |finite differences|), its scale (variables only); +Inf when either side
+    /// has a NaN or Inf; NaN when not checked.
     double fd_error = std::numeric_limits<double>::quiet_NaN();
 };
 

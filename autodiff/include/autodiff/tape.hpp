@@ -47,6 +47,16 @@ public:
 /// "64x10": how error messages everywhere in matgrad write a matrix's shape.
 std::string shape_string(const Matrix& m);
 
+/// The most elements one matrix may hold: 2^27 float64 values, 1 GiB. Every op result is checked
+/// against it before it is allocated, and so are sizes read from text (a model's declarations, a
+/// --dim, Python's dims=, layer sizes), so a typo or a hostile size is refused by name instead of
+/// overflowing rows x cols or asking the allocator for terabytes.
+inline constexpr std::size_t kMaxMatrixElements = std::size_t{1} << 27;
+/// Empty when a rows x cols matrix is allowed: both at least 1 and at most kMaxMatrixElements
+/// elements (checked without overflow). Otherwise why not, e.g. "4294967296x4294967296 would need
+/// 1.48e+20 bytes, over the cap of 134217728 elements (1 GiB) per matrix".
+std::string matrix_size_problem(std::size_t rows, std::size_t cols);
+
 class Tape;
 class BackwardContext;
 struct DotOptions;  // <autodiff/inspect.hpp>

@@ -27,7 +27,8 @@ public:
 /// signed/unsigned integers of 1-8 bytes (refusing 64-bit values a double cannot hold exactly),
 /// bool, either byte order, and Fortran (column-major) order. Refuses every other dtype (complex,
 /// object, strings, float16, ...), arrays that are not 2-D or are empty, NaN/Inf elements, and
-/// truncated files or trailing bytes.
+/// truncated files or trailing bytes; devices and files larger than the largest matrix
+/// (kMaxMatrixElements) are refused before they are read whole.
 Matrix read_npy(const std::string& path);
 /// The same parser on bytes in memory; `name` stands for the file in error messages.
 Matrix parse_npy(std::string_view bytes, const std::string& name);
@@ -53,6 +54,9 @@ public:
     void write(std::string_view bytes);
     /// fsync, then renames the temporary file over `path`.
     void commit();
+    /// fsync and close, but leave the renaming to the caller: returns the temporary's path, which
+    /// the caller now owns (renames into place or removes).
+    std::string finish();
 
 private:
     [[noreturn]] void fail(const char* what);
@@ -62,8 +66,12 @@ private:
 /// Throws InputError unless a file can be written at `path`: its directory exists and is writable
 /// and `path` is not a directory. Lets a long run refuse a bad output path before it starts.
 void check_output_path(const std::string& path);
-/// The whole file as a string; InputError naming the file if it is missing, unreadable or a
-/// directory.
+/// The most bytes read_text_file reads (a model file, model.json): 16 MiB.
+inline constexpr std::size_t kMaxTextFileBytes = std::size_t{16} << 20;
+/// The most bytes read_csv reads from a pipe (a regular file is memory-mapped, any size): 1 GiB.
+inline constexpr std::size_t kMaxCsvFileBytes = std::size_t{1} << 30;
+/// The whole file (or pipe) as a string; InputError naming the file if it is missing,
+/// unreadable, a directory, a device, or larger than kMaxTextFileBytes (reading stops there).
 std::string read_text_file(const std::string& path);
 
 /// A numeric CSV table: the header's column names and the values by column, as nn takes samples:
@@ -80,7 +88,8 @@ struct CsvTable {
 /// empty cells, text, NaN/Inf, a header only, an empty file, duplicate column names and a pandas
 /// index column (empty first name or "Unnamed: 0": the message says to pass index=False) throw
 /// InputError naming the line and column. A quoting error anywhere in the file is reported before
-/// any other problem; otherwise the first problem in the file is.
+/// any other problem; otherwise the first problem in the file is. A device is refused, and so is a
+/// pipe of more than kMaxCsvFileBytes (a regular file is memory-mapped, whatever its size).
 CsvTable read_csv(const std::string& path);
 /// The same parser on text in memory; `name` stands for the file in error messages.
 CsvTable parse_csv(std::string_view text, const std::string& name);
@@ -132,6 +141,51 @@ private:
     std::string name_;
     std::vector<std::string> header_;
     std::size_t rows_ = 0;
+};
+
+/// The outputs of one command, written all or nothing. plan() every output first -- it refuses
+/// two outputs at one path (naming both) and an output at the path of one of the command's inputs
+/// (registered with input()) -- then write() each to a temporary beside it, and commit() renames
+/// them all into place once every one is written. Destroyed without commit() (an error, a failed
+/// write), it removes its temporaries: nothing the user had is touched. A missing directory of
+/// outputs (plan's make_directory) is written as a temporary directory and renamed into place by
+/// commit() too, so a failed run leaves no empty directory either.
+class OutputSet {
+public:
+    OutputSet() = default;
+    OutputSet(const OutputSet&) = delete;
+    OutputSet& operator=(const OutputSet&) = delete;
+    ~OutputSet();
+
+    /// A file the command reads, e.g. ("m.mg", "the MODEL file"): no output may be written there.
+    void input(const std::string& path, const std::string& what);
+    /// An output file, e.g. ("grads/dW.npy", "the gradient of param W"). Throws InputError for a
+    /// second output at the same path, an input's path, a directory, or a directory that cannot
+    /// be written; with `make_directory` the file's directory may be missing (its parent may not).
+    void plan(const std::string& path, const std::string& what, bool make_directory = false);
+    /// An output directory replaced as a whole (train --save), checked like plan().
+    void plan_directory(const std::string& dir, const std::string& what);
+    /// Writes a planned file's bytes to its temporary.
+    void write(const std::string& path, std::string_view bytes);
+    /// write() of write_npy's bytes.
+    void write_npy(const std::string& path, const Matrix& values);
+    /// Makes the temporary directory of a plan_directory() and returns it for the files.
+    std::string stage_directory(const std::string& dir);
+    /// Renames every temporary into place (files, then directories).
+    void commit();
+
+private:
+    struct Entry {
+        std::string path, key, what;  // key: the absolute, normalized path
+        std::string temp;             // written: its temporary file or directory
+        bool directory = false;       // a whole directory: plan_directory's, or created below
+        bool created = false;         // a missing directory of planned files, made by write()
+    };
+    Entry& planned(const std::string& path, bool directory);
+    void check_free(const std::string& path, const std::string& key, const std::string& what) const;
+    std::vector<std::pair<std::string, std::string>> inputs_;  // (path, what)
+    std::vector<Entry> entries_;
+    bool committed_ = false;
 };
 
 /// Replaces directory `dir` by the fully written directory `staged` (a sibling, e.g. made by

@@ -104,6 +104,9 @@ void check_model_destination(const std::string& dir);
 /// Writes every file into a temporary directory beside `dir`, then swaps it into place in one
 /// rename (io::publish_directory): a failure never leaves a partial model or damages the old one.
 void save_model(const std::string& dir, const Model& model);
+/// The files of save_model, written into the existing, empty directory `dir` (e.g. an
+/// io::OutputSet's stage_directory, renamed into place with a command's other outputs).
+void write_model_files(const std::string& dir, const Model& model);
 
 /// Reads and cross-checks a model directory of version 1 or 2; io::InputError names the file at
 /// fault (and the version, for a model written by a newer matgrad).

@@ -25,9 +25,17 @@ struct Document {
     std::string title;        ///< one line: "The 10-64-1 network (...) on 7 samples ..."
     std::string description;  ///< a sentence under the title (may be empty)
     /// The tape as Graphviz DOT (Tape::to_dot), whose node n<k> is ExplainLine::node k; the HTML
-    /// page draws it with `dot -Tsvg` (with a note instead when Graphviz is missing). Empty: no graph.
+    /// page draws it with `dot -Tsvg` (with a note instead when Graphviz is missing, the graph has
+    /// more than kMaxGraphNodes nodes, or dot takes longer than graph_timeout). Empty: no graph.
     std::string dot;
+    /// Seconds `dot` may run before it is killed and the graph left out (its layout time grows with
+    /// the cube of the graph's size).
+    double graph_timeout = 30.0;
 };
+
+/// Above this many nodes the HTML page leaves the graph out with a note (Graphviz would take
+/// minutes) instead of drawing it.
+inline constexpr std::size_t kMaxGraphNodes = 1000;
 
 /// The explanation in `format`:
 /// - text: the title, the description and format_explanation(lines);
