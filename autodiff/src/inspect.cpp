@@ -481,6 +481,26 @@ bool split_chain(const std::string& t, std::vector<std::pair<std::string, std::s
     return true;
 }
 
+// "₃ₓ₄": a shape as a subscript.
+std::string subscript_shape(std::size_t rows, std::size_t cols) {
+    static const char* const kDigits[] = {"₀", "₁", "₂", "₃", "₄", "₅", "₆", "₇", "₈", "₉"};
+    std::string out;
+    for (const std::string& part : {std::to_string(rows), std::string("x"), std::to_string(cols)})
+        for (char c : part) out += c == 'x' ? "ₓ" : kDigits[c - '0'];
+    return out;
+}
+
+// An unnamed constant (a numpy array passed to an op) by its shape, C₃ₓ₄, not by its tape index:
+// primes tell apart others of the same shape (C′₃ₓ₄), labels given so far are in `taken`.
+std::string constant_label(const Var& v, const std::vector<std::string>& taken) {
+    const std::string shape = subscript_shape(v.rows(), v.cols());
+    for (const char* primes : {"", "′", "″", "‴"}) {
+        const std::string label = "C" + std::string(primes) + shape;
+        if (std::find(taken.begin(), taken.end(), label) == taken.end()) return label;
+    }
+    return "c" + std::to_string(v.index());
+}
+
 class Explainer {
 public:
     Explainer(const Tape& tape, const Var& output);
@@ -551,9 +571,10 @@ Explainer::Explainer(const Tape& tape, const Var& output)
             label_[k] = v.name();
         else if (k == output.index())
             label_[k] = name_J_taken ? "out" : "J";
+        else if (std::string(v.op()) == "constant")
+            label_[k] = constant_label(v, label_);
         else
-            label_[k] = (std::string(v.op()) == "variable" ? "v" : std::string(v.op()) == "constant" ? "c" : "t") +
-                        std::to_string(k);
+            label_[k] = (std::string(v.op()) == "variable" ? "v" : "t") + std::to_string(k);
     }
     formula_.resize(output.index() + 1);
     for (std::size_t k = 0; k <= output.index(); ++k)  // inputs first: each formula reuses theirs

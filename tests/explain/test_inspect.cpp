@@ -368,3 +368,15 @@ TEST_CASE("explain: the headings and remarks use no name a model may use itself"
     CHECK(line_for(lines, "dV").layout == "d(V E)/dV puts Eᵀ on the right, so dV has the shape of V");
     CHECK(format_explanation(lines).find("Backward (d□ = ∂J/∂□, shaped like □)\n") != std::string::npos);
 }
+
+TEST_CASE("explain: an unnamed constant (a numpy array) is called by its shape, not by its tape index") {
+    Tape tape;
+    const Var W = tape.variable(random_matrix(2, 3, 17), "W");
+    const Var X = tape.constant(random_matrix(3, 4, 18));
+    const Var J = mean((matmul(W, X) - tape.constant(random_matrix(1, 4, 19))) * matmul(W, tape.constant(random_matrix(3, 4, 20))));
+    tape.backward(J);
+    const std::vector<ExplainLine> lines = explain(tape, J);
+    CHECK(line_for(lines, "J").formula == "mean((W C₃ₓ₄ − C₁ₓ₄) ⊙ W C′₃ₓ₄)");  // was mean((W c1 − c3) ⊙ W c5)
+    CHECK(lines[1].lhs == "C₃ₓ₄");  // the Inputs line: C₃ₓ₄  constant 3×4
+    CHECK(lines[1].kind == Kind::input);
+}
