@@ -190,7 +190,7 @@ std::string coefficient_text(double c) {
     double p = 0;
     int q = 0;
     if (small_fraction(c, p, q)) return "(" + number_text(p) + "/" + std::to_string(q) + ")";
-    if (c > 0 && small_fraction(c * c, p, q)) {  // c = √(p/q), written with whole numbers where they are
+    if (c > 0 && small_fraction(c * c, p, q) && std::abs(p) <= 100 && q <= 100) {  // c = √(p/q): (1/√3), (2/√3)
         const double a = std::round(std::sqrt(p)), b = std::round(std::sqrt(q));
         const std::string top = a * a == p ? number_text(a) : "√" + number_text(p);
         const std::string bottom = b * b == q ? number_text(b) : "√" + std::to_string(q);

@@ -146,6 +146,9 @@ std::string to_latex(std::string_view s) {
         } else if (c == '\\') {
             t.latex = "\\backslash ";
         } else if (c == '^' && exponent_at(s, i, j, t.latex)) {
+        } else if (s.substr(i, std::string_view("√").size()) == "√" && i + 3 < s.size() && is_digit(s[i + 3])) {
+            for (j = i + 3; j < s.size() && is_digit(s[j]);) ++j;  // √12 is \sqrt{12}: \sqrt 12 roots only the 1
+            t.latex = "\\sqrt{" + std::string(s.substr(i + 3, j - i - 3)) + "}";
         } else if (c == '^' || c == '~') {
             t.latex = c == '^' ? "\\wedge " : "\\sim ";
         } else {

@@ -333,6 +333,12 @@ TEST_CASE("explain: numbers as a person writes them -- coefficients, exponents, 
     // A number multiplies without ⊙, before what it scales; the shapes say "scalar ·".
     CHECK(line_for(lines, "J").formula == "(1/√3) sum(w²) + 0.5774 sum((w − T)²) + sum((w X)³) / √3");
     CHECK(line_for(lines, "J").shapes == "scalar · 1×1 + scalar · 1×1 + 1×1 / scalar = 1×1");
+
+    Tape t2;  // 0.02/√3 = 1/√7500: a root of a large number reads worse than the decimal
+    const Var v = t2.variable(Matrix{{1.0}, {2.0}}, "w");
+    const Var K = (0.01 * matmul(transpose(v), v) / std::sqrt(3.0)).named("J");
+    t2.backward(K);
+    CHECK(line_for(explain(t2, K), "dw").formula == "0.011547 w");
 }
 
 TEST_CASE("explain: a transposed product is pushed inside, equal terms combine, a 1×1 gradient is a scalar") {
