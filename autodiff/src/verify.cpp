@@ -421,16 +421,18 @@ void Verifier::add_passes() {
                                v.name().empty() ? v.describe() : v.name(), def->name});
         }
     }
-    // One use of a value left out: each consumer edge of a value used twice or more.
+    // One use of a value left out: each consumer of a value used by two or more. x ⊙ x is one use
+    // (dropping either slot drops the node's whole contribution to x), as pow(x, 2) is: the same
+    // mistake gets the same verdict whichever way the square is written.
     for (std::size_t k = 0; k < n_; ++k) {
         if (!eligible(k)) continue;
-        std::vector<std::pair<std::size_t, std::size_t>> uses;
+        std::vector<std::pair<std::size_t, std::size_t>> uses;  // one per consuming node
         for (const auto& use : consumers_[k])
-            if (reaches_[use.first]) uses.push_back(use);
+            if (reaches_[use.first] &&
+                std::none_of(uses.begin(), uses.end(), [&](const auto& u) { return u.first == use.first; }))
+                uses.push_back(use);
         if (uses.size() < 2) continue;
         for (const auto& [c, slot] : uses) {
-            const std::size_t same_node = std::count_if(uses.begin(), uses.end(), [c = c](const auto& u) { return u.first == c; });
-            if (same_node > 1) continue;  // x ⊙ x: one node, two slots -- not one path to drop
             const Var v = tape_.node(k), consumer = tape_.node(c);
             passes_.push_back({{{c, Mutation::drop_path, slot}}, "missing_path",
                                "the derivation without the use of " + v.describe() + " in " + where(c),

@@ -268,7 +268,8 @@ struct Logistic {
     Matrix A, dA, dZ, dw, db;
     Tape tape;
     Var J;
-    Logistic() {
+    // square_as_product: the penalty's w² written w ⊙ w (as examples/models/l2_logistic.mg does).
+    explicit Logistic(bool square_as_product = false) {
         for (std::size_t j = 0; j < 10; ++j) y(0, j) = j % 3 == 0 ? 1.0 : 0.0;
         const Matrix Z = dot(w, X) + b;
         A = 1.0 / (1.0 + xt::exp(-Z));
@@ -281,7 +282,7 @@ struct Logistic {
         const Var Zv = (matmul(wv, Xv) + bv).named("Z");
         const Var Av = sigmoid(Zv).named("A");
         const Var bce = -mean(yv * log(Av) + (1.0 - yv) * log(1.0 - Av));
-        J = (bce + (lambda / 2) * sum(pow(wv, 2.0))).named("J");
+        J = (bce + (lambda / 2) * sum(square_as_product ? wv * wv : pow(wv, 2.0))).named("J");
     }
 };
 
@@ -294,6 +295,15 @@ TEST_CASE("verify on L2-regularized logistic regression: the penalty's path, σ'
     CHECK(no_penalty.op == "pow");  // the use of w in the penalty was left out
     CHECK(no_penalty.hint.find("left out") != std::string::npos);
     CHECK(one(m.tape, m.J, "dw", dot(m.dZ, T(m.X)) + m.lambda / 2 * m.w).diagnosis == "missing_power_factor");
+
+
+    // The same mistake, the same verdict, whichever way the square is written: w ⊙ w uses w twice
+    // in one node, and leaving that use out is one path (it was unexplained).
+    Logistic product(true);
+    const GradientReport no_penalty_product = one(product.tape, product.J, "dw", dot(product.dZ, T(product.X)));
+    CHECK(no_penalty_product.diagnosis == "missing_path");
+    CHECK(no_penalty_product.op == "mul");
+    CHECK(no_penalty_product.hint.find("left out") != std::string::npos);
 
     const Matrix sA = 1.0 / (1.0 + xt::exp(-m.A));  // σ(A) where σ(Z) = A is meant
     const GradientReport at_output = one(m.tape, m.J, "dZ", m.dA * sA * (1.0 - sA));

@@ -7,8 +7,9 @@
 //   - each mistake an op declares (OpDef::mistakes), at each node of that op alone;
 //   - the same mistake at the first j nodes of that op at once (j = 2 .. all of them, in forward
 //     order: "σ' left out of every hidden layer" is the prefix that stops before the output layer);
-//   - missing_path: one use of a value left out (Mutation::drop_path on one consumer edge of a value
-//     used twice or more, e.g. an L2 penalty's term of dW, or one branch of a fan-out).
+//   - missing_path: one use of a value left out (Mutation::drop_path on one consumer of a value
+//     used by two or more, e.g. an L2 penalty's term of dW, written w ⊙ w or w.^2, or one branch of
+//     a fan-out).
 // Each is matched up to the gradient-level transforms: identity, transpose, sign, the mean factor N
 // or 1/N (N of every mean in the graph), and a fitted constant. The decision order is fixed (see
 // diagnose_gradient), so an exact match is always ok and a symmetric or square gradient, N = 1 or a
