@@ -62,7 +62,12 @@ VerifyReport verify_model(const LoadedModel& m, const std::string& hand_dir, con
     // Validate every file's name before judging any: d<param> or d<named node> that has a gradient.
     for (const auto& [file, value] : hand) {
         const std::string path = (fs::path(hand_dir) / (file + ".npy")).string();
-        const std::string name = file.size() > 1 && file[0] == 'd' ? file.substr(1) : "";
+        std::string name;
+        try {
+            name = hand_gradient_node(file);
+        } catch (const UsageError& e) {
+            throw io::InputError(path + ": " + e.what());
+        }
         const lang::Declaration* d = m.model.find_declaration(name);
         bool node = false;
         for (const lang::Assignment& a : m.model.assignments()) node = node || a.name == name;

@@ -357,17 +357,14 @@ private:
 };
 
 std::size_t Verifier::resolve(const std::string& name) const {
+    const std::string node = hand_gradient_node(name);
+    for (std::size_t k = 0; k < n_; ++k)
+        if (tape_.node(k).name() == node) return k;
     std::string known;
-    for (const std::string& candidate : {name.size() > 1 && name[0] == 'd' ? name.substr(1) : std::string(), name}) {
-        if (candidate.empty()) continue;
-        for (std::size_t k = 0; k < n_; ++k)
-            if (tape_.node(k).name() == candidate) return k;
-    }
     for (std::size_t k = 0; k < n_; ++k)
         if (!tape_.node(k).name().empty() && tape_.node(k).requires_grad())
             known += (known.empty() ? "" : ", ") + std::string("d") + tape_.node(k).name();
-    throw UsageError("verify: no node named " + (name.size() > 1 && name[0] == 'd' ? name.substr(1) : name) +
-                     " for the hand gradient " + name + " (the graph's named gradients: " +
+    throw UsageError("verify: no node named " + node + " for the hand gradient " + name + " (the graph's named gradients: " +
                      (known.empty() ? "none" : known) + ")");
 }
 
@@ -550,6 +547,13 @@ VerifyReport Verifier::run(const std::map<std::string, Matrix>& hand, const Veri
 }
 
 }  // namespace
+
+std::string hand_gradient_node(const std::string& name) {
+    if (name.size() < 2 || name[0] != 'd')
+        throw UsageError("the hand gradient '" + name + "' is not named d<node>: the gradient of " +
+                         (name.empty() ? "W1" : name) + " is d" + (name.empty() ? "W1" : name));
+    return name.substr(1);
+}
 
 VerifyReport verify(Tape& tape, const Var& output, const std::map<std::string, Matrix>& hand,
                     const VerifyOptions& options) {

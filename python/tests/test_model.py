@@ -111,6 +111,9 @@ def test_verify_diagnoses_a_missing_mean_factor_and_the_first_wrong_step(slides)
     assert by_name["dW1"]["consequence_of"] is not None
     with pytest.raises(mg.UsageError, match=r"^verify: no node named Foo for the hand gradient dFoo "):
         model.verify(values, {"dFoo": np.ones((1, 1))})
+    # One rule with the CLI's d<name>.npy files: "W1" is not a gradient's name (it was accepted).
+    with pytest.raises(mg.UsageError, match=r"^the hand gradient 'W1' is not named d<node>: the gradient of W1 is dW1$"):
+        model.verify(values, {"W1": hand["dW1"]})
 
 
 def test_verify_report_reads_as_the_cli_text_and_typesets_its_verdicts(slides, tmp_path):

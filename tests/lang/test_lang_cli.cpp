@@ -248,6 +248,13 @@ TEST_CASE("fit writes the params it reached, and verify MODEL judges hand gradie
     r = run_matgrad(verify, dir);
     CHECK(r.status == 2);
     CHECK(r.err == "matgrad: error: " + (dir / "hand/dX.npy") + ": X is an input, which gets no gradient\n");
+    // A file named without the d prefix: the engine's one rule (Python's Model.verify says the same),
+    // naming the file (it said "no param or named node ''").
+    fs::remove(dir / "hand/dX.npy");
+    io::write_npy(dir / "hand/w.npy", dw);
+    r = run_matgrad(verify, dir);
+    CHECK(r.status == 2);
+    CHECK(r.err == "matgrad: error: " + (dir / "hand/w.npy") + ": the hand gradient 'w' is not named d<node>: the gradient of w is dw\n");
 }
 
 TEST_CASE("seed --print-model prints examples/models/slides.mg byte for byte") {

@@ -87,9 +87,12 @@ struct VerifyOptions {
     std::map<std::string, std::string> formulas;
 };
 
+/// The node a hand gradient's name refers to, "dW1" -> "W1": the one rule of every front end (C++,
+/// the CLI's d<name>.npy files, Python). A name without the d prefix is a UsageError that says so.
+std::string hand_gradient_node(const std::string& name);
+
 /// Diagnoses every hand gradient of the graph that produced `output` (1x1). A hand gradient is
-/// named "d" + a node's name ("dW1" is the gradient of the node named W1; a name without that
-/// node is looked up as a node name itself). Runs backward(output) and the mutated passes on
+/// named "d" + a node's name ("dW1" is the gradient of the node named W1, hand_gradient_node). Runs backward(output) and the mutated passes on
 /// `tape`; afterwards the tape holds the true gradients again. Throws UsageError for a name no node
 /// has (listing the names it has), ShapeError for a non-1x1 output.
 VerifyReport verify(Tape& tape, const Var& output, const std::map<std::string, Matrix>& hand,
