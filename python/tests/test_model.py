@@ -66,6 +66,17 @@ def test_float32_and_int_values_are_converted_exactly(slides):
         model.grad(dict(values, X=values["X"].ravel()))
 
 
+def test_forward_gives_every_named_nodes_value_for_a_hand_formula(slides):
+    model, values, hand = slides
+    f = model.forward(values)
+    assert list(f) == ["X", "Y", "W1", "b1", "W2", "b2", "Z1", "A1", "Z2", "A2", "J"]
+    A1 = sigmoid(values["W1"] @ values["X"] + values["b1"])
+    assert max_abs_diff(f["A1"], A1) <= 1e-15
+    # dW2 from A1 and A2 without a forward pass of one's own
+    n = values["X"].shape[1]
+    assert max_abs_diff((f["A2"] - values["Y"]) @ f["A1"].T / n, hand["dW2"]) <= 1e-14
+
+
 def test_softmax_regression_grad_matches_the_numpy_formula():
     rng = np.random.default_rng(3)
     k, d, n = 4, 5, 9
