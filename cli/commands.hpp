@@ -24,7 +24,7 @@ void add_fit_command(CLI::App& app, int& status);
 // Shared by explain and graph (defined in cmd_explain.cpp): --data/--params or --sizes/--samples/--seed,
 // and the trace of a tape recorded with timing on.
 void add_network_options(CLI::App& cmd, nn::MlpSource& source);
-void print_trace(const Tape& tape);
+void print_trace(const Tape& tape, std::ostream& to = std::cout);
 
 // Shared by explain and verify (defined in cmd_explain.cpp): --format text|latex|json|html and
 // --out FILE ("-" or none: stdout); the network's explanation as a document (title, DOT graph);

@@ -163,6 +163,13 @@ TEST_CASE("matgrad explain and graph on your .npy files") {
     text << std::ifstream(dot).rdbuf();
     CHECK(text.str().rfind("digraph", 0) == 0);
     CHECK(text.str().find("‖grad‖") != std::string::npos);
+    // --trace without --dot: the trace on stderr, so stdout stays DOT (graph > g.dot | dot works).
+    const Run traced = run(dir, "graph " + network_args(dir) + " --trace");
+    CHECK(traced.status == 0);
+    CHECK(traced.out.rfind("digraph", 0) == 0);
+    CHECK(traced.out.find("Trace") == std::string::npos);
+    CHECK(traced.out.substr(traced.out.size() - 2) == "}\n");
+    CHECK(traced.err.rfind("\nTrace (one row per tape node; times in microseconds)\n", 0) == 0);
 
     CHECK(run(dir, "explain --sizes 10").status == 2);
     CHECK(run(dir, "explain --data " + (dir / "data").string()).status == 2);  // --params missing
@@ -293,7 +300,7 @@ TEST_CASE("matgrad explain --format latex: aligned blocks per section, --out wri
     const Run r = run(dir, "explain --format latex --out " + (dir / "e.tex").string());
     CAPTURE(r.err);
     REQUIRE(r.status == 0);
-    CHECK(r.out.empty());  // the document went to the file
+    CHECK(r.out == "wrote " + (dir / "e.tex").string() + " (latex, 19 lines)\n");  // the document went to the file
     const std::string tex = slurp(dir / "e.tex");
     CHECK(count(tex, "\\begin{aligned}") == 3);  // inputs, forward, backward
     CHECK(count(tex, "\\end{aligned}") == 3);
