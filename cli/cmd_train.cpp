@@ -152,6 +152,8 @@ int run_train(const TrainCommand& o) {
     if (feature_columns.empty())
         throw io::InputError(o.csv + ": has only the label column '" + table.header[label_column] +
                              "'; there are no features to learn from");
+    if (o.label.empty())
+        std::printf("label column '%s': the last column, as no --label was given\n", table.header[label_column].c_str());
     const Matrix y = features_by_column(table, {label_column});
     const Matrix X = features_by_column(table, feature_columns);
     const nn::TaskChoice choice = nn::choose_task(y, options.task);
@@ -236,7 +238,7 @@ void add_train_command(CLI::App& app, int& status) {
         ->capture_default_str();
     cmd->add_option("--seed", o->seed, "Seed of the split, the initialization and the batch order")
         ->capture_default_str();
-    cmd->add_option("--save", o->save, "Model directory to write (replaced atomically)");
+    cmd->add_option("--save,--out", o->save, "Model directory to write (replaced atomically; --out as in fit)");
     cmd->add_option("--metrics", o->metrics, "Metrics JSON file to write");
     cmd->add_option("--plot", o->plot, "SVG plot of the losses per epoch to write");
     cmd->callback([o, &status] { status = run_train(*o); });

@@ -125,6 +125,18 @@ TEST_CASE("the same seed gives the same model, another seed another split") {
     CHECK(read_file(dir / "a/mean.npy") != read_file(dir / "c/mean.npy"));
 }
 
+TEST_CASE("train without --label says which column it took, and --out is --save (as in fit)") {
+    ScratchDir dir("train-out");
+    const RunResult r = run_matgrad({"train", "--csv", data_file("breast_cancer.csv"), "--epochs", "2", "--out", dir / "m"}, dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.rfind("label column 'benign': the last column, as no --label was given\n", 0) == 0);
+    CHECK(r.out.find("model saved to " + (dir / "m")) != std::string::npos);
+    CHECK(dir.entries() == std::vector<std::string>{"m"});
+    const RunResult named = run_matgrad({"train", "--csv", data_file("breast_cancer.csv"), "--epochs", "1", "--label", "benign"}, dir);
+    CHECK(named.out.find("label column") == std::string::npos);
+}
+
 TEST_CASE("predict applies the saved standardization and model, with or without the label column") {
     ScratchDir dir("predict");
     train_default(dir);
