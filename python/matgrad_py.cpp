@@ -255,6 +255,24 @@ void bind(const lang::Model& model, lang::Values& values, const std::map<std::st
     model.bind(values, options);
 }
 
+/// Binds `values`, records the model with the GIL released, and returns as {name: array} the
+/// (name, matrix) pairs `collect(tape, recording, results)` gathers (Model.forward, Model.grad).
+template <class Collect>
+py::dict recorded_dict(const lang::Model& model, const py::dict& values, const std::map<std::string, std::size_t>& dims,
+                       std::optional<std::uint64_t> seed, Collect collect) {
+    lang::Values v = to_values(values, "values");
+    std::vector<std::pair<std::string, Matrix>> results;
+    {
+        py::gil_scoped_release release;
+        bind(model, v, dims, seed);
+        Tape tape;
+        collect(tape, model.record(tape, v), results);
+    }
+    py::dict out;
+    for (const auto& [name, value] : results) out[py::str(name)] = to_numpy(value);
+    return out;
+}
+
 /// A declaration's shape as written: (10, 7), ('d', 'n'), or None when the values give it.
 py::object declared_shape(const lang::Declaration& d) {
     if (!d.shape) return py::none();
@@ -456,37 +474,19 @@ PYBIND11_MODULE(_core, m) {
         .def_property("output", &lang::Model::output, &lang::Model::set_output,
                       "The output node's name (the last assignment; set another 1x1 node's name to change it).")
         .def("forward", [](const lang::Model& model, const py::dict& values, const Dims& dims, Seed seed) {
-            lang::Values v = to_values(values, "values");
-            std::vector<std::pair<std::string, Matrix>> results;
-            {
-                py::gil_scoped_release release;
-                bind(model, v, dims, seed);
-                Tape tape;
-                const lang::Recording r = model.record(tape, v);
+            return recorded_dict(model, values, dims, seed, [&](Tape&, const lang::Recording& r, auto& results) {
                 for (const lang::Declaration& d : model.declarations()) results.emplace_back(d.name, r.var(d.name).value());
                 for (const lang::Assignment& a : model.assignments()) results.emplace_back(a.name, r.var(a.name).value());
-            }
-            py::dict out;
-            for (const auto& [name, value] : results) out[py::str(name)] = to_numpy(value);
-            return out;
+            });
         }, "values"_a, "dims"_a = Dims{}, "seed"_a = py::none(),
            "{name: value} of every declared name and named node (A1, A2, J, ...), from {name: 2-D array}\n"
            "(with `seed`, missing ones drawn): a hand formula can use them without a forward pass of its own.")
         .def("grad", [](const lang::Model& model, const py::dict& values, const Dims& dims, Seed seed) {
-            lang::Values v = to_values(values, "values");
-            std::vector<std::pair<std::string, Matrix>> results;
-            {
-                py::gil_scoped_release release;
-                bind(model, v, dims, seed);
-                Tape tape;
-                const lang::Recording r = model.record(tape, v);
+            return recorded_dict(model, values, dims, seed, [&](Tape& tape, const lang::Recording& r, auto& results) {
                 tape.backward(r.output());
                 results.emplace_back(model.output(), r.output().value());
                 for (const auto& [name, param] : r.params()) results.emplace_back("d" + name, param.grad());
-            }
-            py::dict out;
-            for (const auto& [name, value] : results) out[py::str(name)] = to_numpy(value);
-            return out;
+            });
         }, "values"_a, "dims"_a = Dims{}, "seed"_a = py::none(),
            "{output: its value, 'd<param>': its gradient} from {name: 2-D array} for every declared name\n"
            "(with `seed`, missing ones are drawn at random). The GIL is released meanwhile.")
