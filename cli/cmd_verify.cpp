@@ -10,6 +10,7 @@
 
 #include <report/render.hpp>
 
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -29,13 +30,28 @@ struct VerifyOptions {
     double tol = 1e-8;
 };
 
-/// Every .npy in `dir`, keyed by its name without the extension ("dW1").
-std::map<std::string, Matrix> read_hand_gradients(const std::string& dir) {
+// A float32 file rounds each value to 2^-24 of itself: 1e-6 of the gradient's scale allows for that
+// and is still far below any mistake's effect.
+constexpr double kFloat32Tolerance = 1e-6;
+
+/// Every .npy in `dir`, keyed by its name without the extension ("dW1"); `tol` is raised to
+/// float32's precision (with a note on stderr) when a file holds float32 values.
+std::map<std::string, Matrix> read_hand_gradients(const std::string& dir, double& tol) {
     if (!fs::is_directory(dir)) throw io::InputError(dir + ": not a directory (--hand holds dW1.npy, db1.npy, ...)");
     std::map<std::string, Matrix> hand;
+    std::map<std::string, std::string> dtypes;
     for (const fs::directory_entry& entry : fs::directory_iterator(dir))
-        if (entry.path().extension() == ".npy") hand[entry.path().stem().string()] = io::read_npy(entry.path().string());
+        if (entry.path().extension() == ".npy")
+            hand[entry.path().stem().string()] = io::read_npy(entry.path().string(), dtypes[entry.path().filename().string()]);
     if (hand.empty()) throw io::InputError(dir + ": no .npy files (expected dW1.npy, db1.npy, ... any subset)");
+    std::string single;  // the float32 files, by name
+    for (const auto& [file, dtype] : dtypes)
+        if (dtype == "float32") single += (single.empty() ? "" : ", ") + file;
+    if (!single.empty() && tol < kFloat32Tolerance) {
+        std::fprintf(stderr, "matgrad verify: %s hold%s float32 values: judged at float32's precision (tolerance %g, "
+                     "not %g)\n", single.c_str(), single.find(',') == std::string::npos ? "s" : "", kFloat32Tolerance, tol);
+        tol = kFloat32Tolerance;
+    }
     return hand;
 }
 
@@ -44,6 +60,7 @@ int run_verify(const VerifyOptions& o) {
     // LaTeX and HTML show the verdicts on the network's (or model's) equations.
     const bool on_equations = format == report::Format::latex || format == report::Format::html;
     VerifyReport verdicts;
+    double tol = o.tol;
     std::string checked_against;  // the text format's first line
     NetworkExplanation e;
     if (o.model.model.empty()) {
@@ -55,17 +72,19 @@ int run_verify(const VerifyOptions& o) {
                 shape_text(problem.Y.shape(0), problem.Y.shape(1)) +
                 ", but --data/--params checks the slides' network with one sigmoid output (Y 1×n); for softmax "
                 "regression or any other model, write it as a model file and run matgrad verify MODEL ...");
-        verdicts = nn::verify_mlp_report(problem, read_hand_gradients(o.hand), o.tol);
+        const std::map<std::string, Matrix> hand = read_hand_gradients(o.hand, tol);  // before tol is read
+        verdicts = nn::verify_mlp_report(problem, hand, tol);
         checked_against = nn::describe_mlp(problem);
         if (on_equations) e = explain_network(o.source, problem, false);
     } else {
         const LoadedModel m = load_model(o.model);
-        verdicts = verify_model(m, o.hand, read_hand_gradients(o.hand), o.tol);
+        const std::map<std::string, Matrix> hand = read_hand_gradients(o.hand, tol);  // before tol is read
+        verdicts = verify_model(m, o.hand, hand, tol);
         checked_against = "the model " + o.model.model + ": output " + m.model.output() + ", on " + m.values_text;
         if (on_equations) e = explain_model(m, false);
     }
     if (on_equations) e.doc.title = "Hand-derived gradients checked against autodiff: " + e.doc.title;
-    write_document(o.document.out, report::render_verify(verdicts, checked_against, o.tol, e.lines, format, e.doc));
+    write_document(o.document.out, report::render_verify(verdicts, checked_against, tol, e.lines, format, e.doc));
     return verdicts.ok() ? 0 : 1;
 }
 

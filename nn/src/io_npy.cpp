@@ -271,7 +271,9 @@ void check_two_dimensional(const std::vector<std::uint64_t>& shape, const std::s
 
 }  // namespace
 
-Matrix parse_npy(std::string_view bytes, const std::string& name) {
+namespace {
+
+Matrix parse_npy(std::string_view bytes, const std::string& name, std::string& dtype) {
     if (bytes.size() < npy_magic.size() + 2 || bytes.substr(0, npy_magic.size()) != npy_magic)
         throw InputError(name + ": not a .npy file (it does not start with \\x93NUMPY)");
     const auto* u = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -293,6 +295,7 @@ Matrix parse_npy(std::string_view bytes, const std::string& name) {
     const NpyHeader header =
         HeaderParser(bytes.substr(prefix, header_length), name).parse();
     const ElementType type = parse_descr(header.descr, name);
+    dtype = dtype_name(type);
     check_two_dimensional(header.shape, name);
 
     // Sizes from the header are untrusted: compare them with the file before allocating.
@@ -329,7 +332,16 @@ Matrix parse_npy(std::string_view bytes, const std::string& name) {
     return m;
 }
 
+}  // namespace
+
+Matrix parse_npy(std::string_view bytes, const std::string& name) {
+    std::string dtype;
+    return parse_npy(bytes, name, dtype);
+}
+
 Matrix read_npy(const std::string& path) { return parse_npy(detail::read_file_bytes(path), path); }
+
+Matrix read_npy(const std::string& path, std::string& dtype) { return parse_npy(detail::read_file_bytes(path), path, dtype); }
 
 void write_npy(const std::string& path, const Matrix& values) {
     static_assert(host_is_little_endian, "write_npy writes the host's doubles as '<f8'");
