@@ -259,9 +259,10 @@ void check_two_dimensional(const std::vector<std::uint64_t>& shape, const std::s
         throw InputError(file + ": is a 0-D scalar; matgrad needs a 2-D array (save it as 1x1, "
                                 "e.g. np.array([[x]]))");
     if (shape.size() == 1)
-        throw InputError(file + ": is 1-D with " + std::to_string(shape[0]) +
-                         " values; matgrad needs a 2-D array (save it as 1x" +
-                         std::to_string(shape[0]) + ", e.g. a.reshape(1, -1))");
+        throw InputError(file + ": is 1-D with " + std::to_string(shape[0]) +  // a bias is a column, a label row a row
+                         " values; matgrad needs a 2-D array: a column " + std::to_string(shape[0]) +
+                         "x1 (a.reshape(-1, 1), e.g. a bias) or a row 1x" + std::to_string(shape[0]) +
+                         " (a.reshape(1, -1)), whichever the model declares");
     if (shape.size() > 2)
         throw InputError(file + ": is " + std::to_string(shape.size()) + "-D (" +
                          shape_text(shape) + "); matgrad needs a 2-D array");
