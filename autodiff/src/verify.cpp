@@ -201,6 +201,12 @@ public:
         if (v.size() == 0) return;
         if (truth_match_) {  // only to name the place of a gradient-level code an op also declares
             if (!where_ && !place_code_.empty() && c.code == place_code_ && matches(given_, v, 1.0, tol_)) where_ = c;
+            // An exact match that a dropped path would give as well (a penalty's term at w = 0): at these
+            // values the check cannot tell. (Other codes can be no-ops by structure, e.g. not_summed of an
+            // operand that was not broadcast, which says nothing about the values.)
+            if (!unseen_ && c.code == "missing_path" && truth_match_->k == 1.0 && !truth_match_->transposed &&
+                matches(v, truth_, 1.0, tol_))
+                unseen_ = c;
             return;
         }
         if (exact_ || matches(v, truth_, 1.0, tol_)) return;  // decided, or cannot show here
@@ -244,6 +250,7 @@ private:
     std::optional<std::pair<MistakeCandidate, Match>> transformed_;
     std::string place_code_;                // the gradient-level code of truth_match_, if any
     std::optional<MistakeCandidate> where_;  // an op's mistake with that code giving `given` exactly
+    std::optional<MistakeCandidate> unseen_;  // a mistake that gives the truth itself at these values
 };
 
 GradientReport GradientMatcher::result() const {
@@ -288,6 +295,9 @@ GradientReport GradientMatcher::conclude(const MistakeCandidate* c, const Match&
     if (found.empty()) {
         r.diagnosis = "ok";
         r.hint = name_ + " = " + expected;
+        if (unseen_)  // e.g. a penalty's term at w = 0: ok here says nothing about that mistake
+            r.hint += "; at these values the check cannot tell it from a mistake, which gives the same numbers: " +
+                      unseen_->explanation;
         return r;
     }
     r.diagnosis = found.front();

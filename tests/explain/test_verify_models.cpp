@@ -448,3 +448,24 @@ TEST_CASE("verify refuses a name the graph does not have, and a constant") {
 }
 
 }  // namespace
+
+TEST_CASE("verify: where a mistake gives the same numbers as the truth, an ok says the check cannot tell") {
+    // At w = 0 the penalty's term of dw is 0: leaving it out changes nothing, so ok is no evidence.
+    Tape tape;
+    const Matrix X = random_matrix(3, 5, 43);
+    const Var w = tape.variable(Matrix{{0.0, 0.0, 0.0}}, "w");
+    const Var J = (sum(matmul(w, tape.constant(X, "X"))) + 0.5 * sum(pow(w, 2.0))).named("J");
+    const Matrix dw = xt::transpose(row_sums(X));
+    const GradientReport at_zero = one(tape, J, "dw", dw);
+    CHECK(at_zero.diagnosis == "ok");
+    CHECK(at_zero.hint == "dw = 𝟙 Xᵀ + w (1×3); at these values the check cannot tell it from a mistake, which gives the "
+                          "same numbers: one path from w to J left out (through pow; a value used 2 times gets the sum "
+                          "of its paths' gradients)");
+    // Away from 0 the same right gradient is a plain ok.
+    Tape t2;
+    const Var v = t2.variable(Matrix{{1.0, -2.0, 0.5}}, "w");
+    const Var K = (sum(matmul(v, t2.constant(X, "X"))) + 0.5 * sum(pow(v, 2.0))).named("J");
+    const GradientReport away = one(t2, K, "dw", dw + Matrix{{1.0, -2.0, 0.5}});
+    CHECK(away.diagnosis == "ok");
+    CHECK(away.hint == "dw = 𝟙 Xᵀ + w (1×3)");
+}
