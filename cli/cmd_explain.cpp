@@ -51,8 +51,8 @@ void add_network_options(CLI::App& cmd, nn::MlpSource& source) {
     for (CLI::Option* random : {sizes, samples, seed}) data->excludes(random);
 }
 
-void print_trace(const Tape& tape) {
-    std::cout << "\nTrace (one row per tape node; times in microseconds)\n" << tape.trace();
+void print_trace(const Tape& tape, std::ostream& to) {
+    to << "\nTrace (one row per tape node; times in microseconds)\n" << tape.trace();
 }
 
 void add_document_options(CLI::App& cmd, DocumentOptions& options) {
@@ -124,6 +124,9 @@ int run_explain(const ExplainOptions& o) {
         if (o.trace) traced.backward(m.model.record(traced, m.values).output());
     }
     write_document(outputs, o.document.out, report::render_explanation(e.lines, format, e.doc));
+    if (!o.document.out.empty() && o.document.out != "-")  // as grad does: say what was written
+        std::cout << "wrote " << o.document.out << " (" << o.document.format << ", " << e.lines.size() << " lines)
+";
     if (o.trace) print_trace(traced);
     for (const ExplainLine& line : e.lines)
         if (!std::isnan(line.fd_error) && !(line.fd_error <= kFiniteDifferenceTolerance)) return 1;

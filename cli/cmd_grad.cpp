@@ -27,6 +27,7 @@ struct GradOptions {
     ModelOptions model;
     bool all = false;
     std::string format = "text";
+    std::string save_values;
 };
 
 int run_grad(const GradOptions& o) {
@@ -91,6 +92,8 @@ void add_grad_command(CLI::App& app, int& status) {
     cmd->add_option("--out", o->out, "Directory to write J.npy, dW1.npy, db1.npy, ... into")->required();
     add_model_options(*cmd, o->model);
     cmd->add_flag("--all", o->all, "With MODEL: also write d<node>.npy for every named node");
+    cmd->add_option("--save-values", o->save_values,
+                    "With MODEL: also write NAME.npy of every declared name's value (those drawn with --seed too)");
     cmd->add_option("--format", o->format, "Summary on stdout: text, or json (the output's value, out, files, ...)")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
@@ -99,7 +102,10 @@ void add_grad_command(CLI::App& app, int& status) {
             throw std::invalid_argument("grad: give a MODEL file, or --data and --params for the slides' MLP");
         if (!o->model.model.empty() && !(o->data.empty() && o->params.empty()))
             throw std::invalid_argument("grad: --data and --params are for the slides' MLP; with MODEL use --inputs");
-        status = o->model.model.empty() ? run_grad(*o) : run_model_grad(o->model, o->out, o->all, o->format == "json");
+        if (o->model.model.empty() && !o->save_values.empty())
+            throw std::invalid_argument("grad: --save-values is for a MODEL file (the values --data and --params hold are yours)");
+        status = o->model.model.empty() ? run_grad(*o)
+                                        : run_model_grad(o->model, o->out, o->all, o->format == "json", o->save_values);
     });
 }
 

@@ -44,7 +44,7 @@ int run_graph(const GraphOptions& o) {
         std::cout << "wrote " << o.dot_file << ": " << tape.size() << " nodes, " << edges
                   << " edges (render with: dot -Tsvg " << o.dot_file << " -o graph.svg)\n";
     }
-    if (o.trace) print_trace(tape);
+    if (o.trace) print_trace(tape, o.dot_file.empty() ? std::cerr : std::cout);  // stdout stays valid DOT
     return 0;
 }
 
@@ -63,7 +63,7 @@ void add_graph_command(CLI::App& app, int& status) {
     add_network_options(*cmd, options->source);
     cmd->add_option("--dot", options->dot_file, "Write the DOT to this file (atomically) instead of stdout");
     cmd->add_flag("--grad-norms", options->gradient_norms, "Label every node with its gradient's norm");
-    cmd->add_flag("--trace", options->trace, "Also print Tape::trace(): one row per node");
+    cmd->add_flag("--trace", options->trace, "Also print Tape::trace(): one row per node (on stderr without --dot)");
     add_model_options(*cmd, options->model, &options->source.seed);
     cmd->callback([options, &status] { status = run_graph(*options); });
 }

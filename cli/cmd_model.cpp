@@ -14,7 +14,7 @@ namespace matgrad::cli {
 
 namespace fs = std::filesystem;
 
-int run_model_grad(const ModelOptions& o, const std::string& out, bool all, bool json) {
+int run_model_grad(const ModelOptions& o, const std::string& out, bool all, bool json, const std::string& save_values) {
     if (fs::exists(out) && !fs::is_directory(out))
         throw io::InputError(out + ": exists and is not a directory (--out)");
     io::OutputSet outputs;
@@ -36,8 +36,16 @@ int run_model_grad(const ModelOptions& o, const std::string& out, bool all, bool
     const double value = r.output().value()(0, 0);
     char number[32];
     std::snprintf(number, sizeof number, "%.17g", value);
-    print_written(json, {{"model", o.model}, {"output", m.model.output()}, {"value", value}, {"values", m.values_text}},
-                  m.model.output() + " = " + number + " (" + o.model + " on " + m.values_text + ")", out, written);
+    nlohmann::ordered_json facts{{"model", o.model}, {"output", m.model.output()}, {"value", value}, {"values", m.values_text}};
+    std::string head = m.model.output() + " = " + number + " (" + o.model + " on " + m.values_text + ")";
+    if (!save_values.empty()) {  // every value used, drawn or read, for the user to compute with (and --inputs)
+        std::vector<std::pair<std::string, const Matrix*>> used;
+        for (const lang::Declaration& d : m.model.declarations()) used.emplace_back(d.name, &m.values.at(d.name));
+        const std::vector<std::string> saved = write_npy_files(save_values, used);
+        facts["saved_values"] = {{"out", save_values}, {"files", saved}};
+        head += "; wrote the values " + comma_list(saved) + " to " + save_values;
+    }
+    print_written(json, facts, head, out, written);
     return 0;
 }
 
@@ -68,7 +76,12 @@ VerifyReport verify_model(const LoadedModel& m, const std::string& hand_dir, con
     // Validate every file's name before judging any: d<param> or d<named node> that has a gradient.
     for (const auto& [file, value] : hand) {
         const std::string path = (fs::path(hand_dir) / (file + ".npy")).string();
-        const std::string name = file.size() > 1 && file[0] == 'd' ? file.substr(1) : "";
+        std::string name;
+        try {
+            name = hand_gradient_node(file);
+        } catch (const UsageError& e) {
+            throw io::InputError(path + ": " + e.what());
+        }
         const lang::Declaration* d = m.model.find_declaration(name);
         bool node = false;
         for (const lang::Assignment& a : m.model.assignments()) node = node || a.name == name;

@@ -186,6 +186,8 @@ int run_train(const TrainCommand& o) {
             std::fprintf(stderr, "%s the cache %s\n", *cache_use == io::CacheUse::written ? "wrote" : "could not write",
                          cache.c_str());
     }
+    if (o.label.empty())
+        std::printf("label column '%s': the last column, as no --label was given\n", header[label_column].c_str());
     const nn::TaskChoice choice = nn::choose_task(y, options.task);
     std::printf("task %s: %s%s\n", nn::task_name(choice.task), choice.reason.c_str(),
                 options.task ? "" : "; --task overrides");
@@ -268,7 +270,7 @@ void add_train_command(CLI::App& app, int& status) {
     cmd->add_option("--seed", o->seed, "Seed of the split, the initialization and the batch order")
         ->check(seed_number)
         ->capture_default_str();
-    cmd->add_option("--save", o->save, "Model directory to write (replaced atomically)");
+    cmd->add_option("--save,--out", o->save, "Model directory to write (replaced atomically; --out as in fit)");
     cmd->add_flag("--cache", o->cache,
                   "Keep the CSV's values in FILE.npy beside it (numpy-readable) and read them from there "
                   "while the CSV's size and modification time are unchanged");

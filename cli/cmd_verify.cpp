@@ -11,6 +11,7 @@
 
 #include <report/render.hpp>
 
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -30,16 +31,31 @@ struct VerifyOptions {
     double tol = 1e-8;
 };
 
-/// Every .npy in `dir`, keyed by its name without the extension ("dW1"); each is an input of `outputs`.
-std::map<std::string, Matrix> read_hand_gradients(const std::string& dir, io::OutputSet& outputs) {
+// A float32 file rounds each value to 2^-24 of itself: 1e-6 of the gradient's scale allows for that
+// and is still far below any mistake's effect.
+constexpr double kFloat32Tolerance = 1e-6;
+
+/// Every .npy in `dir`, keyed by its name without the extension ("dW1"); each is an input of
+/// `outputs`. `tol` is raised to float32's precision (with a note on stderr) when a file holds
+/// float32 values.
+std::map<std::string, Matrix> read_hand_gradients(const std::string& dir, io::OutputSet& outputs, double& tol) {
     if (!fs::is_directory(dir)) throw io::InputError(dir + ": not a directory (--hand holds dW1.npy, db1.npy, ...)");
     std::map<std::string, Matrix> hand;
+    std::map<std::string, std::string> dtypes;
     for (const fs::directory_entry& entry : fs::directory_iterator(dir))
         if (entry.path().extension() == ".npy") {
-            hand[entry.path().stem().string()] = io::read_npy(entry.path().string());
+            hand[entry.path().stem().string()] = io::read_npy(entry.path().string(), dtypes[entry.path().filename().string()]);
             outputs.input(entry.path().string(), "a --hand file");
         }
     if (hand.empty()) throw io::InputError(dir + ": no .npy files (expected dW1.npy, db1.npy, ... any subset)");
+    std::string single;  // the float32 files, by name
+    for (const auto& [file, dtype] : dtypes)
+        if (dtype == "float32") single += (single.empty() ? "" : ", ") + file;
+    if (!single.empty() && tol < kFloat32Tolerance) {
+        std::fprintf(stderr, "matgrad verify: %s hold%s float32 values: judged at float32's precision (tolerance %g, "
+                     "not %g)\n", single.c_str(), single.find(',') == std::string::npos ? "s" : "", kFloat32Tolerance, tol);
+        tol = kFloat32Tolerance;
+    }
     return hand;
 }
 
@@ -48,6 +64,7 @@ int run_verify(const VerifyOptions& o) {
     // LaTeX and HTML show the verdicts on the network's (or model's) equations.
     const bool on_equations = format == report::Format::latex || format == report::Format::html;
     VerifyReport verdicts;
+    double tol = o.tol;
     std::string checked_against;  // the text format's first line
     NetworkExplanation e;
     io::OutputSet outputs;
@@ -61,7 +78,8 @@ int run_verify(const VerifyOptions& o) {
                 shape_text(problem.Y.shape(0), problem.Y.shape(1)) +
                 ", but --data/--params checks the slides' network with one sigmoid output (Y 1×n); for softmax "
                 "regression or any other model, write it as a model file and run matgrad verify MODEL ...");
-        verdicts = nn::verify_mlp_report(problem, read_hand_gradients(o.hand, outputs), o.tol);
+        const std::map<std::string, Matrix> hand = read_hand_gradients(o.hand, outputs, tol);  // before tol is read
+        verdicts = nn::verify_mlp_report(problem, hand, tol);
         checked_against = nn::describe_mlp(problem);
         if (on_equations) e = explain_network(o.source, problem, false);
     } else {
@@ -72,16 +90,17 @@ int run_verify(const VerifyOptions& o) {
             outputs.input(o.hand, "the --hand derivation");
             const lang::Derivation derivation = lang::Derivation::parse(io::read_text_file(o.hand), o.hand, m.model);
             matgrad::VerifyOptions options;
-            options.tol = o.tol;
+            options.tol = tol;
             verdicts = derivation.verify(m.values, options);
         } else {
-            verdicts = verify_model(m, o.hand, read_hand_gradients(o.hand, outputs), o.tol);
+            const std::map<std::string, Matrix> hand = read_hand_gradients(o.hand, outputs, tol);  // before tol is read
+            verdicts = verify_model(m, o.hand, hand, tol);
         }
         checked_against = "the model " + o.model.model + ": output " + m.model.output() + ", on " + m.values_text;
         if (on_equations) e = explain_model(m, false);
     }
     if (on_equations) e.doc.title = "Hand-derived gradients checked against autodiff: " + e.doc.title;
-    write_document(outputs, o.document.out, report::render_verify(verdicts, checked_against, o.tol, e.lines, format, e.doc));
+    write_document(outputs, o.document.out, report::render_verify(verdicts, checked_against, tol, e.lines, format, e.doc));
     return verdicts.ok() ? 0 : 1;
 }
 

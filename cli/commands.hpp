@@ -30,7 +30,7 @@ void add_network_options(CLI::App& cmd, nn::MlpSource& source);
 /// Every --seed's check (defined in cmd_explain.cpp): a whole number from 0 to 2^64 - 1, written as
 /// such -- CLI11 alone would wrap -1 and saturate 99999999999999999999 to 2^64 - 1.
 extern const CLI::Validator seed_number;
-void print_trace(const Tape& tape);
+void print_trace(const Tape& tape, std::ostream& to = std::cout);
 
 // Shared by explain and verify (defined in cmd_explain.cpp): --format text|latex|json|html and
 // --out FILE ("-" or none: stdout); the network's explanation as a document (title, DOT graph);

@@ -79,8 +79,10 @@ struct NamedGradient {
 std::vector<NamedGradient> model_gradients(const LoadedModel& loaded, const lang::Recording& r, bool all_nodes);
 
 /// `matgrad grad MODEL`: writes <output>.npy and d<param>.npy (with `all`, d<node>.npy too) to
-/// `out` and lists exactly the files written (with `json`, as grad --format json).
-int run_model_grad(const ModelOptions& options, const std::string& out, bool all, bool json);
+/// `out` and lists exactly the files written (with `json`, as grad --format json); `save_values`: also every
+/// declared name's value, NAME.npy (drawn ones too), for the user to compute with.
+int run_model_grad(const ModelOptions& options, const std::string& out, bool all, bool json,
+                   const std::string& save_values = "");
 /// `matgrad explain MODEL` (and verify's documents): the recorded model as equations, titled with
 /// the file, its output and where the values came from; `check` adds finite differences.
 NetworkExplanation explain_model(const LoadedModel& loaded, bool check);

@@ -114,6 +114,8 @@ py::array_t<double> to_numpy(const Matrix& m) {
 
 // ---- operands -------------------------------------------------------------------------------------
 
+using Binary = Var (*)(const Var&, const Var&);
+
 /// f(self, other), or f(other, self) when `reflected`: `other` is a Var, a number (float, int, numpy
 /// scalar, 0-D array; for the ops with a scalar C++ overload), or anything numpy reads as a 2-D
 /// array, which becomes a constant on self's tape. (One overload that dispatches here: a failed
@@ -126,7 +128,9 @@ PyVar apply_binary(const PyVar& self, const py::object& other, bool reflected, c
         const Var& y = other.cast<const PyVar&>().get();
         return self.result(reflected ? f(y, x) : f(x, y));
     }
-    const py::object array = is_number ? other : py::module_::import("numpy").attr("asarray")(other);
+    py::object array = is_number ? other : py::module_::import("numpy").attr("asarray")(other);
+    // numpy broadcasts a 1-D operand of + - * / as a row; @ and the losses (Binary) keep refusing it.
+    if (!std::is_same_v<Op, Binary> && !is_number && array.cast<py::array>().ndim() == 1) array = array.attr("reshape")(1, -1);
     if constexpr (std::is_invocable_v<Op, const Var&, double>) {
         if (is_number || array.cast<py::array>().ndim() == 0) {
             const double number = is_number ? other.cast<double>() : to_matrix(array.attr("reshape")(1, 1), what)(0, 0);
@@ -152,7 +156,6 @@ void def_binary(Scope& scope, const char* name, const char* rname, Op f, const E
 // ---- the functions: one table row per op ---------------------------------------------------------
 
 using Unary = Var (*)(const Var&);
-using Binary = Var (*)(const Var&, const Var&);
 using AlongAxis = Var (*)(const Var&, int);
 
 struct UnaryFunction {
@@ -195,10 +198,13 @@ void def_functions(py::module_& m, py::class_<PyVar>& var) {
         def_binary(m, b.name, b.name, b.f, py::arg(b.x), py::arg(b.y));
     // sum(x, axis=None), mean(x, axis=None): numpy's axes with kept dimensions.
     const Reduction reductions[] = {{"sum", matgrad::sum, matgrad::sum}, {"mean", matgrad::mean, matgrad::mean}};
-    for (const Reduction& r : reductions)
-        m.def(r.name, [r](const PyVar& x, std::optional<int> axis) {
+    for (const Reduction& r : reductions) {  // and as methods, numpy's W.sum(), W.mean(axis=0)
+        const auto reduce = [r](const PyVar& x, std::optional<int> axis) {
             return x.result(axis ? r.along(x.get(), *axis) : r.all(x.get()));
-        }, "x"_a, "axis"_a = py::none());
+        };
+        m.def(r.name, reduce, "x"_a, "axis"_a = py::none());
+        var.def(r.name, reduce, "axis"_a = py::none());
+    }
     // x ** p and pow(x, p) for a number p.
     const auto pow = [](const PyVar& x, double p) { return x.result(matgrad::pow(x.get(), p)); };
     m.def("pow", pow, "x"_a, "p"_a);
@@ -249,6 +255,24 @@ void bind(const lang::Model& model, lang::Values& values, const std::map<std::st
     };
     options.missing_hint = "seed=S draws missing values at random";
     model.bind(values, options);
+}
+
+/// Binds `values`, records the model with the GIL released, and returns as {name: array} the
+/// (name, matrix) pairs `collect(tape, recording, results)` gathers (Model.forward, Model.grad).
+template <class Collect>
+py::dict recorded_dict(const lang::Model& model, const py::dict& values, const std::map<std::string, std::size_t>& dims,
+                       std::optional<std::uint64_t> seed, Collect collect) {
+    lang::Values v = to_values(values, "values");
+    std::vector<std::pair<std::string, Matrix>> results;
+    {
+        py::gil_scoped_release release;
+        bind(model, v, dims, seed);
+        Tape tape;
+        collect(tape, model.record(tape, v), results);
+    }
+    py::dict out;
+    for (const auto& [name, value] : results) out[py::str(name)] = to_numpy(value);
+    return out;
 }
 
 /// A declaration's shape as written: (10, 7), ('d', 'n'), or None when the values give it.
@@ -321,14 +345,18 @@ std::string var_repr(const PyVar& v) {
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "matgrad: reverse-mode autodiff on 2-D float64 matrices (the C++ engine, on numpy arrays)";
+    m.attr("__version__") = MATGRAD_VERSION;
 
     py::register_exception<matgrad::ShapeError>(m, "ShapeError", PyExc_ValueError);
     py::register_exception<matgrad::UsageError>(m, "UsageError", PyExc_RuntimeError);
     py::register_exception<matgrad::NumericalError>(m, "NumericalError", PyExc_FloatingPointError);
 
     py::class_<PyVar> var(m, "Var", "A node of a Tape; made by Tape.constant/variable and by ops.");
-    var.def_property_readonly("value", [](const PyVar& v) { return to_numpy(v.get().value()); },
-                              "The node's value (a float64 copy).")
+    var.def_property_readonly("value", [](const PyVar& v) {
+            py::array_t<double> a = to_numpy(v.get().value());
+            a.attr("flags").attr("writeable") = false;  // W.value[...] -= ... would change only a copy
+            return a;
+        }, "The node's value (a read-only float64 copy; update a param as W = tape.variable(W.value - lr * W.grad)).")
         .def_property_readonly("grad", [](const PyVar& v) { return to_numpy(v.get().grad()); },
                                "d out / d this node after tape.backward(out) (a float64 copy).")
         .def_property("name", [](const PyVar& v) { return v.get().name(); },
@@ -344,14 +372,23 @@ PYBIND11_MODULE(_core, m) {
         })
         .def_property_readonly("T", [](const PyVar& v) { return v.result(matgrad::transpose(v.get())); })
         .def("__neg__", [](const PyVar& v) { return v.result(-v.get()); })
+        .def("__abs__", [](const PyVar& v) { return v.result(matgrad::abs(v.get())); })
+        .def("__rpow__", [](const PyVar& v, double base) {  // 2 ** W = exp(W log 2)
+            if (!(base > 0)) throw matgrad::ShapeError("number ** Var: the base must be positive, got " + std::to_string(base));
+            return v.result(matgrad::exp(v.get() * std::log(base)));
+        }, py::is_operator())
+        .def("__float__", [](const PyVar& v) {
+            if (v.get().rows() != 1 || v.get().cols() != 1)
+                throw py::type_error("float(): only a 1x1 Var is a number; " + v.get().describe() + " is " +
+                                     v.get().shape_string());
+            return v.get().value()(0, 0);
+        })
         .def("__repr__", var_repr);
     def_binary(var, "__add__", "__radd__", [](const auto& a, const auto& b) { return a + b; }, py::is_operator());
     def_binary(var, "__sub__", "__rsub__", [](const auto& a, const auto& b) { return a - b; }, py::is_operator());
     def_binary(var, "__mul__", "__rmul__", [](const auto& a, const auto& b) { return a * b; }, py::is_operator());
     def_binary(var, "__truediv__", "__rtruediv__", [](const auto& a, const auto& b) { return a / b; }, py::is_operator());
     def_binary(var, "__matmul__", "__rmatmul__", Binary(matgrad::matmul), py::is_operator());
-    // numpy must hand `array + var` to Var.__radd__ instead of looping over the Var as an object.
-    var.attr("__array_ufunc__") = py::none();
 
     py::class_<PyTape, std::shared_ptr<PyTape>>(m, "Tape",
         "Records ops on Vars; backward(out) fills every node's gradient. Vars keep their tape alive.")
@@ -463,21 +500,20 @@ PYBIND11_MODULE(_core, m) {
         }, "The named nodes, in source order.")
         .def_property("output", &lang::Model::output, &lang::Model::set_output,
                       "The output node's name (the last assignment; set another 1x1 node's name to change it).")
+        .def("forward", [](const lang::Model& model, const py::dict& values, const Dims& dims, Seed seed) {
+            return recorded_dict(model, values, dims, seed, [&](Tape&, const lang::Recording& r, auto& results) {
+                for (const lang::Declaration& d : model.declarations()) results.emplace_back(d.name, r.var(d.name).value());
+                for (const lang::Assignment& a : model.assignments()) results.emplace_back(a.name, r.var(a.name).value());
+            });
+        }, "values"_a, "dims"_a = Dims{}, "seed"_a = py::none(),
+           "{name: value} of every declared name and named node (A1, A2, J, ...), from {name: 2-D array}\n"
+           "(with `seed`, missing ones drawn): a hand formula can use them without a forward pass of its own.")
         .def("grad", [](const lang::Model& model, const py::dict& values, const Dims& dims, Seed seed) {
-            lang::Values v = to_values(values, "values");
-            std::vector<std::pair<std::string, Matrix>> results;
-            {
-                py::gil_scoped_release release;
-                bind(model, v, dims, seed);
-                Tape tape;
-                const lang::Recording r = model.record(tape, v);
+            return recorded_dict(model, values, dims, seed, [&](Tape& tape, const lang::Recording& r, auto& results) {
                 tape.backward(r.output());
                 results.emplace_back(model.output(), r.output().value());
                 for (const auto& [name, param] : r.params()) results.emplace_back("d" + name, param.grad());
-            }
-            py::dict out;
-            for (const auto& [name, value] : results) out[py::str(name)] = to_numpy(value);
-            return out;
+            });
         }, "values"_a, "dims"_a = Dims{}, "seed"_a = py::none(),
            "{output: its value, 'd<param>': its gradient} from {name: 2-D array} for every declared name\n"
            "(with `seed`, missing ones are drawn at random). The GIL is released meanwhile.")

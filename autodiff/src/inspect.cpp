@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -57,6 +58,7 @@ const Matrix* gradient_or_null(const Var& v) {
 }
 
 bool is_leaf(const Var& v) { return v.num_inputs() == 0; }
+bool is_1x1(const Var& v) { return v.rows() == 1 && v.cols() == 1; }
 
 // An unnamed 1x1 constant, as `1.0 - Y` records: written as its value, never given a line.
 bool is_scalar_literal(const Var& v) {
@@ -172,15 +174,39 @@ struct Sym {
     Expr part{"", kAtom};
 };
 
-// 1/7 as "(1/7)", 7 as "7", others with 4 significant digits.
+// c = p/q with |p| ≤ 1000 and q ≤ 100000 to rounding (the 1/n of a mean, 3/2), as p and q.
+bool small_fraction(double c, double& p, int& q) {
+    for (q = 1; q <= 100000; ++q) {
+        p = std::round(c * q);
+        if (std::abs(p) > 1000) return false;  // a rational approximation, not an exact fraction
+        if (p != 0 && std::abs(c * q - p) <= 1e-12 * std::abs(c * q)) return true;
+    }
+    return false;
+}
+
+// A coefficient as a person writes it: 7, (1/7), √3 and (1/√3) (as from / sqrt(3)), else a
+// decimal with 6 significant digits -- never a rational approximation such as (7953/13775).
 std::string coefficient_text(double c) {
     if (c == std::round(c)) return number_text(c);
-    for (int q = 2; q <= 100000; ++q) {
-        const double p = c * q;
-        if (std::abs(p - std::round(p)) <= 1e-9 * std::abs(p))
-            return "(" + number_text(std::round(p)) + "/" + std::to_string(q) + ")";
+    double p = 0;
+    int q = 0;
+    if (small_fraction(c, p, q)) return "(" + number_text(p) + "/" + std::to_string(q) + ")";
+    if (c > 0 && small_fraction(c * c, p, q) && std::abs(p) <= 100 && q <= 100) {  // c = √(p/q): (1/√3), (2/√3)
+        const double a = std::round(std::sqrt(p)), b = std::round(std::sqrt(q));
+        const std::string top = a * a == p ? number_text(a) : "√" + number_text(p);
+        const std::string bottom = b * b == q ? number_text(b) : "√" + std::to_string(q);
+        return bottom == "1" ? top : "(" + top + "/" + bottom + ")";
     }
-    return number_text(c);
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.6g", c);
+    return buf;
+}
+
+// A number in a formula: as written when 4 digits hold it exactly (0.5, 0.01), else as a
+// coefficient (1.732... is √3).
+std::string scalar_text(double x) {
+    const std::string text = number_text(x);
+    return std::strtod(text.c_str(), nullptr) == x ? text : coefficient_text(std::abs(x)).insert(0, x < 0 ? "-" : "");
 }
 
 Expr sym_text(const Sym& s) {
@@ -305,6 +331,92 @@ bool is_identifier(const std::string& s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), name_char);
 }
 
+// A number at s[i] as templates and number_text write it ("2", "-0.5", "−1"): its length, or 0.
+std::size_t number_at(const std::string& s, std::size_t i, double& value) {
+    const bool minus = s.compare(i, std::string("−").size(), "−") == 0;
+    const std::size_t start = minus ? i + std::string("−").size() : i;
+    if (start >= s.size() || !(std::isdigit(static_cast<unsigned char>(s[start])) || s[start] == '-')) return 0;
+    char* end = nullptr;
+    value = std::strtod(s.c_str() + start, &end);
+    if (minus) value = -value;
+    return static_cast<std::size_t>(end - s.c_str()) - i;
+}
+
+// A numeric exponent after s[i] = '^': "2", "(2 − 1)"; its value and length, or 0.
+std::size_t numeric_exponent(const std::string& s, std::size_t i, double& value) {
+    if (const std::size_t n = number_at(s, i, value)) return n;
+    double a = 0.0, b = 0.0;
+    const std::string minus = " − ";
+    if (s.compare(i, 1, "(") != 0) return 0;
+    const std::size_t na = number_at(s, i + 1, a);
+    if (na == 0 || s.compare(i + 1 + na, minus.size(), minus) != 0) return 0;
+    const std::size_t nb = number_at(s, i + 1 + na + minus.size(), b);
+    const std::size_t close = i + 1 + na + minus.size() + nb;
+    if (nb == 0 || s.compare(close, 1, ")") != 0) return 0;
+    value = a - b;
+    return close + 1 - i;
+}
+
+// Numeric exponents worked out as a person writes them: X^(3 − 1) is X², (P − T)^(2 − 1) is (P − T).
+std::string fold_exponents(const std::string& s) {
+    std::string out;
+    for (std::size_t k = 0; k < s.size(); ++k) {
+        double e = 0.0;
+        const std::size_t n = s[k] == '^' ? numeric_exponent(s, k + 1, e) : 0;
+        if (n == 0) {
+            out += s[k];
+            continue;
+        }
+        k += n;
+        if (e == 2 || e == 3) out += e == 2 ? "²" : "³";
+        else if (e != 1) out += "^" + std::string(e < 0 ? "−" : "") + number_text(std::abs(e));
+    }
+    return out;
+}
+
+// The top-level factors of a product "A Bᵀ" (split at spaces outside parentheses).
+std::vector<std::string> product_factors(const std::string& t) {
+    std::vector<std::string> factors(1);
+    int depth = 0;
+    for (char c : t) {
+        if (c == '(' || c == '[') ++depth;
+        if (c == ')' || c == ']') --depth;
+        if (c == ' ' && depth == 0)
+            factors.emplace_back();
+        else
+            factors.back() += c;
+    }
+    return factors;
+}
+
+// Transposes written in t; S⁻ᵀ is no more than S⁻¹, one spelling of an inverse.
+std::size_t transposes_in(const std::string& t) {
+    std::size_t n = 0;
+    for (std::size_t k = t.find("ᵀ"); k != std::string::npos; k = t.find("ᵀ", k + 1)) n += !ends_with(t.substr(0, k), "⁻");
+    return n;
+}
+
+// (A B)ᵀ written as Bᵀ Aᵀ (with Aᵀᵀ = A) when that removes a transpose: (dr Xᵀ)ᵀ is X drᵀ. Empty when
+// it does not, or when a factor is not an atom.
+std::string transposed_product(const std::string& product) {
+    const std::vector<std::string> factors = product_factors(product);
+    std::string out;
+    for (auto f = factors.rbegin(); f != factors.rend(); ++f) {
+        if (f->empty() || f->find(' ') != std::string::npos || starts_with(*f, "−")) return "";
+        double x = 0.0;
+        const bool number = number_at(*f, 0, x) == f->size() || (starts_with(*f, "(") && f->find('/') != std::string::npos &&
+                                                                 f->find(' ') == std::string::npos);
+        std::string factor = *f;
+        if (!number) {
+            const SuperscriptJoin* j = superscript_join(factor, "ᵀ");
+            factor = j ? factor.substr(0, factor.size() - std::char_traits<char>::length(j->operand_ends)) + j->written
+                       : factor + "ᵀ";
+        }
+        out += (out.empty() ? "" : " ") + factor;
+    }
+    return transposes_in(out) < transposes_in(product) + 1 ? out : "";
+}
+
 // Substitutes every placeholder by resolve(key), wrapped as its place in the template needs.
 template <class Resolve>
 std::string render(const std::string& t, Resolve&& resolve) {
@@ -329,9 +441,15 @@ std::string render(const std::string& t, Resolve&& resolve) {
             out += "(" + e.text + ")";
             continue;
         }
+        if (e.prec == kProduct && starts_with(rest, "ᵀ"))
+            if (const std::string pushed = transposed_product(e.text); !pushed.empty()) {
+                out += needed_prec(before, rest.substr(std::string("ᵀ").size())) <= kProduct ? pushed : "(" + pushed + ")";
+                k += std::string("ᵀ").size();
+                continue;
+            }
         out += wrap(e, needed_prec(before, rest));
     }
-    return out;
+    return fold_exponents(out);
 }
 
 // Splits "A ⊙ B ⊘ C" at its top-level ⊙, ⊘ and / into (operator, factor) pairs; false when the text
@@ -362,6 +480,26 @@ bool split_chain(const std::string& t, std::vector<std::pair<std::string, std::s
         k = end;
     }
     return true;
+}
+
+// "₃ₓ₄": a shape as a subscript.
+std::string subscript_shape(std::size_t rows, std::size_t cols) {
+    static const char* const kDigits[] = {"₀", "₁", "₂", "₃", "₄", "₅", "₆", "₇", "₈", "₉"};
+    std::string out;
+    for (const std::string& part : {std::to_string(rows), std::string("x"), std::to_string(cols)})
+        for (char c : part) out += c == 'x' ? "ₓ" : kDigits[c - '0'];
+    return out;
+}
+
+// An unnamed constant (a numpy array passed to an op) by its shape, C₃ₓ₄, not by its tape index:
+// primes tell apart others of the same shape (C′₃ₓ₄), labels given so far are in `taken`.
+std::string constant_label(const Var& v, const std::vector<std::string>& taken) {
+    const std::string shape = subscript_shape(v.rows(), v.cols());
+    for (const char* primes : {"", "′", "″", "‴"}) {
+        const std::string label = "C" + std::string(primes) + shape;
+        if (std::find(taken.begin(), taken.end(), label) == taken.end()) return label;
+    }
+    return "c" + std::to_string(v.index());
 }
 
 class Explainer {
@@ -434,9 +572,10 @@ Explainer::Explainer(const Tape& tape, const Var& output)
             label_[k] = v.name();
         else if (k == output.index())
             label_[k] = name_J_taken ? "out" : "J";
+        else if (std::string(v.op()) == "constant")
+            label_[k] = constant_label(v, label_);
         else
-            label_[k] = (std::string(v.op()) == "variable" ? "v" : std::string(v.op()) == "constant" ? "c" : "t") +
-                        std::to_string(k);
+            label_[k] = (std::string(v.op()) == "variable" ? "v" : "t") + std::to_string(k);
     }
     formula_.resize(output.index() + 1);
     for (std::size_t k = 0; k <= output.index(); ++k)  // inputs first: each formula reuses theirs
@@ -476,7 +615,7 @@ Expr Explainer::resolve(const Var& v, const std::string& key, const Expr& g) con
     if (!key.empty() && std::isdigit(static_cast<unsigned char>(key[0])))
         return forward_expr(v.input(static_cast<std::size_t>(std::stoul(key))));
     double x = 0.0;
-    if (number_key(v, key, x)) return {number_text(x), x < 0 ? kSum : kAtom};
+    if (number_key(v, key, x)) return {scalar_text(x), x < 0 ? kSum : kAtom};
     return {"{" + key + "}", kAtom};  // an unknown placeholder stays visible
 }
 
@@ -498,20 +637,29 @@ std::string default_forward(const Var& v) {
 Expr Explainer::forward_expr(const Var& v, bool top) const {
     if (is_scalar_literal(v)) {
         const double x = v.value()(0, 0);
-        return {number_text(x), x < 0 ? kSum : kAtom};
+        return {scalar_text(x), x < 0 ? kSum : kAtom};
     }
     if (!top && has_line_[v.index()]) return {label_[v.index()], kAtom};
     if (v.index() < formula_.size() && formula_[v.index()]) return *formula_[v.index()];
     return render_forward(v);
 }
 
+// A product with a scalar is written as the slides do, a number first and without ⊙ or ⊘: 2 X,
+// X / 2, and a 1×1 operand juxtaposed (sum(S ⊙ S) w). `times` joins the factors.
+std::string scalar_product(const Var& v, const std::string& t, const std::string& times) {
+    if (t == "{0} ⊙ {1}") {
+        if (is_scalar_literal(v.input(1))) return "{1}" + times + "{0}";
+        if (is_1x1(v.input(0)) || is_1x1(v.input(1))) return "{0}" + times + "{1}";
+    }
+    if (t == "{0} ⊘ {1}" && is_1x1(v.input(1))) return "{0} / {1}";
+    return t;
+}
+
 // The op's forward template with each operand's label or inline formula.
 Expr Explainer::render_forward(const Var& v) const {
     const OpDef* def = v.def();
     std::string t = def != nullptr && *def->forward.unicode ? def->forward.unicode : default_forward(v);
-    // A scalar factor is written as the slides do: 2 X, X / 2.
-    if (t == "{0} ⊙ {1}" && is_scalar_literal(v.input(0))) t = "{0} {1}";
-    if (t == "{0} ⊘ {1}" && is_scalar_literal(v.input(1))) t = "{0} / {1}";
+    t = scalar_product(v, t, " ");
     return {render(t, [&](const std::string& key) { return resolve(v, key, Expr{"g", kAtom}); }), template_prec(t)};
 }
 
@@ -523,7 +671,7 @@ std::string Explainer::shape_expr(const Var& v, bool top) const {
     const OpDef* def = v.def();
     const bool expression_form = def != nullptr && *def->shapes && std::string(def->shapes).find("{shape:out}") == std::string::npos;
     if ((!top && has_line_[v.index()]) || !expression_form) return shape_of(v);
-    return render(def->shapes, [&](const std::string& key) -> Expr {
+    return render(scalar_product(v, def->shapes, " · "), [&](const std::string& key) -> Expr {
         if (key.empty() || !std::isdigit(static_cast<unsigned char>(key[0]))) return resolve(v, key, Expr{"g", kAtom});
         const Var in = v.input(static_cast<std::size_t>(std::stoul(key)));
         const bool broadcast = def->kind == OpKind::broadcasting && in.shape() != v.shape() && !is_scalar_literal(in);
@@ -570,6 +718,7 @@ Explainer::Term Explainer::vjp(const Var& v, std::size_t i, const Sym& g) const 
     const Var in = v.input(i);
     Term t{g, "", "", 0};
     Sym& r = t.value;
+    const bool scalar_g = g.part.text.empty() && is_1x1(v);
     const InputRule* rule = def != nullptr && i < def->inputs.size() && *def->inputs[i].rule.unicode ? &def->inputs[i] : nullptr;
     if (rule == nullptr) {  // an op without a rule: its vector-Jacobian product, named generically
         r = {1.0, {"vjp(" + std::string(v.op()) + ", input " + std::to_string(i) + ", " + sym_text(g).text + ")", kAtom}};
@@ -607,17 +756,21 @@ Explainer::Term Explainer::vjp(const Var& v, std::size_t i, const Sym& g) const 
                 divide(r, e);
         }
     } else {
-        // A 1x1 output's gradient is a scalar: with no matrix part it stays in the coefficient.
-        if (r.part.text.empty() && v.rows() == 1 && v.cols() == 1 && starts_with(text, "{g} ")) text = text.substr(4);
+        // A 1x1 output's gradient is a scalar: with no matrix part it stays in the coefficient
+        // (w'*w gives w twice, not w and w 𝟙).
+        if (scalar_g && starts_with(text, "{g} ")) text = text.substr(4);
+        if (scalar_g && ends_with(text, " {g}")) text.resize(text.size() - 4);
         const Expr gm = matrix_part(r);
-        r.part = {render(text, [&](const std::string& k) { return resolve(v, k, gm); }), template_prec(text)};
+        const std::string rendered = render(text, [&](const std::string& k) { return resolve(v, k, gm); });
+        // The rendered text may bind looser than its template: {g}ᵀ of a product is Bᵀ Aᵀ.
+        r.part = {rendered, std::min(template_prec(text), template_prec(rendered))};
     }
     if (def->kind == OpKind::broadcasting) reduce_to_input(t, v, in);
     auto remark = [&](const char* tmpl) {
         return render(tmpl, [&](const std::string& k) { return resolve(v, k, sym_text(g)); });
     };
     if (t.shapes.empty() && *rule->shapes) t.shapes = remark(rule->shapes);
-    if (*rule->layout) t.layout = remark(rule->layout);
+    if (*rule->layout && !scalar_g) t.layout = remark(rule->layout);  // no layout to choose when scaling by a scalar
     if (t.shapes.empty())
         t.shapes = def->kind == OpKind::elementwise || def->kind == OpKind::broadcasting
                        ? "element-wise on " + shape_of(in)
@@ -794,14 +947,19 @@ std::vector<ExplainLine> explain(const GraphBuilder& f, const std::vector<Matrix
     return lines;
 }
 
+std::string backward_heading(const std::vector<ExplainLine>& lines) {
+    std::string output;  // the last forward equation is the output's
+    for (const ExplainLine& l : lines)
+        if (l.kind == ExplainLine::Kind::forward) output = l.lhs;
+    return "Backward (d□ = ∂" + output + "/∂□, shaped like □)";
+}
+
 std::string format_explanation(const std::vector<ExplainLine>& lines) {
     using Kind = ExplainLine::Kind;
     // Equations longer than this do not push every other line's shapes further right.
     constexpr std::size_t kMaxAlign = 40;
     std::size_t align = 0;
-    std::string output;  // the last forward equation is the output's
     for (const ExplainLine& l : lines) {
-        if (l.kind == Kind::forward) output = l.lhs;
         if (l.kind == Kind::forward || l.kind == Kind::backward)
             align = std::max(align, std::min(kMaxAlign, display_width(l.lhs + " = " + l.formula)));
     }
@@ -813,7 +971,7 @@ std::string format_explanation(const std::vector<ExplainLine>& lines) {
             section = l.kind;
             out += section == Kind::input      ? "Inputs\n"
                    : section == Kind::forward  ? "Forward\n"
-                   : section == Kind::backward ? "Backward (dV = ∂" + output + "/∂V, shaped like V)\n"
+                   : section == Kind::backward ? backward_heading(lines) + "\n"
                                                : "Notes\n";
             first = false;
         }

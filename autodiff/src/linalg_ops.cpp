@@ -109,7 +109,7 @@ void transpose_jvp(const BackwardContext& ctx) {
 const OpDef matmul_def{
     "matmul", "matmul(a, b)", 2, {}, 0, {"{0} {1}", "{0} {1}"}, "({0})({1})",
     {{{"{g} {1}ᵀ", "{g} {1}^\\top"}, "({shape:out})({shapeT:1}) = {shape:0}",
-      "d({0} {1})/d{0} puts {1}ᵀ on the right (the slides' Eᵀ {1}ᵀ), so d{0} has the shape of {0}", "{g} * {1}'"},
+      "d({0} {1})/d{0} puts {1}ᵀ on the right, so d{0} has the shape of {0}", "{g} * {1}'"},
      {{"{0}ᵀ {g}", "{0}^\\top {g}"}, "({shapeT:0})({shape:out}) = {shape:1}",
       "the slides first write {g} {0}ᵀ (numerator layout); with d{1} shaped like {1}, as here, it is {0}ᵀ {g}",
       "{0}' * {g}"}},

@@ -201,6 +201,12 @@ public:
         if (v.size() == 0) return;
         if (truth_match_) {  // only to name the place of a gradient-level code an op also declares
             if (!where_ && !place_code_.empty() && c.code == place_code_ && matches(given_, v, 1.0, tol_)) where_ = c;
+            // An exact match that a dropped path would give as well (a penalty's term at w = 0): at these
+            // values the check cannot tell. (Other codes can be no-ops by structure, e.g. not_summed of an
+            // operand that was not broadcast, which says nothing about the values.)
+            if (!unseen_ && c.code == "missing_path" && truth_match_->k == 1.0 && !truth_match_->transposed &&
+                matches(v, truth_, 1.0, tol_))
+                unseen_ = c;
             return;
         }
         if (exact_ || matches(v, truth_, 1.0, tol_)) return;  // decided, or cannot show here
@@ -244,6 +250,7 @@ private:
     std::optional<std::pair<MistakeCandidate, Match>> transformed_;
     std::string place_code_;                // the gradient-level code of truth_match_, if any
     std::optional<MistakeCandidate> where_;  // an op's mistake with that code giving `given` exactly
+    std::optional<MistakeCandidate> unseen_;  // a mistake that gives the truth itself at these values
 };
 
 GradientReport GradientMatcher::result() const {
@@ -288,6 +295,9 @@ GradientReport GradientMatcher::conclude(const MistakeCandidate* c, const Match&
     if (found.empty()) {
         r.diagnosis = "ok";
         r.hint = name_ + " = " + expected;
+        if (unseen_)  // e.g. a penalty's term at w = 0: ok here says nothing about that mistake
+            r.hint += "; at these values the check cannot tell it from a mistake, which gives the same numbers: " +
+                      unseen_->explanation;
         return r;
     }
     r.diagnosis = found.front();
@@ -358,17 +368,14 @@ private:
 };
 
 std::size_t Verifier::resolve(const std::string& name) const {
+    const std::string node = hand_gradient_node(name);
+    for (std::size_t k = 0; k < n_; ++k)
+        if (tape_.node(k).name() == node) return k;
     std::string known;
-    for (const std::string& candidate : {name.size() > 1 && name[0] == 'd' ? name.substr(1) : std::string(), name}) {
-        if (candidate.empty()) continue;
-        for (std::size_t k = 0; k < n_; ++k)
-            if (tape_.node(k).name() == candidate) return k;
-    }
     for (std::size_t k = 0; k < n_; ++k)
         if (!tape_.node(k).name().empty() && tape_.node(k).requires_grad())
             known += (known.empty() ? "" : ", ") + std::string("d") + tape_.node(k).name();
-    throw UsageError("verify: no node named " + (name.size() > 1 && name[0] == 'd' ? name.substr(1) : name) +
-                     " for the hand gradient " + name + " (the graph's named gradients: " +
+    throw UsageError("verify: no node named " + node + " for the hand gradient " + name + " (the graph's named gradients: " +
                      (known.empty() ? "none" : known) + ")");
 }
 
@@ -429,16 +436,18 @@ void Verifier::add_passes() {
                                node_name(k), def->name});
         }
     }
-    // One use of a value left out: each consumer edge of a value used twice or more.
+    // One use of a value left out: each consumer of a value used by two or more. x ⊙ x is one use
+    // (dropping either slot drops the node's whole contribution to x), as pow(x, 2) is: the same
+    // mistake gets the same verdict whichever way the square is written.
     for (std::size_t k = 0; k < n_; ++k) {
         if (!eligible(k)) continue;
-        std::vector<std::pair<std::size_t, std::size_t>> uses;
+        std::vector<std::pair<std::size_t, std::size_t>> uses;  // one per consuming node
         for (const auto& use : consumers_[k])
-            if (reaches_[use.first]) uses.push_back(use);
+            if (reaches_[use.first] &&
+                std::none_of(uses.begin(), uses.end(), [&](const auto& u) { return u.first == use.first; }))
+                uses.push_back(use);
         if (uses.size() < 2) continue;
         for (const auto& [c, slot] : uses) {
-            const std::size_t same_node = std::count_if(uses.begin(), uses.end(), [c = c](const auto& u) { return u.first == c; });
-            if (same_node > 1) continue;  // x ⊙ x: one node, two slots -- not one path to drop
             const Var v = tape_.node(k), consumer = tape_.node(c);
             passes_.push_back({{{c, Mutation::drop_path, slot}}, "missing_path",
                                "the derivation without the use of " + v.describe() + " in " + where(c),
@@ -556,6 +565,13 @@ VerifyReport Verifier::run(const std::map<std::string, Matrix>& hand, const Veri
 }
 
 }  // namespace
+
+std::string hand_gradient_node(const std::string& name) {
+    if (name.size() < 2 || name[0] != 'd')
+        throw UsageError("the hand gradient '" + name + "' is not named d<node>: the gradient of " +
+                         (name.empty() ? "W1" : name) + " is d" + (name.empty() ? "W1" : name));
+    return name.substr(1);
+}
 
 VerifyReport verify(Tape& tape, const Var& output, const std::map<std::string, Matrix>& hand,
                     const VerifyOptions& options) {

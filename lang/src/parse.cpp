@@ -441,6 +441,8 @@ private:
             node(inner).end = close.end;
             return inner;
         }
+        if (is_op(t, "*") && pos_ >= 2 && is_op(tokens_[pos_ - 2], "*") && tokens_[pos_ - 2].end == t.begin)
+            throw error_at(tokens_[pos_ - 2], "'**' is not an operator: use .^ (element-wise) or ^ (1×1)");
         if (is_op(t, "-")) {
             if (peek().kind == TokenKind::end)
                 throw m_.error(line_, t.end + 1, "incomplete expression: the line ends after '-'");
@@ -586,7 +588,29 @@ private:
             throw close.kind == TokenKind::end
                       ? error_at(open, "'" + name.text + "(' is not closed on this line")
                       : unexpected(close, "',' or ')' in the arguments of " + name.text);
+        const std::size_t params = n.numbers.size() - 1;  // if the first number is the operand
+        if (n.children.empty() && function->arity == 1 && !n.numbers.empty() && params <= function->params.size() &&
+            params + function->optional_params >= function->params.size())
+            return number_call(n, name, close);
         return add(located(std::move(n), name, name.begin, close.end));
+    }
+
+    /// A function of numbers is a number (sqrt(3), exp(-1)): the op applied to a 1x1 constant.
+    std::uint32_t number_call(Node& n, const Token& name, const Token& close) {
+        const std::string text = m_.lines[line_ - 1].substr(name.begin, close.end - name.begin);
+        Matrix value;
+        try {
+            Tape tape;
+            value = apply_op(*n.function, {tape.constant(n.numbers.front())},
+                             std::vector<double>(n.numbers.begin() + 1, n.numbers.end()))
+                        .value();
+        } catch (const std::exception& e) {  // a parameter out of range, a numerical failure
+            throw error_at(name, text + ": " + e.what());
+        }
+        if (value.size() != 1 || !std::isfinite(value(0, 0))) throw error_at(name, "'" + text + "' is not a finite number");
+        Node number;
+        number.number = value(0, 0);
+        return add(located(std::move(number), name, name.begin, close.end));
     }
 
     Model::Impl& m_;

@@ -259,9 +259,10 @@ void check_two_dimensional(const std::vector<std::uint64_t>& shape, const std::s
         throw InputError(file + ": is a 0-D scalar; matgrad needs a 2-D array (save it as 1x1, "
                                 "e.g. np.array([[x]]))");
     if (shape.size() == 1)
-        throw InputError(file + ": is 1-D with " + std::to_string(shape[0]) +
-                         " values; matgrad needs a 2-D array (save it as 1x" +
-                         std::to_string(shape[0]) + ", e.g. a.reshape(1, -1))");
+        throw InputError(file + ": is 1-D with " + std::to_string(shape[0]) +  // a bias is a column, a label row a row
+                         " values; matgrad needs a 2-D array: a column " + std::to_string(shape[0]) +
+                         "x1 (a.reshape(-1, 1), e.g. a bias) or a row 1x" + std::to_string(shape[0]) +
+                         " (a.reshape(1, -1)), whichever the model declares");
     if (shape.size() > 2)
         throw InputError(file + ": is " + std::to_string(shape.size()) + "-D (" +
                          shape_text(shape) + "); matgrad needs a 2-D array");
@@ -271,7 +272,9 @@ void check_two_dimensional(const std::vector<std::uint64_t>& shape, const std::s
 
 }  // namespace
 
-Matrix parse_npy(std::string_view bytes, const std::string& name) {
+namespace {
+
+Matrix parse_npy(std::string_view bytes, const std::string& name, std::string& dtype) {
     if (bytes.size() < npy_magic.size() + 2 || bytes.substr(0, npy_magic.size()) != npy_magic)
         throw InputError(name + ": not a .npy file (it does not start with \\x93NUMPY)");
     const auto* u = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -293,6 +296,7 @@ Matrix parse_npy(std::string_view bytes, const std::string& name) {
     const NpyHeader header =
         HeaderParser(bytes.substr(prefix, header_length), name).parse();
     const ElementType type = parse_descr(header.descr, name);
+    dtype = dtype_name(type);
     check_two_dimensional(header.shape, name);
 
     // Sizes from the header are untrusted: compare them with the file before allocating.
@@ -329,9 +333,22 @@ Matrix parse_npy(std::string_view bytes, const std::string& name) {
     return m;
 }
 
+}  // namespace
+
+Matrix parse_npy(std::string_view bytes, const std::string& name) {
+    std::string dtype;
+    return parse_npy(bytes, name, dtype);
+}
+
 Matrix read_npy(const std::string& path) {
+    std::string dtype;
+    return read_npy(path, dtype);
+}
+
+Matrix read_npy(const std::string& path, std::string& dtype) {
     // The largest matrix (kMaxMatrixElements) and a generous header.
-    return parse_npy(detail::read_file_bytes(path, kMaxMatrixElements * sizeof(double) + (1 << 20), "a .npy file"), path);
+    return parse_npy(detail::read_file_bytes(path, kMaxMatrixElements * sizeof(double) + (1 << 20), "a .npy file"), path,
+                     dtype);
 }
 
 namespace detail {

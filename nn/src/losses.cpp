@@ -215,7 +215,7 @@ const OpDef bce_with_logits_def{
 
 const OpDef softmax_cross_entropy_def{
     "softmax_cross_entropy", "softmax_cross_entropy(z, y)", 2, {}, 0,
-    {"−mean_j Σ_i {1} ⊙ log softmax({0})", "-\\tfrac{1}{n}\\textstyle\\sum {1} \\odot \\log\\mathrm{softmax}({0})"},
+    {"−(1/n) Σ {1} ⊙ log softmax({0})", "-\\tfrac1n\\textstyle\\sum {1} \\odot \\log\\mathrm{softmax}({0})"},
     "mean over the {shape:0} columns → {shape:out}",
     {{{"{g} (softmax({0}) − {1}) / n", "{g}\\,(\\mathrm{softmax}({0}) - {1}) / n"},
       "{shape:0}, n = columns (samples); one-hot {1}"},

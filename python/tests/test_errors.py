@@ -38,7 +38,7 @@ def test_arrays_that_are_not_2d_are_value_errors_naming_the_shape():
         tape.variable(np.ones(3), "W")
     W = tape.variable(np.ones((2, 2)))
     with pytest.raises(mg.ShapeError, match=r"expected a 2-D array, got shape \(2,\)"):
-        W + np.ones(2)
+        W @ np.ones(2)  # numpy's 1-D right operand of @ is a column: say so rather than guess (+ takes it as a row)
     with pytest.raises(mg.ShapeError, match=r"\(\)"):
         W @ 2.0  # numpy: matmul does not take a scalar either
 

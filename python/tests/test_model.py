@@ -63,6 +63,17 @@ def test_float32_and_int_values_are_converted_exactly(slides):
         model.grad(dict(values, X=values["X"].ravel()))
 
 
+def test_forward_gives_every_named_nodes_value_for_a_hand_formula(slides):
+    model, values, hand = slides
+    f = model.forward(values)
+    assert list(f) == ["X", "Y", "W1", "b1", "W2", "b2", "Z1", "A1", "Z2", "A2", "J"]
+    A1 = sigmoid(values["W1"] @ values["X"] + values["b1"])
+    assert max_abs_diff(f["A1"], A1) <= 1e-15
+    # dW2 from A1 and A2 without a forward pass of one's own
+    n = values["X"].shape[1]
+    assert max_abs_diff((f["A2"] - values["Y"]) @ f["A1"].T / n, hand["dW2"]) <= 1e-14
+
+
 def test_softmax_regression_grad_matches_the_numpy_formula():
     rng = np.random.default_rng(3)
     k, d, n = 4, 5, 9
@@ -108,6 +119,9 @@ def test_verify_diagnoses_a_missing_mean_factor_and_the_first_wrong_step(slides)
     assert by_name["dW1"]["consequence_of"] is not None
     with pytest.raises(mg.UsageError, match=r"^verify: no node named Foo for the hand gradient dFoo "):
         model.verify(values, {"dFoo": np.ones((1, 1))})
+    # One rule with the CLI's d<name>.npy files: "W1" is not a gradient's name (it was accepted).
+    with pytest.raises(mg.UsageError, match=r"^the hand gradient 'W1' is not named d<node>: the gradient of W1 is dW1$"):
+        model.verify(values, {"W1": hand["dW1"]})
 
 
 def test_verify_report_reads_as_the_cli_text_and_typesets_its_verdicts(slides, tmp_path):

@@ -78,8 +78,8 @@ def test_matmul_transpose_and_negation(rng):
 
 
 def test_numpy_array_on_the_left_gives_a_var(rng):
-    # Var sets __array_ufunc__ = None: numpy hands `array + var` to Var.__radd__ rather than
-    # building an object array of Vars.
+    # Var.__array_ufunc__ hands `array + var` to Var.__radd__ rather than numpy building an object
+    # array of Vars.
     a, b = rng.standard_normal((2, 2)), rng.standard_normal((2, 2))
     tape = mg.Tape()
     A = tape.variable(a)
@@ -108,3 +108,42 @@ def test_mixing_tapes_is_a_shape_error():
         A + B
     with pytest.raises(mg.ShapeError, match="belongs to a different tape"):
         A @ B
+
+
+def test_what_a_numpy_user_types_records_matgrads_ops(rng):
+    """W.sum(), W.mean(axis=0), abs(W), float(J), 2 ** W, W.T, W.shape, numpy's ufuncs on a Var, a 1-D
+    operand as a row: each as numpy computes it, and on the tape (the gradient flows)."""
+    w = rng.uniform(0.5, 2.0, (2, 3)) * rng.choice([-1, 1], (2, 3))
+    tape = mg.Tape()
+    W = tape.variable(w, "W")
+    assert W.shape == (2, 3) and max_abs_diff(W.T.value, w.T) == 0
+    assert W.sum().value[0, 0] == pytest.approx(w.sum(), rel=1e-15)
+    assert max_abs_diff(W.mean(axis=0).value, w.mean(axis=0, keepdims=True)) <= 1e-15
+    assert max_abs_diff(abs(W).value, np.abs(w)) == 0
+    assert max_abs_diff((2 ** W).value, 2.0 ** w) <= 1e-12
+    assert max_abs_diff(np.tanh(W).value, np.tanh(w)) <= 1e-15  # matgrad.tanh, not an object array
+    assert max_abs_diff(np.exp(W).value, np.exp(w)) <= 1e-12
+    assert max_abs_diff((np.ones((2, 3)) + W).value, 1.0 + w) == 0  # array + Var is Var.__radd__
+    row = np.array([1.0, 2.0, 3.0])  # 1-D: a row, as numpy broadcasts it
+    assert max_abs_diff((W * row).value, w * row) == 0
+    J = (np.tanh(W) * row).sum() + (2 ** W).mean()
+    assert isinstance(float(J), float) and float(J) == J.value[0, 0]
+    tape.backward(J)
+    expected = (1 - np.tanh(w) ** 2) * row + np.log(2.0) * 2.0 ** w / 6
+    assert max_abs_diff(W.grad, expected) <= 1e-12
+    with pytest.raises(TypeError, match=r"^float\(\): only a 1x1 Var is a number; W is 2x3$"):
+        float(W)
+    with pytest.raises(TypeError, match=r"numpy's arctan \(__call__\) does not record on a matgrad tape; .*matgrad\.tanh"):
+        np.arctan(W)
+
+
+def test_value_is_read_only_so_an_update_in_place_cannot_silently_do_nothing(rng):
+    tape = mg.Tape()
+    W = tape.variable(rng.standard_normal((2, 3)), "W")
+    with pytest.raises(ValueError, match="read-only"):
+        W.value[...] -= 0.1
+    W.value.copy()[...] -= 0.1  # a copy is the user's own
+
+
+def test_version_is_the_projects():
+    assert isinstance(mg.__version__, str) and mg.__version__.count(".") == 2

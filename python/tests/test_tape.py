@@ -83,7 +83,8 @@ def test_values_and_gradients_are_float64_copies(rng):
     v, g = W.value, W.grad
     assert v.dtype == np.float64 and g.dtype == np.float64 and v.flags.c_contiguous
     assert max_abs_diff(g, 2 * w) <= 1e-15
-    v[0, 0] = g[0, 0] = 1e9  # a copy: the tape does not change
+    assert not v.flags.writeable  # read-only: writing into a copy would silently do nothing
+    g[0, 0] = 1e9  # a copy: the tape does not change
     assert W.value[0, 0] == w[0, 0] and W.grad[0, 0] == 2 * w[0, 0]
     w[0, 0] = 5.0  # and the tape copied its input
     assert W.value[0, 0] != 5.0

@@ -306,7 +306,7 @@ std::string render_html(const std::vector<ExplainLine>& lines, const VerifyRepor
                 page << "<h2>"
                      << (section == Kind::input      ? "Inputs"
                          : section == Kind::forward  ? "Forward"
-                         : section == Kind::backward ? "Backward (dV = ∂J/∂V, shaped like V)"
+                         : section == Kind::backward ? backward_heading(lines)
                                                      : "Notes")
                      << "</h2>\n";
                 opened = true;

@@ -10,7 +10,7 @@ namespace matgrad::report {
 namespace {
 
 // Symbols of the slides' notation (and a few more the explainer may print) and their LaTeX.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 31> kSymbols{{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 35> kSymbols{{
     {"ᵀ", "^{\\top}"},   {"⊙", "\\odot "},    {"⊘", "\\oslash "}, {"−", "-"},
     {"×", "\\times "},   {"·", "\\cdot "},    {"Σ", "\\sum "},    {"∑", "\\sum "},
     {"𝟙", "\\mathbf{1}"}, {"∂", "\\partial "}, {"‖", "\\|"},       {"→", "\\to "},
@@ -18,7 +18,8 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 31> kSymbols
     {"²", "^{2}"},       {"⁻¹", "^{-1}"},     {"⁻ᵀ", "^{-\\top}"}, {"σ", "\\sigma "},
     {"α", "\\alpha "},   {"β", "\\beta "},    {"γ", "\\gamma "},  {"δ", "\\delta "},
     {"ε", "\\varepsilon "}, {"η", "\\eta "},   {"λ", "\\lambda "}, {"μ", "\\mu "},
-    {"π", "\\pi "},      {"τ", "\\tau "},     {"∞", "\\infty "},
+    {"π", "\\pi "},      {"τ", "\\tau "},     {"∞", "\\infty "},    {"³", "^{3}"},
+    {"′", "'"},           {"″", "''"},          {"‴", "'''"},
 }};
 
 bool is_letter(char c) { return std::isalpha(static_cast<unsigned char>(c)) != 0; }
@@ -73,6 +74,35 @@ bool fraction_at(std::string_view s, std::size_t i, std::size_t& end, std::strin
     return true;
 }
 
+/// A run of subscript digits and ₓ at s[i] (explain's C₃ₓ₄) -> _{3\times 4}; `end` is set past it.
+bool subscript_at(std::string_view s, std::size_t i, std::size_t& end, std::string& latex) {
+    std::string inner;
+    std::size_t j = i;
+    for (; j + 3 <= s.size() && s.substr(j, 2) == "\xE2\x82"; j += 3) {
+        const auto c = static_cast<unsigned char>(s[j + 2]);
+        if (c >= 0x80 && c <= 0x89) inner += static_cast<char>('0' + (c - 0x80));
+        else if (c == 0x93) inner += "\\times ";
+        else break;
+    }
+    if (inner.empty()) return false;
+    latex = "_{" + inner + "}";
+    end = j;
+    return true;
+}
+
+/// A numeric exponent at s[i] = '^' (explain's X^4, X^−0.5) -> ^{4}, ^{-0.5}; `end` is set past it.
+bool exponent_at(std::string_view s, std::size_t i, std::size_t& end, std::string& latex) {
+    const std::string_view minus = "−";
+    const bool negative = s.substr(i + 1, minus.size()) == minus;
+    std::size_t j = i + 1 + (negative ? minus.size() : 0);
+    const std::size_t digits = j;
+    while (j < s.size() && (is_digit(s[j]) || s[j] == '.')) ++j;
+    if (j == digits) return false;
+    latex = "^{" + std::string(negative ? "-" : "") + std::string(s.substr(digits, j - digits)) + "}";
+    end = j;
+    return true;
+}
+
 }  // namespace
 
 std::string to_latex(std::string_view s) {
@@ -96,6 +126,7 @@ std::string to_latex(std::string_view s) {
             i = j;
             continue;
         } else if (c == '(' && fraction_at(s, i, j, t.latex)) {
+        } else if (subscript_at(s, i, j, t.latex)) {
         } else if (is_letter(c)) {
             j = i;
             while (j < s.size() && (is_letter(s[j]) || is_digit(s[j]) || s[j] == '_' ||
@@ -114,6 +145,10 @@ std::string to_latex(std::string_view s) {
             t.latex = std::string("\\") + c;
         } else if (c == '\\') {
             t.latex = "\\backslash ";
+        } else if (c == '^' && exponent_at(s, i, j, t.latex)) {
+        } else if (s.substr(i, std::string_view("√").size()) == "√" && i + 3 < s.size() && is_digit(s[i + 3])) {
+            for (j = i + 3; j < s.size() && is_digit(s[j]);) ++j;  // √12 is \sqrt{12}: \sqrt 12 roots only the 1
+            t.latex = "\\sqrt{" + std::string(s.substr(i + 3, j - i - 3)) + "}";
         } else if (c == '^' || c == '~') {
             t.latex = c == '^' ? "\\wedge " : "\\sim ";
         } else {

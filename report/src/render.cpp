@@ -75,8 +75,8 @@ std::string explanation_latex(const std::vector<ExplainLine>& lines, const Docum
         }
         if (!block.empty()) block += "\n" + comments;
         if (block.empty()) continue;
-        const char* name = section == Kind::input ? "Inputs" : section == Kind::forward ? "Forward" : "Backward (dV = dJ/dV)";
-        out += std::string("% ") + name + "\n$$\n\\begin{aligned}\n" + block + "\\end{aligned}\n$$\n";
+        const std::string name = section == Kind::input ? "Inputs" : section == Kind::forward ? "Forward" : backward_heading(lines);
+        out += "% " + name + "\n$$\n\\begin{aligned}\n" + block + "\\end{aligned}\n$$\n";
     }
     for (const ExplainLine& l : lines)
         if (l.kind == Kind::note) notes += "% note: " + l.formula + "\n";

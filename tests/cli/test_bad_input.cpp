@@ -182,7 +182,7 @@ TEST_CASE("predict refuses bad models and CSVs, naming the file") {
     expect_refusal(with("model/W1.npy", npy_bytes(npy_header("<f8", false, "(2, 32)"), std::string(512, '\0'))), predict,
                    {"model/W1.npy: is 2x32 but model.json's sizes need 32x2"});
     expect_refusal(with("model/W1.npy", npy_bytes(npy_header("<f8", false, "(64,)"), std::string(512, '\0'))), predict,
-                   {"model/W1.npy: is 1-D with 64 values", "save it as 1x64"});
+                   {"model/W1.npy: is 1-D with 64 values", "a column 64x1 (a.reshape(-1, 1), e.g. a bias) or a row 1x64"});
     expect_refusal(with("model/W1.npy", npy_bytes(npy_header("<f8", false, "(2, 4, 8)"), std::string(512, '\0'))), predict,
                    {"model/W1.npy: is 3-D (2x4x8)"});
     expect_refusal(with("model/W1.npy", npy_bytes(npy_header("<c16", false, "(32, 2)"), std::string(1024, '\0'))), predict,

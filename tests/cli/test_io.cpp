@@ -146,7 +146,8 @@ TEST_CASE("read_npy refuses what it cannot convert exactly, naming the file and 
               .find("structured dtypes") != std::string::npos);
 
     CHECK(npy_error(npy_bytes(npy_header("<f8", false, "(6,)"), raw_bytes(six))) ==
-          "A.npy: is 1-D with 6 values; matgrad needs a 2-D array (save it as 1x6, e.g. a.reshape(1, -1))");
+          "A.npy: is 1-D with 6 values; matgrad needs a 2-D array: a column 6x1 (a.reshape(-1, 1), e.g. a bias) or a "
+          "row 1x6 (a.reshape(1, -1)), whichever the model declares");  // it told a 64x1 bias to be 1x64
     CHECK(npy_error(npy_bytes(npy_header("<f8", false, "()"), raw_bytes(std::vector<double>{1}))).find("0-D scalar") != std::string::npos);
     CHECK(npy_error(npy_bytes(npy_header("<f8", false, "(1, 2, 3)"), raw_bytes(six))).find("is 3-D (1x2x3)") != std::string::npos);
     CHECK(npy_error(npy_bytes(npy_header("<f8", false, "(0, 3)"), "")).find("is empty (0x3)") != std::string::npos);

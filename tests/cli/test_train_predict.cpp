@@ -125,6 +125,18 @@ TEST_CASE("the same seed gives the same model, another seed another split") {
     CHECK(read_file(dir / "a/mean.npy") != read_file(dir / "c/mean.npy"));
 }
 
+TEST_CASE("train without --label says which column it took, and --out is --save (as in fit)") {
+    ScratchDir dir("train-out");
+    const RunResult r = run_matgrad({"train", "--csv", data_file("breast_cancer.csv"), "--epochs", "2", "--out", dir / "m"}, dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.out.rfind("label column 'benign': the last column, as no --label was given\n", 0) == 0);
+    CHECK(r.out.find("model saved to " + (dir / "m")) != std::string::npos);
+    CHECK(dir.entries() == std::vector<std::string>{"m"});
+    const RunResult named = run_matgrad({"train", "--csv", data_file("breast_cancer.csv"), "--epochs", "1", "--label", "benign"}, dir);
+    CHECK(named.out.find("label column") == std::string::npos);
+}
+
 TEST_CASE("predict applies the saved standardization and model, with or without the label column") {
     ScratchDir dir("predict");
     train_default(dir);
@@ -264,7 +276,8 @@ TEST_CASE("diabetes: auto regression, metrics and predictions in the target's un
                                      "--metrics", dir / "m.json", "--plot", dir / "loss.svg"}, dir);
     INFO(r.err);
     REQUIRE(r.status == 0);
-    CHECK(r.out.find("task regression: the target has more than 20 distinct integer values") == 0);
+    CHECK(r.out.find("label column 'progression': the last column, as no --label was given\n"
+                     "task regression: the target has more than 20 distinct integer values") == 0);
     const nlohmann::json m = nlohmann::json::parse(read_file(dir / "m.json"));
     CHECK(m.at("task") == "regression");
     CHECK(m.at("test_r2").get<double>() > 0.4);  // least squares on this split: 0.405 (see tests/nn)
@@ -297,7 +310,7 @@ TEST_CASE("--task overrides the detection, and a version 1 model directory still
     const RunResult r = run_matgrad({"train", "--csv", csv, "--task", "multiclass", "--epochs", "3", "--save", dir / "m"}, dir);
     INFO(r.err);
     REQUIRE(r.status == 0);
-    CHECK(r.out.find("task multiclass: given with --task\n") == 0);
+    CHECK(r.out.find("label column 'benign': the last column, as no --label was given\ntask multiclass: given with --task\n") == 0);
     CHECK(nlohmann::json::parse(read_file(dir / "m/model.json")).at("sizes") == nlohmann::json::array({30, 32, 2}));
 
     // A binary model rewritten as matgrad wrote version 1 (no task fields): same predictions.

@@ -93,6 +93,22 @@ TEST_CASE("matgrad verify: the slides' formulas pass (exit 0)") {
     CHECK(r.out.find("4 ok, 0 wrong") != std::string::npos);
 }
 
+TEST_CASE("matgrad verify: a right gradient saved as float32 agrees to float32's precision, a mistake still shows") {
+    const fs::path dir = scratch("verify_float32");
+    const nn::MlpProblem p = write_problem(dir);
+    const nn::ForwardBackward ref = nn::reference_pass(p.W, p.b, p.X, p.Y);
+    xt::dump_npy((dir / "hand/dW1.npy").string(), xt::xarray<float>(xt::cast<float>(ref.dW[1])));
+    xt::dump_npy((dir / "hand/dW2.npy").string(), xt::xarray<float>(xt::cast<float>(ref.dW[2] * 7.0)));  // the 1/n left out
+    const Run r = run(dir, verify_args(dir));
+    CAPTURE(r.out);
+    CHECK(r.status == 1);
+    CHECK(r.err == "matgrad verify: dW1.npy, dW2.npy hold float32 values: judged at float32's precision (tolerance 1e-06, "
+                   "not 1e-08)\n");
+    CHECK(r.out.find("✓    dW1 ") != std::string::npos);  // was unexplained at 3e-8
+    CHECK(r.out.find("missing_mean_factor") != std::string::npos);
+    CHECK(r.out.find("(tolerance 1e-06 of each gradient's scale)") != std::string::npos);
+}
+
 TEST_CASE("matgrad verify --json: one diagnosis per file, exit 1") {
     const fs::path dir = scratch("verify_json");
     const nn::MlpProblem p = write_problem(dir);
@@ -169,6 +185,13 @@ TEST_CASE("matgrad explain and graph on your .npy files") {
     text << std::ifstream(dot).rdbuf();
     CHECK(text.str().rfind("digraph", 0) == 0);
     CHECK(text.str().find("‖grad‖") != std::string::npos);
+    // --trace without --dot: the trace on stderr, so stdout stays DOT (graph > g.dot | dot works).
+    const Run traced = run(dir, "graph " + network_args(dir) + " --trace");
+    CHECK(traced.status == 0);
+    CHECK(traced.out.rfind("digraph", 0) == 0);
+    CHECK(traced.out.find("Trace") == std::string::npos);
+    CHECK(traced.out.substr(traced.out.size() - 2) == "}\n");
+    CHECK(traced.err.rfind("\nTrace (one row per tape node; times in microseconds)\n", 0) == 0);
 
     CHECK(run(dir, "explain --sizes 10").status == 2);
     CHECK(run(dir, "explain --data " + (dir / "data").string()).status == 2);  // --params missing
@@ -299,7 +322,7 @@ TEST_CASE("matgrad explain --format latex: aligned blocks per section, --out wri
     const Run r = run(dir, "explain --format latex --out " + (dir / "e.tex").string());
     CAPTURE(r.err);
     REQUIRE(r.status == 0);
-    CHECK(r.out.empty());  // the document went to the file
+    CHECK(r.out == "wrote " + (dir / "e.tex").string() + " (latex, 19 lines)\n");  // the document went to the file
     const std::string tex = slurp(dir / "e.tex");
     CHECK(count(tex, "\\begin{aligned}") == 3);  // inputs, forward, backward
     CHECK(count(tex, "\\end{aligned}") == 3);

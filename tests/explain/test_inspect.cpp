@@ -257,8 +257,8 @@ TEST_CASE("explain: rules come from the op definitions (tanh, softmax, matrix fu
     CHECK(line_for(lines, "dZ").formula == "dA ⊙ (1 − A²)");
     CHECK(line_for(lines, "dA").formula == "P ⊙ (dP − colsum(P ⊙ dP))");
     CHECK(line_for(lines, "P").shapes == "softmax: 3×5 → 3×5");
-    CHECK(line_for(lines, "dP").formula == "(2/15) P^(2 − 1)");
-    CHECK(line_for(lines, "J").formula == "mean(P^2)");
+    CHECK(line_for(lines, "dP").formula == "(2/15) P");
+    CHECK(line_for(lines, "J").formula == "mean(P²)");
 
     Tape t2;
     const Var M = t2.variable(Matrix{{2.0, 1.0}, {1.0, 3.0}}, "M");
@@ -288,8 +288,10 @@ TEST_CASE("explain: an inverse transposed is written X⁻ᵀ, whichever superscr
     // Each path by hand: e's two transposes cancel, so inv's rule −(S⁻¹)ᵀ g (S⁻¹)ᵀ gets de yᵀ; d's
     // inverse is inv(Sᵀ) = S⁻ᵀ, whose rule transposes it back to S⁻¹ and whose gradient goes through
     // Sᵀ (an outer ᵀ); c likewise without the outer transpose on the path; b's transpose gives g ᵀ.
+    // Each transpose of a product is pushed inside ((AB)ᵀ = BᵀAᵀ) where that removes one:
+    // (S⁻¹ (dd yᵀ)ᵀ S⁻¹)ᵀ = S⁻ᵀ dd yᵀ S⁻ᵀ.
     CHECK(line_for(lines, "dS").formula ==
-          "−S⁻ᵀ (de yᵀ) S⁻ᵀ − (S⁻¹ (dd yᵀ)ᵀ S⁻¹)ᵀ − (S⁻¹ dc yᵀ S⁻¹)ᵀ − S⁻ᵀ (db yᵀ)ᵀ S⁻ᵀ − S⁻ᵀ da yᵀ S⁻ᵀ");
+          "−S⁻ᵀ de yᵀ S⁻ᵀ − S⁻ᵀ dd yᵀ S⁻ᵀ − S⁻ᵀ y dcᵀ S⁻ᵀ − S⁻ᵀ y dbᵀ S⁻ᵀ − S⁻ᵀ da yᵀ S⁻ᵀ");
 }
 
 TEST_CASE("explain: a user's same-shape op without a definition is not called element-wise") {
@@ -312,4 +314,75 @@ TEST_CASE("explain(f, ...): Inputs and Forward each printed once when f records 
     CHECK(count(text, "Inputs\n") == 1);
     CHECK(count(text, "Forward\n") == 1);
     CHECK(count(text, "Backward") == 1);
+}
+
+TEST_CASE("explain: numbers as a person writes them -- coefficients, exponents, scalar factors") {
+    // A model's / sqrt(3) and a typed * 0.5773502691896258 are (1/√3), not the rational approximation
+    // (7953/13775); 2/√3 likewise; a coefficient that is neither is a decimal.
+    Tape tape;
+    const Var w = tape.variable(Matrix{{1.0, 2.0, 3.0}}, "w");
+    const Var T = tape.constant(Matrix{{0.5, 0.5, 0.5}}, "T");
+    const Var X = tape.constant(random_matrix(3, 4, 13), "X");
+    const Var J = (sum(pow(w, 2.0)) * 0.5773502691896258 + sum(pow(w - T, 2.0)) * 0.5774 +
+                   sum(pow(matmul(w, X), 3.0)) / std::sqrt(3.0))
+                      .named("J");
+    tape.backward(J);
+    const std::vector<ExplainLine> lines = explain(tape, J);
+    // Numeric exponents worked out: 2 (w − T), not 2 (w − T)^(2 − 1); 3 (w X)², not 3 (w X)^(3 − 1).
+    CHECK(line_for(lines, "dw").formula == "(2/√3) w + 1.1548 (w − T) + √3 (w X)² Xᵀ");
+    // A number multiplies without ⊙, before what it scales; the shapes say "scalar ·".
+    CHECK(line_for(lines, "J").formula == "(1/√3) sum(w²) + 0.5774 sum((w − T)²) + sum((w X)³) / √3");
+    CHECK(line_for(lines, "J").shapes == "scalar · 1×1 + scalar · 1×1 + 1×1 / scalar = 1×1");
+
+    Tape t2;  // 0.02/√3 = 1/√7500: a root of a large number reads worse than the decimal
+    const Var v = t2.variable(Matrix{{1.0}, {2.0}}, "w");
+    const Var K = (0.01 * matmul(transpose(v), v) / std::sqrt(3.0)).named("J");
+    t2.backward(K);
+    CHECK(line_for(explain(t2, K), "dw").formula == "0.011547 w");
+}
+
+TEST_CASE("explain: a transposed product is pushed inside, equal terms combine, a 1×1 gradient is a scalar") {
+    // l2_logistic's shape: r = w'X; dw = (1/10) w + X drᵀ, not (dr Xᵀ)ᵀ.
+    Tape tape;
+    const Var w = tape.variable(Matrix{{1.0}, {2.0}, {3.0}}, "w");
+    const Var X = tape.constant(random_matrix(3, 10, 14), "X");
+    const Var r = matmul(transpose(w), X).named("r");
+    const Var J = (0.05 * sum(w * w) + sum(r)).named("J");
+    tape.backward(J);
+    CHECK(line_for(explain(tape, J), "dw").formula == "(1/10) w + X drᵀ");
+
+    // w'*w: both paths reach w; the 1×1 gradient scales, so no "w 𝟙" and no layout step.
+    Tape t2;
+    const Var v = t2.variable(Matrix{{1.0}, {2.0}, {3.0}}, "w");
+    const Var K = (0.01 * matmul(transpose(v), v)).named("J");
+    t2.backward(K);
+    const ExplainLine& dv = line_for(explain(t2, K), "dw");
+    CHECK(dv.formula == "(1/50) w");
+    CHECK(dv.layout.empty());
+}
+
+TEST_CASE("explain: the headings and remarks use no name a model may use itself") {
+    // A model with its own V and E: the Backward heading is d□ = ∂J/∂□, the layout remark has no E.
+    Tape tape;
+    const Var V = tape.variable(random_matrix(2, 3, 15), "V");
+    const Var E = tape.constant(random_matrix(3, 4, 16), "E");
+    const Var S = matmul(V, E).named("S");
+    const Var J = sum(S * S).named("J");
+    tape.backward(J);
+    const std::vector<ExplainLine> lines = explain(tape, J);
+    CHECK(backward_heading(lines) == "Backward (d□ = ∂J/∂□, shaped like □)");
+    CHECK(line_for(lines, "dV").layout == "d(V E)/dV puts Eᵀ on the right, so dV has the shape of V");
+    CHECK(format_explanation(lines).find("Backward (d□ = ∂J/∂□, shaped like □)\n") != std::string::npos);
+}
+
+TEST_CASE("explain: an unnamed constant (a numpy array) is called by its shape, not by its tape index") {
+    Tape tape;
+    const Var W = tape.variable(random_matrix(2, 3, 17), "W");
+    const Var X = tape.constant(random_matrix(3, 4, 18));
+    const Var J = mean((matmul(W, X) - tape.constant(random_matrix(1, 4, 19))) * matmul(W, tape.constant(random_matrix(3, 4, 20))));
+    tape.backward(J);
+    const std::vector<ExplainLine> lines = explain(tape, J);
+    CHECK(line_for(lines, "J").formula == "mean((W C₃ₓ₄ − C₁ₓ₄) ⊙ W C′₃ₓ₄)");  // was mean((W c1 − c3) ⊙ W c5)
+    CHECK(lines[1].lhs == "C₃ₓ₄");  // the Inputs line: C₃ₓ₄  constant 3×4
+    CHECK(lines[1].kind == Kind::input);
 }

@@ -2,7 +2,16 @@
 #include <report/latex.hpp>
 #include <report/render.hpp>
 
+#include <autodiff/autodiff.hpp>
+#include <autodiff/inspect.hpp>
+#include <autodiff/registry.hpp>
+#include <nn/losses.hpp>
+
 #include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 using matgrad::report::to_latex;
 
@@ -33,4 +42,37 @@ TEST_CASE("to_latex: user ops, numbers and LaTeX's special characters") {
 TEST_CASE("parse_format names the choices") {
     CHECK(matgrad::report::parse_format("html") == matgrad::report::Format::html);
     CHECK_THROWS_WITH(matgrad::report::parse_format("pdf"), "unknown format 'pdf' (formats: text, latex, json, html)");
+}
+
+TEST_CASE("every op's notation compiles in KaTeX strict mode: the whole op table, LaTeX and explain's Unicode") {
+    using namespace matgrad;
+    nn::register_losses();  // the losses are ops too (a second registration is a no-op)
+    std::string tex;
+    auto block = [&](const OpDef& def, const char* what, const std::string& latex) {
+        if (latex.empty()) return;
+        tex += std::string("% ") + def.name + " " + what + "\n$$\n" + latex + "\n$$\n";
+        // A subscript written in Unicode's notation shows as "\_" in LaTeX (mean_j gave \text{mean\_j}\ \sum \_i).
+        CHECK_MESSAGE(latex.find(" \\_") == std::string::npos, def.name << " " << what << ": " << latex);
+        CHECK_MESSAGE(latex.find("mean\\_j") == std::string::npos, def.name << " " << what << ": " << latex);
+    };
+    for (const OpDef* def : all_op_definitions()) {
+        block(*def, "forward", generic_rule_text(*def, def->forward.latex));
+        block(*def, "forward as explain writes it", report::to_latex(generic_rule_text(*def, def->forward.unicode)));
+        for (std::size_t i = 0; i < def->inputs.size(); ++i) {
+            block(*def, "rule", generic_rule_text(*def, def->inputs[i].rule.latex));
+            block(*def, "rule as explain writes it", report::to_latex(generic_rule_text(*def, def->inputs[i].rule.unicode)));
+        }
+    }
+    CHECK(report::to_latex(generic_rule_text(*find_op("softmax_cross_entropy"), find_op("softmax_cross_entropy")->forward.unicode)) ==
+          "-\\frac{1}{n} \\sum y \\odot \\log \\ \\text{softmax}(z)");
+#if defined(MATGRAD_NODE) && defined(MATGRAD_KATEX_CHECK)
+    const std::filesystem::path dir = std::filesystem::path(MATGRAD_EXPLAIN_SCRATCH) / "katex";
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "ops.tex") << tex;
+    const std::string command = std::string("'") + MATGRAD_NODE + "' '" + MATGRAD_KATEX_CHECK + "' '" + MATGRAD_KATEX_JS_DIR +
+                                "' '" + (dir / "ops.tex").string() + "'";
+    CHECK_MESSAGE(std::system(command.c_str()) == 0, command);
+#else
+    MESSAGE("node or KaTeX missing: the op table's LaTeX is not compiled");
+#endif
 }

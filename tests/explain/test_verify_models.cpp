@@ -268,7 +268,8 @@ struct Logistic {
     Matrix A, dA, dZ, dw, db;
     Tape tape;
     Var J;
-    Logistic() {
+    // square_as_product: the penalty's w² written w ⊙ w (as examples/models/l2_logistic.mg does).
+    explicit Logistic(bool square_as_product = false) {
         for (std::size_t j = 0; j < 10; ++j) y(0, j) = j % 3 == 0 ? 1.0 : 0.0;
         const Matrix Z = dot(w, X) + b;
         A = 1.0 / (1.0 + xt::exp(-Z));
@@ -281,7 +282,7 @@ struct Logistic {
         const Var Zv = (matmul(wv, Xv) + bv).named("Z");
         const Var Av = sigmoid(Zv).named("A");
         const Var bce = -mean(yv * log(Av) + (1.0 - yv) * log(1.0 - Av));
-        J = (bce + (lambda / 2) * sum(pow(wv, 2.0))).named("J");
+        J = (bce + (lambda / 2) * sum(square_as_product ? wv * wv : pow(wv, 2.0))).named("J");
     }
 };
 
@@ -294,6 +295,15 @@ TEST_CASE("verify on L2-regularized logistic regression: the penalty's path, σ'
     CHECK(no_penalty.op == "pow");  // the use of w in the penalty was left out
     CHECK(no_penalty.hint.find("left out") != std::string::npos);
     CHECK(one(m.tape, m.J, "dw", dot(m.dZ, T(m.X)) + m.lambda / 2 * m.w).diagnosis == "missing_power_factor");
+
+
+    // The same mistake, the same verdict, whichever way the square is written: w ⊙ w uses w twice
+    // in one node, and leaving that use out is one path (it was unexplained).
+    Logistic product(true);
+    const GradientReport no_penalty_product = one(product.tape, product.J, "dw", dot(product.dZ, T(product.X)));
+    CHECK(no_penalty_product.diagnosis == "missing_path");
+    CHECK(no_penalty_product.op == "mul");
+    CHECK(no_penalty_product.hint.find("left out") != std::string::npos);
 
     const Matrix sA = 1.0 / (1.0 + xt::exp(-m.A));  // σ(A) where σ(Z) = A is meant
     const GradientReport at_output = one(m.tape, m.J, "dZ", m.dA * sA * (1.0 - sA));
@@ -438,3 +448,24 @@ TEST_CASE("verify refuses a name the graph does not have, and a constant") {
 }
 
 }  // namespace
+
+TEST_CASE("verify: where a mistake gives the same numbers as the truth, an ok says the check cannot tell") {
+    // At w = 0 the penalty's term of dw is 0: leaving it out changes nothing, so ok is no evidence.
+    Tape tape;
+    const Matrix X = random_matrix(3, 5, 43);
+    const Var w = tape.variable(Matrix{{0.0, 0.0, 0.0}}, "w");
+    const Var J = (sum(matmul(w, tape.constant(X, "X"))) + 0.5 * sum(pow(w, 2.0))).named("J");
+    const Matrix dw = xt::transpose(row_sums(X));
+    const GradientReport at_zero = one(tape, J, "dw", dw);
+    CHECK(at_zero.diagnosis == "ok");
+    CHECK(at_zero.hint == "dw = 𝟙 Xᵀ + w (1×3); at these values the check cannot tell it from a mistake, which gives the "
+                          "same numbers: one path from w to J left out (through pow; a value used 2 times gets the sum "
+                          "of its paths' gradients)");
+    // Away from 0 the same right gradient is a plain ok.
+    Tape t2;
+    const Var v = t2.variable(Matrix{{1.0, -2.0, 0.5}}, "w");
+    const Var K = (sum(matmul(v, t2.constant(X, "X"))) + 0.5 * sum(pow(v, 2.0))).named("J");
+    const GradientReport away = one(t2, K, "dw", dw + Matrix{{1.0, -2.0, 0.5}});
+    CHECK(away.diagnosis == "ok");
+    CHECK(away.hint == "dw = 𝟙 Xᵀ + w (1×3)");
+}

@@ -66,6 +66,9 @@ TEST_CASE("syntax errors point at the token") {
     CHECK(parse_error("input X : 2 x 2\nJ = sum(X .^ X)\n") == "m.mg:2:14: error: the exponent of '.^' must be a number, not 'X'");
     CHECK(parse_error("input X : 2 x 2\nJ = sum(2 @ X)\n") ==
           "m.mg:2:11: error: '@' is the matrix product of two matrices; scale by a number with *");
+    CHECK(parse_error("input X : 2 x 2\nJ = sum(X**2)\n") ==
+          "m.mg:2:10: error: '**' is not an operator: use .^ (element-wise) or ^ (1×1)");
+    CHECK(parse_error("input X : 2 x 2\nJ = sum(X) / sqrt(-1)\n") == "m.mg:2:14: error: 'sqrt(-1)' is not a finite number");
     CHECK(parse_error("# only a comment\ninput X : 2 x 2\n") ==
           "m.mg: error: the model has no assignment: its last NAME = expression is the output");
 }

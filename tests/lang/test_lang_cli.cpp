@@ -67,6 +67,17 @@ TEST_CASE("grad MODEL: the slides' gradients as the hand formulas give them, and
           std::string::npos);
     CHECK(entries(dir / "all").size() == 10);
     CHECK(max_abs_diff(io::read_npy(dir / "all/dZ1.npy"), ref.dZ[1]) <= 1e-12);
+
+    // --save-values: the values used, drawn with --seed or read, written back; --inputs reads them again.
+    const RunResult saved = run_matgrad({"grad", slides, "--seed", "4", "--out", dir / "g4", "--save-values", dir / "v4"}, dir);
+    INFO(saved.err);
+    REQUIRE(saved.status == 0);
+    CHECK(saved.out.find("; wrote the values X.npy, Y.npy, W1.npy, b1.npy, W2.npy, b2.npy to " + (dir / "v4") +
+                         "; wrote J.npy, dW1.npy, db1.npy, dW2.npy, db2.npy to " + (dir / "g4") + "\n") != std::string::npos);
+    const RunResult again = run_matgrad({"grad", slides, "--inputs", dir / "v4", "--out", dir / "again"}, dir);
+    REQUIRE(again.status == 0);
+    CHECK(io::read_npy(dir / "again/dW1.npy") == io::read_npy(dir / "g4/dW1.npy"));
+    CHECK(run_matgrad({"grad", "--data", dir / "in", "--params", dir / "in", "--out", dir / "x", "--save-values", dir / "v"}, dir).status == 2);
 }
 
 TEST_CASE("grad --data/--params lists the files it wrote (a one-layer network: J, dW1, db1)") {
@@ -248,6 +259,13 @@ TEST_CASE("fit writes the params it reached, and verify MODEL judges hand gradie
     r = run_matgrad(verify, dir);
     CHECK(r.status == 2);
     CHECK(r.err == "matgrad: error: " + (dir / "hand/dX.npy") + ": X is an input, which gets no gradient\n");
+    // A file named without the d prefix: the engine's one rule (Python's Model.verify says the same),
+    // naming the file (it said "no param or named node ''").
+    fs::remove(dir / "hand/dX.npy");
+    io::write_npy(dir / "hand/w.npy", dw);
+    r = run_matgrad(verify, dir);
+    CHECK(r.status == 2);
+    CHECK(r.err == "matgrad: error: " + (dir / "hand/w.npy") + ": the hand gradient 'w' is not named d<node>: the gradient of w is dw\n");
 }
 
 TEST_CASE("seed --print-model prints examples/models/slides.mg byte for byte") {

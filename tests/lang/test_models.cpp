@@ -235,6 +235,7 @@ TEST_CASE("the ops from the registry: each function and .^ against its formula")
         {"logdet(S)", Matrix{{std::log(xt::linalg::det(S))}}},
         {"norm2(A)", Matrix{{std::sqrt(xt::sum(A * A)())}}},  // the Frobenius norm, not squared
         {"det(S)^2", Matrix{{xt::linalg::det(S) * xt::linalg::det(S)}}},
+        {"A / sqrt(3) + exp(-1) + pow(2, 3)", A / std::sqrt(3.0) + std::exp(-1.0) + 8.0},  // functions of numbers are numbers
     };
     for (const auto& [expression, expected] : cases) {
         const std::string written = expression;

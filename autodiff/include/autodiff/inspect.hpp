@@ -87,6 +87,10 @@ private:
 /// One template: TemplateNames(tape, output)(at, text).
 std::string explain_template(const Tape& tape, const Var& output, const Var& at, const std::string& text);
 
+/// The Backward section's heading, in the output's name and a box for "any node" that no model's
+/// own names can collide with: "Backward (d□ = ∂J/∂□, shaped like □)".
+std::string backward_heading(const std::vector<ExplainLine>& lines);
+
 /// The lines as aligned text: "Forward", "Backward" and "Notes" sections, one equation per line.
 std::string format_explanation(const std::vector<ExplainLine>& lines);
 

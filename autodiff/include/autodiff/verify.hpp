@@ -7,8 +7,9 @@
 //   - each mistake an op declares (OpDef::mistakes), at each node of that op alone;
 //   - the same mistake at the first j nodes of that op at once (j = 2 .. all of them, in forward
 //     order: "σ' left out of every hidden layer" is the prefix that stops before the output layer);
-//   - missing_path: one use of a value left out (Mutation::drop_path on one consumer edge of a value
-//     used twice or more, e.g. an L2 penalty's term of dW, or one branch of a fan-out).
+//   - missing_path: one use of a value left out (Mutation::drop_path on one consumer of a value
+//     used by two or more, e.g. an L2 penalty's term of dW, written w ⊙ w or w.^2, or one branch of
+//     a fan-out).
 // Each is matched up to the gradient-level transforms: identity, transpose, sign, the mean factor N
 // or 1/N (N of every mean in the graph), and a fitted constant. The decision order is fixed (see
 // diagnose_gradient), so an exact match is always ok and a symmetric or square gradient, N = 1 or a
@@ -93,9 +94,12 @@ struct VerifyOptions {
     std::map<std::string, std::string> formulas;
 };
 
+/// The node a hand gradient's name refers to, "dW1" -> "W1": the one rule of every front end (C++,
+/// the CLI's d<name>.npy files, Python). A name without the d prefix is a UsageError that says so.
+std::string hand_gradient_node(const std::string& name);
+
 /// Diagnoses every hand gradient of the graph that produced `output` (1x1). A hand gradient is
-/// named "d" + a node's name ("dW1" is the gradient of the node named W1; a name without that
-/// node is looked up as a node name itself). Runs backward(output) and the mutated passes on
+/// named "d" + a node's name ("dW1" is the gradient of the node named W1, hand_gradient_node). Runs backward(output) and the mutated passes on
 /// `tape`; afterwards the tape holds the true gradients again. Throws UsageError for a name no node
 /// has (listing the names it has), ShapeError for a non-1x1 output.
 VerifyReport verify(Tape& tape, const Var& output, const std::map<std::string, Matrix>& hand,

@@ -32,6 +32,9 @@ public:
 Matrix read_npy(const std::string& path);
 /// The same parser on bytes in memory; `name` stands for the file in error messages.
 Matrix parse_npy(std::string_view bytes, const std::string& name);
+/// read_npy, also telling the file's dtype as numpy names it ("float32", "int64"): a float32 file
+/// holds only float32's precision, which a check of its values must allow for.
+Matrix read_npy(const std::string& path, std::string& dtype);
 
 /// Writes a little-endian, C-order float64 .npy (version 1.0) atomically: into a temporary file in
 /// the same directory, fsync, then rename over `path`. On failure `path` is untouched.
