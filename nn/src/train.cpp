@@ -195,8 +195,8 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
     const bool early_stopping = options.patience > 0;
     if (early_stopping && data.validation.empty())
         throw std::invalid_argument("fit: early stopping (patience > 0) needs validation data");
-    if (data.train.empty() || options.batch == 0)
-        throw std::invalid_argument("fit: needs training data and a positive batch size");
+    if (data.train.empty() || options.batch == 0 || options.evaluate_every == 0)
+        throw std::invalid_argument("fit: needs training data, a positive batch size and evaluate_every");
     const std::unique_ptr<Optimizer> optimizer = make_optimizer(options);
     const auto stop_requested = [&] { return hooks.stop_requested && hooks.stop_requested(); };
 
@@ -211,7 +211,7 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
     result.history.reserve(std::min<std::size_t>(options.epochs, 100000));
     double best_loss = std::numeric_limits<double>::infinity();
     std::vector<Matrix> best_parameters;  // same shapes as the model's: copies reuse the buffers
-    std::size_t epochs_without_improvement = 0;
+    std::size_t epochs_without_improvement = 0, last_evaluated = 0;
 
     const auto start = std::chrono::steady_clock::now();
     for (std::size_t epoch = 1; epoch <= options.epochs && !result.interrupted; ++epoch) {
@@ -236,6 +236,7 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
             if ((result.interrupted = stop_requested())) break;
         }
         if (result.interrupted) break;
+        if (epoch % options.evaluate_every != 0 && epoch != options.epochs) continue;
 
         EpochRecord record;
         record.epoch = epoch;
@@ -248,6 +249,8 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
         result.history.push_back(record);
         if (hooks.epoch_done) hooks.epoch_done(record);
 
+        const std::size_t epochs_since_evaluation = epoch - last_evaluated;
+        last_evaluated = epoch;
         if (!early_stopping) {
             result.best_epoch = epoch;  // without early stopping the last epoch's parameters stay
             continue;
@@ -259,7 +262,7 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
             best_parameters.resize(parameters.size());
             for (std::size_t i = 0; i < parameters.size(); ++i) best_parameters[i] = *parameters[i];
             epochs_without_improvement = 0;
-        } else if (++epochs_without_improvement >= options.patience) {
+        } else if ((epochs_without_improvement += epochs_since_evaluation) >= options.patience) {
             result.stopped_early = epoch < options.epochs;
             break;
         }
