@@ -1,6 +1,7 @@
 // matgrad_bench: one training step of the slides' sigmoid MLP (samples as columns, mean BCE, SGD)
 // timed four ways in one run, repetitions interleaved:
-//   matgrad  -- the public API: a fresh graph per step on one tape reused with clear()
+//   matgrad  -- the public API: a fresh graph per step on one tape reused with clear(), each layer's
+//               W A + b one affine op (as nn's layers record it)
 //   hand     -- what a careful engineer writes by hand: preallocated buffers, cblas_dgemm with
 //               transpose flags, fused loops, no temporaries
 //   floor    -- the hand step's five dgemm calls alone: no implementation can beat it
@@ -66,8 +67,8 @@ public:
         b1v_ = tape_.variable(std::move(b1_), "b1");
         W2v_ = tape_.variable(std::move(W2_), "W2");
         b2v_ = tape_.variable(std::move(b2_), "b2");
-        const Var A1 = sigmoid(matmul(W1v_, X) + b1v_);
-        const Var A2 = sigmoid(matmul(W2v_, A1) + b2v_);
+        const Var A1 = sigmoid(affine(W1v_, X, b1v_));
+        const Var A2 = sigmoid(affine(W2v_, A1, b2v_));
         const Var J = -mean(Y * log(A2) + (1.0 - Y) * log(1.0 - A2));
         tape_.backward(J);
         const double loss = J.value()(0, 0);

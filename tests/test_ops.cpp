@@ -43,6 +43,30 @@ TEST_CASE("matmul and transpose match finite differences") {
           {random_matrix(3, 4, 4)});
 }
 
+TEST_CASE("affine(W, A, b) matches finite differences and equals matmul(W, A) + b") {
+    check([](Tape&, const std::vector<Var>& v) { return weighted_sum(affine(v[0], v[1], v[2])); },
+          {random_matrix(3, 4, 1), random_matrix(4, 5, 2), random_matrix(3, 1, 3)});
+    check([](Tape& t, const std::vector<Var>& v) {  // a constant A (the data X): no gradient there
+              return weighted_sum(affine(v[0], t.constant(random_matrix(4, 5, 2)), v[1]));
+          },
+          {random_matrix(3, 4, 1), random_matrix(3, 1, 3)});
+    // The same values and gradients as the composition it replaces, also when b's gradient is
+    // accumulated from a second use.
+    Tape fused, composed;
+    const auto run = [](Tape& t, bool one_op) {
+        const Var W = t.variable(random_matrix(3, 4, 1)), A = t.variable(random_matrix(4, 5, 2));
+        const Var b = t.variable(random_matrix(3, 1, 3));
+        const Var Z = one_op ? affine(W, A, b) : matmul(W, A) + b;
+        t.backward(weighted_sum(sigmoid(Z)) + sum(b * b));
+        return std::vector<Matrix>{Z.value(), W.grad(), A.grad(), b.grad()};
+    };
+    const std::vector<Matrix> f = run(fused, true), c = run(composed, false);
+    for (std::size_t k = 0; k < f.size(); ++k) CHECK(xt::amax(xt::abs(f[k] - c[k]))() <= 1e-12);
+    CHECK_THROWS_AS(affine(fused.variable(random_matrix(3, 4, 1)), fused.variable(random_matrix(4, 5, 2)),
+                           fused.variable(random_matrix(1, 5, 3))),
+                    ShapeError);
+}
+
 TEST_CASE("unary element-wise ops match finite differences") {
     check([](Tape&, const std::vector<Var>& v) { return weighted_sum(sigmoid(v[0])); },
           {random_matrix(3, 4, 5)});

@@ -663,6 +663,18 @@ Expr Explainer::render_forward(const Var& v) const {
     return {render(t, [&](const std::string& key) { return resolve(v, key, Expr{"g", kAtom}); }), template_prec(t)};
 }
 
+// Operand i's gradient is g summed back to its shape: every operand of a broadcasting op, and an
+// operand whose rule is g itself but which is smaller than the output (affine's bias; a reduction's
+// operand, larger than its output, gets g broadcast instead).
+bool summed_back(const Var& v, std::size_t i) {
+    const OpDef* def = v.def();
+    if (def == nullptr) return false;
+    if (def->kind == OpKind::broadcasting) return true;
+    const Var in = v.input(i);
+    return i < def->inputs.size() && std::string_view(def->inputs[i].rule.unicode) == "{g}" &&
+           in.rows() <= v.rows() && in.cols() <= v.cols();
+}
+
 // The shape arithmetic of an inline tree of products and element-wise binary ops, e.g.
 // "(64×10)(10×7) + (64×1 broadcast over 7 columns)": ops whose definition gives an expression-form
 // shapes template (no {shape:out}) are expanded.
@@ -673,8 +685,9 @@ std::string Explainer::shape_expr(const Var& v, bool top) const {
     if ((!top && has_line_[v.index()]) || !expression_form) return shape_of(v);
     return render(scalar_product(v, def->shapes, " · "), [&](const std::string& key) -> Expr {
         if (key.empty() || !std::isdigit(static_cast<unsigned char>(key[0]))) return resolve(v, key, Expr{"g", kAtom});
-        const Var in = v.input(static_cast<std::size_t>(std::stoul(key)));
-        const bool broadcast = def->kind == OpKind::broadcasting && in.shape() != v.shape() && !is_scalar_literal(in);
+        const std::size_t i = static_cast<std::size_t>(std::stoul(key));
+        const Var in = v.input(i);
+        const bool broadcast = summed_back(v, i) && in.shape() != v.shape() && !is_scalar_literal(in);
         return {broadcast ? broadcast_text(in.rows(), in.cols(), v.rows(), v.cols()) : shape_expr(in, false), kAtom};
     });
 }
@@ -765,7 +778,7 @@ Explainer::Term Explainer::vjp(const Var& v, std::size_t i, const Sym& g) const 
         // The rendered text may bind looser than its template: {g}ᵀ of a product is Bᵀ Aᵀ.
         r.part = {rendered, std::min(template_prec(text), template_prec(rendered))};
     }
-    if (def->kind == OpKind::broadcasting) reduce_to_input(t, v, in);
+    if (summed_back(v, i)) reduce_to_input(t, v, in);
     auto remark = [&](const char* tmpl) {
         return render(tmpl, [&](const std::string& k) { return resolve(v, k, sym_text(g)); });
     };

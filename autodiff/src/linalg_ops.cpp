@@ -9,6 +9,7 @@
 
 #include <cblas.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -93,6 +94,40 @@ void matmul_transposed_vjp(const BackwardContext& ctx) {
     }
 }
 
+// Z = W A + b (b a column, added to every column of W A): the matmul's gradients and the bias's
+// row sums, db = Σ_j dZ(:, j). dZ is read where it is, never copied into a separate add node.
+void bias_row_sums(const BackwardContext& ctx) {
+    if (!ctx.needs_grad(2)) return;
+    const Matrix& g = ctx.grad_output();
+    const std::size_t rows = g.shape(0), cols = g.shape(1);
+    const BackwardContext::GradTarget db = ctx.grad_input_target(2);
+    for (std::size_t i = 0; i < rows; ++i) {
+        const double* row = g.data() + i * cols;
+        double total = 0.0;
+        for (std::size_t j = 0; j < cols; ++j) total += row[j];
+        db.grad(i, 0) = db.assign ? total : db.grad(i, 0) + total;
+    }
+}
+
+void affine_vjp(const BackwardContext& ctx) {
+    matmul_vjp(ctx);
+    bias_row_sums(ctx);
+}
+
+template <std::size_t I>
+void affine_transposed_vjp(const BackwardContext& ctx) {
+    matmul_transposed_vjp<I>(ctx);
+    bias_row_sums(ctx);
+}
+
+// Mistake "not_summed": db left per sample (dZ itself) instead of summed over the columns.
+void affine_not_summed_vjp(const BackwardContext& ctx) {
+    matmul_vjp(ctx);
+    if (!ctx.needs_grad(2)) return;
+    const Matrix& g = ctx.grad_output();
+    std::copy(g.begin(), g.end(), ctx.replace_grad_input(2, g.shape(0), g.shape(1)).begin());
+}
+
 // B = Aᵀ;  dA += dBᵀ
 void transpose_vjp(const BackwardContext& ctx) {
     const BackwardContext::GradTarget da = ctx.grad_input_target(0);
@@ -106,22 +141,58 @@ void transpose_jvp(const BackwardContext& ctx) {
     xt::noalias(ctx.output_tangent()) = xt::transpose(ctx.input_tangent(0));
 }
 
+// affine's second order: the product's, and the bias tangent added to every column (d(W A + b)˙ =
+// Ẇ A + W Ȧ + ḃ); its VJP's tangent is the product's plus the row sums of the gradient's tangent.
+void affine_jvp(const BackwardContext& ctx) {
+    Matrix& out = ctx.output_tangent();
+    if (ctx.needs_grad(0) || ctx.needs_grad(1))
+        matmul_jvp(ctx);
+    else
+        out.fill(0.0);
+    if (!ctx.needs_grad(2)) return;
+    const Matrix& bias = ctx.input_tangent(2);
+    for (std::size_t i = 0; i < out.shape(0); ++i)
+        for (std::size_t j = 0; j < out.shape(1); ++j) out(i, j) += bias(i, 0);
+}
+
+void affine_vjp_tangent(const BackwardContext& ctx) {
+    matmul_vjp_tangent(ctx);
+    bias_row_sums(ctx.tangents());
+}
+
+// The product's rules and mistakes, shared by matmul and affine (operands 0 and 1 of both).
+const InputRule kProductLeftRule{
+    {"{g} {1}ᵀ", "{g} {1}^\\top"}, "({shape:out})({shapeT:1}) = {shape:0}",
+    "d({0} {1})/d{0} puts {1}ᵀ on the right, so d{0} has the shape of {0}", "{g} * {1}'"};
+const InputRule kProductRightRule{
+    {"{0}ᵀ {g}", "{0}^\\top {g}"}, "({shapeT:0})({shape:out}) = {shape:1}",
+    "the slides first write {g} {0}ᵀ (numerator layout); with d{1} shaped like {1}, as here, it is {0}ᵀ {g}",
+    "{0}' * {g}"};
+const char* const kLeftTransposed = "d{0} transposed: ({g} {1}ᵀ)ᵀ = {1} {g}ᵀ instead of {g} {1}ᵀ";
+const char* const kRightTransposed =
+    "d{1} transposed: ({0}ᵀ {g})ᵀ = {g}ᵀ {0} instead of {0}ᵀ {g} (the slides' numerator layout taken as the answer)";
+
 const OpDef matmul_def{
     "matmul", "matmul(a, b)", 2, {}, 0, {"{0} {1}", "{0} {1}"}, "({0})({1})",
-    {{{"{g} {1}ᵀ", "{g} {1}^\\top"}, "({shape:out})({shapeT:1}) = {shape:0}",
-      "d({0} {1})/d{0} puts {1}ᵀ on the right, so d{0} has the shape of {0}", "{g} * {1}'"},
-     {{"{0}ᵀ {g}", "{0}^\\top {g}"}, "({shapeT:0})({shape:out}) = {shape:1}",
-      "the slides first write {g} {0}ᵀ (numerator layout); with d{1} shaped like {1}, as here, it is {0}ᵀ {g}",
-      "{0}' * {g}"}},
-    {{"transposed", "d{0} transposed: ({g} {1}ᵀ)ᵀ = {1} {g}ᵀ instead of {g} {1}ᵀ", 0,
-      &matmul_transposed_vjp<0>},
-     {"transposed", "d{1} transposed: ({0}ᵀ {g})ᵀ = {g}ᵀ {0} instead of {0}ᵀ {g} (the slides' numerator layout "
-                    "taken as the answer)",
-      1, &matmul_transposed_vjp<1>}},
+    {kProductLeftRule, kProductRightRule},
+    {{"transposed", kLeftTransposed, 0, &matmul_transposed_vjp<0>},
+     {"transposed", kRightTransposed, 1, &matmul_transposed_vjp<1>}},
     &matmul_vjp, OpKind::other,
     [](const std::vector<Var>& a, const std::vector<double>&) { return matmul(a[0], a[1]); },
     "(m×k)(k×n) = m×n; BLAS transpose flags, no copies",
     &matmul_jvp, &matmul_vjp_tangent};
+
+// Not in the by-name registry (nor the derivative table): nn's layers record it for W A + b.
+const OpDef affine_def{
+    "affine", "affine(W, A, b)", 3, {}, 0, {"{0} {1} + {2}", "{0} {1} + {2}"}, "({0})({1}) + {2}",
+    {kProductLeftRule, kProductRightRule, {{"{g}", "{g}"}}},  // {g} for the bias: explain sums it back
+    {{"transposed", kLeftTransposed, 0, &affine_transposed_vjp<0>},
+     {"transposed", kRightTransposed, 1, &affine_transposed_vjp<1>},
+     {"not_summed", "d{2} of the bias {2} left per sample, not summed over the columns it was added to", 2,
+      &affine_not_summed_vjp}},
+    &affine_vjp, OpKind::other, nullptr,
+    "W A + b in one op: b (a column) is written into the output first and BLAS adds W A onto it (beta = 1)",
+    &affine_jvp, &affine_vjp_tangent};
 
 const OpDef transpose_def{
     "transpose", "transpose(a)", 1, {}, 0, {"{0}ᵀ", "{0}^\\top"}, "({shape:0})ᵀ = {shape:out}",
@@ -394,6 +465,21 @@ Var matmul(const Var& a, const Var& b) {
                          std::to_string(a.cols()) + " and " + std::to_string(b.rows()) + " differ)");
     return a.tape().record(matmul_def, {a, b}, a.rows(), b.cols(), [&](Matrix& c) {
         gemm(Trans::no, Trans::no, 1.0, a.value(), b.value(), 0.0, c);
+    });
+}
+
+Var affine(const Var& W, const Var& A, const Var& b) {
+    if (W.cols() != A.rows())
+        throw ShapeError("affine: " + W.describe() + " is " + W.shape_string() + " but " + A.describe() + " is " +
+                         A.shape_string() + " (inner dimensions " + std::to_string(W.cols()) + " and " +
+                         std::to_string(A.rows()) + " differ)");
+    if (b.rows() != W.rows() || b.cols() != 1)
+        throw ShapeError("affine: " + b.describe() + " is " + b.shape_string() + " but must be " +
+                         std::to_string(W.rows()) + "x1 (a column with one entry per row of " + W.describe() + ")");
+    return W.tape().record(affine_def, {W, A, b}, W.rows(), A.cols(), [&](Matrix& z) {
+        const std::size_t cols = z.shape(1);
+        for (std::size_t i = 0; i < z.shape(0); ++i) std::fill_n(z.data() + i * cols, cols, b.value()(i, 0));
+        gemm(Trans::no, Trans::no, 1.0, W.value(), A.value(), 1.0, z);
     });
 }
 

@@ -10,7 +10,7 @@
 namespace matgrad::nn {
 
 Var affine(const Var& W, const Var& A, const Var& b, std::string name) {
-    Var Z = matmul(W, A) + b;
+    Var Z = matgrad::affine(W, A, b);  // one op: no separate add pass, Z still a node of its own
     if (!name.empty()) Z.named(std::move(name));
     return Z;
 }

@@ -249,8 +249,8 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
     const bool early_stopping = options.patience > 0;
     if (early_stopping && validation.size() == 0)
         throw std::invalid_argument("fit: early stopping (patience > 0) needs validation data");
-    if (train.size() == 0 || options.batch == 0)
-        throw std::invalid_argument("fit: needs training data and a positive batch size");
+    if (train.size() == 0 || options.batch == 0 || options.evaluate_every == 0)
+        throw std::invalid_argument("fit: needs training data, a positive batch size and evaluate_every");
     const std::unique_ptr<Optimizer> optimizer = make_optimizer(options);
     const auto stop_requested = [&] { return hooks.stop_requested && hooks.stop_requested(); };
 
@@ -268,7 +268,7 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
     result.history.reserve(std::min<std::size_t>(options.epochs, 100000));
     double best_loss = std::numeric_limits<double>::infinity();
     std::vector<Matrix> best_parameters;  // same shapes as the model's: copies reuse the buffers
-    std::size_t epochs_without_improvement = 0;
+    std::size_t epochs_without_improvement = 0, last_evaluated = 0;
 
     const auto start = std::chrono::steady_clock::now();
     for (std::size_t epoch = 1; epoch <= options.epochs && !result.interrupted; ++epoch) {
@@ -288,6 +288,7 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
             if ((result.interrupted = stop_requested())) break;
         }
         if (result.interrupted) break;
+        if (epoch % options.evaluate_every != 0 && epoch != options.epochs) continue;
 
         EpochRecord record;
         record.epoch = epoch;
@@ -300,6 +301,8 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
         result.history.push_back(record);
         if (hooks.epoch_done) hooks.epoch_done(record);
 
+        const std::size_t epochs_since_evaluation = epoch - last_evaluated;
+        last_evaluated = epoch;
         if (!early_stopping) {
             result.best_epoch = epoch;  // without early stopping the last epoch's parameters stay
             continue;
@@ -311,7 +314,7 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
             best_parameters.resize(parameters.size());
             for (std::size_t i = 0; i < parameters.size(); ++i) best_parameters[i] = *parameters[i];
             epochs_without_improvement = 0;
-        } else if (++epochs_without_improvement >= options.patience) {
+        } else if ((epochs_without_improvement += epochs_since_evaluation) >= options.patience) {
             result.stopped_early = epoch < options.epochs;
             break;
         }

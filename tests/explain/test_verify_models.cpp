@@ -5,6 +5,7 @@
 #include "test_util.hpp"
 
 #include <autodiff/elementwise.hpp>
+#include <autodiff/inspect.hpp>
 #include <autodiff/verify.hpp>
 
 #include <doctest/doctest.h>
@@ -216,6 +217,32 @@ TEST_CASE("verify: a matmul gradient transposed inside the chain, in the graph's
     CHECK(r.op == "matmul");
     CHECK(r.hint == "dW should be dH ⊙ (1 − H²) (3×3); yours equals the derivation with a mistake at Y = H X — "
                     "dH transposed: (dY Xᵀ)ᵀ = X dYᵀ instead of dY Xᵀ");
+}
+
+TEST_CASE("explain and verify through the one-op affine W X + b (nn's layers): Z stays a node") {
+    const Matrix X = random_matrix(5, 9, 21), W = 0.5 * random_matrix(4, 5, 22), b = random_matrix(4, 1, 23);
+    Tape tape;
+    const Var Wv = tape.variable(W, "W"), bv = tape.variable(b, "b");
+    const Var Z = affine(Wv, tape.constant(X, "X"), bv).named("Z");
+    const Var J = mean(Z * Z).named("J");
+    tape.backward(J);
+    bool z_line = false, dw_line = false;
+    for (const ExplainLine& line : explain(tape, J)) {
+        z_line = z_line || (line.lhs == "Z" && line.formula == "W X + b");
+        dw_line = dw_line || (line.lhs == "dW" && line.formula == "dZ Xᵀ");
+    }
+    CHECK(z_line);
+    CHECK(dw_line);
+    const Matrix dZ = 2.0 * (dot(W, X) + b) / 36.0;
+    CHECK(one(tape, J, "dW", dot(dZ, T(X))).diagnosis == "ok");
+    CHECK(one(tape, J, "db", row_sums(dZ)).diagnosis == "ok");
+    const GradientReport per_sample = one(tape, J, "db", dZ);
+    CHECK(per_sample.diagnosis == "not_summed");
+    CHECK(per_sample.node == "Z");
+    CHECK(per_sample.op == "affine");
+    const GradientReport transposed = one(tape, J, "dW", dot(X, T(dZ)));
+    CHECK(transposed.diagnosis == "transposed");
+    CHECK(transposed.op == "affine");
 }
 
 TEST_CASE("verify: first wrong step on a chain with the mistake in the middle (tanh + MSE)") {

@@ -173,6 +173,39 @@ TEST_CASE("early stopping restores the parameters of the epoch with the lowest v
     CHECK(std::abs(plain.layer(1).W(0, 0) - w(static_cast<int>(options.epochs))) <= 1e-12);
 }
 
+TEST_CASE("evaluate_every k: the same training, records and early stopping at every k-th epoch and the last") {
+    // The model of the test above: w_t = 2 (1 - 0.9^t), validation loss lowest at t = 7.
+    const Matrix x{{1.0, -1.0, 2.0, -2.0}};
+    nn::FitData data{{x, 2.0 * x}, {x, x}, {}};
+    const auto w = [](int t) { return 2.0 * (1.0 - std::pow(0.9, t)); };
+    nn::FitOptions options;
+    options.optimizer = "sgd";
+    options.learning_rate = 0.02;
+    options.weight_decay = 0.0;
+    options.batch = 4;
+    options.patience = 3;
+    options.evaluate_every = 3;  // evaluated at 3, 6 (best of these), 9: 3 epochs without improvement
+    nn::MLP model({1, 1}, nn::Activation::identity, nn::Activation::identity);
+    const nn::FitResult r = nn::fit(model, nn::Task::regression, data, options);
+    REQUIRE(r.history.size() == 3);
+    CHECK(r.history[2].epoch == 9);
+    CHECK(r.best_epoch == 6);
+    CHECK(r.stopped_early);
+    CHECK(std::abs(model.layer(1).W(0, 0) - w(6)) <= 1e-12);
+
+    options.patience = 0;
+    options.epochs = 10;
+    options.evaluate_every = 4;  // 4, 8 and the last epoch
+    nn::MLP plain({1, 1}, nn::Activation::identity, nn::Activation::identity);
+    const nn::FitResult all = nn::fit(plain, nn::Task::regression, data, options);
+    REQUIRE(all.history.size() == 3);
+    CHECK(all.history[2].epoch == 10);
+    CHECK(std::abs(all.history[2].validation_loss - 2.5 * (w(10) - 1) * (w(10) - 1)) <= 1e-12);
+    CHECK(std::abs(plain.layer(1).W(0, 0) - w(10)) <= 1e-12);
+    options.evaluate_every = 0;
+    CHECK_THROWS_AS(nn::fit(plain, nn::Task::regression, data, options), std::invalid_argument);
+}
+
 TEST_CASE("defaults: wine with labels 1..3 >= 0.94, diabetes >= least squares on the same split") {
     Table wine = load("wine.csv");
     wine.y += 1.0;  // cultivars 1, 2, 3: mapped to classes and back

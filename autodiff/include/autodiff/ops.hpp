@@ -11,6 +11,9 @@ namespace matgrad {
 
 // Linear algebra (src/linalg_ops.cpp)
 Var matmul(const Var& a, const Var& b);  ///< (m x k)(k x n) = m x n
+/// W A + b with b a column (rows(W) x 1) added to every column, as one op: the same values as
+/// matmul(W, A) + b without the separate add pass (forward) or the copy of its gradient (backward).
+Var affine(const Var& W, const Var& A, const Var& b);
 /// aᵀ (n x m for an m x n a).
 Var transpose(const Var& a);
 // Matrix functions of a square matrix (LAPACK LU); a non-square argument is a ShapeError.

@@ -91,6 +91,9 @@ struct FitOptions {
     /// parameters; 0 trains every epoch and keeps the last parameters.
     std::size_t patience = 10;
     std::uint64_t seed = 1;  ///< the mini-batch order
+    /// Evaluate the parts (history, early stopping, the divergence check, FitHooks::epoch_done)
+    /// after every k-th epoch and the last one; patience still counts epochs. 1: every epoch.
+    std::size_t evaluate_every = 1;
 };
 
 /// One part of the data, features standardized and targets coded: X features x n, Y outputs x n.
@@ -128,7 +131,7 @@ struct EpochRecord {
 
 /// What fit() did.
 struct FitResult {
-    /// One record per finished epoch.
+    /// One record per evaluated epoch (every epoch unless FitOptions::evaluate_every > 1).
     std::vector<EpochRecord> history;
     std::size_t best_epoch = 0;  ///< the epoch whose parameters the model holds after fit()
     bool stopped_early = false;  ///< patience ran out before the last epoch
