@@ -130,7 +130,7 @@ TEST_CASE("a failed train run leaves an existing model and metrics untouched") {
     CHECK(dir.entries() == std::vector<std::string>{"bad.csv", "d.csv", "m.json", "model"});
 }
 
-TEST_CASE("train and predict: an output at an input's path is refused; a failed --plot leaves the model directory") {
+TEST_CASE("train and predict: an output at an input's path is refused, and a failed --plot leaves the model directory") {
     expect_refusal({{"d.csv", good_csv}}, {"train", "--csv", "{dir}/d.csv", "--metrics", "{dir}/d.csv"},
                    {"d.csv: is the --csv file, which the --metrics file would overwrite; write it elsewhere"});
     expect_refusal({{"d.csv", good_csv}}, {"train", "--csv", "{dir}/d.csv", "--metrics", "{dir}/m.json", "--plot", "{dir}/m.json"},
