@@ -235,7 +235,7 @@ TEST_CASE("atomic writers replace a file whole or leave it untouched") {
     CHECK_THROWS_WITH(io::check_output_path(dir / "missing/new.json"), doctest::Contains("does not exist"));
 }
 
-TEST_CASE("OutputSet: nothing is replaced until commit, then everything; no temporary survives a failure") {
+TEST_CASE("OutputSet: nothing is replaced until commit, then everything, and no temporary survives a failure") {
     ScratchDir dir("outputs");
     write_file(dir / "a.txt", "old a");
     write_file(dir / "in.csv", "x\n1\n");

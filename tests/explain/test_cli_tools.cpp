@@ -540,7 +540,7 @@ std::vector<std::string> graph_temporaries() {
 
 }  // namespace
 
-TEST_CASE("explain --format html: a graph over the node cap is left out; a killed explain leaves no dot and no temporary") {
+TEST_CASE("explain --format html: a graph over the node cap is left out, and a killed explain leaves no dot and no temporary") {
     const fs::path dir = scratch("html_bounded");
     fs::remove_all(dir);
     fs::create_directories(dir);

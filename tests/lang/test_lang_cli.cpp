@@ -574,7 +574,7 @@ TEST_CASE("sizes: --dim too large for memory is refused naming the declaration a
     CHECK(!fs::exists(dir / "o"));
 }
 
-TEST_CASE("files: a failed command replaces nothing; collisions and an output at an input's path are refused") {
+TEST_CASE("files: a failed command replaces nothing, and collisions and an output at an input's path are refused") {
     ScratchDir dir("lang-files");
     const std::string m = dir / "m.mg";
     auto refused = [&](const std::vector<std::string>& args, const std::string& expected) {
@@ -620,7 +620,7 @@ TEST_CASE("files: a failed command replaces nothing; collisions and an output at
     CHECK(entries(dir / "fitted") == std::vector<std::string>{"W.npy"});
 }
 
-TEST_CASE("non-finite values: the first op that made one, at its place with its operands' ranges; nothing written") {
+TEST_CASE("non-finite values: the first op that made one, at its place with its operands' ranges, and nothing written") {
     ScratchDir dir("lang-nonfinite");
     const std::string m = dir / "m.mg";
     auto refused = [&](const std::string& output, const std::string& expected) {
