@@ -43,8 +43,9 @@ void add_derive_command(CLI::App& app, int& status) {
         if (options->model.model.empty()) throw std::invalid_argument("derive: give a MODEL file");
         ModelOptions model = options->model;
         model.draw_dims = true;
-        const LoadedModel m = load_model(model);
-        write_document(options->out, m.model.derive(m.values, options->format == "numpy"
+        io::OutputSet outputs;
+        const LoadedModel m = load_model(model, &outputs);
+        write_document(outputs, options->out, m.model.derive(m.values, options->format == "numpy"
                                                                   ? lang::Model::DeriveFormat::numpy
                                                                   : lang::Model::DeriveFormat::mg));
         status = 0;

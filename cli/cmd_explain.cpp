@@ -125,8 +125,7 @@ int run_explain(const ExplainOptions& o) {
     }
     write_document(outputs, o.document.out, report::render_explanation(e.lines, format, e.doc));
     if (!o.document.out.empty() && o.document.out != "-")  // as grad does: say what was written
-        std::cout << "wrote " << o.document.out << " (" << o.document.format << ", " << e.lines.size() << " lines)
-";
+        std::cout << "wrote " << o.document.out << " (" << o.document.format << ", " << e.lines.size() << " lines)\n";
     if (o.trace) print_trace(traced);
     for (const ExplainLine& line : e.lines)
         if (!std::isnan(line.fd_error) && !(line.fd_error <= kFiniteDifferenceTolerance)) return 1;

@@ -29,7 +29,8 @@ struct HessianOptions {
 int run_hessian(const HessianOptions& o) {
     if (fs::exists(o.out) && !fs::is_directory(o.out))
         throw io::InputError(o.out + ": exists and is not a directory (--out)");
-    const LoadedModel m = load_model(o.model);
+    io::OutputSet outputs;
+    const LoadedModel m = load_model(o.model, &outputs);
     const std::vector<std::string> names = o.wrt.empty() ? m.model.param_names() : o.wrt;
     if (names.empty()) throw std::invalid_argument(o.model.model + ": the model has no param to differentiate");
     std::size_t n = 0;
@@ -40,7 +41,10 @@ int run_hessian(const HessianOptions& o) {
                                     std::to_string(n) + "² doubles); pick fewer with --wrt");
     const Matrix h = m.model.hessian(m.values, names);
     const HessianSummary s = summarize_hessian(h);
-    const std::vector<std::string> written = write_npy_files(o.out, {{"H", &h}});
+    const std::vector<NpyOutput> files{{"H", "the Hessian H", &h}};
+    const std::vector<std::string> written = plan_npy_files(outputs, o.out, files);
+    write_npy_files(outputs, o.out, files);
+    outputs.commit();
     std::string over;
     for (const std::string& name : names) over += (over.empty() ? "" : ", ") + name;
     const char* verdict = s.min_eigenvalue > 0 ? "positive definite: convex here"

@@ -31,17 +31,22 @@ int run_model_grad(const ModelOptions& o, const std::string& out, bool all, bool
     std::vector<NpyOutput> files{{m.model.output(), "the output " + m.model.output(), &r.output().value()}};
     for (const NamedGradient& g : grads) files.push_back({g.name, g.what, &g.value});
     const std::vector<std::string> written = plan_npy_files(outputs, out, files);
+    // --save-values: every value used, drawn or read, for the user to compute with (and --inputs);
+    // planned and committed with the gradients, all or nothing.
+    std::vector<NpyOutput> values;
+    for (const lang::Declaration& d : m.model.declarations())
+        values.push_back({d.name, "the value of " + d.name, &m.values.at(d.name)});
+    const std::vector<std::string> saved =
+        save_values.empty() ? std::vector<std::string>{} : plan_npy_files(outputs, save_values, values);
     write_npy_files(outputs, out, files);
+    if (!save_values.empty()) write_npy_files(outputs, save_values, values);
     outputs.commit();
     const double value = r.output().value()(0, 0);
     char number[32];
     std::snprintf(number, sizeof number, "%.17g", value);
     nlohmann::ordered_json facts{{"model", o.model}, {"output", m.model.output()}, {"value", value}, {"values", m.values_text}};
     std::string head = m.model.output() + " = " + number + " (" + o.model + " on " + m.values_text + ")";
-    if (!save_values.empty()) {  // every value used, drawn or read, for the user to compute with (and --inputs)
-        std::vector<std::pair<std::string, const Matrix*>> used;
-        for (const lang::Declaration& d : m.model.declarations()) used.emplace_back(d.name, &m.values.at(d.name));
-        const std::vector<std::string> saved = write_npy_files(save_values, used);
+    if (!save_values.empty()) {
         facts["saved_values"] = {{"out", save_values}, {"files", saved}};
         head += "; wrote the values " + comma_list(saved) + " to " + save_values;
     }
