@@ -116,6 +116,17 @@ TEST_CASE("second order: every op's H v against central differences of its gradi
                            {random_matrix(3, 4, 15), random_matrix(4, 2, 16)});
         check_second_order("matmul by a constant", [](auto& v) { return matmul(v[0].tape().constant(random_matrix(2, 3, 17)), v[0]); },
                            {a});
+        check_second_order("affine 3x4 4x2 + 3x1", [](auto& v) { return affine(v[0], v[1], v[2]); },
+                           {random_matrix(3, 4, 22), random_matrix(4, 2, 23), random_matrix(3, 1, 24)});
+        check_second_order("affine, only the bias moving",
+                           [](auto& v) {
+                               Tape& t = v[0].tape();
+                               return affine(t.constant(random_matrix(3, 4, 25)), t.constant(random_matrix(4, 2, 26)), v[0]);
+                           },
+                           {random_matrix(3, 1, 27)});
+        check_second_order("affine, the product's operands moving",
+                           [](auto& v) { return affine(v[0], v[1], v[0].tape().constant(random_matrix(3, 1, 28))); },
+                           {random_matrix(3, 4, 29), random_matrix(4, 2, 30)});
         check_second_order("transpose", [](auto& v) { return transpose(v[0]); }, {a});
         check_second_order("tr", [](auto& v) { return tr(v[0]); }, {random_matrix(4, 4, 18)});
         check_second_order("inv", [](auto& v) { return inv(v[0]); }, {well_conditioned(4, 19)});
