@@ -6,6 +6,7 @@
 #include <lang/derivation.hpp>
 
 #include <algorithm>
+#include <set>
 
 namespace matgrad::lang {
 
@@ -68,14 +69,7 @@ std::unique_ptr<Derivation::Impl> parse_derivation(std::string_view source, std:
         const Assignment& a = p.assignments[k];
         DerivationLine line{a.name, "", a.expression, a.line, a.column};
         const auto of = a.name.size() > 1 && a.name[0] == 'd' ? p.slots.find(a.name.substr(1)) : p.slots.end();
-        if (of != p.slots.end() && of->second < p.presets) {
-            line.of = a.name.substr(1);
-            const Declaration* d = model.find_declaration(line.of);
-            if (d != nullptr && d->kind == Declaration::Kind::input)
-                throw p.error(a.line, a.column, "'" + line.of + "' is an input of the model (" + model.file() +
-                                                    " line " + std::to_string(d->line) +
-                                                    "), which gets no gradient: " + a.name + " is not checked");
-        }
+        if (of != p.slots.end() && of->second < p.presets) line.of = a.name.substr(1);
         impl->lines.push_back(std::move(line));
         impl->uses.push_back(lines_used(p, p.roots[k]));
     }
@@ -86,13 +80,20 @@ VerifyReport Derivation::verify(const Values& values, const VerifyOptions& optio
     const Model::Impl& p = impl_->program;
     const std::vector<DerivationLine>& lines = impl_->lines;
     const std::size_t n = lines.size();
+    // The inputs the derivation differentiates are variables of this recording only: their true
+    // gradients come from the same backward() as the params'.
+    std::set<std::string> inputs_asked;
+    for (const DerivationLine& l : lines) {
+        const Declaration* d = l.of.empty() ? nullptr : impl_->model->find_declaration(l.of);
+        if (d != nullptr && d->kind == Declaration::Kind::input) inputs_asked.insert(l.of);
+    }
     Tape tape;
-    const Recording r = impl_->model->record(tape, values);
+    const Recording r = impl_->model->record(tape, values, {}, inputs_asked);
     tape.backward(r.output());
     for (const DerivationLine& l : lines)
         if (!l.of.empty() && !r[impl_->model->index_of(l.of)].requires_grad())
-            throw p.error(l.line, l.column, "'" + l.of + "' does not depend on any param of the model, so it has "
-                                             "no gradient to check");
+            throw p.error(l.line, l.column, "'" + l.of + "' does not depend on any param of the model (nor on an "
+                                             "input with a d line here), so it has no gradient to check");
 
     // The lines evaluated twice on one tape of constants: on your values (mine) and, for the step,
     // on the true gradients of the gradient lines (truth).

@@ -452,7 +452,8 @@ Var evaluate(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, std::
 
 Recording Model::record(Tape& tape, const Values& values) const { return record(tape, values, {}); }
 
-Recording Model::record(Tape& tape, const Values& values, const std::vector<Var>& params) const {
+Recording Model::record(Tape& tape, const Values& values, const std::vector<Var>& params,
+                         const std::set<std::string>& variable_inputs) const {
     const Impl& m = *impl_;
     Recording r;
     r.model_ = this;
@@ -468,6 +469,7 @@ Recording Model::record(Tape& tape, const Values& values, const std::vector<Var>
         if (order == 0) found[k] = &it->second;
     }
     std::size_t param = 0;
+    std::size_t differentiated = 0;  // inputs of variable_inputs met
     for (std::size_t k = 0; k < m.declarations.size(); ++k) {
         const Declaration& d = m.declarations[k];
         if (d.kind == Declaration::Kind::param && !params.empty()) {
@@ -478,9 +480,20 @@ Recording Model::record(Tape& tape, const Values& values, const std::vector<Var>
             continue;
         }
         if (found[k] == nullptr) throw m.error(d.line, d.column, "no value for " + d.name);
-        r.slots_.push_back(d.kind == Declaration::Kind::input ? tape.constant(*found[k], d.name)
-                                                              : tape.variable(*found[k], d.name));
+        bool variable = d.kind == Declaration::Kind::param;
+        if (!variable && !variable_inputs.empty() && variable_inputs.count(d.name) > 0) {
+            variable = true;
+            ++differentiated;
+        }
+        r.slots_.push_back(variable ? tape.variable(*found[k], d.name) : tape.constant(*found[k], d.name));
     }
+    if (differentiated != variable_inputs.size())
+        for (const std::string& name : variable_inputs) {
+            const Declaration* d = find_declaration(name);
+            if (d == nullptr || d->kind != Declaration::Kind::input)
+                throw std::invalid_argument("Model::record: '" + name + "' is not an input of " + m.file +
+                                            ", so it cannot be recorded as a variable input");
+        }
     if (param != params.size())
         throw std::invalid_argument("Model::record: " + std::to_string(params.size()) + " params given, the model has " +
                                     std::to_string(param));

@@ -6,8 +6,8 @@
 //     dZ2 = dA2 ⊙ σ'(Z2)
 //     dW2 = dZ2 * A1ᵀ
 //
-// `dNAME = expr` is your gradient of NAME, a param or named node of the model; any other assignment
-// is a helper. Lines may use the model's names (their values), its dimension names, numbers, earlier
+// `dNAME = expr` is your gradient of NAME, a param, an input or a named node of the model; any other
+// assignment is a helper. Lines may use the model's names (their values), its dimension names, numbers, earlier
 // lines, and f'(x), the derivative of an element-wise function (σ'(Z1) = σ(Z1) ⊙ (1 − σ(Z1))).
 // Errors are lang::Error at FILE:LINE:COL, as for models.
 #pragma once
@@ -35,7 +35,7 @@ struct DerivationLine {
 class Derivation {
 public:
     /// Parses `source` (named `file` in errors) against `model`. Throws Error for syntax, unknown
-    /// names, a line that redefines a name (the model's or an earlier line's), a gradient of an input,
+    /// names, a line that redefines a name (the model's or an earlier line's),
     /// f'(x) of a function that is not element-wise, and a file without lines.
     static Derivation parse(std::string_view source, std::string file, const Model& model);
 
@@ -56,8 +56,9 @@ public:
     /// - its step: the same formula on the true values of the gradients it uses (through helpers
     ///   too): "ok" (a wrong value then comes from its inputs, named in consequence_of) or "wrong".
     /// The gradients come in file order, each with its line, formula and step; first_wrong_step is
-    /// the first line whose step is wrong (empty when none). Throws Error at a line whose NAME does
-    /// not depend on any param (it has no gradient).
+    /// the first line whose step is wrong (empty when none). An input's true gradient comes from
+    /// recording the inputs that lines differentiate as variables. Throws Error at a line whose
+    /// NAME does not depend on any param or such input (it has no gradient).
     VerifyReport verify(const Values& values, const VerifyOptions& options = {}) const;
 
     struct Impl;

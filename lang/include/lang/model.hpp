@@ -38,6 +38,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -178,8 +179,11 @@ public:
     /// shapes that do not fit, and at the output's name if it is not 1x1.
     Recording record(Tape& tape, const Values& values) const;
     /// The same with the params taken from `params` -- Vars on `tape`, one per param in
-    /// declaration order -- instead of from `values`.
-    Recording record(Tape& tape, const Values& values, const std::vector<Var>& params) const;
+    /// declaration order; empty: from `values` -- and the inputs named in `variable_inputs` recorded
+    /// as variables, so that they get a gradient too (a derivation's dX). Throws
+    /// std::invalid_argument for a name in `variable_inputs` that is not an input.
+    Recording record(Tape& tape, const Values& values, const std::vector<Var>& params,
+                     const std::set<std::string>& variable_inputs = {}) const;
 
     /// How derive() writes the derivation.
     enum class DeriveFormat {
