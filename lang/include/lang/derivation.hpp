@@ -7,9 +7,9 @@
 //     dW2 = dZ2 * A1ᵀ
 //
 // `dNAME = expr` is your gradient of NAME, a param, an input or a named node of the model; any other
-// assignment is a helper. Lines may use the model's names (their values), its dimension names, numbers, earlier
-// lines, and f'(x), the derivative of an element-wise function (σ'(Z1) = σ(Z1) ⊙ (1 − σ(Z1))).
-// Errors are lang::Error at FILE:LINE:COL, as for models.
+// assignment is a helper. Lines may use the model's names (their values), its dimension names,
+// numbers, earlier lines, and f'(x), the derivative of an element-wise function
+// (σ'(Z1) = σ(Z1) ⊙ (1 − σ(Z1))). Errors are lang::Error at FILE:LINE:COL, as for models.
 #pragma once
 
 #include <autodiff/verify.hpp>
