@@ -98,10 +98,12 @@ CsvTable read_csv(const std::string& path);
 CsvTable parse_csv(std::string_view text, const std::string& name);
 
 /// Where CsvReader puts one column of the file: row `row` of `*matrix`, or nowhere (nullptr; the
-/// cells are still checked).
+/// cells are still checked as numbers), or, with `skip`, nowhere and unread: its cells may hold
+/// anything (a column of names the caller does not use); the record's quoting and fields still count.
 struct ColumnTarget {
     Matrix* matrix = nullptr;  ///< where the column goes; nullptr: nowhere
     std::size_t row = 0;       ///< the row of *matrix it fills
+    bool skip = false;         ///< the cells are not read as numbers (needs matrix == nullptr)
 };
 
 /// The CSV reader behind read_csv, for callers that want the columns in matrices of their own or
