@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,9 @@ struct VerifyOptions {
     /// The formula of a hand gradient in the slides' notation, by its name ("dW1" -> "dZ1 Xᵀ");
     /// missing ones come from explain().
     std::map<std::string, std::string> formulas;
+    /// Hand gradients read from 1-D arrays (as the column n x 1, io::NpyInfo): each is taken as the
+    /// row 1 x n when its true gradient is that row. A 1-D array has no orientation of its own.
+    std::set<std::string> one_dimensional;
 };
 
 /// The node a hand gradient's name refers to, "dW1" -> "W1": the one rule of every front end (C++,
