@@ -31,10 +31,6 @@ struct VerifyOptions {
     double tol = 1e-8;
 };
 
-// A float32 file rounds each value to 2^-24 of itself: 1e-6 of the gradient's scale allows for that
-// and is still far below any mistake's effect.
-constexpr double kFloat32Tolerance = 1e-6;
-
 /// The --hand files: values by name, and which came from 1-D files (VerifyOptions::one_dimensional).
 struct HandGradients {
     std::map<std::string, Matrix> values;
@@ -59,14 +55,11 @@ HandGradients read_hand_gradients(const std::string& dir, io::OutputSet& outputs
             outputs.input(entry.path().string(), "a --hand file");
         }
     if (hand.values.empty()) throw io::InputError(dir + ": no .npy files (expected dW1.npy, db1.npy, ... any subset)");
-    std::string single;  // the float32 files, by name
+    std::vector<std::string> single;  // the float32 files, by name
     for (const auto& [file, dtype] : dtypes)
-        if (dtype == "float32") single += (single.empty() ? "" : ", ") + file;
-    if (!single.empty() && tol < kFloat32Tolerance) {
-        std::fprintf(stderr, "matgrad verify: %s hold%s float32 values: judged at float32's precision (tolerance %g, "
-                     "not %g)\n", single.c_str(), single.find(',') == std::string::npos ? "s" : "", kFloat32Tolerance, tol);
-        tol = kFloat32Tolerance;
-    }
+        if (dtype == "float32") single.push_back(file);
+    const std::string note = float32_tolerance(single, tol);
+    if (!note.empty()) std::fprintf(stderr, "matgrad verify: %s\n", note.c_str());
     return hand;
 }
 

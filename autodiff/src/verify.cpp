@@ -581,6 +581,17 @@ VerifyReport Verifier::run(const std::map<std::string, Matrix>& hand, const Veri
 
 }  // namespace
 
+std::string float32_tolerance(const std::vector<std::string>& float32_names, double& tol) {
+    if (float32_names.empty() || tol >= kFloat32Tolerance) return "";
+    std::string names;
+    for (const std::string& name : float32_names) names += (names.empty() ? "" : ", ") + name;
+    char note[160];
+    std::snprintf(note, sizeof note, " float32 values: judged at float32's precision (tolerance %g, not %g)",
+                  kFloat32Tolerance, tol);
+    tol = kFloat32Tolerance;
+    return names + (float32_names.size() == 1 ? " holds" : " hold") + note;
+}
+
 std::string hand_gradient_node(const std::string& name) {
     if (name.size() < 2 || name[0] != 'd')
         throw UsageError("the hand gradient '" + name + "' is not named d<node>: the gradient of " +
