@@ -73,7 +73,7 @@ NetworkExplanation explain_model(const LoadedModel& m, bool check) {
 }
 
 VerifyReport verify_model(const LoadedModel& m, const std::string& hand_dir, const std::map<std::string, Matrix>& hand,
-                          double tol) {
+                          double tol, const std::set<std::string>& one_dimensional) {
     Tape tape;
     const lang::Recording r = m.model.record(tape, m.values);
     tape.backward(r.output());
@@ -102,6 +102,7 @@ VerifyReport verify_model(const LoadedModel& m, const std::string& hand_dir, con
     // declared mistakes, and the first wrong step (formulas for the hints come from explain).
     VerifyOptions options;
     options.tol = tol;
+    options.one_dimensional = one_dimensional;
     return verify(tape, r.output(), hand, options);
 }
 

@@ -68,27 +68,33 @@ int run_predict(const PredictOptions& o) {
     const std::vector<std::string>& header = reader.header();
 
     // Features by name, so the column order may differ from the training CSV; the label column
-    // may be present (then accuracy or R² is reported) or absent. Anything else is refused.
+    // may be present (then accuracy or R² is reported) or absent. Any other column (an id, a name)
+    // is skipped unread, so it may hold text; one note names them, as a misspelt feature lands here.
     std::vector<std::size_t> feature_columns;
     for (const std::string& name : model.feature_names) feature_columns.push_back(find_column(header, name, o.csv));
     std::size_t label_column = header.size();
+    std::vector<std::size_t> ignored_columns;
     for (std::size_t c = 0; c < header.size(); ++c) {
-        if (header[c] == model.label) {
+        if (header[c] == model.label)
             label_column = c;
-        } else if (std::find(model.feature_names.begin(), model.feature_names.end(), header[c]) ==
-                   model.feature_names.end()) {
-            throw io::InputError(o.csv + ": column " + std::to_string(c + 1) + " '" + header[c] +
-                                 "' is neither a feature of the model in " + o.model + " nor its label '" +
-                                 model.label + "'");
-        }
+        else if (std::find(model.feature_names.begin(), model.feature_names.end(), header[c]) == model.feature_names.end())
+            ignored_columns.push_back(c);
+    }
+    if (!ignored_columns.empty()) {
+        std::string names;
+        for (const std::size_t c : ignored_columns) names += (names.empty() ? "'" : ", '") + header[c] + "'";
+        const bool one = ignored_columns.size() == 1;
+        std::fprintf(stderr, "matgrad predict: %s: ignored column%s %s (not %s of the model)\n", o.csv.c_str(),
+                     one ? "" : "s", names.c_str(), one ? "a feature" : "features");
     }
     // A block of rows at a time: read, evaluated, predicted and written, so memory stays small
     // whatever the size of the file.
     const bool labelled = label_column < header.size();
     constexpr std::size_t block = 8192;
     Matrix X({feature_columns.size(), block}), y({std::size_t{1}, block});
-    const std::vector<io::ColumnTarget> targets =
+    std::vector<io::ColumnTarget> targets =
         feature_and_label_targets(header.size(), feature_columns, label_column, X, y);
+    for (const std::size_t c : ignored_columns) targets[c].skip = true;
     // Streamed to a temporary, published only once every row is written (outputs only checked
     // the path: it holds no whole file in memory).
     std::optional<io::AtomicFileWriter> file;
@@ -132,7 +138,8 @@ void add_predict_command(CLI::App& app, int& status) {
         "classifier's lines start with the probability of each class, in columns\n"
         "probability_<label>. The CSV needs the model's feature columns by name (in any order); its\n"
         "label column may be present (then the accuracy, or R2 and RMSE, is printed on stderr) or\n"
-        "absent. Rows are read and predicted a block at a time, so the file may be larger than memory;\n"
+        "absent; any other column is skipped unread (it may hold text), with a note on stderr.\n"
+        "Rows are read and predicted a block at a time, so the file may be larger than memory;\n"
         "--out is written atomically, while on standard output the lines of the blocks before a bad\n"
         "row have already been printed when it is refused.\n\n"
         "Example:\n"

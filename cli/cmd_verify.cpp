@@ -31,31 +31,35 @@ struct VerifyOptions {
     double tol = 1e-8;
 };
 
-// A float32 file rounds each value to 2^-24 of itself: 1e-6 of the gradient's scale allows for that
-// and is still far below any mistake's effect.
-constexpr double kFloat32Tolerance = 1e-6;
+/// The --hand files: values by name, and which came from 1-D files (VerifyOptions::one_dimensional).
+struct HandGradients {
+    std::map<std::string, Matrix> values;
+    std::set<std::string> one_dimensional;
+};
 
 /// Every .npy in `dir`, keyed by its name without the extension ("dW1"); each is an input of
-/// `outputs`. `tol` is raised to float32's precision (with a note on stderr) when a file holds
+/// `outputs`. A 1-D file (db1 saved as 64 values) is kept, for verify to orient by the gradient it
+/// stands for. `tol` is raised to float32's precision (with a note on stderr) when a file holds
 /// float32 values.
-std::map<std::string, Matrix> read_hand_gradients(const std::string& dir, io::OutputSet& outputs, double& tol) {
+HandGradients read_hand_gradients(const std::string& dir, io::OutputSet& outputs, double& tol) {
     if (!fs::is_directory(dir)) throw io::InputError(dir + ": not a directory (--hand holds dW1.npy, db1.npy, ...)");
-    std::map<std::string, Matrix> hand;
+    HandGradients hand;
     std::map<std::string, std::string> dtypes;
     for (const fs::directory_entry& entry : fs::directory_iterator(dir))
         if (entry.path().extension() == ".npy") {
-            hand[entry.path().stem().string()] = io::read_npy(entry.path().string(), dtypes[entry.path().filename().string()]);
+            const std::string name = entry.path().stem().string();
+            io::NpyInfo info;
+            hand.values[name] = io::read_npy(entry.path().string(), info);
+            dtypes[entry.path().filename().string()] = info.dtype;
+            if (info.one_dimensional) hand.one_dimensional.insert(name);
             outputs.input(entry.path().string(), "a --hand file");
         }
-    if (hand.empty()) throw io::InputError(dir + ": no .npy files (expected dW1.npy, db1.npy, ... any subset)");
-    std::string single;  // the float32 files, by name
+    if (hand.values.empty()) throw io::InputError(dir + ": no .npy files (expected dW1.npy, db1.npy, ... any subset)");
+    std::vector<std::string> single;  // the float32 files, by name
     for (const auto& [file, dtype] : dtypes)
-        if (dtype == "float32") single += (single.empty() ? "" : ", ") + file;
-    if (!single.empty() && tol < kFloat32Tolerance) {
-        std::fprintf(stderr, "matgrad verify: %s hold%s float32 values: judged at float32's precision (tolerance %g, "
-                     "not %g)\n", single.c_str(), single.find(',') == std::string::npos ? "s" : "", kFloat32Tolerance, tol);
-        tol = kFloat32Tolerance;
-    }
+        if (dtype == "float32") single.push_back(file);
+    const std::string note = float32_tolerance(single, tol);
+    if (!note.empty()) std::fprintf(stderr, "matgrad verify: %s\n", note.c_str());
     return hand;
 }
 
@@ -78,8 +82,8 @@ int run_verify(const VerifyOptions& o) {
                 shape_text(problem.Y.shape(0), problem.Y.shape(1)) +
                 ", but --data/--params checks the slides' network with one sigmoid output (Y 1×n); for softmax "
                 "regression or any other model, write it as a model file and run matgrad verify MODEL ...");
-        const std::map<std::string, Matrix> hand = read_hand_gradients(o.hand, outputs, tol);  // before tol is read
-        verdicts = nn::verify_mlp_report(problem, hand, tol);
+        const HandGradients hand = read_hand_gradients(o.hand, outputs, tol);  // before tol is read
+        verdicts = nn::verify_mlp_report(problem, hand.values, tol, hand.one_dimensional);
         checked_against = nn::describe_mlp(problem);
         if (on_equations) e = explain_network(o.source, problem, false);
     } else {
@@ -93,8 +97,8 @@ int run_verify(const VerifyOptions& o) {
             options.tol = tol;
             verdicts = derivation.verify(m.values, options);
         } else {
-            const std::map<std::string, Matrix> hand = read_hand_gradients(o.hand, outputs, tol);  // before tol is read
-            verdicts = verify_model(m, o.hand, hand, tol);
+            const HandGradients hand = read_hand_gradients(o.hand, outputs, tol);  // before tol is read
+            verdicts = verify_model(m, o.hand, hand.values, tol, hand.one_dimensional);
         }
         checked_against = "the model " + o.model.model + ": output " + m.model.output() + ", on " + m.values_text;
         if (on_equations) e = explain_model(m, false);

@@ -90,6 +90,7 @@ NetworkExplanation explain_model(const LoadedModel& loaded, bool check);
 /// (d<param> or d<node>, read from `hand_dir`; a name the model has no gradient for is an
 /// io::InputError naming the file).
 VerifyReport verify_model(const LoadedModel& loaded, const std::string& hand_dir,
-                          const std::map<std::string, Matrix>& hand, double tol);
+                          const std::map<std::string, Matrix>& hand, double tol,
+                          const std::set<std::string>& one_dimensional = {});
 
 }  // namespace matgrad::cli

@@ -553,6 +553,16 @@ PYBIND11_MODULE(_core, m) {
             const std::string text = derivation ? hand.cast<std::string>() : "";
             const std::map<std::string, Matrix> h =
                 derivation ? std::map<std::string, Matrix>{} : to_values(hand.cast<py::dict>(), "hand");
+            // float32 arrays hold only float32's precision: the CLI's rule for float32 files, and its note.
+            std::vector<std::string> single;
+            if (!derivation)
+                for (const auto& [key, value] : hand.cast<py::dict>())
+                    if (py::isinstance<py::array>(value) && value.cast<py::array>().dtype().kind() == 'f' &&
+                        value.cast<py::array>().dtype().itemsize() == 4)  // either byte order
+                        single.push_back("hand['" + py::str(key).cast<std::string>() + "']");
+            const std::string note = matgrad::float32_tolerance(single, tol);
+            if (!note.empty() && PyErr_WarnEx(PyExc_UserWarning, note.c_str(), 1) < 0)
+                throw py::error_already_set();  // warnings filtered to errors
             VerifyForms forms;
             {
                 py::gil_scoped_release release;

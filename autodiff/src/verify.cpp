@@ -495,17 +495,26 @@ VerifyReport Verifier::run(const std::map<std::string, Matrix>& hand, const Veri
     }
     tape_.backward(out_);
     read_graph();
-    std::vector<Matrix> truths;
+    std::vector<Matrix> truths, rows;
     std::vector<GradientMatcher> matchers;
     truths.reserve(targets.size());  // the matchers keep references
+    rows.reserve(targets.size());
     for (const auto& [name, k] : targets) {
         truths.push_back(tape_.node(k).grad());
+        const Matrix* given = &hand.at(name);
+        const Matrix& truth = truths.back();
+        if (options.one_dimensional.count(name) != 0 && given->shape(1) == 1 && truth.shape(0) == 1 &&
+            truth.shape(1) == given->shape(0) && truth.shape(1) != 1) {
+            rows.push_back(Matrix({std::size_t{1}, given->shape(0)}));
+            std::copy_n(given->data(), given->size(), rows.back().data());
+            given = &rows.back();
+        }
         const auto custom = options.formulas.find(name);
         const auto from_explain = formula_.find(k);
         const std::string formula = custom != options.formulas.end() ? custom->second
                                     : from_explain != formula_.end() ? from_explain->second
                                                                      : "0 (" + out_.describe() + " does not depend on it)";
-        matchers.emplace_back(name, formula, hand.at(name), truths.back(), counts_, options.tol);
+        matchers.emplace_back(name, formula, *given, truths.back(), counts_, options.tol);
     }
     add_passes();
     for (const MutatedPass& p : passes_) {
@@ -532,7 +541,13 @@ VerifyReport Verifier::run(const std::map<std::string, Matrix>& hand, const Veri
 
     VerifyReport report;
     report.reverse_passes = passes_.size() + 2;
-    for (std::size_t i : order) report.gradients.push_back(matchers[i].result());
+    for (std::size_t i : order) {
+        report.gradients.push_back(matchers[i].result());
+        GradientReport& g = report.gradients.back();
+        if (g.diagnosis == "wrong_shape" && options.one_dimensional.count(g.name) != 0)  // "yours is 640×1" misleads
+            g.hint += " (a 1-D file of " + std::to_string(hand.at(g.name).size()) +
+                      " values, which stands only for a column or row of that length)";
+    }
 
     // A wrong gradient is a consequence of another wrong one when its node feeds that one's node
     // (its step reads that gradient, directly or through others).
@@ -565,6 +580,17 @@ VerifyReport Verifier::run(const std::map<std::string, Matrix>& hand, const Veri
 }
 
 }  // namespace
+
+std::string float32_tolerance(const std::vector<std::string>& float32_names, double& tol) {
+    if (float32_names.empty() || tol >= kFloat32Tolerance) return "";
+    std::string names;
+    for (const std::string& name : float32_names) names += (names.empty() ? "" : ", ") + name;
+    char note[160];
+    std::snprintf(note, sizeof note, " float32 values: judged at float32's precision (tolerance %g, not %g)",
+                  kFloat32Tolerance, tol);
+    tol = kFloat32Tolerance;
+    return names + (float32_names.size() == 1 ? " holds" : " hold") + note;
+}
 
 std::string hand_gradient_node(const std::string& name) {
     if (name.size() < 2 || name[0] != 'd')

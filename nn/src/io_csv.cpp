@@ -59,11 +59,12 @@ struct HeaderCells {
     void number(std::size_t, double) {}
 };
 
-/// A data record's cells into the target rows (`rows[c]` already at this sample; null: dropped);
-/// the first bad cell is kept for the message.
+/// A data record's cells into the target rows (`rows[c]` already at this sample; null: dropped;
+/// `skipped[c]`: not read at all); the first bad cell is kept for the message.
 struct DataCells {
     static constexpr bool numbers = true;
     const std::vector<double*>& rows;
+    const std::vector<bool>& skipped;
     std::size_t sample = 0;
     struct Bad {
         std::size_t column;
@@ -76,7 +77,7 @@ struct DataCells {
         if (c < rows.size() && rows[c] != nullptr) rows[c][sample] = value;
     }
     void field(std::size_t c, std::string_view text) {
-        if (c >= rows.size()) return;
+        if (c >= rows.size() || skipped[c]) return;
         double value = 0;
         const NumberStatus status = parse_number(text, value);
         if (status == NumberStatus::ok) number(c, value);
@@ -279,13 +280,17 @@ std::size_t CsvReader::read(const std::vector<ColumnTarget>& targets, std::size_
         throw std::invalid_argument("CsvReader::read: " + std::to_string(targets.size()) + " targets for " +
                                     std::to_string(cols) + " columns");
     std::vector<double*> rows(cols, nullptr);
-    for (std::size_t c = 0; c < cols; ++c)
+    std::vector<bool> skipped(cols, false);
+    for (std::size_t c = 0; c < cols; ++c) {
+        skipped[c] = targets[c].skip;
         if (Matrix* m = targets[c].matrix) {
+            if (targets[c].skip) throw std::invalid_argument("CsvReader::read: a target both skipped and filled");
             if (targets[c].row >= m->shape(0) || first + count > m->shape(1))
                 throw std::invalid_argument("CsvReader::read: a target matrix is too small");
             rows[c] = m->data() + targets[c].row * m->shape(1) + first;
         }
-    DataCells cells{rows, 0, std::nullopt};
+    }
+    DataCells cells{rows, skipped, 0, std::nullopt};
     std::size_t k = 0;
     for (; k < count && !src.at_end(); ++k) {
         cells.sample = k;

@@ -253,8 +253,13 @@ std::string shape_text(const std::vector<std::uint64_t>& shape) {
     return s;
 }
 
-/// Refuses everything but a non-empty 2-D shape, with a hint for the common 1-D mistake.
-void check_two_dimensional(const std::vector<std::uint64_t>& shape, const std::string& file) {
+/// Refuses everything but a non-empty 2-D shape (or, if `one_dimensional` is given, a 1-D shape,
+/// taken as a column and flagged there), with a hint for the common 1-D mistake.
+void check_two_dimensional(std::vector<std::uint64_t>& shape, const std::string& file, bool* one_dimensional) {
+    if (one_dimensional != nullptr && shape.size() == 1) {
+        *one_dimensional = true;
+        shape.push_back(1);  // C and Fortran order agree on a column
+    }
     if (shape.empty())
         throw InputError(file + ": is a 0-D scalar; matgrad needs a 2-D array (save it as 1x1, "
                                 "e.g. np.array([[x]]))");
@@ -274,7 +279,7 @@ void check_two_dimensional(const std::vector<std::uint64_t>& shape, const std::s
 
 namespace {
 
-Matrix parse_npy(std::string_view bytes, const std::string& name, std::string& dtype) {
+Matrix parse_npy(std::string_view bytes, const std::string& name, std::string& dtype, bool* one_dimensional) {
     if (bytes.size() < npy_magic.size() + 2 || bytes.substr(0, npy_magic.size()) != npy_magic)
         throw InputError(name + ": not a .npy file (it does not start with \\x93NUMPY)");
     const auto* u = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -293,11 +298,11 @@ Matrix parse_npy(std::string_view bytes, const std::string& name, std::string& d
                          std::to_string(header_length) + " bytes but the file ends after " +
                          std::to_string(bytes.size() - prefix));
 
-    const NpyHeader header =
-        HeaderParser(bytes.substr(prefix, header_length), name).parse();
+    NpyHeader header = HeaderParser(bytes.substr(prefix, header_length), name).parse();
     const ElementType type = parse_descr(header.descr, name);
     dtype = dtype_name(type);
-    check_two_dimensional(header.shape, name);
+    const std::string shape_given = shape_text(header.shape);  // "64" for a 1-D file read as 64x1
+    check_two_dimensional(header.shape, name, one_dimensional);
 
     // Sizes from the header are untrusted: compare them with the file before allocating.
     const std::uint64_t rows = header.shape[0], cols = header.shape[1];
@@ -305,7 +310,7 @@ Matrix parse_npy(std::string_view bytes, const std::string& name, std::string& d
     const bool overflows = rows > limit / cols;
     const std::uint64_t data_bytes = overflows ? 0 : rows * cols * type.size;
     const std::size_t available = bytes.size() - prefix - header_length;
-    const std::string description = shape_text(header.shape) + " " + dtype_name(type);
+    const std::string description = shape_given + " " + dtype_name(type);
     if (overflows || data_bytes > available)
         throw InputError(name + ": truncated: header says " + description + " (" +
                          (overflows ? std::string("more than 2^64") : std::to_string(data_bytes)) +
@@ -337,18 +342,27 @@ Matrix parse_npy(std::string_view bytes, const std::string& name, std::string& d
 
 Matrix parse_npy(std::string_view bytes, const std::string& name) {
     std::string dtype;
-    return parse_npy(bytes, name, dtype);
+    return parse_npy(bytes, name, dtype, nullptr);
 }
+
+namespace {
+
+Matrix read_npy(const std::string& path, std::string& dtype, bool* one_dimensional) {
+    // The largest matrix (kMaxMatrixElements) and a generous header.
+    return parse_npy(detail::read_file_bytes(path, kMaxMatrixElements * sizeof(double) + (1 << 20), "a .npy file"), path,
+                     dtype, one_dimensional);
+}
+
+}  // namespace
 
 Matrix read_npy(const std::string& path) {
     std::string dtype;
-    return read_npy(path, dtype);
+    return read_npy(path, dtype, nullptr);
 }
 
-Matrix read_npy(const std::string& path, std::string& dtype) {
-    // The largest matrix (kMaxMatrixElements) and a generous header.
-    return parse_npy(detail::read_file_bytes(path, kMaxMatrixElements * sizeof(double) + (1 << 20), "a .npy file"), path,
-                     dtype);
+Matrix read_npy(const std::string& path, NpyInfo& info) {
+    info.one_dimensional = false;
+    return read_npy(path, info.dtype, &info.one_dimensional);
 }
 
 namespace detail {

@@ -240,7 +240,8 @@ std::string describe_mlp(const MlpProblem& problem) {
            ", X " + shape_text(problem.X.shape(0), n) + ", n = " + std::to_string(problem.Y.size());
 }
 
-VerifyReport verify_mlp_report(const MlpProblem& problem, const std::map<std::string, Matrix>& hand, double tol) {
+VerifyReport verify_mlp_report(const MlpProblem& problem, const std::map<std::string, Matrix>& hand, double tol,
+                               const std::set<std::string>& one_dimensional) {
     const std::map<std::string, std::string> formulas = mlp_formulas(problem.depth());
     for (const auto& [name, matrix] : hand)
         if (formulas.count(name) == 0)
@@ -249,7 +250,7 @@ VerifyReport verify_mlp_report(const MlpProblem& problem, const std::map<std::st
                                         std::to_string(problem.depth()) + ")");
     Tape tape;
     const Var J = record_mlp_loss(tape, problem);
-    return matgrad::verify(tape, J, hand, {tol, formulas});
+    return matgrad::verify(tape, J, hand, {tol, formulas, one_dimensional});
 }
 
 std::vector<GradientReport> verify_mlp(const MlpProblem& problem, const std::map<std::string, Matrix>& hand,

@@ -3,6 +3,7 @@ matgrad computed), the engine's verify on hand gradients with known mistakes, an
 import pathlib
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -122,6 +123,24 @@ def test_verify_diagnoses_a_missing_mean_factor_and_the_first_wrong_step(slides)
     # One rule with the CLI's d<name>.npy files: "W1" is not a gradient's name (it was accepted).
     with pytest.raises(mg.UsageError, match=r"^the hand gradient 'W1' is not named d<node>: the gradient of W1 is dW1$"):
         model.verify(values, {"W1": hand["dW1"]})
+
+
+def test_verify_judges_float32_hand_arrays_at_float32_precision_with_a_note(slides):
+    model, values, hand = slides
+    n = values["X"].shape[1]
+    # As the CLI does for float32 .npy files: a right float32 gradient is ok (it was unexplained at
+    # 3e-8), a mistake still shows, and a note says the tolerance was raised.
+    h = {"dW1": hand["dW1"].astype(np.float32), "db1": hand["db1"], "dW2": (hand["dW2"] * n).astype(np.float32)}
+    note = r"^hand\['dW1'\], hand\['dW2'\] hold float32 values: judged at float32's precision \(tolerance 1e-06, not 1e-08\)$"
+    with pytest.warns(UserWarning, match=note):
+        r = model.verify(values, h)
+    by_name = {g["name"]: g["diagnosis"] for g in r["gradients"]}
+    assert by_name == {"dW1": "ok", "db1": "ok", "dW2": "missing_mean_factor"}
+    assert "(tolerance 1e-06 of each gradient's scale)" in str(r)
+    with warnings.catch_warnings():  # float64 arrays, or a tolerance already that loose: no note
+        warnings.simplefilter("error")
+        assert model.verify(values, {"dW1": hand["dW1"]})["first_wrong_step"] is None
+        assert model.verify(values, {"dW1": hand["dW1"].astype(np.float32)}, tol=1e-5)["first_wrong_step"] is None
 
 
 def test_verify_report_reads_as_the_cli_text_and_typesets_its_verdicts(slides, tmp_path):

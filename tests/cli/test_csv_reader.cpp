@@ -130,6 +130,29 @@ TEST_CASE("CsvReader reads blocks of rows into the matrices and rows it is given
                          io::InputError);
 }
 
+TEST_CASE("CsvReader skips a column marked skip unread, text and empty cells too, and words the other errors as before") {
+    const std::string text = "name,x\nAnn,1\n\"Doe, Jane\",2\n,3\nNaN,4\n";
+    const auto read = [](const std::string& csv, const std::vector<io::ColumnTarget>& targets, Matrix& m) {
+        io::CsvReader reader(csv, "d.csv");
+        return reader.read(targets, 0, m.shape(1));
+    };
+    Matrix x({std::size_t{1}, std::size_t{4}});
+    const std::vector<io::ColumnTarget> skipped{{nullptr, 0, true}, {&x, 0}};
+    CHECK(read(text, skipped, x) == 4);
+    CHECK(x == Matrix{{1, 2, 3, 4}});
+    // Unmarked, the same column is still checked as numbers.
+    CHECK_THROWS_WITH_AS(read(text, {{}, {&x, 0}}, x), "d.csv: line 2, column 1 (name): 'Ann' is not a number",
+                         io::InputError);
+    CHECK_THROWS_WITH_AS(read("name,x\nAnn,y\n", skipped, x), "d.csv: line 2, column 2 (x): 'y' is not a number",
+                         io::InputError);
+    CHECK_THROWS_WITH_AS(read("name,x\nAnn\n", skipped, x), "d.csv: line 2: has 1 fields but the header has 2",
+                         io::InputError);
+    CHECK_THROWS_WITH_AS(read("name,x\nA\"nn,1\n", skipped, x),
+                         "d.csv: line 2: a quote inside an unquoted field 'A\"nn'; quote the whole field, with \"\" for a quote inside",
+                         io::InputError);
+    CHECK_THROWS_AS(read(text, {{&x, 0, true}, {&x, 0}}, x), std::invalid_argument);
+}
+
 TEST_CASE("read_all copes with more rows than lines") {
     // Records separated by a lone '\r' after a quote: the bound from the line count is too small
     // and the matrices grow.

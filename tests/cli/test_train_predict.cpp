@@ -164,6 +164,35 @@ TEST_CASE("predict applies the saved standardization and model, with or without 
     CHECK(unlabelled.err.find("accuracy") == std::string::npos);
 }
 
+TEST_CASE("predict ignores a column that is neither a feature nor the label, with one note, even of text") {
+    ScratchDir dir("predict-extra");
+    const std::string csv = data_file("breast_cancer.csv");
+    REQUIRE(run_matgrad({"train", "--csv", csv, "--epochs", "2", "--save", dir / "model"}, dir).status == 0);
+    const RunResult plain = run_matgrad({"predict", "--model", dir / "model", "--csv", csv, "--probabilities"}, dir);
+    REQUIRE(plain.status == 0);
+
+    // A first column of names: words, a quoted comma, an empty cell, a number; none is read.
+    const std::vector<std::string> names{"Ann", "\"Doe, Jane\"", "", "12", "n/a"};
+    std::istringstream in(read_file(csv));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    std::string text = "name," + lines[0] + "\n";
+    for (std::size_t r = 1; r < lines.size(); ++r) text += names[r % names.size()] + "," + lines[r] + "\n";
+    write_file(dir / "named.csv", text);
+    const RunResult named = run_matgrad({"predict", "--model", dir / "model", "--csv", dir / "named.csv", "--probabilities"}, dir);
+    INFO(named.err);
+    REQUIRE(named.status == 0);
+    CHECK(named.out == plain.out);
+    CHECK(named.err.find("matgrad predict: " + (dir / "named.csv") + ": ignored column 'name' (not a feature of the model)\n") == 0);
+    CHECK(named.err.find("accuracy") != std::string::npos);  // the label is still used
+
+    // The features' cells are still numbers: a word there is refused as before.
+    write_file(dir / "bad.csv", "name," + lines[0] + "\nAnn,x" + lines[1].substr(lines[1].find(',')) + "\n");
+    const RunResult bad = run_matgrad({"predict", "--model", dir / "model", "--csv", dir / "bad.csv"}, dir);
+    CHECK(bad.status == 2);
+    CHECK(bad.err.find("line 2, column 2 (mean_radius): 'x' is not a number") != std::string::npos);
+}
+
 TEST_CASE("predict reads a model whose arrays were re-saved big-endian, in Fortran order or as float32") {
     ScratchDir dir("predict-dtypes");
     train_default(dir);

@@ -109,6 +109,35 @@ TEST_CASE("matgrad verify: a right gradient saved as float32 agrees to float32's
     CHECK(r.out.find("(tolerance 1e-06 of each gradient's scale)") != std::string::npos);
 }
 
+TEST_CASE("matgrad verify: a 1-D file stands for the column or row of its length, and only for that") {
+    const fs::path dir = scratch("verify_1d");
+    const nn::MlpProblem p = write_problem(dir);
+    const nn::ForwardBackward ref = nn::reference_pass(p.W, p.b, p.X, p.Y);
+    const auto write_1d = [&](const std::string& name, const Matrix& m) {
+        xt::dump_npy((dir / "hand" / (name + ".npy")).string(), xt::xarray<double>(xt::flatten(m)));
+    };
+    write_1d("db1", ref.db[1]);  // a bias: a column
+    write_1d("dA2", ref.dA[2]);  // the output's gradient: a row, 1 x n
+    write_hand(dir, "dW1", ref.dW[1]);
+    const Run r = run(dir, verify_args(dir));
+    CAPTURE(r.out);
+    CAPTURE(r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("3 ok, 0 wrong") != std::string::npos);
+
+    // A mistake in a 1-D file is still diagnosed; a length that is no vector's is the wrong shape.
+    write_1d("dA2", xt::eval(-ref.dA[2]));
+    write_1d("dW1", ref.dW[1]);
+    const Run wrong = run(dir, verify_args(dir) + " --json");
+    CAPTURE(wrong.out);
+    CAPTURE(wrong.err);
+    CHECK(wrong.status == 1);
+    CHECK(wrong.out.find("sign_flipped") != std::string::npos);
+    CHECK(wrong.out.find("wrong_shape") != std::string::npos);
+    CHECK(wrong.out.find("(a 1-D file of 640 values, which stands only for a column or row of that length)") !=
+          std::string::npos);
+}
+
 TEST_CASE("matgrad verify --json: one diagnosis per file, exit 1") {
     const fs::path dir = scratch("verify_json");
     const nn::MlpProblem p = write_problem(dir);

@@ -27,6 +27,7 @@
 #include <cstddef>
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -92,7 +93,21 @@ struct VerifyOptions {
     /// The formula of a hand gradient in the slides' notation, by its name ("dW1" -> "dZ1 Xᵀ");
     /// missing ones come from explain().
     std::map<std::string, std::string> formulas;
+    /// Hand gradients read from 1-D arrays (as the column n x 1, io::NpyInfo): each is taken as the
+    /// row 1 x n when its true gradient is that row. A 1-D array has no orientation of its own.
+    std::set<std::string> one_dimensional;
 };
+
+/// The tolerance hand gradients saved as float32 are judged at: float32 rounds each value to 2^-24
+/// of itself, and 1e-6 of the gradient's scale allows for that while staying far below any
+/// mistake's effect (a right float32 gradient is off by ~3e-8: unexplained at the default 1e-8).
+inline constexpr double kFloat32Tolerance = 1e-6;
+
+/// The one float32 rule of every front end (the CLI's .npy files, Python's arrays): when any of
+/// `float32_names` (the files or dict keys holding float32 values) exists and `tol` is below
+/// kFloat32Tolerance, raises `tol` to it and returns the note saying so ("dW1.npy, dW2.npy hold
+/// float32 values: judged at float32's precision (tolerance 1e-06, not 1e-08)"); else "".
+std::string float32_tolerance(const std::vector<std::string>& float32_names, double& tol);
 
 /// The node a hand gradient's name refers to, "dW1" -> "W1": the one rule of every front end (C++,
 /// the CLI's d<name>.npy files, Python). A name without the d prefix is a UsageError that says so.

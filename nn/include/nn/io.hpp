@@ -32,9 +32,17 @@ public:
 Matrix read_npy(const std::string& path);
 /// The same parser on bytes in memory; `name` stands for the file in error messages.
 Matrix parse_npy(std::string_view bytes, const std::string& name);
-/// read_npy, also telling the file's dtype as numpy names it ("float32", "int64"): a float32 file
-/// holds only float32's precision, which a check of its values must allow for.
-Matrix read_npy(const std::string& path, std::string& dtype);
+/// What read_npy(path, info) tells beside the values.
+struct NpyInfo {
+    /// The dtype as numpy names it ("float32", "int64"): a float32 file holds only float32's
+    /// precision, which a check of its values must allow for.
+    std::string dtype;
+    /// The file was 1-D (n values), returned as the column n x 1: it stands as much for the row
+    /// 1 x n, which only a caller that knows the shape it expects can choose.
+    bool one_dimensional = false;
+};
+/// read_npy that also accepts a 1-D array (as a flagged column) and tells the dtype.
+Matrix read_npy(const std::string& path, NpyInfo& info);
 
 /// Writes a little-endian, C-order float64 .npy (version 1.0) atomically: into a temporary file in
 /// the same directory, fsync, then rename over `path`. On failure `path` is untouched.
@@ -98,10 +106,12 @@ CsvTable read_csv(const std::string& path);
 CsvTable parse_csv(std::string_view text, const std::string& name);
 
 /// Where CsvReader puts one column of the file: row `row` of `*matrix`, or nowhere (nullptr; the
-/// cells are still checked).
+/// cells are still checked as numbers), or, with `skip`, nowhere and unread: its cells may hold
+/// anything (a column of names the caller does not use); the record's quoting and fields still count.
 struct ColumnTarget {
     Matrix* matrix = nullptr;  ///< where the column goes; nullptr: nowhere
     std::size_t row = 0;       ///< the row of *matrix it fills
+    bool skip = false;         ///< the cells are not read as numbers (needs matrix == nullptr)
 };
 
 /// The CSV reader behind read_csv, for callers that want the columns in matrices of their own or

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -155,9 +156,10 @@ std::string describe_mlp(const MlpProblem& problem);
 /// Diagnoses every hand gradient, keyed by name ("dW1", "db2", "dZ1", "dA2", ...), on the network
 /// recorded on a tape (matgrad::verify, with the slides' formulas in the hints): the reports in the
 /// slides' order dA[L], dZ[L], dW[L], db[L], dA[L−1], ..., and the first wrong step. Throws
-/// std::invalid_argument for a name the network does not have.
+/// std::invalid_argument for a name the network does not have. `one_dimensional`: as in
+/// matgrad::VerifyOptions (hand gradients from 1-D files).
 VerifyReport verify_mlp_report(const MlpProblem& problem, const std::map<std::string, Matrix>& hand,
-                               double tol = 1e-8);
+                               double tol = 1e-8, const std::set<std::string>& one_dimensional = {});
 
 /// The same reports in the MLP's vocabulary (Diagnosis).
 std::vector<GradientReport> verify_mlp(const MlpProblem& problem, const std::map<std::string, Matrix>& hand,
