@@ -356,7 +356,8 @@ TEST_CASE("explain: a transposed product is pushed inside, equal terms combine, 
     const Var v = t2.variable(Matrix{{1.0}, {2.0}, {3.0}}, "w");
     const Var K = (0.01 * matmul(transpose(v), v)).named("J");
     t2.backward(K);
-    const ExplainLine& dv = line_for(explain(t2, K), "dw");
+    const std::vector<ExplainLine> lines = explain(t2, K);  // line_for returns a reference into it
+    const ExplainLine& dv = line_for(lines, "dw");
     CHECK(dv.formula == "(1/50) w");
     CHECK(dv.layout.empty());
 }
