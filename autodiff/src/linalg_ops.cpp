@@ -96,6 +96,13 @@ void matmul_transposed_vjp(const BackwardContext& ctx) {
 
 // Z = W A + b (b a column, added to every column of W A): the matmul's gradients and the bias's
 // row sums, db = Σ_j dZ(:, j). dZ is read where it is, never copied into a separate add node.
+// Every column of z set to `column` (z's rows x 1), or to 0 without one: where W A + b starts, so
+// that BLAS adds the product onto it (beta = 1) and no separate pass adds the bias.
+void fill_columns(Matrix& z, const Matrix* column) {
+    const std::size_t cols = z.shape(1);
+    for (std::size_t i = 0; i < z.shape(0); ++i) std::fill_n(z.data() + i * cols, cols, column ? (*column)(i, 0) : 0.0);
+}
+
 void bias_row_sums(const BackwardContext& ctx) {
     if (!ctx.needs_grad(2)) return;
     const Matrix& g = ctx.grad_output();
@@ -141,18 +148,14 @@ void transpose_jvp(const BackwardContext& ctx) {
     xt::noalias(ctx.output_tangent()) = xt::transpose(ctx.input_tangent(0));
 }
 
-// affine's second order: the product's, and the bias tangent added to every column (d(W A + b)˙ =
-// Ẇ A + W Ȧ + ḃ); its VJP's tangent is the product's plus the row sums of the gradient's tangent.
+// affine's second order: the tangent of W A + b is built as the value is -- ḃ in every column (0
+// when b is constant), then BLAS adds Ẇ A and W Ȧ onto it; its VJP's tangent is the product's plus
+// the row sums of the gradient's tangent.
 void affine_jvp(const BackwardContext& ctx) {
     Matrix& out = ctx.output_tangent();
-    if (ctx.needs_grad(0) || ctx.needs_grad(1))
-        matmul_jvp(ctx);
-    else
-        out.fill(0.0);
-    if (!ctx.needs_grad(2)) return;
-    const Matrix& bias = ctx.input_tangent(2);
-    for (std::size_t i = 0; i < out.shape(0); ++i)
-        for (std::size_t j = 0; j < out.shape(1); ++j) out(i, j) += bias(i, 0);
+    fill_columns(out, ctx.needs_grad(2) ? &ctx.input_tangent(2) : nullptr);
+    if (ctx.needs_grad(0)) gemm(Trans::no, Trans::no, 1.0, ctx.input_tangent(0), ctx.input(1), 1.0, out);
+    if (ctx.needs_grad(1)) gemm(Trans::no, Trans::no, 1.0, ctx.input(0), ctx.input_tangent(1), 1.0, out);
 }
 
 void affine_vjp_tangent(const BackwardContext& ctx) {
@@ -477,8 +480,7 @@ Var affine(const Var& W, const Var& A, const Var& b) {
         throw ShapeError("affine: " + b.describe() + " is " + b.shape_string() + " but must be " +
                          std::to_string(W.rows()) + "x1 (a column with one entry per row of " + W.describe() + ")");
     return W.tape().record(affine_def, {W, A, b}, W.rows(), A.cols(), [&](Matrix& z) {
-        const std::size_t cols = z.shape(1);
-        for (std::size_t i = 0; i < z.shape(0); ++i) std::fill_n(z.data() + i * cols, cols, b.value()(i, 0));
+        fill_columns(z, &b.value());
         gemm(Trans::no, Trans::no, 1.0, W.value(), A.value(), 1.0, z);
     });
 }
