@@ -120,11 +120,17 @@ VerifyReport Derivation::verify(const Values& values, const VerifyOptions& optio
             }
         }
         if (cause[i] >= 0) mine.emplace_back();
+        // A helper whose step failed has no value on the true gradients: the lines using it have none either.
+        for (const std::size_t j : impl_->uses[i])
+            if (!step_error[j].empty() && step_error[i].empty() && lines[j].of.empty())
+                step_error[i] = lines[j].name + " (line " + std::to_string(lines[j].line) + "): " + step_error[j];
         Var step;
-        try {
-            step = evaluate(p, work, truth, p.roots[i]);
-        } catch (const Error& e) {
-            step_error[i] = e.message();
+        if (step_error[i].empty()) {
+            try {
+                step = evaluate(p, work, truth, p.roots[i]);
+            } catch (const Error& e) {
+                step_error[i] = e.message();
+            }
         }
         if (l.of.empty()) {
             truth.push_back(step);  // a helper that failed here fails every line that uses it
@@ -134,12 +140,6 @@ VerifyReport Derivation::verify(const Values& values, const VerifyOptions& optio
         if (step_error[i].empty()) step_value[i] = step.value();
         truth.push_back(work.constant(true_gradient[i]));
     }
-    // A helper whose step failed leaves its lines without a step value.
-    for (std::size_t i = 0; i < n; ++i)
-        for (const std::size_t j : impl_->uses[i])
-            if (!step_error[j].empty() && step_error[i].empty() && lines[j].of.empty())
-                step_error[i] = lines[j].name + " (line " + std::to_string(lines[j].line) + "): " + step_error[j];
-
     VerifyReport values_report;
     if (!hand.empty()) values_report = matgrad::verify(tape, r.output(), hand, options);
 

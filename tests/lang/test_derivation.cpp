@@ -222,6 +222,16 @@ TEST_CASE("shape_mismatch: a line that cannot be evaluated is a finding, later l
     CHECK(line(t, "db2").diagnosis == "not_evaluated");  // uses dW2, which could not be evaluated
 }
 
+TEST_CASE("a helper that cannot be evaluated on the true gradients: the lines using it have no step, named") {
+    // Found by fuzz_model: h's step fails (W1ᵀ is 10x64, dZ2 1x7); dA1 = h used to read h's empty step.
+    const VerifyReport r =
+        Example("slides").judge("dZ2 = (A2 - Y) / 7\nh = W1ᵀ * dZ2\ng = h\ndA1 = g\ndZ1 = dA1 ⊙ σ'(Z1)\n");
+    CHECK(line(r, "dZ2").ok());
+    CHECK(line(r, "dA1").step == "wrong");
+    CHECK(line(r, "dA1").hint.find("h (line 2): W1ᵀ * dZ2: W1ᵀ is 10x64 but dZ2 is 1x7") != std::string::npos);
+    CHECK(r.first_wrong_step == "dA1");
+}
+
 TEST_CASE("unbound dimension names are drawn as distinct sizes: a transposed gradient is never a coincidence") {
     const Example tanh("tanh_mse");  // d and n from X, h from nothing
     CHECK(tanh.dims.at("h") != tanh.dims.at("d"));
