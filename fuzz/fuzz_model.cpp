@@ -10,6 +10,7 @@
 #include <lang/model.hpp>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <iterator>
@@ -80,8 +81,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         try {
             lang::Derivation::parse(key, "key.mg", model).verify(values);
-        } catch (const lang::Error&) {
-            std::abort();  // derive wrote a derivation that does not parse or evaluate
+        } catch (const lang::Error& e) {  // derive wrote a derivation that does not parse or evaluate
+            std::fprintf(stderr, "derive wrote:\n%s\nwhich fails: %s\ndims:", key.c_str(), e.what());
+            for (const auto& [name, size] : options.dims) std::fprintf(stderr, " %s=%zu", name.c_str(), size);
+            std::fprintf(stderr, "\n");
+            std::abort();
         }
     } catch (const lang::Error&) {
     }

@@ -137,10 +137,25 @@ public:
         if (m_.assignments.empty())
             throw m_.error(0, 0, m_.derivation ? "the derivation has no line (dNAME = expression: your gradient of NAME)"
                                                : "the model has no assignment: its last NAME = expression is the output");
+        number_node_slots();
         m_.output_slot = static_cast<std::uint32_t>(m_.declarations.size() + m_.assignments.size() - 1);
     }
 
 private:
+    // A Recording holds every declaration before every named node, but a model may declare a name
+    // after an equation: while parsing, a named node's slot is its assignment's index tagged with
+    // kNodeSlot, and becomes declarations + index once all declarations are known.
+    static constexpr std::uint32_t kNodeSlot = std::uint32_t{1} << 31;
+
+    void number_node_slots() {
+        const auto number = [&](std::uint32_t& slot) {
+            if (slot & kNodeSlot) slot = static_cast<std::uint32_t>(m_.declarations.size()) + (slot & ~kNodeSlot);
+        };
+        for (auto& entry : m_.slots) number(entry.second);
+        for (Node& n : m_.nodes)
+            if (n.kind == NodeKind::ref) number(n.slot);
+    }
+
     // ---- lines and tokens
 
     void split_lines() {
@@ -276,8 +291,8 @@ private:
                                      std::to_string(m_.declarations[it->second].line) + ")" + gradient);
         }
         if (const auto it = m_.slots.find(name.text); it != m_.slots.end()) {
-            const std::size_t slot = it->second, decls = m_.declarations.size();
-            const std::size_t line = slot < decls ? m_.declarations[slot].line : m_.assignments[slot - decls].line;
+            const std::uint32_t slot = it->second;
+            const std::size_t line = slot & kNodeSlot ? m_.assignments[slot & ~kNodeSlot].line : m_.declarations[slot].line;
             throw error_at(name, "'" + name.text + "' is already defined on line " + std::to_string(line) +
                                      " (a name is assigned once)");
         }
@@ -350,7 +365,7 @@ private:
         a.column = name.begin + 1;
         const std::string& line = m_.lines[line_ - 1];
         a.expression = line.substr(m_.nodes[root].begin, m_.nodes[root].end - m_.nodes[root].begin);
-        m_.slots.emplace(a.name, static_cast<std::uint32_t>(m_.declarations.size() + m_.assignments.size()));
+        m_.slots.emplace(a.name, kNodeSlot | static_cast<std::uint32_t>(m_.assignments.size()));
         m_.assignments.push_back(std::move(a));
         m_.roots.push_back(root);
     }

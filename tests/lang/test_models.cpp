@@ -281,6 +281,19 @@ TEST_CASE("--output picks another 1x1 node, and B = A names no new node") {
     CHECK(r.output().name() == "S");  // K is S itself
 }
 
+TEST_CASE("a name declared after an equation: every node still reads its own value") {
+    // Found by fuzz_model: Z's slot once equalled W's, so J read W where it says Z (dW = 2W, not 2X).
+    const lang::Model model =
+        lang::Model::parse("input X : 2 x 3\nZ = X .* 2\nparam W : 2 x 3\nJ = sum(W .* Z)\n", "late.mg");
+    const Matrix x = random_matrix(2, 3, 1), w = random_matrix(2, 3, 2);
+    Tape tape;
+    const lang::Recording r = run(model, tape, {{"X", x}, {"W", w}});
+    CHECK(max_abs_diff(r.var("W").grad(), 2.0 * x) <= kExact);
+    CHECK(r.output().value()(0, 0) == doctest::Approx(xt::sum(w * x * 2.0)()).epsilon(kExact));
+    CHECK(model.index_of("Z") == 2);  // after both declarations, as in the Recording
+    CHECK(model.index_of("J") == 3);
+}
+
 TEST_CASE("the README's C++ example: parse once, record per step") {
     const std::string text = test::read_text(test::model_path("slides.mg"));
     const Matrix X = random_matrix(10, 7, 81), Y{{1, 0, 1, 1, 0, 0, 1}};
