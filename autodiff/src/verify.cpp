@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <optional>
+#include <string_view>
 
 namespace matgrad {
 
@@ -127,9 +128,11 @@ std::string form_text(const std::string& form, bool transposed, double k, const 
     return std::abs(k) == n ? sign + number(n) + " × " + f : sign + f + " / " + number(n);
 }
 
-// A mistake of operand i changes a gradient only when that operand needs one.
+// A mistake of operand i changes a gradient only when that operand needs one -- and not summing a
+// gradient back only when the operand was broadcast (else it is no mistake at any values).
 bool mistake_applies(const Var& v, const Mistake& m) {
-    return m.input < v.num_inputs() && v.input(m.input).requires_grad();
+    if (m.input >= v.num_inputs() || !v.input(m.input).requires_grad()) return false;
+    return std::string_view(m.code) != "not_summed" || v.input(m.input).shape() != v.shape();
 }
 
 void fill_errors(GradientReport& r, const Matrix& given, const Matrix& expected) {
@@ -201,12 +204,12 @@ public:
         if (v.size() == 0) return;
         if (truth_match_) {  // only to name the place of a gradient-level code an op also declares
             if (!where_ && !place_code_.empty() && c.code == place_code_ && matches(given_, v, 1.0, tol_)) where_ = c;
-            // An exact match that a dropped path would give as well (a penalty's term at w = 0): at these
-            // values the check cannot tell. (Other codes can be no-ops by structure, e.g. not_summed of an
-            // operand that was not broadcast, which says nothing about the values.)
-            if (!unseen_ && c.code == "missing_path" && truth_match_->k == 1.0 && !truth_match_->transposed &&
-                matches(v, truth_, 1.0, tol_))
-                unseen_ = c;
+            // An exact match that a mistake would give as well (a penalty's term dropped at w = 0, relu'
+            // left out where every input is positive): at these values the check cannot tell.
+            if (truth_match_->k == 1.0 && !truth_match_->transposed && matches(v, truth_, 1.0, tol_) &&
+                std::none_of(unseen_.begin(), unseen_.end(),
+                             [&](const MistakeCandidate& u) { return u.explanation == c.explanation; }))
+                unseen_.push_back(c);
             return;
         }
         if (exact_ || matches(v, truth_, 1.0, tol_)) return;  // decided, or cannot show here
@@ -250,7 +253,7 @@ private:
     std::optional<std::pair<MistakeCandidate, Match>> transformed_;
     std::string place_code_;                // the gradient-level code of truth_match_, if any
     std::optional<MistakeCandidate> where_;  // an op's mistake with that code giving `given` exactly
-    std::optional<MistakeCandidate> unseen_;  // a mistake that gives the truth itself at these values
+    std::vector<MistakeCandidate> unseen_;  // mistakes that give the truth itself at these values
 };
 
 GradientReport GradientMatcher::result() const {
@@ -295,9 +298,14 @@ GradientReport GradientMatcher::conclude(const MistakeCandidate* c, const Match&
     if (found.empty()) {
         r.diagnosis = "ok";
         r.hint = name_ + " = " + expected;
-        if (unseen_)  // e.g. a penalty's term at w = 0: ok here says nothing about that mistake
-            r.hint += "; at these values the check cannot tell it from a mistake, which gives the same numbers: " +
-                      unseen_->explanation;
+        // e.g. a penalty's term at w = 0: ok here says nothing about that mistake
+        for (std::size_t i = 0; i < unseen_.size(); ++i)
+            r.hint += (i == 0 ? unseen_.size() == 1 ? "; at these values the check cannot tell it from a mistake, which "
+                                                      "gives the same numbers: "
+                                                    : "; at these values the check cannot tell it from mistakes, which "
+                                                      "give the same numbers: "
+                              : "; ") +
+                      unseen_[i].explanation;
         return r;
     }
     r.diagnosis = found.front();
@@ -517,6 +525,21 @@ VerifyReport Verifier::run(const std::map<std::string, Matrix>& hand, const Veri
         matchers.emplace_back(name, formula, *given, truths.back(), counts_, options.tol);
     }
     add_passes();
+    // A pass can change target i's gradient only through a mutated operand that depends on it; one
+    // that cannot (dW's transposition, for db) is not offered, so that it can never be taken for a
+    // mistake the values hide.
+    std::vector<std::vector<bool>> depends(targets.size(), std::vector<bool>(n_, false));
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        depends[i][targets[i].second] = true;
+        for (std::size_t k = targets[i].second + 1; k < n_; ++k) {
+            const Var v = tape_.node(k);
+            for (std::size_t j = 0; j < v.num_inputs() && !depends[i][k]; ++j) depends[i][k] = depends[i][v.input(j).index()];
+        }
+    }
+    const auto mutated_operand = [&](const Mutation& m) {
+        const Var v = tape_.node(m.node);
+        return v.input(m.mistake == Mutation::drop_path ? m.input : v.def()->mistakes[m.mistake].input).index();
+    };
     for (const MutatedPass& p : passes_) {
         try {
             tape_.backward(out_, p.mutations);
@@ -526,7 +549,9 @@ VerifyReport Verifier::run(const std::map<std::string, Matrix>& hand, const Veri
             continue;
         }
         for (std::size_t i = 0; i < targets.size(); ++i)
-            matchers[i].offer({&tape_.node(targets[i].second).grad(), p.code, p.form, p.explanation, p.node, p.op});
+            if (std::any_of(p.mutations.begin(), p.mutations.end(),
+                            [&](const Mutation& m) { return depends[i][mutated_operand(m)]; }))
+                matchers[i].offer({&tape_.node(targets[i].second).grad(), p.code, p.form, p.explanation, p.node, p.op});
     }
     tape_.backward(out_);  // leave the true gradients on the tape
 

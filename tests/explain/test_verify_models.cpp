@@ -485,9 +485,10 @@ TEST_CASE("verify: where a mistake gives the same numbers as the truth, an ok sa
     const Matrix dw = xt::transpose(row_sums(X));
     const GradientReport at_zero = one(tape, J, "dw", dw);
     CHECK(at_zero.diagnosis == "ok");
-    CHECK(at_zero.hint == "dw = 𝟙 Xᵀ + w (1×3); at these values the check cannot tell it from a mistake, which gives the "
-                          "same numbers: one path from w to J left out (through pow; a value used 2 times gets the sum "
-                          "of its paths' gradients)");
+    CHECK(at_zero.hint == "dw = 𝟙 Xᵀ + w (1×3); at these values the check cannot tell it from mistakes, which give the "
+                          "same numbers: sum(w²) divided by its 3 entries as if it were a mean; the factor 2 of 2 w "
+                          "dropped: dw = d(w²) ⊙ w; one path from w to J left out (through pow; a value used 2 times "
+                          "gets the sum of its paths' gradients)");
     // Away from 0 the same right gradient is a plain ok.
     Tape t2;
     const Var v = t2.variable(Matrix{{1.0, -2.0, 0.5}}, "w");
@@ -495,4 +496,37 @@ TEST_CASE("verify: where a mistake gives the same numbers as the truth, an ok sa
     const GradientReport away = one(t2, K, "dw", dw + Matrix{{1.0, -2.0, 0.5}});
     CHECK(away.diagnosis == "ok");
     CHECK(away.hint == "dw = 𝟙 Xᵀ + w (1×3)");
+}
+
+TEST_CASE("verify: relu' left out cannot show where every input is positive, and ok says so") {
+    // relu' = 1 wherever W X > 0: dW = (𝟙 ⊙ [W X > 0]) Xᵀ equals the gradient without relu', so ok is no
+    // evidence that relu' was not forgotten. With some inputs negative the same right dW is a plain ok.
+    const Matrix X = xt::abs(random_matrix(3, 5, 44)) + 0.1;
+    const auto dw_of = [&](const Matrix& w) {
+        Tape tape;
+        const Var W = tape.variable(w, "W");
+        const Var J = sum(relu(matmul(W, tape.constant(X, "X")))).named("J");
+        const Matrix mask = xt::cast<double>(xt::linalg::dot(w, X) > 0.0);
+        return one(tape, J, "dW", xt::linalg::dot(mask, xt::transpose(X)));
+    };
+    const GradientReport positive = dw_of(xt::abs(random_matrix(2, 3, 45)) + 0.1);
+    CHECK(positive.diagnosis == "ok");
+    CHECK(positive.hint.find("at these values the check cannot tell it from a mistake, which gives the same numbers: "
+                             "relu' = [W X > 0] left out") != std::string::npos);
+    const GradientReport mixed = dw_of(Matrix{{1.0, -2.0, 0.5}, {-1.0, 1.0, -0.5}});
+    CHECK(mixed.diagnosis == "ok");
+    CHECK(mixed.hint.find("cannot tell") == std::string::npos);
+}
+
+TEST_CASE("verify: not_summed is no mistake where nothing was broadcast, so it never makes ok doubtful") {
+    // b is 2x1 and Z = W X + b has one column: there is nothing to sum back, at any values.
+    Tape tape;
+    const Matrix X = random_matrix(3, 1, 46);
+    const Var W = tape.variable(random_matrix(2, 3, 47), "W");
+    const Var b = tape.variable(random_matrix(2, 1, 48), "b");
+    const Var J = sum(sigmoid(matmul(W, tape.constant(X, "X")) + b)).named("J");
+    const Matrix a = 1.0 / (1.0 + xt::exp(-(xt::linalg::dot(W.value(), X) + b.value())));
+    const GradientReport db = one(tape, J, "db", a * (1.0 - a));
+    CHECK(db.diagnosis == "ok");
+    CHECK(db.hint.find("cannot tell") == std::string::npos);
 }
