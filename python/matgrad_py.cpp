@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -551,8 +552,18 @@ PYBIND11_MODULE(_core, m) {
             // A str is a derivation (dW1 = dZ1 * Xᵀ, ...), a dict the gradients' values.
             const bool derivation = py::isinstance<py::str>(hand);
             const std::string text = derivation ? hand.cast<std::string>() : "";
+            // A 1-D array stands for the column or the row of its length, as a 1-D .npy file does for
+            // the CLI: read as the column, and verify matches it to the gradient's row too.
+            std::set<std::string> one_dimensional;
+            py::dict columns;
+            if (!derivation)
+                for (const auto& [key, value] : hand.cast<py::dict>()) {
+                    const py::array a = py::module_::import("numpy").attr("asarray")(value);
+                    if (a.ndim() == 1) one_dimensional.insert(py::str(key).cast<std::string>());
+                    columns[key] = a.ndim() == 1 ? a.attr("reshape")(-1, 1) : py::object(a);
+                }
             const std::map<std::string, Matrix> h =
-                derivation ? std::map<std::string, Matrix>{} : to_values(hand.cast<py::dict>(), "hand");
+                derivation ? std::map<std::string, Matrix>{} : to_values(columns, "hand");
             // float32 arrays hold only float32's precision: the CLI's rule for float32 files, and its note.
             std::vector<std::string> single;
             if (!derivation)
@@ -569,6 +580,7 @@ PYBIND11_MODULE(_core, m) {
                 bind(model, v, dims, seed, derivation);
                 matgrad::VerifyOptions options;
                 options.tol = tol;
+                options.one_dimensional = one_dimensional;
                 if (derivation) {
                     forms = render_model_verify(model, v, lang::Derivation::parse(text, "<hand>", model).verify(v, options), tol);
                 } else {

@@ -143,6 +143,20 @@ def test_verify_judges_float32_hand_arrays_at_float32_precision_with_a_note(slid
         assert model.verify(values, {"dW1": hand["dW1"].astype(np.float32)}, tol=1e-5)["first_wrong_step"] is None
 
 
+def test_verify_takes_a_1d_array_as_the_row_or_column_of_its_length(slides):
+    model, values, hand = slides
+    n = values["X"].shape[1]
+    # As a 1-D .npy file for the CLI: dW2 (1 x 64) and db1 (64 x 1) given flat are both ok, and a
+    # flat dW2 missing its 1/n is still diagnosed; a flat array of the wrong length is wrong_shape.
+    r = model.verify(values, {"dW2": hand["dW2"].ravel(), "db1": hand["db1"].ravel()})
+    assert {g["name"]: g["diagnosis"] for g in r["gradients"]} == {"dW2": "ok", "db1": "ok"}
+    r = model.verify(values, {"dW2": hand["dW2"].ravel() * n})
+    assert r["gradients"][0]["diagnosis"] == "missing_mean_factor"
+    r = model.verify(values, {"dW2": hand["dW2"].ravel()[:10]})
+    assert r["gradients"][0]["diagnosis"] == "wrong_shape"
+    assert "a 1-D file of 10 values" in r["gradients"][0]["hint"]
+
+
 def test_verify_report_reads_as_the_cli_text_and_typesets_its_verdicts(slides, tmp_path):
     model, values, hand = slides
     n = values["X"].shape[1]
