@@ -99,7 +99,11 @@ int run_predict(const PredictOptions& o) {
     // the path: it holds no whole file in memory).
     std::optional<io::AtomicFileWriter> file;
     if (!o.out.empty()) file.emplace(o.out);
-    nn::Evaluator evaluator(model);
+    // The labelled rows the model never learnt from are evaluated on their own as well: on rows it
+    // was fitted or validated on, the metric overstates how it does on new data.
+    nn::Evaluator evaluator(model), unseen_evaluator(model);
+    Matrix unseen_X({feature_columns.size(), block}), unseen_y({std::size_t{1}, block});
+    std::size_t seen = 0;
     std::string csv = predictions_header(model, o.probabilities);
     std::size_t rows = 0;
     while (const std::size_t got = reader.read(targets, 0, X.shape(1))) {
@@ -107,7 +111,17 @@ int run_predict(const PredictOptions& o) {
             X = first_columns(X, got);
             y = first_columns(y, got);
         }
-        if (labelled) naming_the_file(header, label_column, o.csv, [&] { evaluator.add(X, y); }, rows);
+        if (labelled) {
+            naming_the_file(header, label_column, o.csv, [&] { evaluator.add(X, y); }, rows);
+            std::size_t unseen = 0;
+            for (std::size_t j = 0; j < got; ++j) {
+                if (model.saw(X, j)) continue;
+                for (std::size_t i = 0; i < X.shape(0); ++i) unseen_X(i, unseen) = X(i, j);
+                unseen_y(0, unseen++) = y(0, j);
+            }
+            seen += got - unseen;
+            if (unseen > 0) unseen_evaluator.add(first_columns(unseen_X, unseen), first_columns(unseen_y, unseen));
+        }
         append_predictions(model.predict(X), o.probabilities, csv);
         file ? file->write(csv) : (void)std::fputs(csv.c_str(), stdout);
         csv.clear();
@@ -118,12 +132,24 @@ int run_predict(const PredictOptions& o) {
         file->commit();
         std::fprintf(stderr, "wrote %zu predictions to %s\n", rows, o.out.c_str());
     }
-    if (labelled && model.target.task == nn::Task::regression)
-        std::fprintf(stderr, "R2 %.4f, RMSE %.4g on the %zu labelled rows of %s\n", evaluation.r2,
-                     evaluation.rmse, rows, o.csv.c_str());
-    else if (labelled)
-        std::fprintf(stderr, "accuracy %.4f on the %zu labelled rows of %s\n", evaluation.accuracy, rows,
-                     o.csv.c_str());
+    if (!labelled) return 0;
+    const bool regression = model.target.task == nn::Task::regression;
+    const auto metric = [&](const nn::Evaluation& e) {
+        char text[64];
+        if (regression)
+            std::snprintf(text, sizeof text, "R2 %.4f, RMSE %.4g", e.r2, e.rmse);
+        else
+            std::snprintf(text, sizeof text, "accuracy %.4f", e.accuracy);
+        return std::string(text);
+    };
+    std::fprintf(stderr, "%s on the %zu labelled rows of %s\n", metric(evaluation).c_str(), rows, o.csv.c_str());
+    if (seen == rows)
+        std::fprintf(stderr, "note: the model was fitted or validated on every one of these rows, so this is no "
+                             "estimate of how it does on new data\n");
+    else if (seen > 0)
+        std::fprintf(stderr, "note: the model was fitted or validated on %zu of these rows, so this overstates how "
+                             "it does on new data; on the other %zu rows: %s\n",
+                     seen, rows - seen, metric(unseen_evaluator.result()).c_str());
     return 0;
 }
 
@@ -139,6 +165,8 @@ void add_predict_command(CLI::App& app, int& status) {
         "probability_<label>. The CSV needs the model's feature columns by name (in any order); its\n"
         "label column may be present (then the accuracy, or R2 and RMSE, is printed on stderr) or\n"
         "absent; any other column is skipped unread (it may hold text), with a note on stderr.\n"
+        "Rows the model was fitted or validated on (known by their fingerprints in the model\n"
+        "directory's seen_rows.npy) are counted in a note, with the metric on the other rows alone.\n"
         "Rows are read and predicted a block at a time, so the file may be larger than memory;\n"
         "--out is written atomically, while on standard output the lines of the blocks before a bad\n"
         "row have already been printed when it is refused.\n\n"

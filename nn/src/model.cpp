@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -40,6 +41,31 @@ Standardization read_standardization(const fs::path& root, std::size_t rows) {
             throw InputError((root / "std.npy").string() + ": element (" + std::to_string(i) +
                              ",0) is not positive");
     return s;
+}
+
+/// seen_rows.npy of a model directory (absent: none known): 1 x k integers below 2^52, increasing.
+std::vector<std::uint64_t> read_seen_rows(const fs::path& root) {
+    const fs::path path = root / "seen_rows.npy";
+    std::error_code error;
+    if (!fs::exists(path, error)) return {};
+    const Matrix m = io::read_npy(path.string());
+    if (m.shape(0) != 1) throw InputError(path.string() + ": is " + shape_string(m) + " but must be one row");
+    std::vector<std::uint64_t> seen(m.size());
+    for (std::size_t j = 0; j < m.size(); ++j) {
+        const double v = m(0, j);
+        if (!(v >= 0.0 && v < 0x1p52 && v == std::floor(v)) || (j > 0 && !(v > m(0, j - 1))))
+            throw InputError(path.string() + ": element (0," + std::to_string(j) +
+                             ") is not a row fingerprint (increasing integers below 2^52)");
+        seen[j] = static_cast<std::uint64_t>(v);
+    }
+    return seen;
+}
+
+/// splitmix64's finalizer: every bit of x affects every bit of the result.
+std::uint64_t mix64(std::uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9u;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBu;
+    return x ^ (x >> 31);
 }
 
 }  // namespace
@@ -192,6 +218,11 @@ void write_model_files(const std::string& dir, const Model& model) {
     }
     io::write_npy((out / "mean.npy").string(), model.features.mean);
     io::write_npy((out / "std.npy").string(), model.features.std);
+    if (!model.seen_rows.empty()) {
+        Matrix seen({std::size_t{1}, model.seen_rows.size()});
+        std::copy(model.seen_rows.begin(), model.seen_rows.end(), seen.begin());  // < 2^53: exact
+        io::write_npy((out / "seen_rows.npy").string(), seen);
+    }
     nlohmann::json description = {
         {"format", model_format},
         {"version", model_version},
@@ -283,7 +314,22 @@ Model load_model(const std::string& dir) {
     }
     return Model{MLP(std::move(W), std::move(b), hidden_activation, output_activation), std::move(target),
                  read_standardization(root, sizes.front()), std::move(features), std::move(label),
-                 std::move(reason)};
+                 std::move(reason), read_seen_rows(root)};
+}
+
+bool Model::saw(const Matrix& X, std::size_t j) const {
+    return !seen_rows.empty() && std::binary_search(seen_rows.begin(), seen_rows.end(), row_fingerprint(X, j));
+}
+
+std::uint64_t row_fingerprint(const Matrix& X, std::size_t j) {
+    std::uint64_t h = 0x9E3779B97F4A7C15u;
+    for (std::size_t i = 0; i < X.shape(0); ++i) {
+        const double v = X(i, j) == 0.0 ? 0.0 : X(i, j);
+        std::uint64_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        h = mix64(h ^ bits);
+    }
+    return h >> 12;
 }
 
 }  // namespace matgrad::nn

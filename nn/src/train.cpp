@@ -389,6 +389,13 @@ TrainResult train(Matrix X, const Matrix& y, std::vector<std::string> feature_na
     TargetCoding coding = make_target_coding(choice.task, y);
     Split split = split_samples(coding, y, options.test_fraction, options.validation_fraction, options.seed);
     if (coding.task == Task::regression) coding.scale = Standardization::of(y, split.train);
+    // The rows the model learns from (fitted or validated on), by fingerprint before X is
+    // standardized: predict tells which of its rows they are.
+    std::vector<std::uint64_t> seen;
+    for (const std::vector<std::size_t>* part : {&split.train, &split.validation})
+        for (const std::size_t j : *part) seen.push_back(row_fingerprint(X, j));
+    std::sort(seen.begin(), seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
     // Standardized in place with the training rows' statistics: the parts are index lists into X.
     const Standardization features = Standardization::of(X, split.train);
     features.apply_in_place(X);
@@ -405,7 +412,8 @@ TrainResult train(Matrix X, const Matrix& y, std::vector<std::string> feature_na
     FitResult fitted = fit_columns(mlp, coding.task, part(split.train), part(split.validation), part(split.test),
                                    options, hooks);
 
-    Model model{std::move(mlp), std::move(coding), features, std::move(feature_names), std::move(label), choice.reason};
+    Model model{std::move(mlp), std::move(coding), features, std::move(feature_names), std::move(label),
+                choice.reason, std::move(seen)};
     const Evaluation train_evaluation = evaluate_columns(model, {&X, &y, &split.train}, false);
     const Evaluation test_evaluation = evaluate_columns(model, {&X, &y, &split.test}, false);
     return {std::move(model), std::move(split), std::move(fitted), train_evaluation, test_evaluation};

@@ -164,6 +164,34 @@ TEST_CASE("predict applies the saved standardization and model, with or without 
     CHECK(unlabelled.err.find("accuracy") == std::string::npos);
 }
 
+TEST_CASE("predict on rows the model was fitted or validated on says so, and scores the other rows apart") {
+    ScratchDir dir("predict-seen");
+    const nlohmann::json m = train_default(dir);
+    const int learnt = m.at("train_rows").get<int>() + m.at("validation_rows").get<int>();
+    const int test_rows = m.at("test_rows").get<int>();
+    char test_accuracy[32];
+    std::snprintf(test_accuracy, sizeof test_accuracy, "%.4f", m.at("test_accuracy").get<double>());
+    // The training CSV itself: the rows it did not learn from are exactly train's test rows, so their
+    // accuracy is train's test accuracy (breast_cancer.csv has no two rows with equal features).
+    const RunResult r = run_matgrad({"predict", "--model", dir / "model", "--csv", data_file("breast_cancer.csv")}, dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(r.err.find("note: the model was fitted or validated on " + std::to_string(learnt) +
+                     " of these rows, so this overstates how it does on new data; on the other " +
+                     std::to_string(test_rows) + " rows: accuracy " + test_accuracy + "\n") != std::string::npos);
+    // A model saved before seen_rows.npy existed: nothing is known, nothing is said.
+    std::filesystem::remove(dir / "model/seen_rows.npy");
+    const RunResult old = run_matgrad({"predict", "--model", dir / "model", "--csv", data_file("breast_cancer.csv")}, dir);
+    REQUIRE(old.status == 0);
+    CHECK(old.err.find("note:") == std::string::npos);
+    // A damaged one is refused by name.
+    io::write_npy(dir / "model/seen_rows.npy", Matrix{{3.0, 2.0}});
+    const RunResult bad = run_matgrad({"predict", "--model", dir / "model", "--csv", data_file("breast_cancer.csv")}, dir);
+    CHECK(bad.status == 2);
+    CHECK(bad.err.find("seen_rows.npy: element (0,1) is not a row fingerprint (increasing integers below 2^52)") !=
+          std::string::npos);
+}
+
 TEST_CASE("predict ignores a column that is neither a feature nor the label, with one note, even of text") {
     ScratchDir dir("predict-extra");
     const std::string csv = data_file("breast_cancer.csv");

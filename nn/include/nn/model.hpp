@@ -8,11 +8,14 @@
 //                 "features": [...column names...], "label": "cultivar"}
 //   W1.npy, b1.npy, ..., WL.npy, bL.npy   the MLP's parameters (W out x in, b out x 1)
 //   mean.npy, std.npy                     features x 1: the training rows' standardization
+//   seen_rows.npy                         1 x k: row_fingerprint of every row the model was fitted or
+//                                         validated on, sorted (absent in older models)
 // Version 1 (binary only, before tasks existed) is still read: it is a binary model of 0/1 labels.
 #pragma once
 
 #include <nn/layers.hpp>
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -90,12 +93,22 @@ struct Model {
     /// The target column's name.
     std::string label;
     std::string task_reason;  ///< why this task was chosen, as printed by `matgrad train`
+    /// row_fingerprint of every row fitted or validated on, sorted and unique: predict tells which
+    /// of its rows trained the model (empty: not known, e.g. a model saved by an older matgrad).
+    std::vector<std::uint64_t> seen_rows;
 
     /// For X of features x samples in the file's units.
     Prediction predict(const Matrix& X) const;
     /// For X already standardized with `features` (predict(X) is predict_standardized(features.apply(X))).
     Prediction predict_standardized(const Matrix& X) const;
+    /// Whether column j of X (features x n, in the file's units) is a row the model was fitted or
+    /// validated on (by its fingerprint: two different rows agree with probability 2^-52).
+    bool saw(const Matrix& X, std::size_t j) const;
 };
+
+/// A 52-bit hash of column j of X (features x n, in the file's units; -0 counts as 0): an integer
+/// exact in a double, so that a model directory keeps the fingerprints as a float64 .npy.
+std::uint64_t row_fingerprint(const Matrix& X, std::size_t j);
 
 /// Refuses (io::InputError) to use `dir` as a model destination when it exists and is neither
 /// empty nor a matgrad model directory: replacing it would delete someone's files.
