@@ -11,6 +11,7 @@
 #include <autodiff/verify.hpp>
 #include <lang/derivation.hpp>
 #include <lang/model.hpp>
+#include <nn/io.hpp>
 #include <nn/layers.hpp>
 #include <nn/losses.hpp>
 #include <report/render.hpp>
@@ -485,9 +486,23 @@ PYBIND11_MODULE(_core, m) {
         .def(py::init([](const std::string& text, const std::string& file) { return lang::Model::parse(text, file); }),
              "text"_a, "file"_a = "<model>", "Parses a model; errors raise ParseError (a SyntaxError).")
         .def_static("from_file", [](const py::object& path) {
-            const std::string text = py::module_::import("pathlib").attr("Path")(path).attr("read_text")().cast<std::string>();
-            return lang::Model::parse(text, py::str(path).cast<std::string>());
-        }, "path"_a, "Parses the model file at `path` (errors name it).")
+            // As the CLI reads a model file: at most kMaxTextFileBytes, so a device or a huge file is
+            // refused instead of read to its end (open's own errors, FileNotFoundError, stay).
+            const std::string name = py::str(path).cast<std::string>();
+            const py::object file = py::module_::import("builtins").attr("open")(path, "rb");
+            std::string text;
+            try {
+                text = file.attr("read")(matgrad::io::kMaxTextFileBytes + 1).cast<std::string>();
+            } catch (...) {
+                file.attr("close")();
+                throw;
+            }
+            file.attr("close")();
+            if (text.size() > matgrad::io::kMaxTextFileBytes)
+                throw py::value_error(name + ": larger than " + std::to_string(matgrad::io::kMaxTextFileBytes >> 20) +
+                                      " MiB, the most a model file may hold");
+            return lang::Model::parse(text, name);
+        }, "path"_a, "Parses the model file at `path` (errors name it; at most 16 MiB is read).")
         .def_property_readonly("inputs", [](const lang::Model& model) {
             return declared(model, lang::Declaration::Kind::input);
         }, "{name: shape as written} of the inputs, in source order.")

@@ -233,6 +233,18 @@ def test_a_missing_value_is_the_cli_error_at_the_declaration(slides):
     assert g["dW2"].shape == (1, 64)
 
 
+def test_from_file_reads_at_most_16_mib_as_the_cli_does(tmp_path):
+    big = tmp_path / "big.mg"
+    big.write_bytes(b"# " + b"x" * (16 << 20) + b"\nparam w : 1 x 1\nJ = sum(w)\n")
+    with pytest.raises(ValueError, match=r"big\.mg: larger than 16 MiB, the most a model file may hold$"):
+        mg.Model.from_file(big)
+    with pytest.raises(ValueError, match=r"^/dev/zero: larger than 16 MiB"):
+        mg.Model.from_file("/dev/zero")
+    small = tmp_path / "small.mg"
+    small.write_text("param w : 1 x 1\nJ = sum(w)\n")
+    assert mg.Model.from_file(small).params == {"w": (1, 1)}
+
+
 def test_from_file_of_a_missing_file_is_file_not_found(tmp_path):
     with pytest.raises(FileNotFoundError):
         mg.Model.from_file(tmp_path / "nope.mg")
