@@ -24,7 +24,12 @@ int run_model_grad(const ModelOptions& o, const std::string& out, bool all, bool
     // (lang::Error for the forward pass), not a file of NaNs that matgrad's own reader refuses.
     tape.set_anomaly_detection(true);
     const lang::Recording r = m.model.record(tape, m.values);
-    tape.backward(r.output());
+    try {
+        tape.backward(r.output());
+    } catch (const NumericalError& e) {
+        if (const std::optional<lang::Error> at = r.located(e)) throw *at;
+        throw;
+    }
 
     // Everything is computed before the first file is written, and all are renamed into place together.
     const std::vector<NamedGradient> grads = model_gradients(m, r, all);
@@ -76,7 +81,12 @@ VerifyReport verify_model(const LoadedModel& m, const std::string& hand_dir, con
                           double tol, const std::set<std::string>& one_dimensional) {
     Tape tape;
     const lang::Recording r = m.model.record(tape, m.values);
-    tape.backward(r.output());
+    try {
+        tape.backward(r.output());
+    } catch (const NumericalError& e) {
+        if (const std::optional<lang::Error> at = r.located(e)) throw *at;
+        throw;
+    }
 
     // Validate every file's name before judging any: d<param> or d<named node> that has a gradient.
     for (const auto& [file, value] : hand) {

@@ -275,7 +275,7 @@ void Tape::finish_forward(std::uint32_t index, double seconds) {
         msg << (k == 0 ? " from " : ", ") << "input " << k << " = "
             << format_value(broadcast_value(in.value, i, j));
     }
-    throw NumericalError(msg.str());
+    throw NumericalError(msg.str(), index);
 }
 
 Var Tape::make_leaf(const char* op, const Matrix& value, std::string&& name, bool requires_grad,
@@ -468,7 +468,7 @@ void Tape::backward_pass(const Var& out, const std::vector<Mutation>* mutations,
                 << Var(*this, inputs_[n.first_input + i]).describe() << ", "
                 << shape_string(in.grad) << ") has " << format_value(in.grad(r, c)) << " at (" << r
                 << "," << c << "); input value there = " << format_value(in.value(r, c));
-            throw NumericalError(msg.str());
+            throw NumericalError(msg.str(), k);
         }
     }
     for (std::size_t k = 0; k < count_; ++k) {  // variables `out` does not depend on: zero

@@ -422,6 +422,10 @@ private:
     std::vector<std::vector<Var>>* buffers_;
     std::vector<double> dims_;  // by Impl::dims
     std::vector<Var>* evaluated_;
+
+public:
+    /// Each node's result in the last eval(), by model node index (for error messages).
+    const std::vector<Var>& evaluated() const { return *evaluated_; }
 };
 
 }  // namespace
@@ -505,6 +509,10 @@ Recording Model::record(Tape& tape, const Values& values, const std::vector<Var>
         if (m.nodes[root].kind != NodeKind::ref) v.named(m.assignments[k].name);
         r.slots_.push_back(v);
     }
+    if (tape.anomaly_detection())  // which op each tape node is, for a backward's NumericalError
+        for (std::uint32_t k = 0; k < m.nodes.size(); ++k)
+            if (m.nodes[k].kind != NodeKind::ref && recorder.evaluated()[k].valid())
+                r.op_nodes_.emplace_back(recorder.evaluated()[k].index(), k);
     r.output_ = r.slots_[m.output_slot];
     if (r.output_.rows() != 1 || r.output_.cols() != 1) {
         const Assignment& out = m.assignments[m.output_slot - m.declarations.size()];
@@ -573,6 +581,16 @@ Values Model::hvp(const Values& values, const Values& directions) const {
     Values result;
     for (const auto& [name, var] : r.params()) result.emplace(name, var.grad_tangent());
     return result;
+}
+
+std::optional<Error> Recording::located(const NumericalError& e) const {
+    for (const auto& [tape_node, node] : op_nodes_)
+        if (tape_node == e.node()) {
+            const Model::Impl& m = *model_->impl_;
+            const Node& n = m.nodes[node];
+            return m.error(n.line, n.column, m.text(n) + ": " + e.what());
+        }
+    return std::nullopt;
 }
 
 const Var& Recording::var(const std::string& name) const { return slots_[model_->index_of(name)]; }

@@ -638,6 +638,9 @@ TEST_CASE("non-finite values: the first op that made one, at its place with its 
     // A singular inv says where it is, not only "the unnamed sub result #1".
     refused("sum(inv(W - W))", "9: error: inv(W - W): inv: the unnamed sub result #1 (2x2) is singular (LU found a zero "
                                "pivot); its inverse does not exist; W - W is in [0, 0]\n");
+    // A gradient the backward pass makes non-finite (sqrt' at 0) is named at the op that made it too.
+    refused("sum(sqrt(W - W) .* 3)", "9: error: sqrt(W - W): sqrt backward: the gradient of input 0 (the unnamed sub "
+                                     "result #1, 2x2) has inf at (0,0); input value there = 0\n");
 
     // explain --check: a NaN gradient never passes; a right gradient of size 2e6 is judged relative to its scale.
     write_file(m, "param W : 2 x 2\nJ = sum(sqrt(W .* 0))\n");

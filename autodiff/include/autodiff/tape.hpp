@@ -42,6 +42,15 @@ public:
 class NumericalError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;
+    /// `node`: the tape node whose value, or whose backward, made the non-finite number.
+    NumericalError(const std::string& what, std::size_t node) : std::runtime_error(what), node_(node) {}
+    /// That node's index (Var::index()), or no_node when the error is not tied to one.
+    std::size_t node() const { return node_; }
+    /// node() of an error that is not tied to one node.
+    static constexpr std::size_t no_node = static_cast<std::size_t>(-1);
+
+private:
+    std::size_t node_ = no_node;
 };
 
 /// "64x10": how error messages everywhere in matgrad write a matrix's shape.

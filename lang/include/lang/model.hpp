@@ -132,12 +132,18 @@ public:
     std::vector<std::pair<std::string, Var>> params() const;
     /// The node of Model::index_of(name), without a lookup by name (for loops that run each step).
     const Var& operator[](std::size_t index) const { return slots_.at(index); }
+    /// For a NumericalError from this recording's tape with anomaly detection on (its backward:
+    /// `sqrt backward: the gradient of input 0 ... has inf`), the Error at the op's place in the
+    /// model file (FILE:LINE:COL); nullopt for a node this recording did not make, or when
+    /// anomaly detection was off while recording.
+    std::optional<Error> located(const NumericalError& e) const;
 
 private:
     friend class Model;
     const Model* model_ = nullptr;
     std::vector<Var> slots_;  // declarations, then assignments, in source order
     Var output_;
+    std::vector<std::pair<std::size_t, std::uint32_t>> op_nodes_;  // (tape node, model node), anomaly detection on
 };
 
 /// A parsed model file: its declarations and named nodes, checked once; record() puts it on a tape
