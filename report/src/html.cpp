@@ -302,7 +302,8 @@ std::string render_html_body(const std::vector<ExplainLine>& lines, const Verify
         std::size_t ok = 0;
         page << "<h2>Your gradients</h2>\n<table class=\"verdicts\"><tr><th>gradient</th>"
              << (derivation ? "<th>line</th><th>yours</th><th>right</th>" : "")
-             << "<th>expected</th><th>yours</th><th>max |error|</th><th>diagnosis</th><th>hint</th></tr>\n";
+             << "<th class=\"shape\">expected</th><th class=\"shape\">yours</th><th class=\"error\">max |error|</th>"
+                "<th>diagnosis</th><th>hint</th></tr>\n";
         for (const GradientReport& r : report->gradients) {
             ok += r.ok();
             char error[32] = "-";
@@ -315,8 +316,8 @@ std::string render_html_body(const std::vector<ExplainLine>& lines, const Verify
                      << (r.line > 0 ? typeset(to_latex(r.name + " = " + r.formula)) : "") << "</td><td class=\"right\">"
                      << (right != right_of.end() ? typeset(line_latex(*right->second)) : "") << "</td>";
             }
-            page << "<td>" << shape_text(r.expected_shape[0], r.expected_shape[1]) << "</td><td>"
-                 << shape_text(r.given_shape[0], r.given_shape[1]) << "</td><td>" << error << "</td><td class=\"diag\">"
+            page << "<td class=\"shape\">" << shape_text(r.expected_shape[0], r.expected_shape[1]) << "</td><td class=\"shape\">"
+                 << shape_text(r.given_shape[0], r.given_shape[1]) << "</td><td class=\"error\">" << error << "</td><td class=\"diag\">"
                  << xml_escape(r.diagnosis_text() + (r.node.empty() ? "" : " at " + r.node) +
                            (r.consequence_of.empty() ? "" : " (follows from " + r.consequence_of + ")"))
                  << (r.name == first_wrong ? "<span class=\"first\">first wrong step</span>" : "")
