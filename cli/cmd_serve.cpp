@@ -35,8 +35,8 @@ void add_serve_command(CLI::App& app, int& status) {
         ->capture_default_str();
     cmd->callback([options, &status] {
         if (!serve::server_available()) {
-            std::cerr << "matgrad serve: this build has no HTTP server; install cpp-httplib (apt-get install "
-                         "libcpp-httplib-dev), then configure and build again\n";
+            std::cerr << "matgrad serve: this build has no HTTP server; install cpp-httplib and pkg-config (apt-get "
+                         "install libcpp-httplib-dev pkg-config), then configure and build again\n";
             status = 2;
             return;
         }

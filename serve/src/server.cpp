@@ -161,7 +161,7 @@ int run_server(const ServerOptions& o, std::ostream& out) {
 bool server_available() { return false; }
 
 int run_server(const ServerOptions&, std::ostream&) {
-    throw std::runtime_error("serve: this matgrad was built without cpp-httplib (apt-get install libcpp-httplib-dev, then rebuild)");
+    throw std::runtime_error("serve: this matgrad was built without cpp-httplib (apt-get install libcpp-httplib-dev pkg-config, then rebuild)");
 }
 
 #endif
