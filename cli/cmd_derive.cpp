@@ -35,8 +35,8 @@ void add_derive_command(CLI::App& app, int& status) {
     add_model_options(*cmd, options->model);
     cmd->add_option("--format", options->format,
                     "mg: a derivation file in the model language; numpy: a Python module (numpy only) defining "
-                    "gradients(values)")
-        ->check(CLI::IsMember({"mg", "numpy"}))
+                    "gradients(values); json: {\"model\", \"output\", \"values\", \"derivation\"} (the mg text)")
+        ->check(CLI::IsMember({"mg", "numpy", "json"}))
         ->capture_default_str();
     cmd->add_option("--out", options->out, "Output file (written atomically); - or none: stdout");
     cmd->callback([options, &status] {
@@ -45,9 +45,10 @@ void add_derive_command(CLI::App& app, int& status) {
         model.draw_dims = true;
         io::OutputSet outputs;
         const LoadedModel m = load_model(model, &outputs);
-        write_document(outputs, options->out, m.model.derive(m.values, options->format == "numpy"
-                                                                  ? lang::Model::DeriveFormat::numpy
-                                                                  : lang::Model::DeriveFormat::mg));
+        write_document(outputs, options->out,
+                       options->format == "json"    ? report::derive_json(m)
+                       : options->format == "numpy" ? m.model.derive(m.values, lang::Model::DeriveFormat::numpy)
+                                                    : m.model.derive(m.values));
         status = 0;
     });
 }

@@ -120,7 +120,7 @@ int run_explain(const ExplainOptions& o) {
         if (o.trace) traced.backward(nn::record_mlp_loss(traced, problem));
     } else {
         const LoadedModel m = load_model(o.model, &outputs);
-        e = explain_model(m, o.check);
+        e = report::explain_model(m, o.check);
         if (o.trace) traced.backward(m.model.record(traced, m.values).output());
     }
     write_document(outputs, o.document.out, report::render_explanation(e.lines, format, e.doc));

@@ -19,22 +19,10 @@ int run_model_grad(const ModelOptions& o, const std::string& out, bool all, bool
         throw io::InputError(out + ": exists and is not a directory (--out)");
     io::OutputSet outputs;
     const LoadedModel m = load_model(o, &outputs);
-    Tape tape;
-    // The first op whose value or gradient is not finite is an error at its place in the model
-    // (lang::Error for the forward pass), not a file of NaNs that matgrad's own reader refuses.
-    tape.set_anomaly_detection(true);
-    const lang::Recording r = m.model.record(tape, m.values);
-    try {
-        tape.backward(r.output());
-    } catch (const NumericalError& e) {
-        if (const std::optional<lang::Error> at = r.located(e)) throw *at;
-        throw;
-    }
-
     // Everything is computed before the first file is written, and all are renamed into place together.
-    const std::vector<NamedGradient> grads = model_gradients(m, r, all);
-    std::vector<NpyOutput> files{{m.model.output(), "the output " + m.model.output(), &r.output().value()}};
-    for (const NamedGradient& g : grads) files.push_back({g.name, g.what, &g.value});
+    const report::ModelGradients result = report::model_gradients(m, all);
+    std::vector<NpyOutput> files{{m.model.output(), "the output " + m.model.output(), &result.output}};
+    for (const report::NamedGradient& g : result.gradients) files.push_back({g.name, g.what, &g.value});
     const std::vector<std::string> written = plan_npy_files(outputs, out, files);
     // --save-values: every value used, drawn or read, for the user to compute with (and --inputs);
     // planned and committed with the gradients, all or nothing.
@@ -46,10 +34,9 @@ int run_model_grad(const ModelOptions& o, const std::string& out, bool all, bool
     write_npy_files(outputs, out, files);
     if (!save_values.empty()) write_npy_files(outputs, save_values, values);
     outputs.commit();
-    const double value = r.output().value()(0, 0);
     char number[32];
-    std::snprintf(number, sizeof number, "%.17g", value);
-    nlohmann::ordered_json facts{{"model", o.model}, {"output", m.model.output()}, {"value", value}, {"values", m.values_text}};
+    std::snprintf(number, sizeof number, "%.17g", result.output(0, 0));
+    nlohmann::ordered_json facts = report::grad_facts(m, result);
     std::string head = m.model.output() + " = " + number + " (" + o.model + " on " + m.values_text + ")";
     if (!save_values.empty()) {
         facts["saved_values"] = {{"out", save_values}, {"files", saved}};
@@ -57,24 +44,6 @@ int run_model_grad(const ModelOptions& o, const std::string& out, bool all, bool
     }
     print_written(json, facts, head, out, written);
     return 0;
-}
-
-NetworkExplanation explain_model(const LoadedModel& m, bool check) {
-    NetworkExplanation e;
-    e.doc.title = m.model.file() + ": output " + m.model.output() + ", on " + m.values_text + ".";
-    e.doc.description = "Every equation and shape below is read from the recorded tape.";
-    std::vector<Matrix> params;
-    for (const std::string& name : m.model.param_names()) params.push_back(m.values.at(name));
-    const GraphBuilder loss = m.model.loss(m.values);
-    e.lines = explain(loss, params, m.model.param_names(), check);
-    // Recorded as explain records it (the params' variables first, then the model), so DOT node
-    // n<k> is ExplainLine::node k.
-    Tape tape;
-    std::vector<Var> vars;
-    for (std::size_t k = 0; k < params.size(); ++k) vars.push_back(tape.variable(params[k], m.model.param_names()[k]));
-    tape.backward(loss(tape, vars));
-    e.doc.dot = tape.to_dot();
-    return e;
 }
 
 VerifyReport verify_model(const LoadedModel& m, const std::string& hand_dir, const std::map<std::string, Matrix>& hand,

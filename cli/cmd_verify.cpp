@@ -92,16 +92,13 @@ int run_verify(const VerifyOptions& o) {
         const LoadedModel m = load_model(model_options, &outputs);
         if (model_options.draw_dims) {
             outputs.input(o.hand, "the --hand derivation");
-            const lang::Derivation derivation = lang::Derivation::parse(io::read_text_file(o.hand), o.hand, m.model);
-            matgrad::VerifyOptions options;
-            options.tol = tol;
-            verdicts = derivation.verify(m.values, options);
+            verdicts = report::verify_derivation(m, io::read_text_file(o.hand), o.hand, tol);
         } else {
             const HandGradients hand = read_hand_gradients(o.hand, outputs, tol);  // before tol is read
             verdicts = verify_model(m, o.hand, hand.values, tol, hand.one_dimensional);
         }
-        checked_against = "the model " + o.model.model + ": output " + m.model.output() + ", on " + m.values_text;
-        if (on_equations) e = explain_model(m, false);
+        checked_against = report::checked_against(m);
+        if (on_equations) e = report::explain_model(m, false);
     }
     if (on_equations) e.doc.title = "Hand-derived gradients checked against autodiff: " + e.doc.title;
     write_document(outputs, o.document.out, report::render_verify(verdicts, checked_against, tol, e.lines, format, e.doc));

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <nn/io.hpp>
 #include <nn/verify.hpp>
+#include <report/model_documents.hpp>
 #include <report/render.hpp>
 
 #include <string>
@@ -24,6 +25,7 @@ void add_graph_command(CLI::App& app, int& status);
 void add_fit_command(CLI::App& app, int& status);
 void add_derive_command(CLI::App& app, int& status);
 void add_hessian_command(CLI::App& app, int& status);
+void add_serve_command(CLI::App& app, int& status);
 // Shared by explain and graph (defined in cmd_explain.cpp): --data/--params or --sizes/--samples/--seed,
 // and the trace of a tape recorded with timing on.
 void add_network_options(CLI::App& cmd, nn::MlpSource& source);
@@ -40,10 +42,7 @@ struct DocumentOptions {
     std::string out = "-";
 };
 void add_document_options(CLI::App& cmd, DocumentOptions& options);
-struct NetworkExplanation {
-    std::vector<ExplainLine> lines;
-    report::Document doc;
-};
+using NetworkExplanation = report::Explanation;
 NetworkExplanation explain_network(const nn::MlpSource& source, const nn::MlpProblem& problem, bool check);
 /// Prints the document, or with a file `out` plans it in `outputs` (refusing an input's path),
 /// writes it and commits.

@@ -15,6 +15,11 @@ int main(int argc, char** argv) {
     // Named explicitly: CLI11 would otherwise put argv[0] (e.g. ./build/cli/matgrad) in usage lines.
     CLI::App app{"matgrad: reverse-mode autodiff for matrix programs, and the slides' MLP on it", "matgrad"};
     app.require_subcommand(1);
+    app.footer("Examples:\n"
+               "  matgrad seed                     # the slides' network, every gradient checked three ways\n"
+               "  matgrad verify examples/models/slides.mg --seed 1 --hand examples/derivations/slides.mg\n"
+               "  matgrad serve                    # a page at http://127.0.0.1:8080/: model, derivation, verdicts as you type\n"
+               "Run matgrad COMMAND --help for a command's options.");
     app.fallthrough();  // global flags (--quiet) also work after the command's name
     app.set_version_flag("--version", std::string("matgrad ") + MATGRAD_VERSION, "Print the version and exit");
     app.add_flag_callback("-q,--quiet", [] { matgrad::cli::set_quiet(true); }, "No progress output on stderr");
@@ -29,6 +34,7 @@ int main(int argc, char** argv) {
     matgrad::cli::add_fit_command(app, status);
     matgrad::cli::add_derive_command(app, status);
     matgrad::cli::add_hessian_command(app, status);
+    matgrad::cli::add_serve_command(app, status);
     app.add_subcommand("version", "Print the version")->callback([] { std::cout << "matgrad " << MATGRAD_VERSION << "\n"; });
 
     // CLI11 would only say "A subcommand is required" for a mistyped command: name it instead.

@@ -64,8 +64,6 @@ LoadedModel load_model(const ModelOptions& o, io::OutputSet* outputs) {
             values.emplace(d.name, io::read_npy(file_of(d.name)));
             if (outputs != nullptr) outputs->input(file_of(d.name), "the value of " + d.name + " (--inputs)");
         }
-    const std::size_t from_files = values.size();
-
     lang::BindOptions bind;
     bind.dims = parse_dims(o.dims);
     bind.seed = o.seed();
@@ -77,18 +75,8 @@ LoadedModel load_model(const ModelOptions& o, io::OutputSet* outputs) {
     };
     bind.missing_hint = "--seed S draws missing values at random";
     bind.draw_unbound_dims = o.draw_dims;
-    const std::map<std::string, std::size_t> dims = model.bind(values, bind);
-
-    std::string text;
-    if (from_files > 0) text = "the .npy files in " + o.inputs;
-    if (values.size() > from_files)
-        text += (text.empty() ? "" : " and ") + std::string("values drawn with seed ") + std::to_string(*o.seed());
-    if (o.draw_dims && values.size() > from_files) {  // the sizes matter to a derivation: say them
-        std::string sizes;
-        for (const auto& [dim, size] : dims) sizes += (sizes.empty() ? "" : ", ") + dim + " = " + std::to_string(size);
-        if (!sizes.empty()) text += " (" + sizes + ")";
-    }
-    return {std::move(model), std::move(values), text.empty() ? "no values" : text};
+    const std::string files_text = values.empty() ? "" : "the .npy files in " + o.inputs;
+    return report::bind_model(std::move(model), std::move(values), files_text, bind);
 }
 
 void add_mlp_inputs(io::OutputSet& outputs, const nn::MlpSource& source) {
@@ -135,16 +123,6 @@ void print_written(bool json, nlohmann::ordered_json facts, const std::string& h
     } else {
         std::printf("%s; wrote %s to %s\n", head.c_str(), comma_list(files).c_str(), out.c_str());
     }
-}
-
-std::vector<NamedGradient> model_gradients(const LoadedModel& loaded, const lang::Recording& r, bool all_nodes) {
-    std::vector<NamedGradient> grads;
-    for (const auto& [name, var] : r.params()) grads.push_back({"d" + name, "the gradient of param " + name, var.grad()});
-    if (all_nodes)
-        for (const lang::Assignment& a : loaded.model.assignments())
-            if (r.var(a.name).requires_grad())
-                grads.push_back({"d" + a.name, "the gradient of node " + a.name, r.var(a.name).grad()});
-    return grads;
 }
 
 }  // namespace matgrad::cli

@@ -10,6 +10,7 @@
 #include <nn/io.hpp>
 #include <nn/verify.hpp>
 #include <nlohmann/json.hpp>
+#include <report/model_documents.hpp>
 
 #include <cstdint>
 #include <optional>
@@ -39,12 +40,8 @@ struct ModelOptions {
 /// already has a --seed writing into `existing_seed` (explain, graph), uses that one.
 void add_model_options(CLI::App& cmd, ModelOptions& options, const std::uint64_t* existing_seed = nullptr);
 
-/// A parsed model with every declared name's value, checked (lang::Error, io::InputError).
-struct LoadedModel {
-    lang::Model model;
-    lang::Values values;
-    std::string values_text;  ///< "the .npy files in DIR", "values drawn with seed 1", or both
-};
+/// A parsed model with every declared name's value (report::bind_model checks them).
+using report::LoadedModel;
 /// Loads the model; with `outputs`, registers every file it reads there as an input (so no output
 /// overwrites the model or a value file).
 LoadedModel load_model(const ModelOptions& options, io::OutputSet* outputs = nullptr);
@@ -69,23 +66,11 @@ std::string comma_list(const std::vector<std::string>& files);
 void print_written(bool json, nlohmann::ordered_json facts, const std::string& head, const std::string& out,
                    const std::vector<std::string>& files);
 
-/// The gradients of one recording, (name, what, gradient): d<param> for every param, and with
-/// `all_nodes` d<node> for every named node that depends on a param, in declaration and then
-/// source order.
-struct NamedGradient {
-    std::string name, what;
-    Matrix value;
-};
-std::vector<NamedGradient> model_gradients(const LoadedModel& loaded, const lang::Recording& r, bool all_nodes);
-
 /// `matgrad grad MODEL`: writes <output>.npy and d<param>.npy (with `all`, d<node>.npy too) to
 /// `out` and lists exactly the files written (with `json`, as grad --format json); `save_values`: also every
 /// declared name's value, NAME.npy (drawn ones too), for the user to compute with.
 int run_model_grad(const ModelOptions& options, const std::string& out, bool all, bool json,
                    const std::string& save_values = "");
-/// `matgrad explain MODEL` (and verify's documents): the recorded model as equations, titled with
-/// the file, its output and where the values came from; `check` adds finite differences.
-NetworkExplanation explain_model(const LoadedModel& loaded, bool check);
 /// `matgrad verify MODEL`: matgrad::verify on the model's tape for the hand gradients in `hand`
 /// (d<param> or d<node>, read from `hand_dir`; a name the model has no gradient for is an
 /// io::InputError naming the file).

@@ -207,3 +207,26 @@ TEST_CASE("anomaly detection names the op, the node, the position and the input 
     CHECK_NOTHROW(t.backward(J));
     CHECK_NOTHROW(t.variable(Matrix{{0.0}}) / t.constant(0.0));
 }
+
+TEST_CASE("ScopedWorkLimits: a node over the size is refused before its value exists, an op or a backward step past the deadline stops") {
+    Tape tape;
+    const Var x = tape.variable(Matrix(xt::ones<double>({std::size_t{50}, std::size_t{1}})), "x");
+    {
+        ScopedWorkLimits limits({2000, {}});
+        CHECK_THROWS_WITH_AS(matmul(x, transpose(x)), doctest::Contains("50x50 = 2500 elements, more than the limit of 2000"),
+                             LimitError);
+        CHECK(tape.size() == 2);  // x and its transpose: the product got no node
+        {
+            ScopedWorkLimits expired({0, std::chrono::steady_clock::now() - std::chrono::seconds(1)});  // nested
+            CHECK_THROWS_WITH_AS(x * x, doctest::Contains("time limit"), LimitError);
+        }
+        // The outer limits are back: no deadline, and small ops run.
+        const Var J = sum(x * x);
+        tape.backward(J);
+        CHECK(J.value()(0, 0) == 50.0);
+        ScopedWorkLimits expired({0, std::chrono::steady_clock::now() - std::chrono::seconds(1)});
+        CHECK_THROWS_WITH_AS(tape.backward(J), doctest::Contains("time limit"), LimitError);
+    }
+    // Without limits the product is recorded.
+    CHECK(matmul(x, transpose(x)).rows() == 50);
+}

@@ -1,3 +1,4 @@
+#include <autodiff/limits.hpp>
 #include <autodiff/tape.hpp>
 
 #include <algorithm>
@@ -231,6 +232,7 @@ Var Tape::push_node(const char* op, VarList inputs, std::size_t rows, std::size_
     // Both factors at most 2^27 first, so their product cannot overflow.
     if (rows > kMaxMatrixElements || cols > kMaxMatrixElements || rows * cols > kMaxMatrixElements)
         throw ShapeError(std::string(op) + ": the result " + matrix_size_problem(rows, cols));
+    if (detail::thread_work_limits != nullptr) detail::check_work_limits(*detail::thread_work_limits, op, rows, cols);
     bool requires_grad = false;
     for (const Var& in : inputs) {
         if (in.tape_ == nullptr) throw UsageError(std::string(op) + ": an input is an empty Var");
@@ -449,6 +451,7 @@ void Tape::backward_pass(const Var& out, const std::vector<Mutation>* mutations,
                 else if (m.mistake == Mutation::drop_path) dropped = &m;
                 else vjp = n.def->mistakes[m.mistake].vjp;
         }
+        if (detail::thread_work_limits != nullptr) detail::check_work_limits(*detail::thread_work_limits, n.op, 0, 0);
         const double start = timing_ ? now_seconds() : 0.0;
         if (dropped != nullptr)
             run_without_path(k, vjp, dropped->input);
@@ -550,5 +553,26 @@ void Tape::hvp(const Var& out, VarList wrt, const std::vector<Matrix>& direction
     const bool current = gradients_of_ == out.index_ + 1;
     backward_pass(out, nullptr, current ? Pass::tangents_only : Pass::with_tangents);
 }
+
+namespace detail {
+
+thread_local const WorkLimits* thread_work_limits = nullptr;
+
+void check_work_limits(const WorkLimits& limits, const char* op, std::size_t rows, std::size_t cols) {
+    if (limits.max_node_elements != 0 && rows * cols > limits.max_node_elements)  // both <= 2^27: no overflow
+        throw LimitError(std::string(op) + ": the result would be " + std::to_string(rows) + "x" + std::to_string(cols) +
+                         " = " + std::to_string(rows * cols) + " elements, more than the limit of " +
+                         std::to_string(limits.max_node_elements));
+    if (limits.deadline != std::chrono::steady_clock::time_point{} && std::chrono::steady_clock::now() > limits.deadline)
+        throw LimitError(std::string(op) + ": the time limit ran out before this op");
+}
+
+}  // namespace detail
+
+ScopedWorkLimits::ScopedWorkLimits(const WorkLimits& limits) : limits_(limits), previous_(detail::thread_work_limits) {
+    detail::thread_work_limits = &limits_;
+}
+
+ScopedWorkLimits::~ScopedWorkLimits() { detail::thread_work_limits = previous_; }
 
 }  // namespace matgrad

@@ -259,33 +259,65 @@ std::string render_html(const std::vector<ExplainLine>& lines, const VerifyRepor
     const std::string katex_css = inline_katex_css(dir);
     const bool katex = !katex_css.empty() && read_file(dir + "/katex.min.js", katex_js);
 
-    std::map<std::string, const GradientReport*> report_of;  // gradient name -> its verdict
-    const std::string first_wrong = report ? report->first_wrong_step : "";
-    if (report)
-        for (const GradientReport& r : report->gradients) report_of[r.name] = &r;
-
     std::ostringstream page;
     page << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>"
          << xml_escape(doc.title.empty() ? "matgrad" : doc.title) << "</title>\n";
     if (katex) page << "<style>" << katex_css << "</style>\n";
-    page << "<style>" << kPageStyle << "</style>\n</head><body>\n<h1>" << xml_escape(doc.title) << "</h1>\n";
-    if (!doc.description.empty()) page << "<p class=\"desc\">" << xml_escape(doc.description) << "</p>\n";
+    page << "<style>" << kPageStyle << "</style>\n</head><body>\n";
     if (!katex)
         page << "<p class=\"note\" id=\"no-katex\">KaTeX was not found in " << xml_escape(dir)
              << " (install libjs-katex, or set MATGRAD_KATEX_DIR to a KaTeX directory with katex.min.js, "
                 "katex.min.css and fonts/): the equations are shown as LaTeX source.</p>\n";
+    page << render_html_body(lines, report, tol, doc);
+    if (katex) page << "<script>" << katex_js << "</script>\n";
+    page << "<script>" << kPageScript << "</script>\n</body></html>\n";
+    return page.str();
+}
+
+const char* html_page_style() { return kPageStyle; }
+const char* html_page_script() { return kPageScript; }
+
+std::string render_html_body(const std::vector<ExplainLine>& lines, const VerifyReport* report, double tol,
+                             const Document& doc) {
+    std::map<std::string, const GradientReport*> report_of;  // gradient name -> its verdict
+    const std::string first_wrong = report ? report->first_wrong_step : "";
+    if (report)
+        for (const GradientReport& r : report->gradients) report_of[r.name] = &r;
+    // A derivation's lines: the table puts each formula as written beside the right one (explain's).
+    std::map<std::string, const ExplainLine*> right_of;
+    for (const ExplainLine& l : lines)
+        if (l.kind == Kind::backward) right_of[l.lhs] = &l;
+    bool derivation = false;
+    if (report)
+        for (const GradientReport& r : report->gradients) derivation = derivation || r.line > 0;
+    auto typeset = [](const std::string& tex) {
+        return "<span data-tex=\"" + xml_escape(tex) + "\"><span class=\"math\">" + xml_escape(tex) + "</span></span>";
+    };
+
+    std::ostringstream page;
+    page << "<h1>" << xml_escape(doc.title) << "</h1>\n";
+    if (!doc.description.empty()) page << "<p class=\"desc\">" << xml_escape(doc.description) << "</p>\n";
 
     if (report) {
         std::size_t ok = 0;
-        page << "<h2>Your gradients</h2>\n<table class=\"verdicts\"><tr><th>gradient</th><th>expected</th>"
-                "<th>yours</th><th>max |error|</th><th>diagnosis</th><th>hint</th></tr>\n";
+        page << "<h2>Your gradients</h2>\n<table class=\"verdicts\"><tr><th>gradient</th>"
+             << (derivation ? "<th>line</th><th>yours</th><th>right</th>" : "")
+             << "<th class=\"shape\">expected</th><th class=\"shape\">yours</th><th class=\"error\">max |error|</th>"
+                "<th>diagnosis</th><th>hint</th></tr>\n";
         for (const GradientReport& r : report->gradients) {
             ok += r.ok();
             char error[32] = "-";
             if (!std::isnan(r.max_abs_error)) std::snprintf(error, sizeof error, "%.3g", r.max_abs_error);
-            page << "<tr class=\"" << (r.ok() ? "ok" : "wrong") << "\"><td>" << xml_escape(r.name) << "</td><td>"
-                 << shape_text(r.expected_shape[0], r.expected_shape[1]) << "</td><td>"
-                 << shape_text(r.given_shape[0], r.given_shape[1]) << "</td><td>" << error << "</td><td class=\"diag\">"
+            page << "<tr class=\"" << (r.ok() ? "ok" : "wrong") << "\" data-gradient=\"" << xml_escape(r.name)
+                 << "\"><td>" << xml_escape(r.name) << "</td>";
+            if (derivation) {
+                const auto right = right_of.find(r.name);
+                page << "<td class=\"line\">" << (r.line > 0 ? std::to_string(r.line) : "") << "</td><td class=\"yours\">"
+                     << (r.line > 0 ? typeset(to_latex(r.name + " = " + r.formula)) : "") << "</td><td class=\"right\">"
+                     << (right != right_of.end() ? typeset(line_latex(*right->second)) : "") << "</td>";
+            }
+            page << "<td class=\"shape\">" << shape_text(r.expected_shape[0], r.expected_shape[1]) << "</td><td class=\"shape\">"
+                 << shape_text(r.given_shape[0], r.given_shape[1]) << "</td><td class=\"error\">" << error << "</td><td class=\"diag\">"
                  << xml_escape(r.diagnosis_text() + (r.node.empty() ? "" : " at " + r.node) +
                            (r.consequence_of.empty() ? "" : " (follows from " + r.consequence_of + ")"))
                  << (r.name == first_wrong ? "<span class=\"first\">first wrong step</span>" : "")
@@ -354,8 +386,6 @@ std::string render_html(const std::vector<ExplainLine>& lines, const VerifyRepor
         else page << svg << "\n";
     }
     page << "</div></div>\n";
-    if (katex) page << "<script>" << katex_js << "</script>\n";
-    page << "<script>" << kPageScript << "</script>\n</body></html>\n";
     return page.str();
 }
 

@@ -56,6 +56,18 @@ std::string render_explanation(const std::vector<ExplainLine>& lines, Format for
 std::string render_verify(const VerifyReport& report, const std::string& model, double tol,
                           const std::vector<ExplainLine>& lines, Format format, const Document& doc);
 
+/// The HTML page's content without its head, KaTeX and script -- the title, the verdicts' table
+/// (for a derivation, each line's formula typeset beside the right one), the equations with
+/// `data-tex` LaTeX and the graph as inline SVG -- for a page that typesets and links it itself
+/// (matgrad serve) with html_page_style() and html_page_script(). `report` null for an explanation.
+std::string render_html_body(const std::vector<ExplainLine>& lines, const VerifyReport* report, double tol,
+                             const Document& doc);
+/// The HTML page's CSS (without KaTeX's).
+const char* html_page_style();
+/// The HTML page's script: typesets every [data-tex] element with KaTeX (when loaded) and links
+/// equations and graph nodes; run it again after replacing the content.
+const char* html_page_script();
+
 /// Text for an HTML or SVG page: the five characters XML reserves (& < > " ') escaped.
 std::string xml_escape(std::string_view text);
 
