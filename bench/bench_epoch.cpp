@@ -58,13 +58,13 @@ DataSet load(const std::string& name, const std::string& path, const std::string
     const auto at = std::find(table.header.begin(), table.header.end(), label);
     if (at == table.header.end()) throw std::invalid_argument(path + " has no column " + label);
     const std::size_t label_column = static_cast<std::size_t>(at - table.header.begin());
-    const std::size_t rows = table.values.shape(0), features = table.values.shape(1) - 1;
+    // table.values is columns x rows: samples are its columns already.
+    const std::size_t rows = table.values.shape(1), features = table.values.shape(0) - 1;
     Matrix X({features, rows}), y({std::size_t{1}, rows});
-    for (std::size_t r = 0; r < rows; ++r) {
-        for (std::size_t c = 0, f = 0; c < table.values.shape(1); ++c) {
-            if (c == label_column) y(0, r) = table.values(r, c);
-            else X(f++, r) = table.values(r, c);
-        }
+    for (std::size_t c = 0, f = 0; c < table.values.shape(0); ++c) {
+        Matrix& to = c == label_column ? y : X;
+        const std::size_t row = c == label_column ? 0 : f++;
+        for (std::size_t r = 0; r < rows; ++r) to(row, r) = table.values(c, r);
     }
     const nn::TargetCoding coding = nn::make_target_coding(nn::Task::binary, y);
     const nn::Split split = nn::split_samples(coding, y, 0.2, 0.0, 1);

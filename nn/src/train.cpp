@@ -288,6 +288,7 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
             if ((result.interrupted = stop_requested())) break;
         }
         if (result.interrupted) break;
+        result.epochs = epoch;
         if (epoch % options.evaluate_every != 0 && epoch != options.epochs) continue;
 
         EpochRecord record;
