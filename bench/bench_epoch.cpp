@@ -109,7 +109,8 @@ EpochOutcome run_matgrad_fit(const DataSet& data, const EpochJob& job) {
     return {cpu, last.train_loss, last.test_loss, last.test_metric};
 }
 
-/// fit's steps alone: the same graph and optimizer on fixed batches gathered before timing.
+/// fit's steps alone: the same graph and optimizer on fixed batches gathered before timing, each
+/// batch and the parameters moved onto the tape and back as fit does.
 EpochOutcome run_matgrad_steps(const DataSet& data, const EpochJob& job) {
     nn::MLP model = fresh_model(job);
     nn::Adam adam(job.learning_rate);
@@ -123,13 +124,17 @@ EpochOutcome run_matgrad_steps(const DataSet& data, const EpochJob& job) {
     double loss = 0.0;
     const double start = thread_cpu_seconds();
     for (std::size_t epoch = 0; epoch < job.epochs; ++epoch) {
-        for (const nn::Part& b : batches) {
+        for (nn::Part& b : batches) {
             Tape& tape = tapes[b.X.shape(1) == job.batch ? 0 : 1];
             tape.clear();
-            const Var J = nn::task_loss(nn::Task::binary, model.logits(tape.constant(b.X, "X")), tape.constant(b.Y, "Y"));
+            const Var X = tape.constant(std::move(b.X), "X"), Y = tape.constant(std::move(b.Y), "Y");
+            const Var J = nn::task_loss(nn::Task::binary, model.logits_on_loan(X), Y);
             tape.backward(J);
-            adam.step(model.parameters(), model.gradients());
             loss = J.value()(0, 0);
+            model.take_back_parameters();
+            b.X = tape.release(X);
+            b.Y = tape.release(Y);
+            adam.step(model.parameters(), model.gradients());
         }
     }
     return {thread_cpu_seconds() - start, loss, NAN, NAN};
