@@ -58,13 +58,13 @@ DataSet load(const std::string& name, const std::string& path, const std::string
     const auto at = std::find(table.header.begin(), table.header.end(), label);
     if (at == table.header.end()) throw std::invalid_argument(path + " has no column " + label);
     const std::size_t label_column = static_cast<std::size_t>(at - table.header.begin());
-    const std::size_t rows = table.values.shape(0), features = table.values.shape(1) - 1;
+    // table.values is columns x rows: samples are its columns already.
+    const std::size_t rows = table.values.shape(1), features = table.values.shape(0) - 1;
     Matrix X({features, rows}), y({std::size_t{1}, rows});
-    for (std::size_t r = 0; r < rows; ++r) {
-        for (std::size_t c = 0, f = 0; c < table.values.shape(1); ++c) {
-            if (c == label_column) y(0, r) = table.values(r, c);
-            else X(f++, r) = table.values(r, c);
-        }
+    for (std::size_t c = 0, f = 0; c < table.values.shape(0); ++c) {
+        Matrix& to = c == label_column ? y : X;
+        const std::size_t row = c == label_column ? 0 : f++;
+        for (std::size_t r = 0; r < rows; ++r) to(row, r) = table.values(c, r);
     }
     const nn::TargetCoding coding = nn::make_target_coding(nn::Task::binary, y);
     const nn::Split split = nn::split_samples(coding, y, 0.2, 0.0, 1);
@@ -109,7 +109,8 @@ EpochOutcome run_matgrad_fit(const DataSet& data, const EpochJob& job) {
     return {cpu, last.train_loss, last.test_loss, last.test_metric};
 }
 
-/// fit's steps alone: the same graph and optimizer on fixed batches gathered before timing.
+/// fit's steps alone: the same graph and optimizer on fixed batches gathered before timing, each
+/// batch and the parameters moved onto the tape and back as fit does.
 EpochOutcome run_matgrad_steps(const DataSet& data, const EpochJob& job) {
     nn::MLP model = fresh_model(job);
     nn::Adam adam(job.learning_rate);
@@ -123,13 +124,17 @@ EpochOutcome run_matgrad_steps(const DataSet& data, const EpochJob& job) {
     double loss = 0.0;
     const double start = thread_cpu_seconds();
     for (std::size_t epoch = 0; epoch < job.epochs; ++epoch) {
-        for (const nn::Part& b : batches) {
+        for (nn::Part& b : batches) {
             Tape& tape = tapes[b.X.shape(1) == job.batch ? 0 : 1];
             tape.clear();
-            const Var J = nn::task_loss(nn::Task::binary, model.logits(tape.constant(b.X, "X")), tape.constant(b.Y, "Y"));
+            const Var X = tape.constant(std::move(b.X), "X"), Y = tape.constant(std::move(b.Y), "Y");
+            const Var J = nn::task_loss(nn::Task::binary, model.logits_on_loan(X), Y);
             tape.backward(J);
-            adam.step(model.parameters(), model.gradients());
             loss = J.value()(0, 0);
+            model.take_back_parameters();
+            b.X = tape.release(X);
+            b.Y = tape.release(Y);
+            adam.step(model.parameters(), model.gradients());
         }
     }
     return {thread_cpu_seconds() - start, loss, NAN, NAN};

@@ -25,7 +25,7 @@ struct TrainCommand {
     std::string csv, label, hidden = "32", activation = "relu", optimizer = "adam", task = "auto";
     std::string save, metrics, plot;
     bool cache = false;
-    long long epochs = 200, batch = 32, patience = 10;
+    long long epochs = 200, batch = 32, patience = 10, evaluate_every = 1;
     std::uint64_t seed = 1;
     double lr = 0.01, test_fraction = 0.2, validation_fraction = 0.1;
     double weight_decay = nn::default_weight_decay;
@@ -62,6 +62,8 @@ nn::TrainOptions to_options(const TrainCommand& o) {
             "--test-fraction must be strictly between 0 and 1 (e.g. 0.2)");
     require(o.validation_fraction >= 0 && o.validation_fraction < 1,
             "--validation-fraction must be at least 0 and below 1 (e.g. 0.1)");
+    require(o.evaluate_every > 0,
+            "--evaluate-every must be a positive integer (got " + std::to_string(o.evaluate_every) + ")");
     require(o.patience >= 0, "--patience must be a non-negative integer (0 turns early stopping off)");
     require(o.patience == 0 || o.validation_fraction > 0,
             "--patience " + std::to_string(o.patience) +
@@ -80,6 +82,7 @@ nn::TrainOptions to_options(const TrainCommand& o) {
     options.epochs = static_cast<std::size_t>(o.epochs);
     options.batch = static_cast<std::size_t>(o.batch);
     options.patience = static_cast<std::size_t>(o.patience);
+    options.evaluate_every = static_cast<std::size_t>(o.evaluate_every);
     options.seed = o.seed;
     options.test_fraction = o.test_fraction;
     options.validation_fraction = o.validation_fraction;
@@ -98,7 +101,7 @@ nlohmann::json metrics_json(const TrainCommand& o, const nn::TrainOptions& optio
         {"task", nn::task_name(r.model.target.task)}, {"task_reason", r.model.task_reason},
         {"final_loss", r.train.loss},                {"final_test_loss", r.test.loss},
         {"best_epoch", r.fit.best_epoch},             {"stopped_early", r.fit.stopped_early},
-        {"epochs", r.fit.history.size()},            {"steps", r.fit.steps},
+        {"epochs", r.fit.epochs},            {"steps", r.fit.steps},
         {"seconds", r.fit.seconds},                  {"interrupted", r.fit.interrupted},
         {"train_rows", r.split.train.size()},        {"validation_rows", r.split.validation.size()},
         {"test_rows", r.split.test.size()},          {"sizes", r.model.mlp.sizes()},
@@ -106,7 +109,8 @@ nlohmann::json metrics_json(const TrainCommand& o, const nn::TrainOptions& optio
         {"lr", o.lr},
         {"weight_decay", options.weight_decay},
         {"batch", std::min(options.batch, r.split.train.size())},
-        {"patience", o.patience},                    {"validation_fraction", o.validation_fraction},
+        {"patience", o.patience},                    {"evaluate_every", o.evaluate_every},
+        {"validation_fraction", o.validation_fraction},
         {"seed", o.seed},                            {"history", history}};
     if (regression) {
         m["train_r2"] = r.train.r2;
@@ -120,13 +124,16 @@ nlohmann::json metrics_json(const TrainCommand& o, const nn::TrainOptions& optio
     return m;
 }
 
-/// Validation (and test) loss per epoch with the kept epoch marked.
+/// Validation (and test) loss per evaluated epoch, at its epoch, with the kept epoch marked.
 std::string loss_plot(const TrainCommand& o, const nn::TrainResult& r) {
-    std::vector<double> train, validation, test;
+    // With --evaluate-every k only every k-th epoch has losses: the others stay NaN, which the
+    // chart leaves out, so each line joins the evaluated epochs at their own x.
+    const std::size_t last = r.fit.history.empty() ? 0 : r.fit.history.back().epoch;
+    std::vector<double> train(last, NAN), validation(last, NAN), test(last, NAN);
     for (const nn::EpochRecord& e : r.fit.history) {
-        train.push_back(e.train_loss);
-        validation.push_back(e.validation_loss);
-        test.push_back(e.test_loss);
+        train[e.epoch - 1] = e.train_loss;
+        validation[e.epoch - 1] = e.validation_loss;
+        test[e.epoch - 1] = e.test_loss;
     }
     const char* loss = r.model.target.task == nn::Task::binary       ? "mean binary cross-entropy"
                        : r.model.target.task == nn::Task::multiclass ? "mean softmax cross-entropy"
@@ -204,19 +211,19 @@ int run_train(const TrainCommand& o) {
 
     if (r.fit.interrupted)
         std::fprintf(stderr, "matgrad train: interrupted after %zu full epoch(s) (%zu steps); saving that "
-                     "model and its metrics\n", r.fit.history.size(), r.fit.steps);
-    if (r.fit.stopped_early || (options.patience > 0 && r.fit.best_epoch < r.fit.history.size()))
+                     "model and its metrics\n", r.fit.epochs, r.fit.steps);
+    if (r.fit.stopped_early || (options.patience > 0 && r.fit.best_epoch < r.fit.epochs))
         std::printf("%s after epoch %zu: the validation loss was lowest at epoch %zu, whose parameters are kept\n",
-                    r.fit.stopped_early ? "stopped early" : "finished", r.fit.history.size(), r.fit.best_epoch);
+                    r.fit.stopped_early ? "stopped early" : "finished", r.fit.epochs, r.fit.best_epoch);
     if (r.model.target.task == nn::Task::regression)
         std::printf("train R2 %.4f (%zu rows), test R2 %.4f and RMSE %.4g (%zu rows), %zu epochs in %.2f s\n",
                     r.train.r2, r.split.train.size(), r.test.r2, r.test.rmse, r.split.test.size(),
-                    r.fit.history.size(), r.fit.seconds);
+                    r.fit.epochs, r.fit.seconds);
     else
         std::printf("train accuracy %.4f (%zu rows), test accuracy %.4f (%zu rows), loss %.4f, "
                     "%zu epochs in %.2f s\n",
                     r.train.accuracy, r.split.train.size(), r.test.accuracy, r.split.test.size(), r.train.loss,
-                    r.fit.history.size(), r.fit.seconds);
+                    r.fit.epochs, r.fit.seconds);
     if (!o.save.empty()) nn::write_model_files(outputs.stage_directory(o.save), r.model);
     if (!o.metrics.empty()) outputs.write(o.metrics, metrics_json(o, options, r).dump(2) + "\n");
     if (!o.plot.empty()) outputs.write(o.plot, loss_plot(o, r));
@@ -266,6 +273,10 @@ void add_train_command(CLI::App& app, int& status) {
     cmd->add_option("--validation-fraction", o->validation_fraction,
                     "Share of the remaining rows held out for early stopping")->capture_default_str();
     cmd->add_option("--patience", o->patience, "Epochs without a lower validation loss before stopping (0: off)")
+        ->capture_default_str();
+    cmd->add_option("--evaluate-every", o->evaluate_every,
+                    "Evaluate the losses (history, plot, progress, early stopping) after every k-th epoch "
+                    "and the last; patience still counts epochs")
         ->capture_default_str();
     cmd->add_option("--seed", o->seed, "Seed of the split, the initialization and the batch order")
         ->check(seed_number)

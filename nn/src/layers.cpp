@@ -25,12 +25,29 @@ Linear::Linear(Matrix W_, Matrix b_) : W(std::move(W_)), b(std::move(b_)) {
     check_mlp_shapes({W}, {b});
 }
 
-Var Linear::forward(const Var& A, std::size_t index) {
+Var Linear::forward(const Var& A, std::size_t index) { return record(A, index, false); }
+
+Var Linear::forward_on_loan(const Var& A, std::size_t index) { return record(A, index, true); }
+
+Var Linear::record(const Var& A, std::size_t index, bool lend) {
     Tape& tape = A.tape();
     const std::string l = index > 0 ? std::to_string(index) : std::string();
-    W_on_tape_ = tape.variable(W, l.empty() ? l : "W" + l);
-    b_on_tape_ = tape.variable(b, l.empty() ? l : "b" + l);
+    if (lend) {  // both are non-empty, so neither variable() throws once W has moved
+        W_on_tape_ = tape.variable(std::move(W), l.empty() ? l : "W" + l);
+        b_on_tape_ = tape.variable(std::move(b), l.empty() ? l : "b" + l);
+        on_loan_ = true;
+    } else {
+        W_on_tape_ = tape.variable(W, l.empty() ? l : "W" + l);
+        b_on_tape_ = tape.variable(b, l.empty() ? l : "b" + l);
+    }
     return affine(W_on_tape_, A, b_on_tape_, l.empty() ? l : "Z" + l);
+}
+
+void Linear::take_back() {
+    if (!on_loan_) return;
+    on_loan_ = false;
+    W = W_on_tape_.tape().release(W_on_tape_);
+    b = b_on_tape_.tape().release(b_on_tape_);
 }
 
 MLP::MLP(const std::vector<std::size_t>& sizes, Activation hidden, Activation output)
@@ -71,14 +88,25 @@ const Linear& MLP::layer(std::size_t l) const {
     return layers_[l - 1];
 }
 
-Var MLP::logits(const Var& X) {
+Var MLP::logits(const Var& X) { return record_logits(X, false); }
+
+Var MLP::logits_on_loan(const Var& X) { return record_logits(X, true); }
+
+Var MLP::record_logits(const Var& X, bool lend) {
+    const auto layer_forward = [lend](Linear& layer, const Var& A, std::size_t l) {
+        return lend ? layer.forward_on_loan(A, l) : layer.forward(A, l);
+    };
     Var A = X;
     for (std::size_t l = 1; l < depth(); ++l) {
-        const Var Z = layers_[l - 1].forward(A, l);
+        const Var Z = layer_forward(layers_[l - 1], A, l);
         A = activate(hidden_, Z);
         if (hidden_ != Activation::identity) A.named("A" + std::to_string(l));
     }
-    return layers_.back().forward(A, depth());
+    return layer_forward(layers_.back(), A, depth());
+}
+
+void MLP::take_back_parameters() {
+    for (Linear& layer : layers_) layer.take_back();
 }
 
 Var MLP::forward(const Var& X) {

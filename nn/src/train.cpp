@@ -83,6 +83,7 @@ constexpr std::size_t evaluation_chunk = 8192;
 struct BatchSlot {
     Tape tape;
     Part part;
+    bool holds_whole_part = false;  ///< evaluation: `part` is all of a one-chunk part, kept for the fit
 
     /// The samples order(first) .. order(first + count - 1) of `from` into this slot's part.
     template <class Order>
@@ -91,6 +92,39 @@ struct BatchSlot {
         gather_columns(*from.Y, order, first, count, part.Y);
         return part;
     }
+
+    /// `model`'s logits Z and the targets Y of the slot's part, recorded on its cleared tape with
+    /// nothing copied: the part and the model's parameters are moved onto the tape until the
+    /// Recording ends (after the backward pass, for a training step), also by an exception.
+    class Recording {
+    public:
+        Recording(BatchSlot& slot, MLP& model) : slot_(slot), model_(model) {
+            Tape& tape = slot.tape;
+            tape.clear();
+            X_ = tape.constant(std::move(slot.part.X), "X");  // non-empty parts: these do not throw
+            Y = tape.constant(std::move(slot.part.Y), "Y");
+            try {
+                Z = model.logits_on_loan(X_);
+            } catch (...) {  // e.g. a ShapeError: the model and the part stay whole
+                give_back();
+                throw;
+            }
+        }
+        ~Recording() { give_back(); }
+        Recording(const Recording&) = delete;
+        Recording& operator=(const Recording&) = delete;
+        Var Z, Y;
+
+    private:
+        void give_back() {
+            model_.take_back_parameters();
+            slot_.part.X = slot_.tape.release(X_);
+            slot_.part.Y = slot_.tape.release(Y);
+        }
+        BatchSlot& slot_;
+        MLP& model_;
+        Var X_;
+    };
 };
 
 /// Calls chunk(X, Y, count) for the samples of `part` a chunk at a time, gathered into `slot`
@@ -111,19 +145,22 @@ void for_each_chunk(const Columns& part, BatchSlot& slot, Chunk&& chunk) {
 
 /// Loss and metric of `model` on a part, a chunk at a time on `slot`; NaN for an empty part.
 /// Losses and accuracies are means over the samples, so chunks combine by their sizes; R² comes
-/// from the squared error the MSE loss already sums.
+/// from the squared error the MSE loss already sums. The parts do not change during a fit, so a
+/// part of one chunk is gathered into its slot once and then evaluated without any copy.
 std::pair<double, double> loss_and_metric(MLP& model, Task task, BatchSlot& slot, const Columns& part) {
     const std::size_t n = part.size();
     if (n == 0) return {not_a_number, not_a_number};
     double loss = 0, metric = 0;
-    for_each_chunk(part, slot, [&](const Matrix& X, const Matrix& Y, std::size_t count) {
-        slot.tape.clear();
-        const Var Z = model.logits(slot.tape.constant(X, "X"));
-        const double J = task_loss(task, Z, slot.tape.constant(Y, "Y")).value()(0, 0);
+    for (std::size_t first = 0; first < n; first += evaluation_chunk) {
+        const std::size_t count = std::min(evaluation_chunk, n - first);
+        if (!slot.holds_whole_part) slot.gather(part, [&](std::size_t k) { return part.at(k); }, first, count);
+        slot.holds_whole_part = count == n;
+        const BatchSlot::Recording on_tape(slot, model);
+        const double J = task_loss(task, on_tape.Z, on_tape.Y).value()(0, 0);
         const double share = static_cast<double>(count) / static_cast<double>(n);
         loss += J * share;
-        if (task != Task::regression) metric += task_metric(task, Z.value(), Y) * share;
-    });
+        if (task != Task::regression) metric += task_metric(task, on_tape.Z.value(), on_tape.Y.value()) * share;
+    }
     if (task == Task::regression) {  // 1 - SSE / SST; SSE = n * loss (one output)
         double mean = 0.0, total = 0.0;
         for (std::size_t k = 0; k < n; ++k) mean += (*part.Y)(0, part.at(k)) / static_cast<double>(n);
@@ -261,9 +298,8 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
     Rng rng(options.seed);
     BatchSlot full_slot, short_slot;   // batches of `batch` samples, and the last shorter one
     BatchSlot evaluation_slots[3];     // train, validation, test: each part keeps its shapes
-    // Full batch: the training samples in their own order, gathered once (unless they are a whole
-    // matrix already).
-    if (batch == n && train.index != nullptr) full_slot.gather(train, sample, 0, n);
+    // Full batch: the training samples in their own order, gathered once.
+    if (batch == n) full_slot.gather(train, sample, 0, n);
     FitResult result;
     result.history.reserve(std::min<std::size_t>(options.epochs, 100000));
     double best_loss = std::numeric_limits<double>::infinity();
@@ -277,17 +313,16 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
             const std::size_t count = std::min(batch, n - first);
             BatchSlot& slot = count == batch ? full_slot : short_slot;
             if (batch < n) slot.gather(train, sample, first, count);
-            const bool in_place = batch == n && train.index == nullptr;
-            const Matrix& X = in_place ? *train.X : slot.part.X;
-            const Matrix& Y = in_place ? *train.Y : slot.part.Y;
-            slot.tape.clear();
-            const Var J = task_loss(task, model.logits(slot.tape.constant(X, "X")), slot.tape.constant(Y, "Y"));
-            slot.tape.backward(J);
+            {
+                const BatchSlot::Recording on_tape(slot, model);
+                slot.tape.backward(task_loss(task, on_tape.Z, on_tape.Y));
+            }
             optimizer->step(model.parameters(), model.gradients());
             ++result.steps;
             if ((result.interrupted = stop_requested())) break;
         }
         if (result.interrupted) break;
+        result.epochs = epoch;
         if (epoch % options.evaluate_every != 0 && epoch != options.epochs) continue;
 
         EpochRecord record;

@@ -7,9 +7,11 @@
 #include <doctest/doctest.h>
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <csignal>
 #include <numeric>
 #include <cstdio>
+#include <sstream>
 
 using namespace matgrad;
 using namespace matgrad::test;
@@ -113,6 +115,93 @@ TEST_CASE("train with defaults reaches >= 0.96 test accuracy on breast_cancer.cs
     CHECK(svg.find("validation loss") != std::string::npos);
     CHECK(svg.find("best epoch " + std::to_string(best)) != std::string::npos);
     CHECK(dir.entries() == std::vector<std::string>{"loss.svg", "metrics.json", "model"});
+}
+
+namespace {
+
+/// The point lists of the loss plot's polylines (train, validation, test), each as "x,y" strings.
+std::vector<std::vector<std::string>> plot_points(const std::string& svg) {
+    std::vector<std::vector<std::string>> lines;
+    for (std::size_t at = svg.find("points=\""); at != std::string::npos; at = svg.find("points=\"", at + 1)) {
+        const std::size_t start = at + 8, end = svg.find('"', start);
+        std::istringstream in(svg.substr(start, end - start));
+        lines.emplace_back();
+        for (std::string point; in >> point;) lines.back().push_back(point);
+    }
+    return lines;
+}
+
+}  // namespace
+
+TEST_CASE("train --evaluate-every k: history, plot and early stopping at every k-th epoch, as a full run says") {
+    ScratchDir dir("evaluate-every");
+    const std::string csv = data_file("breast_cancer.csv");
+    const auto train = [&](const std::string& name, std::vector<std::string> extra) {
+        std::vector<std::string> args{"train", "--csv", csv, "--metrics", dir / (name + ".json"), "--plot", dir / (name + ".svg")};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const RunResult r = run_matgrad(args, dir);
+        INFO(r.err);
+        REQUIRE(r.status == 0);
+        return std::make_pair(nlohmann::json::parse(read_file(dir / (name + ".json"))), r.out);
+    };
+    // The oracle: every epoch evaluated, no early stopping. Evaluating changes nothing in training,
+    // so the k-run's records are this run's records at its epochs, bit for bit.
+    const nlohmann::json all = train("all", {"--epochs", "100", "--patience", "0"}).first.at("history");
+    REQUIRE(all.size() == 100);
+    const int k = 3, patience = 10;
+    int best = 0, last = 0, without_improvement = 0;
+    double best_loss = INFINITY;
+    for (int epoch = k; epoch <= 100; epoch += k) {  // early stopping on the evaluated epochs only
+        last = epoch;
+        const double loss = all.at(epoch - 1).at("validation_loss").get<double>();
+        if (loss < best_loss) {
+            best_loss = loss;
+            best = epoch;
+            without_improvement = 0;
+        } else if ((without_improvement += k) >= patience) {
+            break;
+        }
+    }
+    REQUIRE(last < 99);  // the data stops early (the test would not test that otherwise)
+
+    const auto [m, out] = train("every3", {"--epochs", "100", "--evaluate-every", std::to_string(k)});
+    CHECK(m.at("evaluate_every") == k);
+    CHECK(m.at("best_epoch") == best);
+    CHECK(m.at("epochs") == last);
+    CHECK(m.at("stopped_early") == true);
+    CHECK(out.find("stopped early after epoch " + std::to_string(last) + ": the validation loss was lowest at epoch " +
+                   std::to_string(best)) != std::string::npos);
+    CHECK(out.find(std::to_string(last) + " epochs in") != std::string::npos);
+    const nlohmann::json& history = m.at("history");
+    REQUIRE(history.size() == static_cast<std::size_t>(last / k));
+    for (std::size_t i = 0; i < history.size(); ++i) {
+        const int epoch = history.at(i).at("epoch").get<int>();
+        CHECK(epoch == k * static_cast<int>(i + 1));
+        CHECK(history.at(i) == all.at(epoch - 1));
+    }
+
+    // The plot puts each evaluated epoch at its own x: the points of a 10-epoch run evaluated at 4, 8
+    // and 10 lie at the x of the fully evaluated run's epochs 4, 8 and 10 (y scales differ: the
+    // full run has the higher losses of the first epochs).
+    train("full10", {"--epochs", "10", "--patience", "0"});
+    const nlohmann::json m4 = train("every4", {"--epochs", "10", "--patience", "0", "--evaluate-every", "4"}).first;
+    CHECK(m4.at("epochs") == 10);
+    CHECK(m4.at("history").size() == 3);
+    const auto full = plot_points(read_file(dir / "full10.svg")), sparse = plot_points(read_file(dir / "every4.svg"));
+    REQUIRE(full.size() == 3);
+    REQUIRE(sparse.size() == 3);
+    for (std::size_t s = 0; s < 3; ++s) {
+        REQUIRE(full[s].size() == 10);
+        const auto x = [](const std::string& point) { return point.substr(0, point.find(',')); };
+        REQUIRE(sparse[s].size() == 3);
+        CHECK(x(sparse[s][0]) == x(full[s][3]));
+        CHECK(x(sparse[s][1]) == x(full[s][7]));
+        CHECK(x(sparse[s][2]) == x(full[s][9]));
+    }
+
+    const RunResult bad = run_matgrad({"train", "--csv", csv, "--evaluate-every", "0"}, dir);
+    CHECK(bad.status == 2);
+    CHECK(bad.err.find("--evaluate-every must be a positive integer (got 0)") != std::string::npos);
 }
 
 TEST_CASE("the same seed gives the same model, another seed another split") {

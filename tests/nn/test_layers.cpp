@@ -58,6 +58,38 @@ TEST_CASE("MLP forward, parameters() and gradients() agree with the reference") 
     CHECK_THROWS_AS(model.gradients(), UsageError);  // the tape's Vars are gone
 }
 
+TEST_CASE("logits_on_loan: the graph and gradients of logits, the parameters on the tape and taken back unchanged") {
+    nn::MLP model({10, 8, 3, 1}, nn::Activation::tanh, nn::Activation::sigmoid);
+    model.init(2);
+    for (std::size_t l = 1; l <= 3; ++l) model.layer(l).b = random_matrix(model.layer(l).out(), 1, 10 + l);
+    const nn::MLP copy = model;
+    const Matrix X = random_matrix(10, 5, 4), Y{{1.0, 0.0, 1.0, 1.0, 0.0}};
+    Tape copied, lent;
+    const Var J = nn::binary_cross_entropy_with_logits(model.logits(copied.constant(X, "X")), copied.constant(Y));
+    copied.backward(J);
+    std::vector<Matrix> gradients;
+    for (const Matrix* g : model.gradients()) gradients.push_back(*g);
+
+    const Var X_lent = lent.constant(X, "X");
+    const Var Z_lent = model.logits_on_loan(X_lent);
+    const Var J_lent = nn::binary_cross_entropy_with_logits(Z_lent, lent.constant(Y));
+    CHECK(model.layer(1).W.size() == 0);  // moved onto the tape, not copied
+    CHECK(lent.node(1).name() == "W1");
+    CHECK(lent.node(1).value() == copy.layer(1).W);
+    lent.backward(J_lent);
+    model.take_back_parameters();
+    CHECK(J_lent.value() == J.value());
+    for (std::size_t l = 1; l <= 3; ++l) {
+        CHECK(model.layer(l).W == copy.layer(l).W);
+        CHECK(model.layer(l).b == copy.layer(l).b);
+    }
+    const std::vector<const Matrix*>& after = model.gradients();  // still readable after the release
+    REQUIRE(after.size() == gradients.size());
+    for (std::size_t i = 0; i < after.size(); ++i) CHECK(*after[i] == gradients[i]);
+    model.take_back_parameters();  // nothing on loan: does nothing
+    CHECK(model.layer(3).b == copy.layer(3).b);
+}
+
 TEST_CASE("MLP from given parameters checks their shapes") {
     CHECK_THROWS_WITH_AS(nn::MLP({Matrix(xt::zeros<double>({4, 3})), Matrix(xt::zeros<double>({1, 5}))},
                                  {Matrix(xt::zeros<double>({4, 1})), Matrix(xt::zeros<double>({1, 1}))}),

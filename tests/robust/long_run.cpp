@@ -5,7 +5,8 @@
 //   long_run fit      nn::fit, the loop of `matgrad train`, on a digits-shaped data set for each
 //                     task: no heap allocation at all in any epoch after the second (mini-batches,
 //                     the last shorter batch, the evaluation of all three parts and the early-
-//                     stopping copy of the best parameters included), and RSS flat.
+//                     stopping copy of the best parameters included), and RSS flat; also with a
+//                     full batch and through nn::train (the parts as index lists).
 //   long_run hvp      Hessian-vector products of the slides' network (and a softmax cross-entropy
 //                     head) on a reused tape: none allocates after the first, whether the graph is
 //                     recorded afresh each time or the same graph takes new directions.
@@ -21,6 +22,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <unistd.h>
+#include <string>
 #include <vector>
 
 
@@ -74,44 +76,72 @@ nn::Part make_part(nn::Task task, std::size_t n, std::uint64_t seed) {
     return part;
 }
 
+/// Runs one training (run(hooks) -> FitResult) and judges its steady state: no allocation in any
+/// epoch after the second, RSS flat, and the validation loss improving after epoch 2 (so that the
+/// best parameters were copied in the counted epochs).
+template <class Run>
+bool steady_state(const char* what, std::size_t epochs, Run&& run) {
+    std::vector<std::size_t> counts;  // allocations so far, at the end of each epoch
+    std::vector<long> rss;
+    counts.reserve(epochs);
+    rss.reserve(epochs);
+    nn::FitHooks hooks{[&](const nn::EpochRecord&) {
+                           counts.push_back(test::allocations.load());
+                           rss.push_back(resident_kib());
+                       },
+                       {}};
+    const std::size_t at_start = test::allocations.load();
+    const nn::FitResult r = run(hooks);
+    std::size_t steady = 0;
+    for (std::size_t e = 2; e < counts.size(); ++e) steady += counts[e] - counts[e - 1];
+    const long growth = rss.back() - rss[1];
+    std::printf("%-22s %zu epochs (best %zu): %zu allocations in epoch 1, %zu in epoch 2, %zu in "
+                "epochs 3-%zu; RSS after epoch 2 %ld KiB, growth %ld KiB\n",
+                what, r.history.size(), r.best_epoch, counts[0] - at_start, counts[1] - counts[0], steady, epochs,
+                rss[1], growth);
+    if (steady != 0) std::printf("FAIL: a steady-state epoch allocated\n");
+    // Under AddressSanitizer RSS says nothing about our allocations (its allocator maps and
+    // poisons memory of its own); the allocation count above still holds there.
+    const bool rss_flat = kRssMeaningful ? growth <= 1024 : true;
+    if (!rss_flat) std::printf("FAIL: RSS grew by more than 1 MB\n");
+    if (!kRssMeaningful) std::printf("(RSS not judged: AddressSanitizer build)\n");
+    if (r.best_epoch < 3) std::printf("FAIL: the validation loss never improved after epoch 2\n");
+    return steady == 0 && rss_flat && r.best_epoch >= 3;
+}
+
 int fit_epochs(std::size_t epochs) {
     bool ok = true;
+    nn::FitOptions options;
+    options.epochs = epochs;
+    options.patience = epochs;  // never stops, keeps copying the best parameters while they improve
     for (const nn::Task task : {nn::Task::binary, nn::Task::multiclass, nn::Task::regression}) {
         // The digits odd/even shape: 1438 training samples (44 batches of 32 and one of 30).
         const nn::FitData data{make_part(task, 1438, 1), make_part(task, 160, 2), make_part(task, 199, 3)};
         nn::MLP model({64, 64, data.train.Y.shape(0)}, nn::Activation::sigmoid,
                       task == nn::Task::binary ? nn::Activation::sigmoid : nn::Activation::identity);
         model.init(1);
-        nn::FitOptions options;
-        options.epochs = epochs;
-        options.patience = epochs;  // never stops, keeps copying the best parameters while they improve
-        std::vector<std::size_t> counts;  // allocations so far, at the end of each epoch
-        std::vector<long> rss;
-        counts.reserve(epochs);
-        rss.reserve(epochs);
-        nn::FitHooks hooks{[&](const nn::EpochRecord&) {
-                               counts.push_back(test::allocations.load());
-                               rss.push_back(resident_kib());
-                           },
-                           {}};
-        const std::size_t at_start = test::allocations.load();
-        const nn::FitResult r = nn::fit(model, task, data, options, hooks);
-        std::size_t steady = 0;
-        for (std::size_t e = 2; e < counts.size(); ++e) steady += counts[e] - counts[e - 1];
-        const long growth = rss.back() - rss[1];
-        std::printf("fit %-10s %zu epochs (best %zu): %zu allocations in epoch 1, %zu in epoch 2, %zu in "
-                    "epochs 3-%zu; RSS after epoch 2 %ld KiB, growth %ld KiB\n",
-                    nn::task_name(task), r.history.size(), r.best_epoch, counts[0] - at_start, counts[1] - counts[0],
-                    steady, epochs, rss[1], growth);
-        if (steady != 0) std::printf("FAIL: a steady-state epoch allocated\n");
-        // Under AddressSanitizer RSS says nothing about our allocations (its allocator maps and
-        // poisons memory of its own); the allocation count above still holds there.
-        const bool rss_flat = kRssMeaningful ? growth <= 1024 : true;
-        if (!rss_flat) std::printf("FAIL: RSS grew by more than 1 MB\n");
-        if (!kRssMeaningful) std::printf("(RSS not judged: AddressSanitizer build)\n");
-        if (r.best_epoch < 3) std::printf("FAIL: the validation loss never improved after epoch 2\n");
-        ok = ok && steady == 0 && rss_flat && r.best_epoch >= 3;
+        const std::string what = std::string("fit ") + nn::task_name(task);
+        ok = steady_state(what.c_str(), epochs, [&](const nn::FitHooks& hooks) {
+                 return nn::fit(model, task, data, options, hooks);
+             }) && ok;
     }
+    // Full batch: the training part is gathered once, each step moves it onto the tape and back.
+    const nn::FitData data{make_part(nn::Task::binary, 300, 1), make_part(nn::Task::binary, 160, 2), {}};
+    nn::MLP model({64, 16, 1}, nn::Activation::sigmoid, nn::Activation::sigmoid);
+    model.init(1);
+    nn::FitOptions full_batch = options;
+    full_batch.batch = 300;
+    ok = steady_state("fit full batch", epochs, [&](const nn::FitHooks& hooks) {
+             return nn::fit(model, nn::Task::binary, data, full_batch, hooks);
+         }) && ok;
+    // nn::train, as `matgrad train` runs it: the parts are index lists into one standardized matrix.
+    const nn::Part all = make_part(nn::Task::binary, 1797, 4);
+    nn::TrainOptions train_options;
+    static_cast<nn::FitOptions&>(train_options) = options;
+    train_options.hidden = {64};
+    ok = steady_state("train (index parts)", epochs, [&](const nn::FitHooks& hooks) {
+             return nn::train(all.X, all.Y, std::vector<std::string>(64, "x"), "y", train_options, hooks).fit;
+         }) && ok;
     return ok ? 0 : 1;
 }
 

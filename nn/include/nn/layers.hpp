@@ -68,6 +68,12 @@ public:
     /// Puts W and b on A's tape as variables and returns Z = W A + b. With index l > 0 the nodes
     /// are named Wl, bl, Zl (the slides' names); the variables are kept for grad_W()/grad_b().
     Var forward(const Var& A, std::size_t index = 0);
+    /// forward() that moves W and b onto the tape instead of copying them: both are empty until
+    /// take_back() moves them back with Tape::release (which finishes the graph; the gradients
+    /// stay readable). Costs no copy of the parameters per training step.
+    Var forward_on_loan(const Var& A, std::size_t index = 0);
+    /// Moves W and b back from the tape after forward_on_loan(); does nothing otherwise.
+    void take_back();
 
     /// d loss / dW and d loss / db after tape.backward() on a graph built by the last forward().
     /// Throws UsageError if the tape was cleared since.
@@ -81,6 +87,8 @@ public:
 private:
     Var W_on_tape_;
     Var b_on_tape_;
+    bool on_loan_ = false;  // W and b are on the tape (forward_on_loan)
+    Var record(const Var& A, std::size_t index, bool lend);
 };
 
 /// Z = W A + b on the tape from Vars (the graph Linear::forward builds), named `name` if non-empty.
@@ -120,6 +128,12 @@ public:
     Var forward(const Var& X);
     /// The same graph without the output activation: Z[L], for binary_cross_entropy_with_logits.
     Var logits(const Var& X);
+    /// logits() with every layer's parameters moved onto the tape (Linear::forward_on_loan), for a
+    /// training step or an evaluation that copies no parameter; the layers' W and b are empty
+    /// until take_back_parameters(), which follows the backward pass (if any).
+    Var logits_on_loan(const Var& X);
+    /// Moves every lent W and b back from the tape (Linear::take_back).
+    void take_back_parameters();
 
     /// Pointers to W1, b1, W2, b2, ... (in that order), for an optimizer. Stay valid while the
     /// model is neither moved nor copied.
@@ -133,6 +147,7 @@ public:
     Matrix predict(const Matrix& X) const;
 
 private:
+    Var record_logits(const Var& X, bool lend);
     std::vector<Linear> layers_;
     Activation hidden_;
     Activation output_;

@@ -136,6 +136,8 @@ struct FitResult {
     std::size_t best_epoch = 0;  ///< the epoch whose parameters the model holds after fit()
     bool stopped_early = false;  ///< patience ran out before the last epoch
     bool interrupted = false;    ///< stop_requested() said so
+    /// Full epochs trained (the last evaluated one unless interrupted; the history may hold fewer).
+    std::size_t epochs = 0;
     /// Optimizer steps taken.
     std::size_t steps = 0;
     /// Wall-clock training time.
