@@ -13,6 +13,7 @@
 
 #include <nn/layers.hpp>
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -47,6 +48,10 @@ struct Standardization {
     static Standardization of(const Matrix& X);
     /// The same over the given columns of X only (the training samples), without copying them.
     static Standardization of(const Matrix& X, const std::vector<std::size_t>& columns);
+    /// The same over rows stored anywhere (rows[f][j]: feature f of sample j, e.g. a memory-mapped
+    /// file's columns), one row at a time: row_done(f) is called once row f is read.
+    static Standardization of(const std::vector<const double*>& rows, const std::vector<std::size_t>& columns,
+                              const std::function<void(std::size_t)>& row_done = {});
     Matrix apply(const Matrix& X) const;  ///< (X - mean) / std
     /// X = (X - mean) / std without a second copy of X; the same numbers as apply().
     void apply_in_place(Matrix& X) const;
