@@ -203,9 +203,9 @@ std::size_t write_cache_streamed(CsvReader& reader, const std::string& cache, co
 
 CsvSize csv_size(const std::string& path) {
     const Stamp stamp = stamp_of(path);
-    if (stamp.size >= 0)
-        if (const std::optional<Record> record = current_record(csv_cache_path(path), stamp))
-            return {record->header, record->rows, true};
+    if (stamp.size < 0) return {};  // a pipe can be read only once; missing: the reader says so later
+    if (const std::optional<Record> record = current_record(csv_cache_path(path), stamp))
+        return {record->header, record->rows, true};
     CsvReader reader(path);
     return {reader.header(), reader.rows_bound(), false};
 }
@@ -214,7 +214,8 @@ CacheUse convert_csv_to_cache(const std::string& path, const std::function<void(
     const std::string cache = csv_cache_path(path);
     const Stamp stamp = stamp_of(path);
     if (stamp.size < 0) {
-        CsvReader reader(path);  // a missing or unreadable file: its error
+        struct stat st {};
+        if (::stat(path.c_str(), &st) != 0) CsvReader reader(path);  // missing: the reader's error
         throw InputError(path + ": is not a regular file; a cache (train --memory) needs one");
     }
     if (current_record(cache, stamp)) return CacheUse::read;

@@ -333,4 +333,15 @@ TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_
                          io::InputError);
     CHECK(!std::filesystem::exists(cache));
     std::filesystem::remove_all(dir);
+
+    // A pipe is not read by csv_size: it could be read only once, and train reads it next.
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const std::string small = "a,b\n1,2\n";
+    REQUIRE(::write(fds[1], small.data(), small.size()) == static_cast<ssize_t>(small.size()));
+    ::close(fds[1]);
+    const std::string piped = "/proc/self/fd/" + std::to_string(fds[0]);
+    CHECK(io::csv_size(piped).rows == 0);
+    CHECK(io::read_csv(piped).values == Matrix{{1.0}, {2.0}});
+    ::close(fds[0]);
 }

@@ -48,7 +48,9 @@ struct CsvSize {
 };
 
 /// The header and rows of the CSV at `path` from its current cache, or from a CsvReader's count of
-/// lines (one quick pass over the bytes, no numbers parsed). Errors as CsvReader's constructor.
+/// lines (one quick pass over the bytes, no numbers parsed). Errors as CsvReader's constructor; for
+/// a path that is not a regular file (a pipe can be read only once; a missing file) nothing is
+/// read and the size is 0 rows.
 CsvSize csv_size(const std::string& path);
 
 /// Makes the cache of the CSV at `path` current without holding its values in memory: the rows are
