@@ -325,6 +325,12 @@ void add_train_command(CLI::App& app, int& status) {
         "the best epoch. Progress goes to stderr. Ctrl-C stops after the current step and still\n"
         "writes the outputs for the model trained so far (exit status 130). Outputs are written\n"
         "atomically: a failed run leaves existing files and an existing model directory untouched.\n\n"
+        "Large files: with --memory 512M, a CSV whose values as doubles take more than half the\n"
+        "budget is converted once to its cache FILE.npy and trained from it memory-mapped: batches\n"
+        "come a block of rows at a time (blocks sized from the budget, their order and the rows\n"
+        "within each shuffled with --seed), and the rows are evaluated in passes over the file. The\n"
+        "budget covers the labels, index lists, batch buffers and the resident blocks; the program\n"
+        "itself (about 10 MB) comes on top.\n\n"
         "Example:\n"
         "  matgrad train --csv data/wine.csv --label cultivar --save model --metrics metrics.json \\\n"
         "      --plot loss.svg\n"
@@ -359,10 +365,9 @@ void add_train_command(CLI::App& app, int& status) {
                   "Keep the CSV's values in FILE.npy beside it (numpy-readable) and read them from there "
                   "while the CSV's size and modification time are unchanged");
     cmd->add_option("--memory", o->memory,
-                    "Memory budget, e.g. 512M or 2G: a CSV whose values (as doubles) take more than half of it is "
-                    "converted once to its cache FILE.npy (as --cache) and trained from it memory-mapped, a block "
-                    "of rows at a time; the budget covers the labels, index lists, batch buffers and resident "
-                    "blocks, not the program itself");
+                    "Memory budget (e.g. 512M, 2G): a CSV whose values as doubles take more than half of it is "
+                    "trained from its cache FILE.npy, memory-mapped (see below)")
+        ->type_name("SIZE");
     cmd->add_option("--metrics", o->metrics, "Metrics JSON file to write");
     cmd->add_option("--plot", o->plot, "SVG plot of the losses per epoch to write");
     cmd->callback([o, &status] { status = run_train(*o); });
