@@ -208,7 +208,7 @@ int run_streamed(const TrainCommand& o, const nn::TrainOptions& options, std::si
         throw io::InputError(o.csv + ": has only the label column '" + header[label_column] +
                              "'; there are no features to learn from");
     if (!quiet())
-        std::fprintf(stderr, "%s %s (%zu rows x %zu columns, %.0f MB as doubles: more than half of --memory %s); "
+        std::fprintf(stderr, "%s %s (%zu rows x %zu columns, %.0f MiB as doubles: more than half of --memory %s); "
                      "training from it memory-mapped\n",
                      use == io::CacheUse::read ? "using the cache" : "converted the CSV to its cache", cache.c_str(),
                      data.rows(), header.size(), static_cast<double>(data.rows() * header.size() * 8) / 1048576.0,

@@ -393,7 +393,7 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
             slot.tape.backward(J);
             optimizer->step(model.parameters(), model.gradients());
             ++result.steps;
-            if (train.X->release) blocks.release_before(first + count, *train.X);
+            if (train.X->release && blocks.active() && batch < n) blocks.release_before(first + count, *train.X);
             if ((result.interrupted = stop_requested())) break;
         }
         if (result.interrupted) break;
@@ -604,6 +604,9 @@ TaskChoice choose_task(const io::MappedCache& data, std::size_t label_column, st
 
 TrainResult train(const io::MappedCache& data, std::size_t label_column, const TrainOptions& options,
                   std::size_t memory_budget, const FitHooks& hooks) {
+    if (label_column >= data.header().size() || data.header().size() < 2)
+        throw std::invalid_argument("train: label column " + std::to_string(label_column) + " of a cache of " +
+                                    std::to_string(data.header().size()) + " columns leaves no features");
     const std::size_t n = data.rows();
     const Matrix y = label_values(data, label_column);
     FeatureRows X;
