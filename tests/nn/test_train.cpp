@@ -254,7 +254,10 @@ TEST_CASE("model directories: round trip of each task, version 1 still read, a n
         CHECK(max_abs_diff(before.values, after.values) == 0.0);
         if (r.model.target.task != nn::Task::regression) {
             CHECK(max_abs_diff(before.probabilities, after.probabilities) == 0.0);
-            CHECK(max_abs_diff(xt::eval(xt::sum(after.probabilities, {0})), xt::ones<double>({t.y.size()})) <= 1e-12);
+            // keep_dims: a 1-D sum made into a 2-D Matrix took its second extent from uninitialized
+            // memory (ASan: a read past the sums).
+            const Matrix column_sums = xt::sum(after.probabilities, {0}, xt::keep_dims);
+            CHECK(max_abs_diff(column_sums, xt::ones<double>({std::size_t{1}, t.y.size()})) <= 1e-12);
         }
     }
     // A version 1 model.json, as matgrad wrote it before tasks existed: a binary classifier of 0/1.
