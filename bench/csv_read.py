@@ -12,6 +12,9 @@ itself: see the 'numpy idle' line). The load average is printed before and after
     cmake -S . -B build-bench -DMATGRAD_BUILD_BENCH=ON -DMATGRAD_BUILD_TESTS=OFF
     cmake --build build-bench -j2 --target matgrad_bench_csv
     /usr/bin/python3 bench/csv_read.py --bench build-bench/bench/matgrad_bench_csv
+
+Training on these files within a memory budget (`train --memory`): bench/train_memory.py, which
+writes and reads the same files.
 """
 import argparse
 import os

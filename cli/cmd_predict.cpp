@@ -113,9 +113,10 @@ int run_predict(const PredictOptions& o) {
         }
         if (labelled) {
             naming_the_file(header, label_column, o.csv, [&] { evaluator.add(X, y); }, rows);
+            const std::vector<bool> saw = model.saw(X);
             std::size_t unseen = 0;
             for (std::size_t j = 0; j < got; ++j) {
-                if (model.saw(X, j)) continue;
+                if (saw[j]) continue;
                 for (std::size_t i = 0; i < X.shape(0); ++i) unseen_X(i, unseen) = X(i, j);
                 unseen_y(0, unseen++) = y(0, j);
             }

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -23,7 +24,7 @@ namespace {
 
 struct TrainCommand {
     std::string csv, label, hidden = "32", activation = "relu", optimizer = "adam", task = "auto";
-    std::string save, metrics, plot;
+    std::string save, metrics, plot, memory;
     bool cache = false;
     long long epochs = 200, batch = 32, patience = 10, evaluate_every = 1;
     std::uint64_t seed = 1;
@@ -89,6 +90,28 @@ nn::TrainOptions to_options(const TrainCommand& o) {
     return options;
 }
 
+/// --memory: bytes, or a number with K, M, G or T (powers of 1024), e.g. 512M or 1.5G.
+std::size_t parse_memory(const std::string& text) {
+    std::size_t used = 0;
+    double value = -1;
+    try {
+        value = std::stod(text, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    std::string unit = text.substr(used);
+    for (char& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const std::string units = "KMGT";
+    double scale = 1;
+    if (unit.size() == 1 && units.find(unit[0]) != std::string::npos)
+        scale = std::pow(1024.0, static_cast<double>(units.find(unit[0]) + 1));
+    else if (!unit.empty())
+        used = 0;
+    if (used == 0 || !std::isfinite(value) || value <= 0 || value * scale >= 1e18)
+        throw std::invalid_argument("--memory: '" + text + "' is not a size such as 512M or 2G (K, M, G, T: powers of 1024)");
+    return static_cast<std::size_t>(value * scale);
+}
+
 /// The metrics file: the task's results, the run, and one entry per epoch.
 nlohmann::json metrics_json(const TrainCommand& o, const nn::TrainOptions& options, const nn::TrainResult& r) {
     const bool regression = r.model.target.task == nn::Task::regression;
@@ -145,15 +168,98 @@ std::string loss_plot(const TrainCommand& o, const nn::TrainResult& r) {
                           PlotMark{r.fit.best_epoch, "best epoch " + std::to_string(r.fit.best_epoch)});
 }
 
+/// Prints the results of a training and writes its outputs; the exit status.
+int report(const TrainCommand& o, const nn::TrainOptions& options, const nn::TrainResult& r, io::OutputSet& outputs) {
+    if (r.fit.interrupted)
+        std::fprintf(stderr, "matgrad train: interrupted after %zu full epoch(s) (%zu steps); saving that "
+                     "model and its metrics\n", r.fit.epochs, r.fit.steps);
+    if (r.fit.stopped_early || (options.patience > 0 && r.fit.best_epoch < r.fit.epochs))
+        std::printf("%s after epoch %zu: the validation loss was lowest at epoch %zu, whose parameters are kept\n",
+                    r.fit.stopped_early ? "stopped early" : "finished", r.fit.epochs, r.fit.best_epoch);
+    if (r.model.target.task == nn::Task::regression)
+        std::printf("train R2 %.4f (%zu rows), test R2 %.4f and RMSE %.4g (%zu rows), %zu epochs in %.2f s\n",
+                    r.train.r2, r.split.train.size(), r.test.r2, r.test.rmse, r.split.test.size(),
+                    r.fit.epochs, r.fit.seconds);
+    else
+        std::printf("train accuracy %.4f (%zu rows), test accuracy %.4f (%zu rows), loss %.4f, "
+                    "%zu epochs in %.2f s\n",
+                    r.train.accuracy, r.split.train.size(), r.test.accuracy, r.split.test.size(), r.train.loss,
+                    r.fit.epochs, r.fit.seconds);
+    if (!o.save.empty()) nn::write_model_files(outputs.stage_directory(o.save), r.model);
+    if (!o.metrics.empty()) outputs.write(o.metrics, metrics_json(o, options, r).dump(2) + "\n");
+    if (!o.plot.empty()) outputs.write(o.plot, loss_plot(o, r));
+    outputs.commit();
+    if (!o.save.empty()) std::printf("model saved to %s\n", o.save.c_str());
+    return r.fit.interrupted ? 130 : 0;
+}
+
+/// The task line `train` prints before training.
+void print_task(const nn::TaskChoice& choice, const nn::TrainOptions& options) {
+    std::printf("task %s: %s%s\n", nn::task_name(choice.task), choice.reason.c_str(),
+                options.task ? "" : "; --task overrides");
+}
+
+/// `train --memory` on a CSV too large for the budget: converted once to its cache, then trained
+/// from the cache memory-mapped (nn::train on an io::MappedCache).
+int run_streamed(const TrainCommand& o, const nn::TrainOptions& options, std::size_t budget, io::OutputSet& outputs) {
+    io::CacheUse use;
+    {
+        ReadingProgress converting(o.csv, "converting");
+        use = io::convert_csv_to_cache(o.csv, [&](double fraction) { converting.update(fraction); });
+    }
+    const std::string cache = io::csv_cache_path(o.csv);
+    const io::MappedCache data(o.csv);
+    const std::vector<std::string>& header = data.header();
+    const std::size_t label_column = o.label.empty() ? header.size() - 1 : find_column(header, o.label, o.csv);
+    if (header.size() < 2)
+        throw io::InputError(o.csv + ": has only the label column '" + header[label_column] +
+                             "'; there are no features to learn from");
+    if (!quiet())
+        std::fprintf(stderr, "%s %s (%zu rows x %zu columns, %.0f MiB as doubles: more than half of --memory %s); "
+                     "training from it memory-mapped\n",
+                     use == io::CacheUse::read ? "using the cache" : "converted the CSV to its cache", cache.c_str(),
+                     data.rows(), header.size(), static_cast<double>(data.rows() * header.size() * 8) / 1048576.0,
+                     o.memory.c_str());
+    if (o.label.empty())
+        std::printf("label column '%s': the last column, as no --label was given\n", header[label_column].c_str());
+    const nn::TaskChoice choice =
+        naming_the_file(header, label_column, o.csv, [&] { return nn::choose_task(data, label_column, options.task); });
+    print_task(choice, options);
+
+    TrainingProgress progress(options.epochs, choice.task == nn::Task::regression ? "R2" : "acc");
+    const InterruptGuard interrupt_guard;
+    const nn::FitHooks hooks{
+        [&](const nn::EpochRecord& e) { progress.epoch_done(e.epoch, e.train_loss, e.train_metric, e.test_metric); },
+        [] { return interrupt_requested != 0; }};
+    const nn::TrainResult r = naming_the_file(header, label_column, o.csv, [&] {
+        return nn::train(data, label_column, options, budget, hooks);
+    });
+    progress.finish();
+    if (!quiet()) std::fprintf(stderr, "shuffled in blocks of %zu rows\n", r.block_rows);
+    return report(o, options, r, outputs);
+}
+
 int run_train(const TrainCommand& o) {
     const nn::TrainOptions options = to_options(o);
     // Every output is planned (a bad path refused) before training, and renamed into place together
     // only once all are written: a failed --plot leaves an existing model directory untouched.
     io::OutputSet outputs;
     outputs.input(o.csv, "the --csv file");
+    if (o.cache || !o.memory.empty()) outputs.input(io::csv_cache_path(o.csv), "the cache of the --csv file");
     if (!o.save.empty()) outputs.plan_directory(o.save, "the --save model directory");
     if (!o.metrics.empty()) outputs.plan(o.metrics, "the --metrics file");
     if (!o.plot.empty()) outputs.plan(o.plot, "the --plot file");
+    // --memory: a CSV whose values do not fit the budget (twice over, as the in-memory path may
+    // need) is trained from its cache, memory-mapped.
+    if (!o.memory.empty()) {
+        const std::size_t budget = parse_memory(o.memory);
+        const io::CsvSize size = io::csv_size(o.csv);
+        if (!nn::fits_in_memory(budget, size.rows, size.header.size())) {
+            // A budget too small even for one output is refused before the conversion.
+            nn::plan_streaming(budget, size.rows, size.header.size() - 1, 1, options);
+            return run_streamed(o, options, budget, outputs);
+        }
+    }
     // The columns are chosen from the header, before any row is read (from the CSV or its cache).
     std::vector<std::string> header, feature_names;
     std::size_t label_column = 0;
@@ -196,8 +302,7 @@ int run_train(const TrainCommand& o) {
     if (o.label.empty())
         std::printf("label column '%s': the last column, as no --label was given\n", header[label_column].c_str());
     const nn::TaskChoice choice = nn::choose_task(y, options.task);
-    std::printf("task %s: %s%s\n", nn::task_name(choice.task), choice.reason.c_str(),
-                options.task ? "" : "; --task overrides");
+    print_task(choice, options);
 
     TrainingProgress progress(options.epochs, choice.task == nn::Task::regression ? "R2" : "acc");
     const InterruptGuard interrupt_guard;
@@ -208,28 +313,7 @@ int run_train(const TrainCommand& o) {
         return nn::train(std::move(X), y, feature_names, header[label_column], options, hooks);
     });
     progress.finish();
-
-    if (r.fit.interrupted)
-        std::fprintf(stderr, "matgrad train: interrupted after %zu full epoch(s) (%zu steps); saving that "
-                     "model and its metrics\n", r.fit.epochs, r.fit.steps);
-    if (r.fit.stopped_early || (options.patience > 0 && r.fit.best_epoch < r.fit.epochs))
-        std::printf("%s after epoch %zu: the validation loss was lowest at epoch %zu, whose parameters are kept\n",
-                    r.fit.stopped_early ? "stopped early" : "finished", r.fit.epochs, r.fit.best_epoch);
-    if (r.model.target.task == nn::Task::regression)
-        std::printf("train R2 %.4f (%zu rows), test R2 %.4f and RMSE %.4g (%zu rows), %zu epochs in %.2f s\n",
-                    r.train.r2, r.split.train.size(), r.test.r2, r.test.rmse, r.split.test.size(),
-                    r.fit.epochs, r.fit.seconds);
-    else
-        std::printf("train accuracy %.4f (%zu rows), test accuracy %.4f (%zu rows), loss %.4f, "
-                    "%zu epochs in %.2f s\n",
-                    r.train.accuracy, r.split.train.size(), r.test.accuracy, r.split.test.size(), r.train.loss,
-                    r.fit.epochs, r.fit.seconds);
-    if (!o.save.empty()) nn::write_model_files(outputs.stage_directory(o.save), r.model);
-    if (!o.metrics.empty()) outputs.write(o.metrics, metrics_json(o, options, r).dump(2) + "\n");
-    if (!o.plot.empty()) outputs.write(o.plot, loss_plot(o, r));
-    outputs.commit();
-    if (!o.save.empty()) std::printf("model saved to %s\n", o.save.c_str());
-    return r.fit.interrupted ? 130 : 0;
+    return report(o, options, r, outputs);
 }
 
 }  // namespace
@@ -248,6 +332,12 @@ void add_train_command(CLI::App& app, int& status) {
         "the best epoch. Progress goes to stderr. Ctrl-C stops after the current step and still\n"
         "writes the outputs for the model trained so far (exit status 130). Outputs are written\n"
         "atomically: a failed run leaves existing files and an existing model directory untouched.\n\n"
+        "Large files: with --memory 512M, a CSV whose values as doubles take more than half the\n"
+        "budget is converted once to its cache FILE.npy and trained from it memory-mapped: batches\n"
+        "come a block of rows at a time (blocks sized from the budget, their order and the rows\n"
+        "within each shuffled with --seed), and the rows are evaluated in passes over the file. The\n"
+        "budget covers the labels, index lists, batch buffers and the resident blocks; the program\n"
+        "itself (about 10 MB) comes on top.\n\n"
         "Example:\n"
         "  matgrad train --csv data/wine.csv --label cultivar --save model --metrics metrics.json \\\n"
         "      --plot loss.svg\n"
@@ -285,6 +375,10 @@ void add_train_command(CLI::App& app, int& status) {
     cmd->add_flag("--cache", o->cache,
                   "Keep the CSV's values in FILE.npy beside it (numpy-readable) and read them from there "
                   "while the CSV's size and modification time are unchanged");
+    cmd->add_option("--memory", o->memory,
+                    "Memory budget (e.g. 512M, 2G): a CSV whose values as doubles take more than half of it is "
+                    "trained from its cache FILE.npy, memory-mapped (see below)")
+        ->type_name("SIZE");
     cmd->add_option("--metrics", o->metrics, "Metrics JSON file to write");
     cmd->add_option("--plot", o->plot, "SVG plot of the losses per epoch to write");
     cmd->callback([o, &status] { status = run_train(*o); });

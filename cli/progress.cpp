@@ -37,12 +37,12 @@ std::string bar(double fraction) {
 
 }  // namespace
 
-ReadingProgress::ReadingProgress(std::string file)
-    : file_(std::move(file)), shown_(!quiet_flag && ::isatty(STDERR_FILENO) == 1) {}
+ReadingProgress::ReadingProgress(std::string file, std::string verb)
+    : file_(std::move(file)), verb_(std::move(verb)), shown_(!quiet_flag && ::isatty(STDERR_FILENO) == 1) {}
 
 void ReadingProgress::update(double fraction) {
     if (!shown_ || !time_to_draw(last_draw_, line_open_)) return;
-    std::fprintf(stderr, "\rreading %s [%s] %3.0f%%\x1b[K", file_.c_str(), bar(fraction).c_str(), 100.0 * fraction);
+    std::fprintf(stderr, "\r%s %s [%s] %3.0f%%\x1b[K", verb_.c_str(), file_.c_str(), bar(fraction).c_str(), 100.0 * fraction);
     std::fflush(stderr);
     line_open_ = true;
 }

@@ -30,18 +30,19 @@ private:
     std::chrono::steady_clock::time_point last_draw_{};
 };
 
-/// "reading FILE [####....] 45%" on stderr while a CSV is read, when stderr is a terminal and not
-/// --quiet (plain output gets nothing: a log has the result lines), erased when done.
+/// "reading FILE [####....] 45%" on stderr while a CSV is read (or another verb: "converting"),
+/// when stderr is a terminal and not --quiet (plain output gets nothing: a log has the result
+/// lines), erased when done.
 class ReadingProgress {
 public:
-    explicit ReadingProgress(std::string file);
+    explicit ReadingProgress(std::string file, std::string verb = "reading");
     /// Reports the share of the file read so far (0 to 1).
     void update(double fraction);
     /// Erases the line.
     ~ReadingProgress();
 
 private:
-    std::string file_;
+    std::string file_, verb_;
     bool shown_;
     bool line_open_ = false;
     std::chrono::steady_clock::time_point last_draw_{};

@@ -269,6 +269,8 @@ void CsvReader::start(std::string_view text) {
 
 CsvReader::~CsvReader() = default;
 
+std::size_t CsvReader::rows_bound() const { return source_->rows_bound; }
+
 double CsvReader::fraction_read() const {
     return source_->text.empty() ? 1.0 : static_cast<double>(source_->pos) / static_cast<double>(source_->text.size());
 }

@@ -194,6 +194,17 @@ void AtomicFileWriter::write(std::string_view bytes) {
     }
 }
 
+void AtomicFileWriter::write_at(std::uint64_t offset, std::string_view bytes) {
+    for (std::size_t done = 0; done < bytes.size();) {
+        const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            fail("write");
+        }
+        done += static_cast<std::size_t>(n);
+    }
+}
+
 std::string AtomicFileWriter::finish() {
     if (::fsync(fd_) != 0) fail("write (fsync)");
     const int fd = fd_;

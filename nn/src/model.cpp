@@ -87,31 +87,46 @@ Task parse_task(const std::string& name) {
 
 namespace {
 
-/// The mean and std of each row of X over the columns at(0) .. at(n - 1).
+/// The mean and std of each row of values over the columns at(0) .. at(n - 1); row_done(f) after
+/// row f is read.
 template <class At>
-Standardization standardization_of(const Matrix& X, std::size_t n, At at) {
-    const std::size_t d = X.shape(0);
+Standardization standardization_of(const std::vector<const double*>& rows, std::size_t n, At at,
+                                   const std::function<void(std::size_t)>& row_done) {
+    const std::size_t d = rows.size();
     Standardization s{Matrix({d, std::size_t{1}}), Matrix({d, std::size_t{1}})};
     for (std::size_t f = 0; f < d; ++f) {
+        const double* x = rows[f];
         double sum = 0.0, squares = 0.0;
-        for (std::size_t i = 0; i < n; ++i) sum += X(f, at(i));
+        for (std::size_t i = 0; i < n; ++i) sum += x[at(i)];
         const double mu = sum / static_cast<double>(n);
-        for (std::size_t i = 0; i < n; ++i) squares += (X(f, at(i)) - mu) * (X(f, at(i)) - mu);
+        for (std::size_t i = 0; i < n; ++i) squares += (x[at(i)] - mu) * (x[at(i)] - mu);
         const double sigma = std::sqrt(squares / static_cast<double>(n));
         s.mean(f, 0) = mu;
         s.std(f, 0) = sigma > 1e-12 * std::max(1.0, std::abs(mu)) ? sigma : 1.0;
+        if (row_done) row_done(f);
     }
     return s;
+}
+
+std::vector<const double*> row_pointers(const Matrix& X) {
+    std::vector<const double*> rows;
+    for (std::size_t f = 0; f < X.shape(0); ++f) rows.push_back(X.data() + f * X.shape(1));
+    return rows;
 }
 
 }  // namespace
 
 Standardization Standardization::of(const Matrix& X) {
-    return standardization_of(X, X.shape(1), [](std::size_t i) { return i; });
+    return standardization_of(row_pointers(X), X.shape(1), [](std::size_t i) { return i; }, {});
 }
 
 Standardization Standardization::of(const Matrix& X, const std::vector<std::size_t>& columns) {
-    return standardization_of(X, columns.size(), [&](std::size_t i) { return columns[i]; });
+    return of(row_pointers(X), columns);
+}
+
+Standardization Standardization::of(const std::vector<const double*>& rows, const std::vector<std::size_t>& columns,
+                                    const std::function<void(std::size_t)>& row_done) {
+    return standardization_of(rows, columns.size(), [&](std::size_t i) { return columns[i]; }, row_done);
 }
 
 void Standardization::apply_in_place(Matrix& X) const {
@@ -317,14 +332,20 @@ Model load_model(const std::string& dir) {
                  std::move(reason), read_seen_rows(root)};
 }
 
-bool Model::saw(const Matrix& X, std::size_t j) const {
-    return !seen_rows.empty() && std::binary_search(seen_rows.begin(), seen_rows.end(), row_fingerprint(X, j));
+std::vector<bool> Model::saw(const Matrix& X) const {
+    std::vector<bool> seen(X.shape(1), false);
+    if (seen_rows.empty()) return seen;
+    std::vector<const double*> features;
+    for (std::size_t i = 0; i < X.shape(0); ++i) features.push_back(X.data() + i * X.shape(1));
+    for (std::size_t j = 0; j < seen.size(); ++j)
+        seen[j] = std::binary_search(seen_rows.begin(), seen_rows.end(), row_fingerprint(features, j));
+    return seen;
 }
 
-std::uint64_t row_fingerprint(const Matrix& X, std::size_t j) {
+std::uint64_t row_fingerprint(const std::vector<const double*>& features, std::size_t j) {
     std::uint64_t h = 0x9E3779B97F4A7C15u;
-    for (std::size_t i = 0; i < X.shape(0); ++i) {
-        const double v = X(i, j) == 0.0 ? 0.0 : X(i, j);
+    for (const double* feature : features) {
+        const double v = feature[j] == 0.0 ? 0.0 : feature[j];
         std::uint64_t bits;
         std::memcpy(&bits, &v, sizeof bits);
         h = mix64(h ^ bits);

@@ -4,6 +4,7 @@
 #include <nn/init.hpp>
 #include <nn/losses.hpp>
 #include <nn/optim.hpp>
+#include <nn/csv_cache.hpp>
 #include <nn/train.hpp>
 
 #include <algorithm>
@@ -24,10 +25,12 @@ constexpr std::size_t max_auto_classes = 20;
 
 bool is_integer(double v) { return std::floor(v) == v; }
 
-void shuffle(std::vector<std::size_t>& items, Rng& rng) {  // Fisher-Yates with the portable Rng
-    for (std::size_t i = items.size(); i-- > 1;)
+void shuffle(std::size_t* items, std::size_t count, Rng& rng) {  // Fisher-Yates with the portable Rng
+    for (std::size_t i = count; i-- > 1;)
         std::swap(items[i], items[static_cast<std::size_t>(rng.uniform() * static_cast<double>(i + 1))]);
 }
+
+void shuffle(std::vector<std::size_t>& items, Rng& rng) { shuffle(items.data(), items.size(), rng); }
 
 /// The task's metric from the network's last linear output Z and coded targets Y.
 double task_metric(Task task, const Matrix& Z, const Matrix& Y) {
@@ -50,17 +53,37 @@ void reshape(Matrix& m, std::size_t rows, std::size_t cols) {
     if (m.shape(0) != rows || m.shape(1) != cols) m.resize({rows, cols});
 }
 
-/// Samples as columns of matrices shared with other parts: the data is never copied per part.
-struct Columns {
-    const Matrix* X = nullptr;  ///< features x all samples
-    const Matrix* Y = nullptr;  ///< targets x all samples (coded, or raw for evaluate)
-    const std::vector<std::size_t>* index = nullptr;  ///< this part's samples; null: every column
-
-    std::size_t size() const { return X == nullptr ? 0 : index ? index->size() : X->shape(1); }
-    std::size_t at(std::size_t k) const { return index ? (*index)[k] : k; }
+/// The features of all samples as rows of values, one pointer per feature (rows[f][j]: feature f
+/// of sample j): a Matrix's rows, or the columns of a memory-mapped cache, which are in the file's
+/// units (`raw`) and standardized as they are gathered.
+struct FeatureRows {
+    std::vector<const double*> rows;
+    std::size_t samples = 0;
+    const Matrix* whole = nullptr;         ///< the standardized Matrix the rows are, if they are one
+    const Standardization* raw = nullptr;  ///< set: standardize with it when gathering
+    /// Set for a mapped file: the pages of samples [first, end) may go (they are read again if needed).
+    std::function<void(std::size_t, std::size_t)> release;
 };
 
-Columns all_columns(const Part& part) { return part.empty() ? Columns{} : Columns{&part.X, &part.Y, nullptr}; }
+FeatureRows rows_of(const Matrix& X) {
+    FeatureRows rows{{}, X.shape(1), &X, nullptr, {}};
+    for (std::size_t f = 0; f < X.shape(0); ++f) rows.rows.push_back(X.data() + f * X.shape(1));
+    return rows;
+}
+
+/// Samples as columns of matrices shared with other parts: the data is never copied per part.
+struct Columns {
+    const FeatureRows* X = nullptr;  ///< features of all samples
+    const Matrix* Y = nullptr;  ///< targets x all samples (coded, or raw for evaluate)
+    /// This part's samples (ascending whenever X->release is set); null: every sample.
+    const std::vector<std::size_t>* index = nullptr;
+    /// FitOptions::block: evaluation chunks end at the blocks' borders, so a pass over a mapped
+    /// file keeps at most one block of it resident.
+    std::size_t block = 0;
+
+    std::size_t size() const { return X == nullptr ? 0 : index ? index->size() : X->samples; }
+    std::size_t at(std::size_t k) const { return index ? (*index)[k] : k; }
+};
 
 /// to = the columns order(first) .. order(first + count - 1) of `from`, in that order.
 template <class Order>
@@ -71,6 +94,23 @@ void gather_columns(const Matrix& from, const Order& order, std::size_t first, s
         const double* source = from.data() + r * cols;
         double* target = to.data() + r * count;
         for (std::size_t k = 0; k < count; ++k) target[k] = source[order(first + k)];
+    }
+}
+
+/// The same for features, standardized on the way if they are raw -- with the arithmetic of
+/// Standardization::apply_in_place, so a streamed batch equals the in-memory one bit for bit.
+template <class Order>
+void gather_features(const FeatureRows& from, const Order& order, std::size_t first, std::size_t count, Matrix& to) {
+    reshape(to, from.rows.size(), count);
+    for (std::size_t r = 0; r < from.rows.size(); ++r) {
+        const double* source = from.rows[r];
+        double* target = to.data() + r * count;
+        if (from.raw == nullptr) {
+            for (std::size_t k = 0; k < count; ++k) target[k] = source[order(first + k)];
+        } else {
+            const double mean = from.raw->mean(r, 0), std = from.raw->std(r, 0);
+            for (std::size_t k = 0; k < count; ++k) target[k] = (source[order(first + k)] - mean) / std;
+        }
     }
 }
 
@@ -88,7 +128,7 @@ struct BatchSlot {
     /// The samples order(first) .. order(first + count - 1) of `from` into this slot's part.
     template <class Order>
     const Part& gather(const Columns& from, const Order& order, std::size_t first, std::size_t count) {
-        gather_columns(*from.X, order, first, count, part.X);
+        gather_features(*from.X, order, first, count, part.X);
         gather_columns(*from.Y, order, first, count, part.Y);
         return part;
     }
@@ -128,20 +168,83 @@ struct BatchSlot {
 };
 
 /// Calls chunk(X, Y, count) for the samples of `part` a chunk at a time, gathered into `slot`
-/// (a part that is one whole matrix and a single chunk is passed as it is, without a copy).
+/// (a part that is one whole matrix and a single chunk is passed as it is, without a copy). From a
+/// mapped file this is one streaming pass: the samples are ascending, each chunk's rows released
+/// after it.
 template <class Chunk>
 void for_each_chunk(const Columns& part, BatchSlot& slot, Chunk&& chunk) {
     const std::size_t n = part.size();
-    if (part.index == nullptr && n <= evaluation_chunk) {
-        chunk(*part.X, *part.Y, n);
+    if (part.index == nullptr && n <= evaluation_chunk && part.X->whole != nullptr) {
+        chunk(*part.X->whole, *part.Y, n);
         return;
     }
-    for (std::size_t first = 0; first < n; first += evaluation_chunk) {
-        const std::size_t count = std::min(evaluation_chunk, n - first);
+    for (std::size_t first = 0, count = 0; first < n; first += count) {
+        count = std::min(evaluation_chunk, n - first);
+        if (part.block > 0) {  // up to the first sample of another block
+            const std::size_t block = part.at(first) / part.block;
+            std::size_t same = 1;
+            while (same < count && part.at(first + same) / part.block == block) ++same;
+            count = same;
+        }
         const Part& gathered = slot.gather(part, [&](std::size_t k) { return part.at(k); }, first, count);
         chunk(gathered.X, gathered.Y, count);
+        if (part.X->release) part.X->release(part.at(first), part.at(first + count - 1) + 1);
     }
 }
+
+/// The epoch order of FitOptions::block over the training samples (their rows ascending): the
+/// blocks of `block_rows` consecutive rows in a shuffled order, each block's samples shuffled. It
+/// depends only on the rows, the block size and the Rng, not on where the samples are stored.
+class BlockOrder {
+public:
+    BlockOrder(const Columns& train, std::size_t block_rows) : block_rows_(block_rows) {
+        if (block_rows == 0) return;
+        for (std::size_t k = 0; k < train.size(); ++k) {
+            if (k > 0 && train.at(k) <= train.at(k - 1))
+                throw std::logic_error("fit: the block order needs the training rows ascending");
+            const std::size_t block = train.at(k) / block_rows;
+            if (k == 0 || block != blocks_.back()) {
+                blocks_.push_back(block);
+                starts_.push_back(k);
+            }
+        }
+        starts_.push_back(train.size());
+        visits_.resize(blocks_.size());
+        ends_.resize(blocks_.size());
+    }
+    bool active() const { return block_rows_ > 0; }
+
+    /// The next epoch: order[k] is the position in `train` of the k-th sample to visit.
+    void shuffle(std::vector<std::size_t>& order, Rng& rng) {
+        for (std::size_t b = 0; b < visits_.size(); ++b) visits_[b] = b;
+        nn::shuffle(visits_, rng);
+        std::size_t at = 0;
+        for (std::size_t v = 0; v < visits_.size(); ++v) {
+            const std::size_t begin = at;
+            for (std::size_t k = starts_[visits_[v]]; k < starts_[visits_[v] + 1]; ++k) order[at++] = k;
+            nn::shuffle(order.data() + begin, at - begin, rng);
+            ends_[v] = at;
+        }
+        released_ = 0;
+    }
+
+    /// Releases (FeatureRows::release) the blocks whose samples all lie before position `done`
+    /// of this epoch's order.
+    void release_before(std::size_t done, const FeatureRows& rows) {
+        for (; released_ < visits_.size() && ends_[released_] <= done; ++released_) {
+            const std::size_t first = blocks_[visits_[released_]] * block_rows_;
+            rows.release(first, std::min(first + block_rows_, rows.samples));
+        }
+    }
+
+private:
+    std::size_t block_rows_;
+    std::vector<std::size_t> blocks_;  // the blocks holding training samples
+    std::vector<std::size_t> starts_;  // where each one's samples start in `train` (and the end)
+    std::vector<std::size_t> visits_;  // this epoch's order of the blocks
+    std::vector<std::size_t> ends_;    // the position in the order after each visited block
+    std::size_t released_ = 0;
+};
 
 /// Loss and metric of `model` on a part, a chunk at a time on `slot`; NaN for an empty part.
 /// Losses and accuracies are means over the samples, so chunks combine by their sizes; R² comes
@@ -154,7 +257,8 @@ std::pair<double, double> loss_and_metric(MLP& model, Task task, BatchSlot& slot
     for (std::size_t first = 0; first < n; first += evaluation_chunk) {
         const std::size_t count = std::min(evaluation_chunk, n - first);
         if (!slot.holds_whole_part) slot.gather(part, [&](std::size_t k) { return part.at(k); }, first, count);
-        slot.holds_whole_part = count == n;
+        // Kept only in a slot of its own: with blocks, the parts share one slot.
+        slot.holds_whole_part = count == n && part.block == 0;
         const BatchSlot::Recording on_tape(slot, model);
         const double J = task_loss(task, on_tape.Z, on_tape.Y).value()(0, 0);
         const double share = static_cast<double>(count) / static_cast<double>(n);
@@ -296,8 +400,13 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
     for (std::size_t i = 0; i < n; ++i) order[i] = i;
     const auto sample = [&](std::size_t k) { return train.at(order[k]); };
     Rng rng(options.seed);
+    BlockOrder blocks(train, options.block);
     BatchSlot full_slot, short_slot;   // batches of `batch` samples, and the last shorter one
-    BatchSlot evaluation_slots[3];     // train, validation, test: each part keeps its shapes
+    // Train, validation, test: each part keeps its shapes -- except with blocks (a streamed
+    // training), where one slot re-shaped per chunk holds a third of the memory.
+    BatchSlot evaluation_slots[3];
+    BatchSlot* const evaluation[3] = {&evaluation_slots[0], &evaluation_slots[options.block > 0 ? 0 : 1],
+                                      &evaluation_slots[options.block > 0 ? 0 : 2]};
     // Full batch: the training samples in their own order, gathered once.
     if (batch == n) full_slot.gather(train, sample, 0, n);
     FitResult result;
@@ -308,7 +417,7 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
 
     const auto start = std::chrono::steady_clock::now();
     for (std::size_t epoch = 1; epoch <= options.epochs && !result.interrupted; ++epoch) {
-        if (batch < n) shuffle(order, rng);
+        if (batch < n) blocks.active() ? blocks.shuffle(order, rng) : shuffle(order, rng);
         for (std::size_t first = 0; first < n; first += batch) {
             const std::size_t count = std::min(batch, n - first);
             BatchSlot& slot = count == batch ? full_slot : short_slot;
@@ -319,6 +428,7 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
             }
             optimizer->step(model.parameters(), model.gradients());
             ++result.steps;
+            if (train.X->release && blocks.active() && batch < n) blocks.release_before(first + count, *train.X);
             if ((result.interrupted = stop_requested())) break;
         }
         if (result.interrupted) break;
@@ -327,9 +437,9 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
 
         EpochRecord record;
         record.epoch = epoch;
-        std::tie(record.train_loss, record.train_metric) = loss_and_metric(model, task, evaluation_slots[0], train);
-        record.validation_loss = loss_and_metric(model, task, evaluation_slots[1], validation).first;
-        std::tie(record.test_loss, record.test_metric) = loss_and_metric(model, task, evaluation_slots[2], test);
+        std::tie(record.train_loss, record.train_metric) = loss_and_metric(model, task, *evaluation[0], train);
+        record.validation_loss = loss_and_metric(model, task, *evaluation[1], validation).first;
+        std::tie(record.test_loss, record.test_metric) = loss_and_metric(model, task, *evaluation[2], test);
         if (!std::isfinite(record.train_loss))
             throw NumericalError("training diverged in epoch " + std::to_string(epoch) +
                                  " (the loss is not finite); try a smaller learning rate");
@@ -410,36 +520,63 @@ Evaluation Evaluator::result() const {
 }
 
 FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& options, const FitHooks& hooks) {
-    return fit_columns(model, task, all_columns(data.train), all_columns(data.validation), all_columns(data.test),
-                       options, hooks);
+    const FeatureRows train = rows_of(data.train.X), validation = rows_of(data.validation.X),
+                      test = rows_of(data.test.X);
+    const auto all_columns = [](const FeatureRows& X, const Part& part) {
+        return part.empty() ? Columns{} : Columns{&X, &part.Y, nullptr, 0};
+    };
+    return fit_columns(model, task, all_columns(train, data.train), all_columns(validation, data.validation),
+                       all_columns(test, data.test), options, hooks);
 }
 
 Evaluation evaluate(const Model& model, const Matrix& X, const Matrix& y) {
-    return evaluate_columns(model, {&X, &y, nullptr}, true);
+    const FeatureRows rows = rows_of(X);
+    return evaluate_columns(model, {&rows, &y, nullptr, 0}, true);
 }
 
-TrainResult train(Matrix X, const Matrix& y, std::vector<std::string> feature_names, std::string label,
-                  const TrainOptions& options, const FitHooks& hooks) {
+namespace {
+
+/// train() on features stored anywhere: `standardize_in_place` set, X is a Matrix it standardizes
+/// in place; unset, X is raw (a mapped file) and standardized as batches are gathered. With
+/// options.block == 0, `block_rows` (if set) gives the block size for the task's outputs.
+TrainResult train_on(FeatureRows& X, const Matrix& y, std::vector<std::string> feature_names, std::string label,
+                     TrainOptions options, const FitHooks& hooks,
+                     const std::function<void(const Standardization&)>& standardize_in_place,
+                     const std::function<std::size_t(std::size_t)>& block_rows) {
     const TaskChoice choice = choose_task(y, options.task);
     TargetCoding coding = make_target_coding(choice.task, y);
+    if (options.block == 0 && block_rows) options.block = block_rows(coding.outputs());
     Split split = split_samples(coding, y, options.test_fraction, options.validation_fraction, options.seed);
+    if (options.block > 0)  // blocks are runs of rows: each part in row order, read in streaming passes
+        for (std::vector<std::size_t>* rows : {&split.train, &split.validation, &split.test})
+            std::sort(rows->begin(), rows->end());
     if (coding.task == Task::regression) coding.scale = Standardization::of(y, split.train);
     // The rows the model learns from (fitted or validated on), by fingerprint before X is
-    // standardized: predict tells which of its rows they are.
+    // standardized: predict tells which of its rows they are. A mapped file's pages go as the
+    // pass leaves them (the parts are in row order then).
     std::vector<std::uint64_t> seen;
     for (const std::vector<std::size_t>* part : {&split.train, &split.validation})
-        for (const std::size_t j : *part) seen.push_back(row_fingerprint(X, j));
+        for (std::size_t k = 0; k < part->size(); ++k) {
+            seen.push_back(row_fingerprint(X.rows, (*part)[k]));
+            if (X.release && (k + 1) % 65536 == 0) X.release(0, (*part)[k]);
+        }
+    if (X.release) X.release(0, X.samples);
     std::sort(seen.begin(), seen.end());
     seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
-    // Standardized in place with the training rows' statistics: the parts are index lists into X.
-    const Standardization features = Standardization::of(X, split.train);
-    features.apply_in_place(X);
+    // The training rows' statistics, a feature at a time (a mapped file's column released after it).
+    const Standardization features = Standardization::of(X.rows, split.train, [&](std::size_t) {
+        if (X.release) X.release(0, X.samples);
+    });
+    if (standardize_in_place)
+        standardize_in_place(features);  // the parts are index lists into X
+    else
+        X.raw = &features;
     const Matrix Y_coded = coding.encode(y);
     const auto part = [&](const std::vector<std::size_t>& index) {
-        return index.empty() ? Columns{} : Columns{&X, &Y_coded, &index};
+        return index.empty() ? Columns{} : Columns{&X, &Y_coded, &index, options.block};
     };
 
-    std::vector<std::size_t> sizes{X.shape(0)};
+    std::vector<std::size_t> sizes{X.rows.size()};
     sizes.insert(sizes.end(), options.hidden.begin(), options.hidden.end());
     sizes.push_back(coding.outputs());
     MLP mlp(sizes, options.activation, coding.task == Task::binary ? Activation::sigmoid : Activation::identity);
@@ -449,9 +586,92 @@ TrainResult train(Matrix X, const Matrix& y, std::vector<std::string> feature_na
 
     Model model{std::move(mlp), std::move(coding), features, std::move(feature_names), std::move(label),
                 choice.reason, std::move(seen)};
-    const Evaluation train_evaluation = evaluate_columns(model, {&X, &y, &split.train}, false);
-    const Evaluation test_evaluation = evaluate_columns(model, {&X, &y, &split.test}, false);
-    return {std::move(model), std::move(split), std::move(fitted), train_evaluation, test_evaluation};
+    const Evaluation train_evaluation = evaluate_columns(model, {&X, &y, &split.train, options.block}, false);
+    const Evaluation test_evaluation = evaluate_columns(model, {&X, &y, &split.test, options.block}, false);
+    return {std::move(model), std::move(split), std::move(fitted), train_evaluation, test_evaluation, options.block};
+}
+
+}  // namespace
+
+TrainResult train(Matrix X, const Matrix& y, std::vector<std::string> feature_names, std::string label,
+                  const TrainOptions& options, const FitHooks& hooks) {
+    FeatureRows rows = rows_of(X);
+    return train_on(rows, y, std::move(feature_names), std::move(label), options, hooks,
+                    [&](const Standardization& features) { features.apply_in_place(X); }, {});
+}
+
+bool fits_in_memory(std::size_t budget, std::size_t rows, std::size_t columns) {
+    return static_cast<double>(rows) * static_cast<double>(columns) * sizeof(double) * 2 <= static_cast<double>(budget);
+}
+
+StreamingPlan plan_streaming(std::size_t budget, std::size_t rows, std::size_t features, std::size_t outputs,
+                             const TrainOptions& options) {
+    std::size_t hidden = 0;
+    for (const std::size_t h : options.hidden) hidden += h;
+    // Per sample in an evaluation chunk: its features and targets gathered, and the tape's values
+    // of every layer; a training batch has gradients too. One evaluation slot (fit_columns with
+    // blocks) and the final Evaluator's (its tape and predictions) are never alive together.
+    const double per_sample = 8.0 * static_cast<double>(features + 4 * outputs + 3 * hidden);
+    const double batch = static_cast<double>(std::min(options.batch, rows));
+    // labels, index lists, and the seen rows' fingerprints (the model's, and a copy as it is saved)
+    const double fixed = 8.0 * static_cast<double>(6 + outputs) * static_cast<double>(rows)
+                         + per_sample * (4 * batch + 2 * static_cast<double>(evaluation_chunk))
+                         + 2.0 * 4096 * static_cast<double>(features)  // partly used pages at a block's ends
+                         + 4.0 * 1048576;  // headroom: memory the allocator keeps after a free (measured 1-2 MiB)
+    const double block_bytes = 2.0 * 8.0 * static_cast<double>(features);  // per block row: two blocks resident
+    constexpr std::size_t min_block = 64;  // below, a block is less than a page of each column
+    const double needed = fixed + block_bytes * min_block;
+    const auto megabytes = [](double bytes) {  // rounded up
+        if (bytes < 1024) return std::to_string(static_cast<long long>(bytes)) + " bytes";
+        return bytes < 1048576 ? std::to_string(static_cast<long long>(std::ceil(bytes / 1024))) + " KiB"
+                               : std::to_string(static_cast<long long>(std::ceil(bytes / 1048576))) + " MiB";
+    };
+    if (static_cast<double>(budget) < needed)
+        throw std::invalid_argument("a memory budget of " + megabytes(static_cast<double>(budget)) + " is too small to train on " +
+                                    std::to_string(rows) + " rows of " + std::to_string(features) +
+                                    " features (labels, index lists and batch buffers take " + megabytes(fixed) +
+                                    "); give at least " + megabytes(needed));
+    StreamingPlan plan;
+    plan.fixed_bytes = static_cast<std::size_t>(fixed);
+    plan.block_rows = std::min(rows, static_cast<std::size_t>((static_cast<double>(budget) - fixed) / block_bytes));
+    return plan;
+}
+
+namespace {
+
+Matrix label_values(const io::MappedCache& data, std::size_t label_column) {
+    Matrix y({std::size_t{1}, data.rows()});
+    std::copy_n(data.column(label_column), data.rows(), y.data());
+    data.release(0, data.rows());
+    return y;
+}
+
+}  // namespace
+
+TaskChoice choose_task(const io::MappedCache& data, std::size_t label_column, std::optional<Task> task) {
+    return choose_task(label_values(data, label_column), task);
+}
+
+TrainResult train(const io::MappedCache& data, std::size_t label_column, const TrainOptions& options,
+                  std::size_t memory_budget, const FitHooks& hooks) {
+    if (label_column >= data.header().size() || data.header().size() < 2)
+        throw std::invalid_argument("train: label column " + std::to_string(label_column) + " of a cache of " +
+                                    std::to_string(data.header().size()) + " columns leaves no features");
+    const std::size_t n = data.rows();
+    const Matrix y = label_values(data, label_column);
+    FeatureRows X;
+    std::vector<std::string> feature_names;
+    for (std::size_t c = 0; c < data.header().size(); ++c)
+        if (c != label_column) {
+            X.rows.push_back(data.column(c));
+            feature_names.push_back(data.header()[c]);
+        }
+    X.samples = n;
+    X.release = [&data](std::size_t first, std::size_t end) { data.release(first, end); };
+    return train_on(X, y, std::move(feature_names), data.header()[label_column], options, hooks, {},
+                    [&](std::size_t outputs) {
+                        return plan_streaming(memory_budget, n, X.rows.size(), outputs, options).block_rows;
+                    });
 }
 
 }  // namespace matgrad::nn

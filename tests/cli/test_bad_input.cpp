@@ -101,6 +101,14 @@ TEST_CASE("train refuses bad option values and unknown options with one line") {
     expect_train_refusal(good_csv, {"--validation-fraction", "0"},
                          {"--patience 10 needs validation rows for early stopping: give --validation-fraction > 0, or --patience 0"});
     expect_train_refusal(good_csv, {"--weight-decay", "-0.1"}, {"--weight-decay must be a non-negative number"});
+    for (const char* size : {"lots", "0", "-5M", "5Q", "M", "1e30"})
+        expect_train_refusal(good_csv, {"--memory", size},
+                             {"--memory: '" + std::string(size) + "' is not a size such as 512M or 2G (K, M, G, T: powers of 1024)"});
+    // 300 bytes: less than twice the data (8 rows x 3 columns as doubles), so the CSV would be
+    // streamed from its cache, and too little for that: refused before the conversion.
+    expect_train_refusal(good_csv, {"--memory", "300"},
+                         {"a memory budget of 300 bytes is too small to train on 8 rows of 2 features (labels, index "
+                          "lists and batch buffers take "});
     expect_train_refusal(good_csv, {"--bogus"}, {"--bogus"});
     expect_refusal({}, {"train", "--epochs", "3"}, {"--csv is required"});
     expect_refusal({}, {"frobnicate"}, {"unknown command 'frobnicate'", "commands: seed, grad, train"});

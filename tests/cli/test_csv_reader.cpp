@@ -261,3 +261,87 @@ TEST_CASE("read_csv_cached writes the .npy cache, reads it while the CSV is unch
     CHECK(!std::filesystem::exists(cache));
     std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_csv's values make, and maps it") {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                      ("matgrad_convert_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string csv = (dir / "d.csv").string(), cache = io::csv_cache_path(csv);
+    // 1500 rows of 1100 columns: the conversion's blocks hold 1024 rows of this width, so the
+    // second block is a partial one.
+    const std::size_t rows = 1500, cols = 1100;
+    {
+        std::ostringstream text;
+        for (std::size_t c = 0; c < cols; ++c) text << (c ? "," : "") << "c" << c;
+        text << "\n";
+        for (std::size_t r = 0; r < rows; ++r) {
+            for (std::size_t c = 0; c < cols; ++c) text << (c ? "," : "") << (r * 7 + c * 13) % 1000 / 8.0;
+            text << "\n";
+        }
+        std::ofstream(csv, std::ios::binary) << text.str();
+    }
+    const Matrix values = io::read_csv(csv).values;
+    CHECK(io::convert_csv_to_cache(csv) == io::CacheUse::written);
+    const std::string bytes = file_text(cache);
+    CHECK(bytes.find("'fortran_order': True, 'shape': (1500, 1100)") != std::string::npos);
+    const std::size_t data_offset = bytes.size() - rows * cols * sizeof(double);
+    CHECK(std::memcmp(bytes.data() + data_offset, values.data(), rows * cols * sizeof(double)) == 0);
+    CHECK(io::convert_csv_to_cache(csv) == io::CacheUse::read);
+    {
+        const io::MappedCache mapped(csv);
+        CHECK(mapped.rows() == rows);
+        CHECK(mapped.header().size() == cols);
+        CHECK(mapped.column(1099)[1499] == values(1099, 1499));
+        mapped.release(0, rows);  // the pages go; read again from the file when touched
+        CHECK(mapped.column(3)[1024] == values(3, 1024));
+    }
+    // The cache read_csv_cached writes and reads is the same file.
+    Matrix m;
+    const auto choose = [&](const std::vector<std::string>& header) {
+        m = Matrix({header.size(), std::size_t{0}});
+        std::vector<io::ColumnTarget> targets;
+        for (std::size_t c = 0; c < header.size(); ++c) targets.push_back({&m, c});
+        return targets;
+    };
+    CHECK(io::read_csv_cached(csv, choose) == io::CacheUse::read);
+    CHECK(m == values);
+    CHECK(io::csv_size(csv).rows == rows);
+    CHECK(io::csv_size(csv).cached);
+
+    // A changed CSV: the cache is no longer mapped, and converted again.
+    const timespec times[2] = {{1000000000, 0}, {1000000000, 0}};
+    REQUIRE(::utimensat(AT_FDCWD, csv.c_str(), times, 0) == 0);
+    CHECK_THROWS_WITH_AS(io::MappedCache{csv}, (cache + ": is not a current cache of " + csv +
+                                                " (convert_csv_to_cache makes it)").c_str(), io::InputError);
+    CHECK(!io::csv_size(csv).cached);
+    CHECK(io::convert_csv_to_cache(csv) == io::CacheUse::written);
+
+    // More records than line breaks (a lone '\r' after a quoted field ends one): a second pass.
+    std::ofstream(csv, std::ios::binary | std::ios::trunc) << "a,b\n\"1\",\"2\"\r\"3\",\"4\"\n5,6\n";
+    CHECK(io::csv_size(csv).rows == 2);  // the line count, before conversion
+    CHECK(io::convert_csv_to_cache(csv) == io::CacheUse::written);
+    CHECK(io::csv_size(csv).rows == 3);
+    const io::MappedCache three(csv);
+    CHECK(std::vector<double>(three.column(0), three.column(0) + 3) == std::vector<double>{1, 3, 5});
+    CHECK(std::vector<double>(three.column(1), three.column(1) + 3) == std::vector<double>{2, 4, 6});
+
+    // A bad cell: read_csv's error, and no cache.
+    std::filesystem::remove(cache);
+    std::filesystem::remove(cache + ".json");
+    std::ofstream(csv, std::ios::binary | std::ios::trunc) << "a,b\n1,2\n3,x\n";
+    CHECK_THROWS_WITH_AS(io::convert_csv_to_cache(csv), (csv + ": line 3, column 2 (b): 'x' is not a number").c_str(),
+                         io::InputError);
+    CHECK(!std::filesystem::exists(cache));
+    std::filesystem::remove_all(dir);
+
+    // A pipe is not read by csv_size: it could be read only once, and train reads it next.
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    const std::string small = "a,b\n1,2\n";
+    REQUIRE(::write(fds[1], small.data(), small.size()) == static_cast<ssize_t>(small.size()));
+    ::close(fds[1]);
+    const std::string piped = "/proc/self/fd/" + std::to_string(fds[0]);
+    CHECK(io::csv_size(piped).rows == 0);
+    CHECK(io::read_csv(piped).values == Matrix{{1.0}, {2.0}});
+    ::close(fds[0]);
+}

@@ -86,3 +86,30 @@ TEST_CASE("train on 300,000 rows peaks under 2x the data and predict streams") {
     MESSAGE("predict: peak RSS ", predict.peak_kib / 1024, " MiB, ", predict.peak_kib / data_kib, "x the data");
     CHECK(predict.peak_kib <= 0.6 * data_kib);  // a block at a time: far below the data
 }
+
+TEST_CASE("train --memory 32M on 200,000 rows trains from the mapped cache within the budget plus the program") {
+    if (!kRssMeaningful) {
+        MESSAGE("skipped: RSS means nothing under AddressSanitizer");
+        return;
+    }
+    ScratchDir dir("streamed");
+    const std::size_t rows = 200000, columns = 30;
+    write_big_csv(dir / "big.csv", rows, columns - 1);
+    write_big_csv(dir / "small.csv", 300, columns - 1);
+    const double data_kib = static_cast<double>(rows * columns * sizeof(double)) / 1024.0;  // 45.8 MiB
+    // The overhead the budget does not cover: the program itself (code, libraries, OpenBLAS), as
+    // the peak of a training on 300 rows.
+    const Measured program = run_measured({"train", "--csv", dir / "small.csv", "--epochs", "1"});
+    REQUIRE(program.status == 0);
+    const long budget_kib = 32 * 1024;
+    for (const std::string run : {"converting", "cached"}) {
+        const Measured train = run_measured({"train", "--csv", dir / "big.csv", "--epochs", "1", "--memory", "32M",
+                                             "--save", dir / "model"});
+        REQUIRE(train.status == 0);
+        CHECK(std::filesystem::exists(dir / "big.csv.npy"));  // streamed from the cache
+        MESSAGE(run, ": peak RSS ", train.peak_kib / 1024, " MiB for a budget of 32 MiB, the program alone ",
+                program.peak_kib / 1024, " MiB, the data ", data_kib / 1024, " MiB");
+        CHECK(train.peak_kib <= budget_kib + program.peak_kib);
+        CHECK(static_cast<double>(train.peak_kib) < data_kib);
+    }
+}

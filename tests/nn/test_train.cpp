@@ -3,16 +3,19 @@
 // data sets against independent baselines, and saving/loading (also the version 1 format).
 #include "test_util.hpp"
 
+#include <nn/csv_cache.hpp>
 #include <nn/nn.hpp>
 
 #include <xtensor/xview.hpp>
 
 #include <doctest/doctest.h>
 
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <string_view>
 
 #include <unistd.h>
 
@@ -307,4 +310,98 @@ TEST_CASE("model directories: round trip of each task, version 1 still read, a n
                          doctest::Contains("model format version 3 is not supported (this matgrad reads versions 1 to 2"),
                          io::InputError);
     fs::remove_all(dir);
+}
+
+TEST_CASE("a streamed training from the CSV's cache equals the in-memory one with the same block size bit for bit") {
+    const fs::path dir = fs::temp_directory_path() / ("matgrad-streamed-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    const std::string csv = (dir / "d.csv").string();
+    // 700 rows of 4 features and 3 classes from a noisy rule, in the shortest text that reads back
+    // exactly (so the CSV and the matrix in memory hold the same doubles).
+    const std::size_t rows = 700, features = 4;
+    {
+        std::ofstream out(csv);
+        out << "a,b,c,d,y\n";
+        nn::Rng rng(5);
+        char cell[32];
+        for (std::size_t r = 0; r < rows; ++r) {
+            double score = 0;
+            for (std::size_t f = 0; f < features; ++f) {
+                const double x = 10 * rng.uniform() - 3;
+                score += (f + 1.0) * x;
+                out << std::string_view(cell, std::to_chars(cell, cell + sizeof cell, x).ptr - cell) << ',';
+            }
+            out << (score + 4 * rng.uniform() < 15 ? 0 : score < 30 ? 1 : 2) << '\n';
+        }
+    }
+    REQUIRE(io::convert_csv_to_cache(csv) == io::CacheUse::written);
+    const io::MappedCache data(csv);
+    REQUIRE(data.rows() == rows);
+
+    nn::TrainOptions options;
+    options.epochs = 8;
+    options.batch = 16;
+    options.hidden = {8};
+    options.seed = 7;
+    options.patience = 3;
+    // A budget with room for blocks of 97 rows (of the fixed part plan_streaming states): 8 blocks.
+    const nn::StreamingPlan roomy = nn::plan_streaming(std::size_t{1} << 40, rows, features, 3, options);
+    const std::size_t block_bytes = 2 * sizeof(double) * features;
+    const std::size_t budget = roomy.fixed_bytes + 1 + 97 * block_bytes + block_bytes / 2;
+    nn::TrainResult streamed = nn::train(data, features, options, budget);
+    REQUIRE(streamed.block_rows == 97);
+
+    const io::CsvTable table = io::read_csv(csv);
+    const Matrix X = xt::view(table.values, xt::range(0, features), xt::all());
+    const Matrix y = xt::view(table.values, xt::range(features, features + 1), xt::all());
+    nn::TrainOptions same_blocks = options;
+    same_blocks.block = 97;
+    nn::TrainResult in_memory = nn::train(X, y, {"a", "b", "c", "d"}, "y", same_blocks);
+
+    CHECK(streamed.split.train == in_memory.split.train);
+    CHECK(streamed.split.test == in_memory.split.test);
+    CHECK(streamed.model.features.mean == in_memory.model.features.mean);
+    CHECK(streamed.model.features.std == in_memory.model.features.std);
+    // The same rows known as seen, from raw values read from the map as from the matrix.
+    CHECK(streamed.model.seen_rows.size() == streamed.split.train.size() + streamed.split.validation.size());
+    CHECK(streamed.model.seen_rows == in_memory.model.seen_rows);
+    REQUIRE(streamed.fit.history.size() == in_memory.fit.history.size());
+    for (std::size_t e = 0; e < streamed.fit.history.size(); ++e) {
+        CHECK(streamed.fit.history[e].train_loss == in_memory.fit.history[e].train_loss);
+        CHECK(streamed.fit.history[e].validation_loss == in_memory.fit.history[e].validation_loss);
+        CHECK(streamed.fit.history[e].test_loss == in_memory.fit.history[e].test_loss);
+    }
+    CHECK(streamed.fit.best_epoch == in_memory.fit.best_epoch);
+    const std::vector<Matrix*>& streamed_parameters = streamed.model.mlp.parameters();
+    const std::vector<Matrix*>& in_memory_parameters = in_memory.model.mlp.parameters();
+    REQUIRE(streamed_parameters.size() == in_memory_parameters.size());
+    for (std::size_t i = 0; i < streamed_parameters.size(); ++i)
+        CHECK(*streamed_parameters[i] == *in_memory_parameters[i]);  // every bit
+    CHECK(streamed.test.loss == in_memory.test.loss);
+    CHECK(streamed.test.accuracy == in_memory.test.accuracy);
+
+    // The comparison sees the order: in memory without blocks (one shuffle of every sample) the
+    // weights differ.
+    nn::TrainResult shuffled = nn::train(X, y, {"a", "b", "c", "d"}, "y", options);
+    CHECK(*shuffled.model.mlp.parameters()[0] != *streamed_parameters[0]);
+    fs::remove_all(dir);
+}
+
+TEST_CASE("plan_streaming divides what the fixed part leaves of the budget into two blocks and names the least budget") {
+    nn::TrainOptions options;  // batch 32, hidden {32}
+    const nn::StreamingPlan plan = nn::plan_streaming(std::size_t{1} << 40, 1000000, 10, 1, options);
+    // Labels and targets, the split's lists, the order and the seen rows' fingerprints (the model's
+    // and a copy as it is saved): 8 * (6 + outputs) bytes a row; buffers of
+    // 4 batches and 2 evaluation chunks of 8192 samples at 8 * (10 + 4 + 3 * 32) bytes; the pages
+    // at the ends of a block; 4 MiB of headroom.
+    CHECK(plan.fixed_bytes == 8 * 7 * 1000000 + 8 * (10 + 4 + 96) * (4 * 32 + 2 * 8192) + 2 * 4096 * 10 + (4 << 20));
+    CHECK(plan.block_rows == 1000000);  // no more than the rows
+    const std::size_t budget = plan.fixed_bytes + 1 + 12345 * 2 * 8 * 10;
+    CHECK(nn::plan_streaming(budget, 1000000, 10, 1, options).block_rows == 12345);
+    CHECK_THROWS_WITH_AS(nn::plan_streaming(20000000, 1000000, 10, 1, options),
+                         "a memory budget of 20 MiB is too small to train on 1000000 rows of 10 features (labels, "
+                         "index lists and batch buffers take 57 MiB); give at least 57 MiB",
+                         std::invalid_argument);
+    CHECK(nn::fits_in_memory(2 * 8 * 100 * 10, 100, 10));
+    CHECK(!nn::fits_in_memory(2 * 8 * 100 * 10 - 1, 100, 10));
 }

@@ -5,6 +5,7 @@
 
 #include <autodiff/tape.hpp>
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -63,6 +64,9 @@ public:
     ~AtomicFileWriter();
     /// Appends `bytes` to the temporary file.
     void write(std::string_view bytes);
+    /// Writes `bytes` at `offset` of the temporary file (growing it as needed), for a file filled
+    /// out of order; the position write() appends at is unchanged.
+    void write_at(std::uint64_t offset, std::string_view bytes);
     /// fsync, then renames the temporary file over `path`.
     void commit();
     /// fsync and close, but leave the renaming to the caller: returns the temporary's path, which
@@ -134,6 +138,9 @@ public:
     const std::string& name() const { return name_; }
     /// Data rows read so far.
     std::size_t rows_read() const { return rows_; }
+    /// The data rows of the file as its line breaks count them: exact unless a quoted field
+    /// holds a line break (fewer rows) or a record ends with a lone carriage return (more).
+    std::size_t rows_bound() const;
     /// The share of the file's bytes read so far (0 to 1), for progress bars.
     double fraction_read() const;
 

@@ -16,6 +16,7 @@
 #include <nn/layers.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -50,6 +51,10 @@ struct Standardization {
     static Standardization of(const Matrix& X);
     /// The same over the given columns of X only (the training samples), without copying them.
     static Standardization of(const Matrix& X, const std::vector<std::size_t>& columns);
+    /// The same over rows stored anywhere (rows[f][j]: feature f of sample j, e.g. a memory-mapped
+    /// file's columns), one row at a time: row_done(f) is called once row f is read.
+    static Standardization of(const std::vector<const double*>& rows, const std::vector<std::size_t>& columns,
+                              const std::function<void(std::size_t)>& row_done = {});
     Matrix apply(const Matrix& X) const;  ///< (X - mean) / std
     /// X = (X - mean) / std without a second copy of X; the same numbers as apply().
     void apply_in_place(Matrix& X) const;
@@ -101,14 +106,14 @@ struct Model {
     Prediction predict(const Matrix& X) const;
     /// For X already standardized with `features` (predict(X) is predict_standardized(features.apply(X))).
     Prediction predict_standardized(const Matrix& X) const;
-    /// Whether column j of X (features x n, in the file's units) is a row the model was fitted or
-    /// validated on (by its fingerprint: two different rows agree with probability 2^-52).
-    bool saw(const Matrix& X, std::size_t j) const;
+    /// For each column of X (features x n, in the file's units): whether it is a row the model was
+    /// fitted or validated on (by its fingerprint: two different rows agree with probability 2^-52).
+    std::vector<bool> saw(const Matrix& X) const;
 };
 
-/// A 52-bit hash of column j of X (features x n, in the file's units; -0 counts as 0): an integer
-/// exact in a double, so that a model directory keeps the fingerprints as a float64 .npy.
-std::uint64_t row_fingerprint(const Matrix& X, std::size_t j);
+/// A 52-bit hash of sample j, whose feature i is features[i][j] (in the file's units; -0 counts
+/// as 0): an integer exact in a double, so that a model directory keeps them as a float64 .npy.
+std::uint64_t row_fingerprint(const std::vector<const double*>& features, std::size_t j);
 
 /// Refuses (io::InputError) to use `dir` as a model destination when it exists and is neither
 /// empty nor a matgrad model directory: replacing it would delete someone's files.

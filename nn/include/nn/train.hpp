@@ -18,6 +18,10 @@
 #include <string>
 #include <vector>
 
+namespace matgrad::io {
+class MappedCache;
+}
+
 namespace matgrad::nn {
 
 // ---- The task -------------------------------------------------------------------------------------
@@ -94,6 +98,13 @@ struct FitOptions {
     /// Evaluate the parts (history, early stopping, the divergence check, FitHooks::epoch_done)
     /// after every k-th epoch and the last one; patience still counts epochs. 1: every epoch.
     std::size_t evaluate_every = 1;
+    /// The shuffle: 0 shuffles all training samples every epoch. k > 0 cuts the samples (by their
+    /// row in the data) into blocks of k consecutive rows; each epoch visits the blocks in a
+    /// shuffled order and the training samples of each block in a shuffled order, so that training
+    /// from a memory-mapped file reads one block at a time. The order depends only on the training
+    /// rows, k and the seed: train() in memory with block k trains the same weights, bit for bit,
+    /// as train() streamed from the CSV's cache with block k.
+    std::size_t block = 0;
 };
 
 /// One part of the data, features standardized and targets coded: X features x n, Y outputs x n.
@@ -194,6 +205,8 @@ struct TrainResult {
     /// The final model on the training and test parts.
     Evaluation train, test;  ///< of the final model (the restored best epoch)
     ///@}
+    /// The block size of the shuffle (FitOptions::block; for a streamed train(), from the budget).
+    std::size_t block_rows = 0;
 };
 
 /// Chooses the task (choose_task), codes the targets, splits with options.seed,
@@ -208,6 +221,45 @@ struct TrainResult {
 /// train() holds the coded targets, a few index lists and those buffers.
 TrainResult train(Matrix X, const Matrix& y, std::vector<std::string> feature_names,
                   std::string label, const TrainOptions& options, const FitHooks& hooks = {});
+
+// ---- Data larger than memory ---------------------------------------------------------------------
+
+/// Whether train() on the data in memory stays within `budget` bytes for a CSV of rows x columns:
+/// its peak stays below twice the data as doubles (measured 1.5x, tests/cli/test_large_csv.cpp),
+/// so it fits if twice the data does.
+bool fits_in_memory(std::size_t budget, std::size_t rows, std::size_t columns);
+
+/// How a streamed train() spends its memory budget.
+struct StreamingPlan {
+    /// Rows per block of the shuffle (FitOptions::block).
+    std::size_t block_rows = 0;
+    /// What does not depend on the block: labels and coded targets (8 bytes per row per output and
+    /// for the label), the split's index lists and the epoch's order (8 + 8 bytes per row, and 8
+    /// more while splitting), the batch and evaluation buffers, and 4 MiB of headroom for memory
+    /// the allocator keeps after a free.
+    std::size_t fixed_bytes = 0;
+};
+
+/// The block size that keeps a streamed train() on `rows` samples of `features` features and
+/// `outputs` network outputs within `budget` bytes: what remains of the budget after the fixed
+/// part, divided by two blocks of the mapped file (a batch may straddle two) at 8 bytes per feature
+/// per row. Throws std::invalid_argument naming the least budget if not even blocks of 64 rows fit.
+StreamingPlan plan_streaming(std::size_t budget, std::size_t rows, std::size_t features, std::size_t outputs,
+                             const TrainOptions& options);
+
+/// choose_task on column `label_column` of a mapped cache (copied for the choice, then released).
+TaskChoice choose_task(const io::MappedCache& data, std::size_t label_column, std::optional<Task> task);
+
+/// train() from a CSV's cache memory-mapped (io::convert_csv_to_cache makes it; the label is
+/// column `label_column`, every other column a feature), holding in memory only the labels, index
+/// lists, batch buffers and one or two blocks of the file: standardization statistics come from a
+/// pass over the training rows a feature at a time, batches follow the block order of
+/// FitOptions::block (options.block, or from plan_streaming with `memory_budget` if 0), and every
+/// evaluation is a streaming pass over the part's rows in order. Each part's index list is
+/// ascending. Pages read are released (madvise) as the passes leave them, so the process's RSS,
+/// file pages included, stays near the budget; the file's pages stay in the page cache.
+TrainResult train(const io::MappedCache& data, std::size_t label_column, const TrainOptions& options,
+                  std::size_t memory_budget, const FitHooks& hooks = {});
 
 /// Evaluates `model` on raw features X (features x n) against raw targets y (1 x n), a chunk of
 /// samples at a time.
