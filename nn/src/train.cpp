@@ -171,6 +171,17 @@ struct BatchSlot {
 /// (a part that is one whole matrix and a single chunk is passed as it is, without a copy). From a
 /// mapped file this is one streaming pass: the samples are ascending, each chunk's rows released
 /// after it.
+/// The samples of the evaluation chunk starting at sample `first` of `part`: evaluation_chunk, or
+/// fewer at the part's end -- or, with blocks, at the first sample of another block.
+std::size_t chunk_size(const Columns& part, std::size_t first) {
+    const std::size_t count = std::min(evaluation_chunk, part.size() - first);
+    if (part.block == 0) return count;
+    const std::size_t block = part.at(first) / part.block;
+    std::size_t same = 1;
+    while (same < count && part.at(first + same) / part.block == block) ++same;
+    return same;
+}
+
 template <class Chunk>
 void for_each_chunk(const Columns& part, BatchSlot& slot, Chunk&& chunk) {
     const std::size_t n = part.size();
@@ -179,13 +190,7 @@ void for_each_chunk(const Columns& part, BatchSlot& slot, Chunk&& chunk) {
         return;
     }
     for (std::size_t first = 0, count = 0; first < n; first += count) {
-        count = std::min(evaluation_chunk, n - first);
-        if (part.block > 0) {  // up to the first sample of another block
-            const std::size_t block = part.at(first) / part.block;
-            std::size_t same = 1;
-            while (same < count && part.at(first + same) / part.block == block) ++same;
-            count = same;
-        }
+        count = chunk_size(part, first);
         const Part& gathered = slot.gather(part, [&](std::size_t k) { return part.at(k); }, first, count);
         chunk(gathered.X, gathered.Y, count);
         if (part.X->release) part.X->release(part.at(first), part.at(first + count - 1) + 1);
@@ -254,16 +259,21 @@ std::pair<double, double> loss_and_metric(MLP& model, Task task, BatchSlot& slot
     const std::size_t n = part.size();
     if (n == 0) return {not_a_number, not_a_number};
     double loss = 0, metric = 0;
-    for (std::size_t first = 0; first < n; first += evaluation_chunk) {
-        const std::size_t count = std::min(evaluation_chunk, n - first);
+    // The chunks of for_each_chunk: a streaming pass over a mapped file, each chunk's rows released
+    // after it.
+    for (std::size_t first = 0, count = 0; first < n; first += count) {
+        count = chunk_size(part, first);
         if (!slot.holds_whole_part) slot.gather(part, [&](std::size_t k) { return part.at(k); }, first, count);
         // Kept only in a slot of its own: with blocks, the parts share one slot.
         slot.holds_whole_part = count == n && part.block == 0;
-        const BatchSlot::Recording on_tape(slot, model);
-        const double J = task_loss(task, on_tape.Z, on_tape.Y).value()(0, 0);
-        const double share = static_cast<double>(count) / static_cast<double>(n);
-        loss += J * share;
-        if (task != Task::regression) metric += task_metric(task, on_tape.Z.value(), on_tape.Y.value()) * share;
+        {
+            const BatchSlot::Recording on_tape(slot, model);
+            const double J = task_loss(task, on_tape.Z, on_tape.Y).value()(0, 0);
+            const double share = static_cast<double>(count) / static_cast<double>(n);
+            loss += J * share;
+            if (task != Task::regression) metric += task_metric(task, on_tape.Z.value(), on_tape.Y.value()) * share;
+        }
+        if (part.X->release) part.X->release(part.at(first), part.at(first + count - 1) + 1);
     }
     if (task == Task::regression) {  // 1 - SSE / SST; SSE = n * loss (one output)
         double mean = 0.0, total = 0.0;
@@ -552,17 +562,16 @@ TrainResult train_on(FeatureRows& X, const Matrix& y, std::vector<std::string> f
             std::sort(rows->begin(), rows->end());
     if (coding.task == Task::regression) coding.scale = Standardization::of(y, split.train);
     // The rows the model learns from (fitted or validated on), by fingerprint before X is
-    // standardized: predict tells which of its rows they are. A mapped file's pages go as the
-    // pass leaves them (the parts are in row order then).
+    // standardized: predict tells which of its rows they are. Not for a mapped file: 16 bytes a
+    // row would come out of the memory budget, and the pass would fault in every page again.
     std::vector<std::uint64_t> seen;
-    for (const std::vector<std::size_t>* part : {&split.train, &split.validation})
-        for (std::size_t k = 0; k < part->size(); ++k) {
-            seen.push_back(row_fingerprint(X.rows, (*part)[k]));
-            if (X.release && (k + 1) % 65536 == 0) X.release(0, (*part)[k]);
-        }
-    if (X.release) X.release(0, X.samples);
-    std::sort(seen.begin(), seen.end());
-    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+    if (standardize_in_place) {
+        seen.reserve(split.train.size() + split.validation.size());
+        for (const std::vector<std::size_t>* part : {&split.train, &split.validation})
+            for (const std::size_t j : *part) seen.push_back(row_fingerprint(X.rows, j));
+        std::sort(seen.begin(), seen.end());
+        seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+    }
     // The training rows' statistics, a feature at a time (a mapped file's column released after it).
     const Standardization features = Standardization::of(X.rows, split.train, [&](std::size_t) {
         if (X.release) X.release(0, X.samples);
@@ -613,8 +622,7 @@ StreamingPlan plan_streaming(std::size_t budget, std::size_t rows, std::size_t f
     // blocks) and the final Evaluator's (its tape and predictions) are never alive together.
     const double per_sample = 8.0 * static_cast<double>(features + 4 * outputs + 3 * hidden);
     const double batch = static_cast<double>(std::min(options.batch, rows));
-    // labels, index lists, and the seen rows' fingerprints (the model's, and a copy as it is saved)
-    const double fixed = 8.0 * static_cast<double>(6 + outputs) * static_cast<double>(rows)
+    const double fixed = 8.0 * static_cast<double>(4 + outputs) * static_cast<double>(rows)  // labels, index lists
                          + per_sample * (4 * batch + 2 * static_cast<double>(evaluation_chunk))
                          + 2.0 * 4096 * static_cast<double>(features)  // partly used pages at a block's ends
                          + 4.0 * 1048576;  // headroom: memory the allocator keeps after a free (measured 1-2 MiB)
