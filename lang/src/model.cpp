@@ -309,6 +309,11 @@ private:
             case NodeKind::call: break;
         }
         std::vector<Var>& args = (*buffers_)[n.call_depth];
+        if (n.children.size() == 1) {  // evaluated first: S⁻¹'s operand may use the same buffer
+            const Var v = eval(n.children[0]);
+            args.assign(1, v);
+            return apply(n, args);
+        }
         args.clear();
         for (const std::uint32_t child : n.children) {
             const Var v = eval(child);  // nested calls use deeper buffers

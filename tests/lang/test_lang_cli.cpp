@@ -359,7 +359,7 @@ TEST_CASE("verify MODEL on softmax regression: a hand dW without the 1/n is a mi
     const nlohmann::json db = gradient(report, "db");
     CHECK(db["diagnosis"] == "diagonal_jacobian");
     // log_softmax(Z) has no line of its own: the hint writes it as it reads inline in J.
-    CHECK(db["hint"] == "db should be row-sum of dZ (3×1); yours equals the derivation with a mistake at "
+    CHECK(db["hint"] == "db should be rowsum(dZ) (3×1); yours equals the derivation with a mistake at "
                         "log_softmax(Z) in J = −mean(sum(Y ⊙ log_softmax(Z), 0)) — only the Jacobian's diagonal "
                         "kept, as if log_softmax were element-wise: "
                         "dZ = d(log_softmax(Z)) ⊙ (1 − exp(log_softmax(Z)))");
@@ -411,7 +411,7 @@ TEST_CASE("verify MODEL --hand FILE.mg: the slides' derivation as typed, line by
     CHECK(report["first_wrong_step"] == "dA2");
     const nlohmann::json dW1 = gradient(report, "dW1");
     CHECK(dW1["line"] == 10);
-    CHECK(dW1["formula"] == "dZ1 * Xᵀ");
+    CHECK(dW1["formula"] == "dZ1 Xᵀ");
     CHECK(dW1["step"] == "ok");
     CHECK(dW1["diagnosis"] == "missing_mean_factor");
     CHECK(dW1["consequence_of"] == "dZ1");
