@@ -54,10 +54,14 @@ int run_model_grad(const ModelOptions& o, const std::string& out, bool all, bool
     return 0;
 }
 
-NetworkExplanation explain_model(const LoadedModel& m, bool check) {
+NetworkExplanation explain_model(const LoadedModel& m, bool check, const std::set<std::string>& variable_inputs) {
     NetworkExplanation e;
     e.doc.title = m.model.file() + ": output " + m.model.output() + ", on " + m.values_text + ".";
     e.doc.description = "Every equation and shape below is read from the recorded tape.";
+    if (!variable_inputs.empty()) {  // verify's hand dX: the input gets its own Backward line
+        e.lines = lang::explain_with_inputs(m.model, m.values, variable_inputs, &e.doc.dot);
+        return e;
+    }
     std::vector<Matrix> params;
     for (const std::string& name : m.model.param_names()) params.push_back(m.values.at(name));
     const GraphBuilder loss = m.model.loss(m.values);
@@ -74,11 +78,13 @@ NetworkExplanation explain_model(const LoadedModel& m, bool check) {
 
 VerifyReport verify_model(const LoadedModel& m, const std::string& hand_dir, const std::map<std::string, Matrix>& hand,
                           double tol, const std::set<std::string>& one_dimensional) {
-    Tape tape;
-    const lang::Recording r = m.model.record(tape, m.values);
+    std::vector<std::string> names;
+    for (const auto& [file, value] : hand) names.push_back(file);
+    Tape tape;  // an input with a dX file is a variable of this recording, so it has a true gradient
+    const lang::Recording r = m.model.record(tape, m.values, {}, m.model.inputs_with_gradients(names));
     tape.backward(r.output());
 
-    // Validate every file's name before judging any: d<param> or d<named node> that has a gradient.
+    // Validate every file's name before judging any: d<param>, d<input> or d<named node> that has a gradient.
     for (const auto& [file, value] : hand) {
         const std::string path = (fs::path(hand_dir) / (file + ".npy")).string();
         std::string name;
@@ -90,11 +96,9 @@ VerifyReport verify_model(const LoadedModel& m, const std::string& hand_dir, con
         const lang::Declaration* d = m.model.find_declaration(name);
         bool node = false;
         for (const lang::Assignment& a : m.model.assignments()) node = node || a.name == name;
-        if (d != nullptr && d->kind == lang::Declaration::Kind::input)
-            throw io::InputError(path + ": " + name + " is an input, which gets no gradient");
         if (d == nullptr && !node)
-            throw io::InputError(path + ": the model has no param or named node '" + name +
-                                 "' (hand gradients are d<name>.npy for a param or named node)");
+            throw io::InputError(path + ": the model has no param, input or named node '" + name +
+                                 "' (hand gradients are d<name>.npy for a param, an input or a named node)");
         if (node && !r.var(name).requires_grad())
             throw io::InputError(path + ": " + name + " does not depend on any param, so it has no gradient");
     }

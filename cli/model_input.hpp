@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -85,7 +86,8 @@ int run_model_grad(const ModelOptions& options, const std::string& out, bool all
                    const std::string& save_values = "");
 /// `matgrad explain MODEL` (and verify's documents): the recorded model as equations, titled with
 /// the file, its output and where the values came from; `check` adds finite differences.
-NetworkExplanation explain_model(const LoadedModel& loaded, bool check);
+NetworkExplanation explain_model(const LoadedModel& loaded, bool check,
+                                 const std::set<std::string>& variable_inputs = {});
 /// `matgrad verify MODEL`: matgrad::verify on the model's tape for the hand gradients in `hand`
 /// (d<param> or d<node>, read from `hand_dir`; a name the model has no gradient for is an
 /// io::InputError naming the file).

@@ -241,7 +241,8 @@ TEST_CASE("fit writes the params it reached, and verify MODEL judges hand gradie
     CHECK(quiet.err.empty());  // ... and none with --quiet
 
     // The true gradient at a point, then hand gradients: right, transposed, and misnamed.
-    REQUIRE(run_matgrad({"grad", model, "--inputs", inputs, "--seed", "3", "--out", dir / "true", "--all"}, dir).status == 0);
+    REQUIRE(run_matgrad({"grad", model, "--inputs", inputs, "--seed", "3", "--out", dir / "true", "--all", "--save-values",
+                         dir / "values"}, dir).status == 0);
     const Matrix dw = io::read_npy(dir / "true/dw.npy");
     fs::create_directories(dir / "hand");
     io::write_npy(dir / "hand/dw.npy", dw);
@@ -255,10 +256,21 @@ TEST_CASE("fit writes the params it reached, and verify MODEL judges hand gradie
     r = run_matgrad(verify, dir);
     CHECK(r.status == 1);
     CHECK(r.out.find("transposed") != std::string::npos);
-    io::write_npy(dir / "hand/dX.npy", dw);
+    // An input's hand gradient is judged like a param's (the input recorded as a variable): with
+    // margins = y ⊙ (wᵀ X), dX = w (dmargins ⊙ y), written out here from the true dmargins.
+    const Matrix y = io::read_npy(inputs + "/y.npy"), dmargins = io::read_npy(dir / "true/dmargins.npy");
+    const Matrix w = io::read_npy(dir / "values/w.npy");  // drawn with --seed 3
+    io::write_npy(dir / "hand/dw.npy", dw);
+    const Matrix row = dmargins * y;  // 1×n
+    io::write_npy(dir / "hand/dX.npy", Matrix(xt::linalg::outer(xt::flatten(w), xt::flatten(row))));
     r = run_matgrad(verify, dir);
-    CHECK(r.status == 2);
-    CHECK(r.err == "matgrad: error: " + (dir / "hand/dX.npy") + ": X is an input, which gets no gradient\n");
+    INFO(r.out << r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("3 hand gradients checked against autodiff") != std::string::npos);
+    io::write_npy(dir / "hand/dX.npy", Matrix(2.0 * xt::linalg::outer(xt::flatten(w), xt::flatten(row))));
+    r = run_matgrad(verify, dir);
+    CHECK(r.status == 1);
+    CHECK(r.out.find("dX  ") != std::string::npos);
     // A file named without the d prefix: the engine's one rule (Python's Model.verify says the same),
     // naming the file (it said "no param or named node ''").
     fs::remove(dir / "hand/dX.npy");
@@ -422,6 +434,17 @@ TEST_CASE("verify MODEL --hand FILE.mg: the slides' derivation as typed, line by
     CHECK(read_file(dir / "v.html").find("yours (line 4): <span data-tex=\"dA_{2} = -Y \\oslash A_{2} + (1 - Y) \\oslash "
                                          "(1 - A_{2})\">") != std::string::npos);
     CHECK(read_file(dir / "v.html").find("missing_mean_factor, step wrong — dA2 should be") != std::string::npos);
+
+    // An input's line is typeset beside its own equation, as the params' are: X is a variable of
+    // the equations' recording too.
+    write_file(dir / "dx.mg", "dZ2 = (A2 − Y) / 7\ndA1 = W2ᵀ dZ2\ndZ1 = dA1 ⊙ σ'(Z1)\ndX = W1ᵀ dZ1\n");
+    r = run_matgrad({"verify", slides, "--seed", "1", "--hand", dir / "dx.mg", "--format", "latex"}, dir);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("dX &= W_{1}^{\\top} dZ_{1} && \\in \\mathbb{R}^{10\\times 7} && \\text{yours (line 4): }dX = "
+                     "W_{1}^{\\top} dZ_{1} \\quad \\text{ok, step ok}") != std::string::npos);
+    r = run_matgrad({"verify", slides, "--seed", "1", "--hand", dir / "dx.mg", "--format", "html", "--out", dir / "dx.html"}, dir);
+    CHECK(r.status == 0);
+    CHECK(read_file(dir / "dx.html").find("yours (line 4): <span data-tex=\"dX = W_{1}^{\\top} dZ_{1}\">") != std::string::npos);
 
     write_file(dir / "bad.mg", "dZ2 = A2 - Y\ndW2 = dZ2 * A1ᵀ + \x1b[2J\n");
     r = run_matgrad({"verify", slides, "--seed", "1", "--hand", dir / "bad.mg"}, dir);
