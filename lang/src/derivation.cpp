@@ -151,6 +151,20 @@ VerifyReport Derivation::verify(const Values& values, const VerifyOptions& optio
 
     VerifyReport report;
     report.reverse_passes = values_report.reverse_passes;
+    for (std::size_t i = 0; i < n; ++i) {
+        const DerivationLine& l = lines[i];
+        if (!l.of.empty()) continue;
+        HelperReport h{l.name, l.line, l.formula, {}, ""};
+        if (cause[i] < 0) {
+            h.shape = {mine[p.presets + i].rows(), mine[p.presets + i].cols()};
+            if (!step_error[i].empty()) h.error = "on the true gradients it uses: " + step_error[i];
+        } else {
+            const std::size_t c = static_cast<std::size_t>(cause[i]);
+            h.error = c == i ? error[i] : "uses " + lines[c].name + " (line " + std::to_string(lines[c].line) +
+                                              "), which cannot be evaluated";
+        }
+        report.helpers.push_back(std::move(h));
+    }
     std::vector<bool> wrong(n, false);
     for (std::size_t i = 0; i < n; ++i) {
         const DerivationLine& l = lines[i];

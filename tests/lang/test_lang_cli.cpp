@@ -446,6 +446,34 @@ TEST_CASE("verify MODEL --hand FILE.mg: the slides' derivation as typed, line by
     CHECK(r.status == 0);
     CHECK(read_file(dir / "dx.html").find("yours (line 4): <span data-tex=\"dX = W_{1}^{\\top} dZ_{1}\">") != std::string::npos);
 
+    // A helper line has a row of its own: its formula, "helper" with its shape, or why it cannot be evaluated.
+    write_file(dir / "helpers.mg", "e = A2 − Y\ndZ2 = e / 7\nbad = dZ2 * A1\nh = W2ᵀ dZ2\ndA1 = h\n");
+    const std::vector<std::string> helpers{"verify", slides, "--seed", "1", "--hand", dir / "helpers.mg"};
+    r = run_matgrad(helpers, dir);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("\n   1     e = A2 − Y      helper, 1×7  ") != std::string::npos);
+    CHECK(r.out.find("\n   3     bad = dZ2 * A1  helper, not evaluated        dZ2 * A1: dZ2 is 1x7 but A1 is 64x7 (inner "
+                     "dimensions 7 and 64 differ)\n") != std::string::npos);
+    CHECK(r.out.find("\n   4     h = W2ᵀ dZ2     helper, 64×7  ") != std::string::npos);
+    CHECK(r.out.find("\n✓  5     dA1 = h ") != std::string::npos);
+    std::vector<std::string> as_json = helpers;
+    as_json.push_back("--json");
+    const nlohmann::json with_helpers = nlohmann::json::parse(run_matgrad(as_json, dir).out);
+    REQUIRE(with_helpers["helpers"].size() == 3);
+    CHECK(with_helpers["helpers"][0] == nlohmann::json({{"name", "e"}, {"line", 1}, {"formula", "A2 − Y"}, {"verdict", "helper"},
+                                                        {"shape", {1, 7}}, {"error", nullptr}}));
+    CHECK(with_helpers["helpers"][1]["shape"].is_null());
+    CHECK(with_helpers["helpers"][1]["error"] == "dZ2 * A1: dZ2 is 1x7 but A1 is 64x7 (inner dimensions 7 and 64 differ)");
+    std::vector<std::string> as_latex = helpers;
+    as_latex.insert(as_latex.end(), {"--format", "latex"});
+    CHECK(run_matgrad(as_latex, dir).out.find("h &= W_{2}^{\\top} dZ_{2} && \\in \\mathbb{R}^{64\\times 7} && "
+                                              "\\text{helper (line 4)}") != std::string::npos);
+    std::vector<std::string> as_html = helpers;
+    as_html.insert(as_html.end(), {"--format", "html", "--out", dir / "helpers.html"});
+    REQUIRE(run_matgrad(as_html, dir).status == 0);
+    CHECK(read_file(dir / "helpers.html").find("<h2>Your helper lines</h2>\n<div class=\"eq helper\" data-tex=\"e = A_{2} - Y") !=
+          std::string::npos);
+
     write_file(dir / "bad.mg", "dZ2 = A2 - Y\ndW2 = dZ2 * A1ᵀ + \x1b[2J\n");
     r = run_matgrad({"verify", slides, "--seed", "1", "--hand", dir / "bad.mg"}, dir);
     CHECK(r.status == 2);
