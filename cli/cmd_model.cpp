@@ -48,8 +48,10 @@ int run_model_grad(const ModelOptions& o, const std::string& out, bool all, bool
 
 VerifyReport verify_model(const LoadedModel& m, const std::string& hand_dir, const std::map<std::string, Matrix>& hand,
                           double tol, const std::set<std::string>& one_dimensional) {
-    Tape tape;
-    const lang::Recording r = m.model.record(tape, m.values);
+    std::vector<std::string> names;
+    for (const auto& [file, value] : hand) names.push_back(file);
+    Tape tape;  // an input with a dX file is a variable of this recording, so it has a true gradient
+    const lang::Recording r = m.model.record(tape, m.values, {}, m.model.inputs_with_gradients(names));
     try {
         tape.backward(r.output());
     } catch (const NumericalError& e) {
@@ -57,7 +59,7 @@ VerifyReport verify_model(const LoadedModel& m, const std::string& hand_dir, con
         throw;
     }
 
-    // Validate every file's name before judging any: d<param> or d<named node> that has a gradient.
+    // Validate every file's name before judging any: d<param>, d<input> or d<named node> that has a gradient.
     for (const auto& [file, value] : hand) {
         const std::string path = (fs::path(hand_dir) / (file + ".npy")).string();
         std::string name;
@@ -69,11 +71,9 @@ VerifyReport verify_model(const LoadedModel& m, const std::string& hand_dir, con
         const lang::Declaration* d = m.model.find_declaration(name);
         bool node = false;
         for (const lang::Assignment& a : m.model.assignments()) node = node || a.name == name;
-        if (d != nullptr && d->kind == lang::Declaration::Kind::input)
-            throw io::InputError(path + ": " + name + " is an input, which gets no gradient");
         if (d == nullptr && !node)
-            throw io::InputError(path + ": the model has no param or named node '" + name +
-                                 "' (hand gradients are d<name>.npy for a param or named node)");
+            throw io::InputError(path + ": the model has no param, input or named node '" + name +
+                                 "' (hand gradients are d<name>.npy for a param, an input or a named node)");
         if (node && !r.var(name).requires_grad())
             throw io::InputError(path + ": " + name + " does not depend on any param, so it has no gradient");
     }

@@ -98,7 +98,9 @@ int run_verify(const VerifyOptions& o) {
             verdicts = verify_model(m, o.hand, hand.values, tol, hand.one_dimensional);
         }
         checked_against = report::checked_against(m);
-        if (on_equations) e = report::explain_model(m, false);
+        std::vector<std::string> judged;  // an input with a hand dX gets its own equation to be judged beside
+        for (const GradientReport& g : verdicts.gradients) judged.push_back(g.name);
+        if (on_equations) e = report::explain_model(m, false, m.model.inputs_with_gradients(judged));
     }
     if (on_equations) e.doc.title = "Hand-derived gradients checked against autodiff: " + e.doc.title;
     write_document(outputs, o.document.out, report::render_verify(verdicts, checked_against, tol, e.lines, format, e.doc));
@@ -125,9 +127,10 @@ void add_verify_command(CLI::App& app, int& status) {
         "  matgrad grad --data data/ --params params/ --out grads/   # writes the true dW1.npy, ...\n"
         "  matgrad verify --data data/ --params params/ --hand mine/ --format json\n"
         "  matgrad verify --data data/ --params params/ --hand mine/ --format html --out verify.html\n"
-        "With a MODEL file: --hand holds d<param>.npy or d<node>.npy for its params and named nodes, judged\n"
-        "by the same diagnosis on the model's own graph (the mistakes its ops declare: tanh', softmax's\n"
-        "Jacobian, a mean's 1/n, a dropped path, ...), values as for `matgrad grad MODEL`.\n"
+        "With a MODEL file: --hand holds d<param>.npy or d<node>.npy for its params and named nodes (and\n"
+        "d<input>.npy: that input is then recorded as a variable), judged by the same diagnosis on the\n"
+        "model's own graph (the mistakes its ops declare: tanh', softmax's Jacobian, a mean's 1/n, a dropped\n"
+        "path, ...), values as for `matgrad grad MODEL`.\n"
         "  matgrad verify examples/models/tanh_mse.mg --inputs examples/models/tanh_mse --seed 1 --dim h=8 --hand mine/\n"
         "With MODEL, --hand may also be a derivation file (*.mg): dNAME = expression per gradient, helpers,\n"
         "the model's names and dimensions, ⊙ ⊘ ᵀ − σ(…) and f'(x). Each dNAME line is judged twice: its value\n"

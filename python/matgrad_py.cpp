@@ -295,13 +295,15 @@ py::dict declared(const lang::Model& model, lang::Declaration::Kind kind) {
 }
 
 /// The model's equations as explain MODEL reads them, and the document's title.
-std::pair<std::vector<matgrad::ExplainLine>, matgrad::report::Document> model_equations(const lang::Model& model,
-                                                                                       const lang::Values& values) {
+/// (`variable_inputs`: inputs with a hand dX, recorded as variables so that dX has its line.)
+std::pair<std::vector<matgrad::ExplainLine>, matgrad::report::Document> model_equations(
+    const lang::Model& model, const lang::Values& values, const std::set<std::string>& variable_inputs = {}) {
     std::vector<Matrix> params;
     for (const std::string& name : model.param_names()) params.push_back(values.at(name));
     matgrad::report::Document doc;
     doc.title = model.file() + ": output " + model.output() + ", on the values given.";
     doc.description = "Every equation and shape below is read from the recorded tape.";
+    if (!variable_inputs.empty()) return {lang::explain_with_inputs(model, values, variable_inputs), doc};
     return {matgrad::explain(model.loss(values), params, model.param_names()), doc};
 }
 
@@ -322,7 +324,9 @@ VerifyForms render_model_verify(const lang::Model& model, const lang::Values& va
                                 const matgrad::VerifyReport& report, double tol) {
     using matgrad::report::Format;
     using matgrad::report::render_verify;
-    auto [lines, doc] = model_equations(model, values);
+    std::vector<std::string> names;
+    for (const matgrad::GradientReport& g : report.gradients) names.push_back(g.name);
+    auto [lines, doc] = model_equations(model, values, model.inputs_with_gradients(names));
     doc.title = "Hand-derived gradients checked against autodiff: " + doc.title;
     const std::string checked_against =
         "the model " + model.file() + ": output " + model.output() + ", on the values given";
@@ -599,8 +603,10 @@ PYBIND11_MODULE(_core, m) {
                 if (derivation) {
                     forms = render_model_verify(model, v, lang::Derivation::parse(text, "<hand>", model).verify(v, options), tol);
                 } else {
-                    Tape tape;
-                    const lang::Recording r = model.record(tape, v);
+                    std::vector<std::string> names;
+                    for (const auto& [name, value] : h) names.push_back(name);
+                    Tape tape;  // an input with a hand dX is a variable here, as in the CLI
+                    const lang::Recording r = model.record(tape, v, {}, model.inputs_with_gradients(names));
                     forms = render_model_verify(model, v, matgrad::verify(tape, r.output(), h, options), tol);
                 }
             }

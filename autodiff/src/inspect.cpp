@@ -716,10 +716,9 @@ void Explainer::reduce_to_input(Term& t, const Var& v, const Var& in) const {
     if (t.value.part.text.empty()) {  // a broadcast scalar: the sum is the scalar times the count
         t.value.coef *= static_cast<double>((rows_summed ? v.rows() : 1) * (cols_summed ? v.cols() : 1));
     } else {
-        const char* what = rows_summed && cols_summed ? "sum of all entries of "
-                           : cols_summed              ? "row-sum of "
-                                                      : "column-sum of ";
-        t.value.part = {what + wrap(sym_text(t.value), kProduct), kSum};
+        // In functions the model language reads too: rowsum(dZ) is m×1, colsum(dZ) 1×n.
+        const char* what = rows_summed && cols_summed ? "sum(" : cols_summed ? "rowsum(" : "colsum(";
+        t.value.part = {what + sym_text(t.value).text + ")", kAtom};
         t.value.coef = 1.0;
     }
     t.shapes = shape_of(v) + " → " + shape_of(in) + " (broadcast reduction)";

@@ -82,13 +82,11 @@ VerifyReport Derivation::verify(const Values& values, const VerifyOptions& optio
     const std::size_t n = lines.size();
     // The inputs the derivation differentiates are variables of this recording only: their true
     // gradients come from the same backward() as the params'.
-    std::set<std::string> inputs_asked;
-    for (const DerivationLine& l : lines) {
-        const Declaration* d = l.of.empty() ? nullptr : impl_->model->find_declaration(l.of);
-        if (d != nullptr && d->kind == Declaration::Kind::input) inputs_asked.insert(l.of);
-    }
+    std::vector<std::string> gradients;
+    for (const DerivationLine& l : lines)
+        if (!l.of.empty()) gradients.push_back(l.name);
     Tape tape;
-    const Recording r = impl_->model->record(tape, values, {}, inputs_asked);
+    const Recording r = impl_->model->record(tape, values, {}, impl_->model->inputs_with_gradients(gradients));
     tape.backward(r.output());
     for (const DerivationLine& l : lines)
         if (!l.of.empty() && !r[impl_->model->index_of(l.of)].requires_grad())
@@ -153,6 +151,20 @@ VerifyReport Derivation::verify(const Values& values, const VerifyOptions& optio
 
     VerifyReport report;
     report.reverse_passes = values_report.reverse_passes;
+    for (std::size_t i = 0; i < n; ++i) {
+        const DerivationLine& l = lines[i];
+        if (!l.of.empty()) continue;
+        HelperReport h{l.name, l.line, l.formula, {}, ""};
+        if (cause[i] < 0) {
+            h.shape = {mine[p.presets + i].rows(), mine[p.presets + i].cols()};
+            if (!step_error[i].empty()) h.error = "on the true gradients it uses: " + step_error[i];
+        } else {
+            const std::size_t c = static_cast<std::size_t>(cause[i]);
+            h.error = c == i ? error[i] : "uses " + lines[c].name + " (line " + std::to_string(lines[c].line) +
+                                              "), which cannot be evaluated";
+        }
+        report.helpers.push_back(std::move(h));
+    }
     std::vector<bool> wrong(n, false);
     for (std::size_t i = 0; i < n; ++i) {
         const DerivationLine& l = lines[i];

@@ -151,9 +151,9 @@ private:
             std::string text = substitute(code, n, k, g, root_slot, root);
             const NodeInfo &in = info_[child], &out = info_[k];
             if (def->kind == OpKind::broadcasting && (in.rows != out.rows || in.cols != out.cols)) {
-                if (in.rows == 1 && in.cols == 1) text = "sum(" + text + ")";
-                else if (in.rows == 1) text = "sum(" + text + ", 0)";
-                else text = "sum(" + text + ", 1)";
+                // As a teacher writes it: db = rowsum(dZ) for a bias broadcast over the columns.
+                const bool rows_kept = in.rows == out.rows, cols_kept = in.cols == out.cols;
+                text = (rows_kept ? "rowsum(" : cols_kept ? "colsum(" : "sum(") + text + ")";
             }
             if (c.kind == NodeKind::ref) {
                 contributions_[c.slot].push_back(text);

@@ -106,6 +106,24 @@ const Declaration* Model::find_declaration(const std::string& name) const {
                                                                                 : nullptr;
 }
 
+std::set<std::string> Model::inputs_with_gradients(const std::vector<std::string>& gradients) const {
+    std::set<std::string> inputs;
+    for (const std::string& g : gradients) {
+        const Declaration* d = g.size() > 1 && g[0] == 'd' ? find_declaration(g.substr(1)) : nullptr;
+        if (d != nullptr && d->kind == Declaration::Kind::input) inputs.insert(d->name);
+    }
+    return inputs;
+}
+
+std::vector<ExplainLine> explain_with_inputs(const Model& model, const Values& values,
+                                             const std::set<std::string>& variable_inputs, std::string* dot) {
+    Tape tape;
+    const Recording r = model.record(tape, values, {}, variable_inputs);
+    tape.backward(r.output());
+    if (dot != nullptr) *dot = tape.to_dot();
+    return explain(tape, r.output());
+}
+
 std::size_t Model::index_of(const std::string& name) const {
     const auto it = impl_->slots.find(name);
     if (it == impl_->slots.end()) throw std::out_of_range("the model has no node named '" + name + "'");
@@ -309,6 +327,11 @@ private:
             case NodeKind::call: break;
         }
         std::vector<Var>& args = (*buffers_)[n.call_depth];
+        if (n.children.size() == 1) {  // evaluated first: S⁻¹'s operand may use the same buffer
+            const Var v = eval(n.children[0]);
+            args.assign(1, v);
+            return apply(n, args);
+        }
         args.clear();
         for (const std::uint32_t child : n.children) {
             const Var v = eval(child);  // nested calls use deeper buffers

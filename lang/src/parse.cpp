@@ -80,12 +80,33 @@ std::string unexpected_character(const std::string& line, std::size_t i) {
     return text;
 }
 
-/// The slides' notation, read as the ASCII operators: ⊙ .*, ⊘ ./, ᵀ ', − (minus sign) -.
+/// The slides' notation, read as the ASCII operators: ⊙ .*, ⊘ ./, ᵀ ', − (minus sign) -, and the
+/// postfix superscripts of explain's formulas: ² (.^2, element-wise as in 1 − H²), ⁻¹ (inv), ⁻ᵀ (inv, then ').
 const std::pair<const char*, const char*> kOperatorAliases[] = {
-    {"\xE2\x8A\x99", ".*"}, {"\xE2\x8A\x98", "./"}, {"\xE1\xB5\x80", "'"}, {"\xE2\x88\x92", "-"}};
-/// Function names of the slides' notation: σ(Z) is sigmoid(Z) (σ alone stays a name: a model may call
-/// its standard deviation σ).
-const std::pair<const char*, const char*> kFunctionAliases[] = {{"\xCF\x83", "sigmoid"}};
+    {"\xE2\x8A\x99", ".*"}, {"\xE2\x8A\x98", "./"}, {"\xE1\xB5\x80", "'"}, {"\xE2\x88\x92", "-"},
+    {"\xC2\xB2", "\xC2\xB2"}, {"\xE2\x81\xBB\xC2\xB9", "\xE2\x81\xBB\xC2\xB9"}, {"\xE2\x81\xBB\xE1\xB5\x80", "\xE2\x81\xBB\xE1\xB5\x80"}};
+constexpr const char* kSquared = "\xC2\xB2";
+constexpr const char* kInverse = "\xE2\x81\xBB\xC2\xB9";
+constexpr const char* kInverseTranspose = "\xE2\x81\xBB\xE1\xB5\x80";
+/// 𝟙, explain's matrix of ones, reads as the number 1: it only stands where broadcasting gives it
+/// its shape (𝟙 ⊘ A is 1 ./ A).
+constexpr const char* kOnes = "\xF0\x9D\x9F\x99";
+
+/// Function names of the slides' and explain's notation, with the numeric parameters they imply:
+/// σ(Z) is sigmoid(Z) (σ alone stays a name: a model may call its standard deviation σ); rowsum(X)
+/// is sum(X, 1) (m×1, the slides' db = row sums of dZ) and colsum(X) is sum(X, 0) (1×n).
+struct FunctionAlias {
+    const char* alias;
+    const char* function;
+    std::vector<double> numbers;
+};
+const FunctionAlias kFunctionAliases[] = {{"\xCF\x83", "sigmoid", {}}, {"rowsum", "sum", {1}}, {"colsum", "sum", {0}}};
+
+const FunctionAlias* function_alias(const std::string& name) {
+    for (const FunctionAlias& a : kFunctionAliases)
+        if (name == a.alias) return &a;
+    return nullptr;
+}
 
 /// Levenshtein distance, for "did you mean" suggestions.
 std::size_t edit_distance(const std::string& a, const std::string& b) {
@@ -116,6 +137,9 @@ std::string closest(const std::string& name, const std::vector<std::string>& can
     }
     return best;
 }
+
+// How tightly juxtaposition binds (see Parser::infix): above * and ⊙ (20), below unary minus (30).
+constexpr int kJuxtaposition = 25;
 
 // Deeper expressions are refused so that neither parsing nor recording can exhaust the stack.
 constexpr std::size_t kMaxDepth = 500;
@@ -186,6 +210,9 @@ private:
                 tokens.push_back({TokenKind::ident, line.substr(start, i - start), 0.0, start, i});
             } else if (digit(c) || (c == '.' && i + 1 < line.size() && digit(line[i + 1]))) {
                 tokens.push_back(lex_number(line, i));
+            } else if (line.compare(i, std::strlen(kOnes), kOnes) == 0) {
+                tokens.push_back({TokenKind::number, kOnes, 1.0, i, i + std::strlen(kOnes)});
+                i += std::strlen(kOnes);
             } else {
                 static const char* const two[] = {".*", "./", ".^"};
                 std::string op;
@@ -421,6 +448,28 @@ private:
                 lhs = unary(NodeKind::transpose, t, lhs, node(lhs).begin, t.end);
                 continue;
             }
+            if (is_op(t, kSquared)) {  // H² is H .^ 2
+                next();
+                Node two;
+                two.number = 2.0;
+                lhs = binary(BinaryOp::power, t, lhs, add(located(std::move(two), t, t.begin, t.end)));
+                continue;
+            }
+            if (is_op(t, kInverse) || is_op(t, kInverseTranspose)) {  // S⁻¹ is inv(S), S⁻ᵀ is inv(S)'
+                next();
+                lhs = inverse(t, lhs);
+                if (is_op(t, kInverseTranspose)) lhs = unary(NodeKind::transpose, t, lhs, node(lhs).begin, t.end);
+                continue;
+            }
+            const bool operand = t.kind == TokenKind::ident || is_op(t, "(") || t.text == kOnes;  // not 2: X 2 is a typo
+            if (operand && kJuxtaposition >= min_power) {
+                // Juxtaposition is the product *, binding tighter than * and ⊙ as explain writes it:
+                // dA ⊙ W2ᵀ dZ2 is dA ⊙ (W2ᵀ dZ2), and (1/7) Y scales Y.
+                if (++chain_ > kMaxDepth)
+                    throw error_at(t, "expression too long (more than " + std::to_string(kMaxDepth) + " operators)");
+                lhs = binary(BinaryOp::product, t, lhs, expression(kJuxtaposition + 1));
+                continue;
+            }
             if (!infix(t, left, right, op) || left < min_power) return lhs;
             const Token& op_token = next();
             if (peek().kind == TokenKind::end)
@@ -443,7 +492,12 @@ private:
                 next();
                 return call(t, true);
             }
-            return is_op(peek(), "(") ? call(t, false) : reference(t);
+            // NAME( is a call when NAME is a function or no name at all (an unknown function's error);
+            // a name of the model followed by ( is a product by juxtaposition: A1(1 − A1).
+            const bool name = m_.slots.count(t.text) > 0 || later_.count(t.text) > 0 ||
+                              std::find(m_.dims.begin(), m_.dims.end(), t.text) != m_.dims.end();
+            const bool function = find_op(t.text) != nullptr || function_alias(t.text) != nullptr;
+            return is_op(peek(), "(") && (function || !name) ? call(t, false) : reference(t);
         }
         if (is_op(t, "(")) {
             const std::uint32_t inner = expression(0);
@@ -559,10 +613,20 @@ private:
         throw error_at(t, "unknown name '" + t.text + "'" + (suggestion.empty() ? "" : " (did you mean " + suggestion + "?)"));
     }
 
+    /// S⁻¹: the call inv(S) on the operand already parsed.
+    std::uint32_t inverse(const Token& t, std::uint32_t operand) {
+        Node n;
+        n.kind = NodeKind::call;
+        n.function = find_op("inv");
+        n.children = {operand};
+        n.call_depth = call_depth_;  // its one operand is evaluated before its buffer is used
+        m_.max_call_depth = std::max(m_.max_call_depth, call_depth_ + 1);
+        return add(located(std::move(n), t, node(operand).begin, t.end));
+    }
+
     std::uint32_t call(const Token& name, bool derivative) {
-        std::string op_name = name.text;
-        for (const auto& [alias, function] : kFunctionAliases)
-            if (op_name == alias) op_name = function;
+        const FunctionAlias* alias = function_alias(name.text);
+        const std::string op_name = alias != nullptr ? alias->function : name.text;
         const OpDef* function = find_op(op_name);
         if (function == nullptr) {
             const std::vector<std::string> known = op_names();
@@ -598,6 +662,7 @@ private:
             }
         }
         --call_depth_;
+        if (alias != nullptr) n.numbers.insert(n.numbers.end(), alias->numbers.begin(), alias->numbers.end());
         const Token& close = next();
         if (!is_op(close, ")"))
             throw close.kind == TokenKind::end

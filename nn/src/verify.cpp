@@ -79,7 +79,7 @@ std::map<std::string, std::string> mlp_formulas(std::size_t L) {
         f["dA" + s] = l == L ? "(−Y ⊘ " + A + " + (1 − Y) ⊘ (1 − " + A + ")) / n" : "W" + next + "ᵀ dZ" + next;
         f["dZ" + s] = l == L ? "(" + A + " − Y) / n" : "dA" + s + " ⊙ " + A + "(1 − " + A + ")";
         f["dW" + s] = "dZ" + s + " " + (l == 1 ? "X" : "A" + std::to_string(l - 1)) + "ᵀ";
-        f["db" + s] = "row-sum of dZ" + s;
+        f["db" + s] = "rowsum(dZ" + s + ")";
     }
     return f;
 }

@@ -31,7 +31,7 @@ def test_verify_takes_a_derivation_string(slides):
     assert rows[0] == ("dA2", 4, "missing_mean_factor", "wrong", None)
     assert rows[1] == ("dZ2", 5, "missing_mean_factor", "ok", "dA2")
     assert rows[-1] == ("db1", 11, "missing_mean_factor", "ok", "dZ1")
-    assert r["gradients"][2]["formula"] == "dZ2 * A1ᵀ"
+    assert r["gradients"][2]["formula"] == "dZ2 A1ᵀ"
     assert "first wrong step: dA2 (line 4)" in str(r)
     # With the mean's 1/n every line is right.
     right = model.verify(values, SLIDES_AS_TYPED.replace("dA2 = −Y ⊘ A2 + (1 − Y) ⊘ (1 − A2)",

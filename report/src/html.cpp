@@ -327,6 +327,13 @@ std::string render_html_body(const std::vector<ExplainLine>& lines, const Verify
         std::snprintf(tolerance, sizeof tolerance, "%g", tol);
         page << "</table>\n<p>" << ok << " ok, " << report->gradients.size() - ok << " wrong (tolerance " << tolerance
              << " of each gradient's scale).</p>\n";
+        if (!report->helpers.empty()) page << "<h2>Your helper lines</h2>\n";
+        for (const HelperReport& h : report->helpers) {
+            const std::string tex = helper_latex(h);
+            page << "<div class=\"eq helper\" data-tex=\"" << xml_escape(tex) << "\"><span class=\"math\">" << xml_escape(tex)
+                 << "</span>" << (h.error.empty() ? "" : "<span class=\"verdict\">" + xml_escape(h.error) + "</span>")
+                 << "</div>\n";
+        }
     }
 
     page << "<div class=\"cols\"><div class=\"eqs\">\n";

@@ -21,10 +21,14 @@ LoadedModel bind_model(lang::Model model, lang::Values values, const std::string
     return {std::move(model), std::move(values), text.empty() ? "no values" : text};
 }
 
-Explanation explain_model(const LoadedModel& m, bool check) {
+Explanation explain_model(const LoadedModel& m, bool check, const std::set<std::string>& variable_inputs) {
     Explanation e;
     e.doc.title = m.model.file() + ": output " + m.model.output() + ", on " + m.values_text + ".";
     e.doc.description = "Every equation and shape below is read from the recorded tape.";
+    if (!variable_inputs.empty()) {  // verify's hand dX: the input gets its own Backward line
+        e.lines = lang::explain_with_inputs(m.model, m.values, variable_inputs, &e.doc.dot);
+        return e;
+    }
     std::vector<Matrix> params;
     for (const std::string& name : m.model.param_names()) params.push_back(m.values.at(name));
     const GraphBuilder loss = m.model.loss(m.values);

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -99,12 +100,14 @@ std::string verdict_table(const VerifyReport& report, const std::string& model, 
     return out;
 }
 
-// A derivation file's gradient lines in file order: the formula as written, the value's verdict
+// A derivation file's lines in file order, helpers too: the formula as written, the value's verdict
 // and the step's, an arrow at the first wrong step.
 std::string derivation_text(const VerifyReport& report, const std::string& model, double tol) {
-    std::vector<std::vector<std::string>> rows{{"", "line", "yours", "value", "step", "hint"}};
+    std::vector<std::pair<std::size_t, std::vector<std::string>>> by_line;  // gradient and helper rows
     std::size_t ok = 0;
     std::string first_line;
+    for (const HelperReport& h : report.helpers)
+        by_line.push_back({h.line, {"", std::to_string(h.line), h.name + " = " + h.formula, helper_verdict(h), "", h.error}});
     for (const GradientReport& r : report.gradients) {
         std::string mark = r.ok() ? "✓" : "✗";
         if (r.name == report.first_wrong_step) {
@@ -115,9 +118,12 @@ std::string derivation_text(const VerifyReport& report, const std::string& model
         if (!r.node.empty()) value += " at " + r.node;
         std::string step = r.step;
         if (!r.consequence_of.empty()) step += " (follows from " + r.consequence_of + ")";
-        rows.push_back({mark, std::to_string(r.line), r.name + " = " + r.formula, value, step, r.ok() ? "" : r.hint});
+        by_line.push_back({r.line, {mark, std::to_string(r.line), r.name + " = " + r.formula, value, step, r.ok() ? "" : r.hint}});
         ok += r.ok();
     }
+    std::stable_sort(by_line.begin(), by_line.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<std::vector<std::string>> rows{{"", "line", "yours", "value", "step", "hint"}};
+    for (auto& [line, row] : by_line) rows.push_back(std::move(row));
     return verdict_table(report, model, tol, rows, ok, "gradient line",
                          " (line " + first_line + "), the first line that is wrong given the true values of the "
                                                   "gradients it uses");
@@ -125,7 +131,8 @@ std::string derivation_text(const VerifyReport& report, const std::string& model
 
 // The derivation's lines in reverse-pass order, ✓ or ✗, and an arrow at the first wrong step.
 std::string verify_text(const VerifyReport& report, const std::string& model, double tol) {
-    if (!report.gradients.empty() && report.gradients.front().line > 0) return derivation_text(report, model, tol);
+    if (!report.helpers.empty() || (!report.gradients.empty() && report.gradients.front().line > 0))
+        return derivation_text(report, model, tol);
     std::vector<std::vector<std::string>> rows{{"", "gradient", "expected", "yours", "max |error|", "diagnosis", "hint"}};
     std::size_t ok = 0;
     for (const GradientReport& r : report.gradients) {
@@ -171,10 +178,32 @@ std::string verify_json(const VerifyReport& report) {
         }
         gradients.push_back(std::move(g));
     }
-    return Json{{"gradients", gradients}, {"first_wrong_step", string_or_null(report.first_wrong_step)}}.dump(2) + "\n";
+    Json json{{"gradients", gradients}, {"first_wrong_step", string_or_null(report.first_wrong_step)}};
+    if (!report.helpers.empty()) {  // a derivation's helper lines
+        Json helpers = Json::array();
+        for (const HelperReport& h : report.helpers)
+            helpers.push_back({{"name", h.name},
+                               {"line", h.line},
+                               {"formula", h.formula},
+                               {"verdict", "helper"},
+                               {"shape", h.shape[0] == 0 ? Json(nullptr) : Json(h.shape)},
+                               {"error", string_or_null(h.error)}});
+        json["helpers"] = std::move(helpers);
+    }
+    return json.dump(2) + "\n";
 }
 
 }  // namespace
+
+std::string helper_verdict(const HelperReport& h) {
+    return h.shape[0] == 0 ? "helper, not evaluated" : "helper, " + shape_text(h.shape[0], h.shape[1]);
+}
+
+std::string helper_latex(const HelperReport& h, const char* align) {
+    return to_latex(h.name) + " " + align + "= " + to_latex(h.formula) + (*align ? " && " : " \\quad ") +
+           (h.shape[0] == 0 ? "" : shape_latex(h.shape[0], h.shape[1]) + (*align ? " && " : " \\quad ")) +
+           text_latex("helper (line " + std::to_string(h.line) + ")" + (h.shape[0] == 0 ? ", not evaluated" : ""));
+}
 
 std::string line_latex(const ExplainLine& line, const char* align) {
     // In an aligned block the shapes get a column of their own ("&&").
@@ -237,7 +266,13 @@ std::string render_verify(const VerifyReport& report, const std::string& model, 
             std::string hints;
             for (const GradientReport& r : report.gradients)
                 if (!r.ok()) hints += "% " + r.name + ": " + r.hint + "\n";
-            return explanation_latex(lines, doc, verdicts) + hints;
+            std::string helpers;  // a derivation's helper lines, typeset as written
+            for (const HelperReport& h : report.helpers) {
+                helpers += (helpers.empty() ? "" : " \\\\\n") + helper_latex(h, "&");
+                if (!h.error.empty()) hints += "% " + h.name + ": " + h.error + "\n";
+            }
+            if (!helpers.empty()) helpers = "% Your helper lines\n$$\n\\begin{aligned}\n" + helpers + "\n\\end{aligned}\n$$\n";
+            return explanation_latex(lines, doc, verdicts) + helpers + hints;
         }
         case Format::html: return render_html(lines, &report, tol, doc);
     }

@@ -201,7 +201,9 @@ std::string answer(std::string_view endpoint, const Request& r, const Limits& li
             return report::render_verify(verdicts, report::checked_against(m), r.tol, {}, report::Format::json, {});
         report::Explanation e;
         if (r.format != "text") {  // latex and html show the verdicts on the model's equations (as the CLI)
-            e = report::explain_model(m, false);
+            std::vector<std::string> judged;  // an input with a hand dX gets its own equation, as in the CLI
+            for (const GradientReport& g : verdicts.gradients) judged.push_back(g.name);
+            e = report::explain_model(m, false, m.model.inputs_with_gradients(judged));
             e.doc.title = "Hand-derived gradients checked against autodiff: " + e.doc.title;
             e.doc.graph_timeout = std::max(0.1, seconds_left);
         }

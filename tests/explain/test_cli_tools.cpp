@@ -357,9 +357,9 @@ TEST_CASE("matgrad explain --format latex: aligned blocks per section, --out wri
     CHECK(count(tex, "\\end{aligned}") == 3);
     CHECK(tex.find("Z_{1} &= W_{1} X + b_{1} && \\in \\mathbb{R}^{64\\times 7}") != std::string::npos);
     CHECK(tex.find("dA_{2} &= -\\frac{1}{7} Y \\oslash A_{2} + \\frac{1}{7} (1 - Y) \\oslash (1 - A_{2})") != std::string::npos);
-    CHECK(tex.find("dZ_{1} &= dA_{1} \\odot A_{1}(1 - A_{1})") != std::string::npos);
+    CHECK(tex.find("dZ_{1} &= dA_{1} \\odot A_{1} \\odot (1 - A_{1})") != std::string::npos);
     CHECK(tex.find("dA_{1} &= W_{2}^{\\top} dZ_{2}") != std::string::npos);
-    CHECK(tex.find("db_{1} &= \\text{row-sum of}\\ dZ_{1}") != std::string::npos);
+    CHECK(tex.find("db_{1} &= \\text{rowsum}(dZ_{1})") != std::string::npos);
     std::istringstream tex_lines(tex);
     for (std::string line; std::getline(tex_lines, line);)
         if (line.rfind("%", 0) != 0)  // the Unicode notation may stay in comments only

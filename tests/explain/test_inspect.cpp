@@ -61,18 +61,18 @@ TEST_CASE("explain: the slides' network reads as the slides' equations with thei
         if (l.kind == Kind::backward) backward.push_back(l.lhs);
     CHECK(backward == std::vector<std::string>{"dA2", "dZ2", "dW2", "db2", "dA1", "dZ1", "dW1", "db1"});
     CHECK(line_for(lines, "dA2").formula == "−(1/7) Y ⊘ A2 + (1/7) (1 − Y) ⊘ (1 − A2)");
-    CHECK(line_for(lines, "dZ2").formula == "dA2 ⊙ A2(1 − A2)");
+    CHECK(line_for(lines, "dZ2").formula == "dA2 ⊙ A2 ⊙ (1 − A2)");
     CHECK(line_for(lines, "dW2").formula == "dZ2 A1ᵀ");
     CHECK(line_for(lines, "dW2").shapes == "(1×7)(7×64) = 1×64");
-    CHECK(line_for(lines, "db2").formula == "row-sum of dZ2");
+    CHECK(line_for(lines, "db2").formula == "rowsum(dZ2)");
     const ExplainLine& dA1 = line_for(lines, "dA1");
     CHECK(dA1.formula == "W2ᵀ dZ2");
     CHECK(dA1.shapes == "(64×1)(1×7) = 64×7");
     CHECK(dA1.layout.find("dZ2 W2ᵀ (numerator layout)") != std::string::npos);
-    CHECK(line_for(lines, "dZ1").formula == "dA1 ⊙ A1(1 − A1)");
+    CHECK(line_for(lines, "dZ1").formula == "dA1 ⊙ A1 ⊙ (1 − A1)");
     CHECK(line_for(lines, "dW1").formula == "dZ1 Xᵀ");
     CHECK(line_for(lines, "dW1").shapes == "(64×7)(7×10) = 64×10");
-    CHECK(line_for(lines, "db1").formula == "row-sum of dZ1");
+    CHECK(line_for(lines, "db1").formula == "rowsum(dZ1)");
     CHECK(line_for(lines, "db1").shapes == "64×7 → 64×1 (broadcast reduction)");
     const std::string text = format_explanation(lines);
     CHECK(text.find("dW1 = dZ1 Xᵀ") != std::string::npos);
@@ -127,7 +127,7 @@ TEST_CASE("explain: generic ops, shared intermediates, unused variables") {
     // Both uses send (1/3) t: one term, as a person writes it, and the shapes say two paths met.
     CHECK(line_for(l2, "d" + t).formula == "(2/3) " + t);
     CHECK(line_for(l2, "d" + t).shapes == "3×1 (sum of 2 paths)");
-    CHECK(line_for(l2, "da").formula == "d" + t + " ⊙ " + t + "(1 − " + t + ")");
+    CHECK(line_for(l2, "da").formula == "d" + t + " ⊙ " + t + " ⊙ (1 − " + t + ")");
 
     // Paths that cancel leave 0: d(c − c) gives dc = dD − dD.
     Tape t3;

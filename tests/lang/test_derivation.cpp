@@ -8,6 +8,7 @@
 #include <lang/derivation.hpp>
 
 #include <autodiff/autodiff.hpp>
+#include <autodiff/inspect.hpp>
 #include <nn/io.hpp>
 #include <nn/reference.hpp>
 
@@ -319,6 +320,8 @@ TEST_CASE("derive → verify: the derivation matgrad writes is all right, on eve
         }
         const std::string key = model->derive(values);
         INFO(key);
+        if (name == "slides")  // a broadcast bias's gradient as a teacher writes it
+            CHECK(key.find("\ndb2 = rowsum(dZ2)\ndW2 = dZ2 * A1'\ndb1 = rowsum(dZ1)\n") != std::string::npos);
         const VerifyReport r = lang::Derivation::parse(key, "key.mg", *model).verify(values);
         CHECK(r.ok());
         for (const GradientReport& g : r.gradients) CHECK(g.step == "ok");
@@ -326,4 +329,39 @@ TEST_CASE("derive → verify: the derivation matgrad writes is all right, on eve
         ++derived;
     }
     CHECK(derived >= 8);
+}
+
+TEST_CASE("explain's backward equations, copied as printed, are a derivation that verify finds all right") {
+    // Nothing is inserted: juxtaposition is the matrix product, rowsum/colsum, ², ⁻¹, ⁻ᵀ and 𝟙 read
+    // as explain writes them.
+    for (const std::string name : {"slides", "tanh_mse", "softmax_regression", "l2_logistic", "gaussian_nll"}) {
+        INFO(name);
+        lang::Model model = test::example_model(name);
+        lang::Values values;
+        if (name == "gaussian_nll")  // I must be the identity: its inputs
+            for (const std::string input : {"I", "X"})
+                values.emplace(input, io::read_npy(test::model_path(name + "/" + input + ".npy")));
+        lang::BindOptions options;
+        options.seed = 1;
+        options.draw_unbound_dims = true;
+        model.bind(values, options);
+        std::vector<Matrix> params;
+        for (const std::string& p : model.param_names()) params.push_back(values.at(p));
+        std::string derivation;
+        std::size_t equations = 0;
+        for (const ExplainLine& l : explain(model.loss(values), params, model.param_names()))
+            if (l.kind == ExplainLine::Kind::backward) {
+                derivation += l.lhs + " = " + l.formula + "\n";
+                ++equations;
+            }
+        INFO(derivation);
+        const VerifyReport r = lang::Derivation::parse(derivation, name + ".mg", model).verify(values);
+        CHECK(r.gradients.size() == equations);
+        CHECK(equations >= model.param_names().size());
+        for (const GradientReport& g : r.gradients) {
+            INFO(g.name << " = " << g.formula << ": " << g.diagnosis << " " << g.hint);
+            CHECK(g.ok());
+            CHECK(g.step == "ok");
+        }
+    }
 }

@@ -44,7 +44,7 @@ std::string bind_error(const std::string& source, lang::Values values, const lan
 }  // namespace
 
 TEST_CASE("syntax errors point at the token") {
-    CHECK(parse_error("input X : 2 x 2\nJ = sum(X X)\n") == "m.mg:2:11: error: missing operator before 'X'");
+    CHECK(parse_error("input X : 2 x 2\nJ = sum(X 2)\n") == "m.mg:2:11: error: missing operator before '2'");
     CHECK(parse_error("input X : 2 x 2\nJ = sum(X) $ 2\n") == "m.mg:2:12: error: unexpected character '$'");
     CHECK(parse_error("input X : 2 x 2\nJ = sum(X) \xFF 2\n") == "m.mg:2:12: error: unexpected byte 0xFF");
     CHECK(parse_error("input X : 2 x 2\nJ = * X\n") ==

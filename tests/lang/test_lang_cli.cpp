@@ -241,7 +241,8 @@ TEST_CASE("fit writes the params it reached, and verify MODEL judges hand gradie
     CHECK(quiet.err.empty());  // ... and none with --quiet
 
     // The true gradient at a point, then hand gradients: right, transposed, and misnamed.
-    REQUIRE(run_matgrad({"grad", model, "--inputs", inputs, "--seed", "3", "--out", dir / "true", "--all"}, dir).status == 0);
+    REQUIRE(run_matgrad({"grad", model, "--inputs", inputs, "--seed", "3", "--out", dir / "true", "--all", "--save-values",
+                         dir / "values"}, dir).status == 0);
     const Matrix dw = io::read_npy(dir / "true/dw.npy");
     fs::create_directories(dir / "hand");
     io::write_npy(dir / "hand/dw.npy", dw);
@@ -255,10 +256,21 @@ TEST_CASE("fit writes the params it reached, and verify MODEL judges hand gradie
     r = run_matgrad(verify, dir);
     CHECK(r.status == 1);
     CHECK(r.out.find("transposed") != std::string::npos);
-    io::write_npy(dir / "hand/dX.npy", dw);
+    // An input's hand gradient is judged like a param's (the input recorded as a variable): with
+    // margins = y ⊙ (wᵀ X), dX = w (dmargins ⊙ y), written out here from the true dmargins.
+    const Matrix y = io::read_npy(inputs + "/y.npy"), dmargins = io::read_npy(dir / "true/dmargins.npy");
+    const Matrix w = io::read_npy(dir / "values/w.npy");  // drawn with --seed 3
+    io::write_npy(dir / "hand/dw.npy", dw);
+    const Matrix row = dmargins * y;  // 1×n
+    io::write_npy(dir / "hand/dX.npy", Matrix(xt::linalg::outer(xt::flatten(w), xt::flatten(row))));
     r = run_matgrad(verify, dir);
-    CHECK(r.status == 2);
-    CHECK(r.err == "matgrad: error: " + (dir / "hand/dX.npy") + ": X is an input, which gets no gradient\n");
+    INFO(r.out << r.err);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("3 hand gradients checked against autodiff") != std::string::npos);
+    io::write_npy(dir / "hand/dX.npy", Matrix(2.0 * xt::linalg::outer(xt::flatten(w), xt::flatten(row))));
+    r = run_matgrad(verify, dir);
+    CHECK(r.status == 1);
+    CHECK(r.out.find("dX  ") != std::string::npos);
     // A file named without the d prefix: the engine's one rule (Python's Model.verify says the same),
     // naming the file (it said "no param or named node ''").
     fs::remove(dir / "hand/dX.npy");
@@ -359,7 +371,7 @@ TEST_CASE("verify MODEL on softmax regression: a hand dW without the 1/n is a mi
     const nlohmann::json db = gradient(report, "db");
     CHECK(db["diagnosis"] == "diagonal_jacobian");
     // log_softmax(Z) has no line of its own: the hint writes it as it reads inline in J.
-    CHECK(db["hint"] == "db should be row-sum of dZ (3×1); yours equals the derivation with a mistake at "
+    CHECK(db["hint"] == "db should be rowsum(dZ) (3×1); yours equals the derivation with a mistake at "
                         "log_softmax(Z) in J = −mean(sum(Y ⊙ log_softmax(Z), 0)) — only the Jacobian's diagonal "
                         "kept, as if log_softmax were element-wise: "
                         "dZ = d(log_softmax(Z)) ⊙ (1 − exp(log_softmax(Z)))");
@@ -411,7 +423,7 @@ TEST_CASE("verify MODEL --hand FILE.mg: the slides' derivation as typed, line by
     CHECK(report["first_wrong_step"] == "dA2");
     const nlohmann::json dW1 = gradient(report, "dW1");
     CHECK(dW1["line"] == 10);
-    CHECK(dW1["formula"] == "dZ1 * Xᵀ");
+    CHECK(dW1["formula"] == "dZ1 Xᵀ");
     CHECK(dW1["step"] == "ok");
     CHECK(dW1["diagnosis"] == "missing_mean_factor");
     CHECK(dW1["consequence_of"] == "dZ1");
@@ -422,6 +434,45 @@ TEST_CASE("verify MODEL --hand FILE.mg: the slides' derivation as typed, line by
     CHECK(read_file(dir / "v.html").find("yours (line 4): <span data-tex=\"dA_{2} = -Y \\oslash A_{2} + (1 - Y) \\oslash "
                                          "(1 - A_{2})\">") != std::string::npos);
     CHECK(read_file(dir / "v.html").find("missing_mean_factor, step wrong — dA2 should be") != std::string::npos);
+
+    // An input's line is typeset beside its own equation, as the params' are: X is a variable of
+    // the equations' recording too.
+    write_file(dir / "dx.mg", "dZ2 = (A2 − Y) / 7\ndA1 = W2ᵀ dZ2\ndZ1 = dA1 ⊙ σ'(Z1)\ndX = W1ᵀ dZ1\n");
+    r = run_matgrad({"verify", slides, "--seed", "1", "--hand", dir / "dx.mg", "--format", "latex"}, dir);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("dX &= W_{1}^{\\top} dZ_{1} && \\in \\mathbb{R}^{10\\times 7} && \\text{yours (line 4): }dX = "
+                     "W_{1}^{\\top} dZ_{1} \\quad \\text{ok, step ok}") != std::string::npos);
+    r = run_matgrad({"verify", slides, "--seed", "1", "--hand", dir / "dx.mg", "--format", "html", "--out", dir / "dx.html"}, dir);
+    CHECK(r.status == 0);
+    CHECK(read_file(dir / "dx.html").find("yours (line 4): <span data-tex=\"dX = W_{1}^{\\top} dZ_{1}\">") != std::string::npos);
+
+    // A helper line has a row of its own: its formula, "helper" with its shape, or why it cannot be evaluated.
+    write_file(dir / "helpers.mg", "e = A2 − Y\ndZ2 = e / 7\nbad = dZ2 * A1\nh = W2ᵀ dZ2\ndA1 = h\n");
+    const std::vector<std::string> helpers{"verify", slides, "--seed", "1", "--hand", dir / "helpers.mg"};
+    r = run_matgrad(helpers, dir);
+    CHECK(r.status == 0);
+    CHECK(r.out.find("\n   1     e = A2 − Y      helper, 1×7  ") != std::string::npos);
+    CHECK(r.out.find("\n   3     bad = dZ2 * A1  helper, not evaluated        dZ2 * A1: dZ2 is 1x7 but A1 is 64x7 (inner "
+                     "dimensions 7 and 64 differ)\n") != std::string::npos);
+    CHECK(r.out.find("\n   4     h = W2ᵀ dZ2     helper, 64×7  ") != std::string::npos);
+    CHECK(r.out.find("\n✓  5     dA1 = h ") != std::string::npos);
+    std::vector<std::string> as_json = helpers;
+    as_json.push_back("--json");
+    const nlohmann::json with_helpers = nlohmann::json::parse(run_matgrad(as_json, dir).out);
+    REQUIRE(with_helpers["helpers"].size() == 3);
+    CHECK(with_helpers["helpers"][0] == nlohmann::json({{"name", "e"}, {"line", 1}, {"formula", "A2 − Y"}, {"verdict", "helper"},
+                                                        {"shape", {1, 7}}, {"error", nullptr}}));
+    CHECK(with_helpers["helpers"][1]["shape"].is_null());
+    CHECK(with_helpers["helpers"][1]["error"] == "dZ2 * A1: dZ2 is 1x7 but A1 is 64x7 (inner dimensions 7 and 64 differ)");
+    std::vector<std::string> as_latex = helpers;
+    as_latex.insert(as_latex.end(), {"--format", "latex"});
+    CHECK(run_matgrad(as_latex, dir).out.find("h &= W_{2}^{\\top} dZ_{2} && \\in \\mathbb{R}^{64\\times 7} && "
+                                              "\\text{helper (line 4)}") != std::string::npos);
+    std::vector<std::string> as_html = helpers;
+    as_html.insert(as_html.end(), {"--format", "html", "--out", dir / "helpers.html"});
+    REQUIRE(run_matgrad(as_html, dir).status == 0);
+    CHECK(read_file(dir / "helpers.html").find("<h2>Your helper lines</h2>\n<div class=\"eq helper\" data-tex=\"e = A_{2} - Y") !=
+          std::string::npos);
 
     write_file(dir / "bad.mg", "dZ2 = A2 - Y\ndW2 = dZ2 * A1ᵀ + \x1b[2J\n");
     r = run_matgrad({"verify", slides, "--seed", "1", "--hand", dir / "bad.mg"}, dir);

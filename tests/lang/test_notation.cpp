@@ -114,3 +114,36 @@ TEST_CASE("control and escape bytes in an echoed line are shown escaped, never r
     for (const std::string& text : {esc.formatted(), comment.formatted()})
         for (const char c : text) CHECK((static_cast<unsigned char>(c) >= 0x20 || c == '\n'));
 }
+
+TEST_CASE("explain's notation: juxtaposition is the product, rowsum colsum ² ⁻¹ ⁻ᵀ 𝟙") {
+    // Each pair: as explain writes it, and in ASCII. Juxtaposition binds tighter than ⊙ and *, as
+    // in explain's formulas; a name before ( is a product, a function before ( a call.
+    const std::pair<const char*, const char*> spellings[] = {
+        {"sum(A ⊙ B A)", "sum(A .* (B*A))"},
+        {"sum(A(1 − A))", "sum(A*(1 - A))"},
+        {"sum(−(1/3) A B ⊘ (2 + A))", "sum((-1/3)*(A*B) ./ (2 + A))"},
+        {"sum(Aᵀ(B) v)", "sum(A'*B*v)"},
+        {"sum(σ(A) exp(B))", "sum(sigmoid(A)*exp(B))"},
+        {"sum(rowsum(A) + colsum(B)ᵀ)", "sum(sum(A, 1) + sum(B, 0)')"},
+        {"sum(A⁻¹ B + A⁻ᵀ)", "sum(inv(A)*B + inv(A)')"},
+        {"sum(exp(A)⁻¹)", "sum(inv(exp(A)))"},
+        {"sum(1 − A²)", "sum(1 - A .^ 2)"},
+        {"sum(𝟙 ⊘ (2 + A))", "sum(1 ./ (2 + A))"},
+    };
+    const lang::Values values{{"A", random_matrix(3, 3, 1)}, {"B", random_matrix(3, 3, 2)}, {"v", random_matrix(3, 1, 3)}};
+    const std::string head = "input A : 3 x 3\ninput B : 3 x 3\nparam v : 3 x 1\n";
+    for (const auto& [notation, ascii] : spellings) {
+        INFO(std::string(notation));
+        double value[2];
+        for (int k = 0; k < 2; ++k) {
+            const lang::Model m = lang::Model::parse(head + "J = " + (k == 0 ? notation : ascii) + " + sum(v)\n", "m.mg");
+            Tape tape;
+            value[k] = m.record(tape, values).output().value()(0, 0);
+        }
+        CHECK(std::abs(value[0] - value[1]) <= kExact * std::max(1.0, std::abs(value[1])));
+    }
+    // What juxtaposition does not take: a number after an operand, and an unknown name before (.
+    CHECK(parse_failure("input X : 2 x 2\nJ = sum(X 2)\n").formatted().find("2:11: error: missing operator before '2'") !=
+          std::string::npos);
+    CHECK(parse_failure("input X : 2 x 2\nJ = sum(fo(X))\n").formatted().find("unknown function 'fo'") != std::string::npos);
+}

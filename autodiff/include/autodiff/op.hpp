@@ -62,8 +62,8 @@ using ApplyFn = Var (*)(const std::vector<Var>& args, const std::vector<double>&
 
 /// One notation in two spellings: Unicode (explain, README) and LaTeX (docs/derivatives.md).
 struct Notation {
-    const char* unicode = "";  ///< "{g} ⊙ {out}(1 − {out})"
-    const char* latex = "";    ///< "{g} \\odot {out}(1 - {out})"
+    const char* unicode = "";  ///< "{g} ⊙ {out} ⊙ (1 − {out})"
+    const char* latex = "";    ///< "{g} \\odot {out} \\odot (1 - {out})"
     /// (OpDef::forward only) the op in numpy on 2-D arrays, for `matgrad derive --format numpy`:
     /// "1 / (1 + np.exp(-{0}))"; a missing numeric parameter reads None. Empty: not exported.
     const char* numpy = "";
@@ -71,7 +71,7 @@ struct Notation {
 
 /// How one input's gradient is written.
 struct InputRule {
-    Notation rule;            ///< "{g} ⊙ {out}(1 − {out})" -- d input = this (summed to its shape)
+    Notation rule;            ///< "{g} ⊙ {out} ⊙ (1 − {out})" -- d input = this (summed to its shape)
     const char* shapes = "";  ///< explain's shape remark; empty: "element-wise on 64×7" / "a → b"
     const char* layout = "";  ///< explain's layout remark (matmul's numerator/denominator step)
     /// The same rule in the model language, for `matgrad derive` (lang): "{g} .* {out} .* (1 - {out})".

@@ -76,6 +76,17 @@ struct GradientReport {
     std::string diagnosis_text() const;
 };
 
+/// A derivation file's helper line (an assignment not named dNAME): no verdict of its own, but a row
+/// in the reports beside the gradient lines (lang::Derivation::verify).
+struct HelperReport {
+    std::string name;      ///< "g1"
+    std::size_t line = 0;  ///< 1-based
+    std::string formula;   ///< the right-hand side as written
+    std::array<std::size_t, 2> shape{};  ///< its value's shape on your lines (0×0 when not evaluated)
+    /// Why it could not be evaluated (on your lines, or on the true gradients for the step); empty: it was.
+    std::string error;
+};
+
 /// All hand gradients, in reverse-pass order (the order a derivation writes them: dA2, dZ2, dW2,
 /// db2, dA1, ...), and the first wrong step: the wrong gradient earliest in that order that no
 /// other wrong hand gradient feeds (empty when all are ok).
@@ -83,6 +94,7 @@ struct VerifyReport {
     std::vector<GradientReport> gradients;  ///< one per hand gradient, in reverse-pass order
     std::string first_wrong_step;           ///< "dZ1", or empty when every gradient is ok
     std::size_t reverse_passes = 0;  ///< how many backward passes the diagnosis ran (true + mutated)
+    std::vector<HelperReport> helpers;  ///< a derivation file's helper lines, in file order
     bool ok() const;                 ///< every hand gradient is right
 };
 

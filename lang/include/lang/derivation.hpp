@@ -56,7 +56,8 @@ public:
     /// - its step: the same formula on the true values of the gradients it uses (through helpers
     ///   too): "ok" (a wrong value then comes from its inputs, named in consequence_of) or "wrong".
     /// The gradients come in file order, each with its line, formula and step; first_wrong_step is
-    /// the first line whose step is wrong (empty when none). An input's true gradient comes from
+    /// the first line whose step is wrong (empty when none); helpers come in VerifyReport::helpers
+    /// (their shape, or why they cannot be evaluated). An input's true gradient comes from
     /// recording the inputs that lines differentiate as variables. Throws Error at a line whose
     /// NAME does not depend on any param or such input (it has no gradient).
     VerifyReport verify(const Values& values, const VerifyOptions& options = {}) const;

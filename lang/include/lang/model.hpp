@@ -29,6 +29,7 @@
 #pragma once
 
 #include <autodiff/gradcheck.hpp>
+#include <autodiff/inspect.hpp>
 #include <autodiff/tape.hpp>
 
 #include <array>
@@ -163,6 +164,9 @@ public:
     const std::vector<Declaration>& declarations() const;    ///< in source order
     const std::vector<Assignment>& assignments() const;      ///< in source order
     const Declaration* find_declaration(const std::string& name) const;  ///< nullptr if none
+    /// The inputs X among hand gradients named `gradients` ("dX"; other names are ignored): record
+    /// them as variables (record()'s variable_inputs) so that a hand dX is judged like a param's.
+    std::set<std::string> inputs_with_gradients(const std::vector<std::string>& gradients) const;
     /// The index of a declared name or named node in every Recording (Recording::operator[]);
     /// throws std::out_of_range for other names.
     std::size_t index_of(const std::string& name) const;
@@ -229,5 +233,11 @@ private:
     std::unique_ptr<Impl> impl_;
     friend class Recording;
 };
+
+/// explain(tape, output) of `model` recorded at `values` with the inputs in `variable_inputs` as
+/// variables too, so that a hand dX (Model::inputs_with_gradients) has a Backward line to be judged
+/// beside; `dot`, when given, receives the same tape's Graphviz DOT (node n<k> is ExplainLine::node k).
+std::vector<ExplainLine> explain_with_inputs(const Model& model, const Values& values,
+                                             const std::set<std::string>& variable_inputs, std::string* dot = nullptr);
 
 }  // namespace matgrad::lang

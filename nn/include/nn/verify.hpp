@@ -46,7 +46,7 @@ const char* diagnosis_name(Diagnosis d);
 /// What a gradient should be, and the wrong results the classic mistakes give for it.
 struct GradientTruth {
     std::string param;    ///< "dW1"
-    std::string formula;  ///< in the slides' notation: "dZ1 Xᵀ", "row-sum of dZ1"
+    std::string formula;  ///< in the slides' notation: "dZ1 Xᵀ", "rowsum(dZ1)"
     Matrix expected;      ///< the true gradient (autodiff)
     /// n, the count the loss is averaged over (the number of samples for one output unit).
     std::size_t mean_count = 1;

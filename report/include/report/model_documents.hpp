@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,8 +36,10 @@ struct Explanation {
 };
 
 /// `matgrad explain MODEL` (and verify's documents): the recorded model as equations, titled with
-/// the file, its output and where the values came from; `check` adds finite differences.
-Explanation explain_model(const LoadedModel& loaded, bool check);
+/// the file, its output and where the values came from; `check` adds finite differences. The
+/// inputs in `variable_inputs` (verify's hand dX) are recorded as variables and get their own
+/// Backward line.
+Explanation explain_model(const LoadedModel& loaded, bool check, const std::set<std::string>& variable_inputs = {});
 
 /// "the model FILE: output J, on VALUES": what verify's verdicts were checked against.
 std::string checked_against(const LoadedModel& loaded);
