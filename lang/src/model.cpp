@@ -422,8 +422,13 @@ private:
                 [[fallthrough]];
             case BinaryOp::matmul:
                 if (av.shape(1) != bv.shape(0))
+                    // Equal shapes: most likely an element-wise product meant, as the slides write
+                    // σ'(Z) = A(1 − A) -- while their dW = dZ Aᵀ is the matrix product.
                     shape_error(n, a, b, "inner dimensions " + std::to_string(av.shape(1)) + " and " +
-                                             std::to_string(bv.shape(0)) + " differ");
+                                             std::to_string(bv.shape(0)) + " differ" +
+                                             (n.op == BinaryOp::product && a.shape() == b.shape() ? "; * and juxtaposition are the matrix product, "
+                                                                       "for the element-wise product write ⊙ (or .*)"
+                                                                     : ""));
                 return matmul(a, b);
             case BinaryOp::scalar_div:
                 if (!is_scalar(bv)) not_scalar(n, y, b, "/ divides by a number or 1x1 (use ./ for element-wise division)");

@@ -233,6 +233,15 @@ TEST_CASE("a helper that cannot be evaluated on the true gradients: the lines us
     CHECK(r.first_wrong_step == "dA1");
 }
 
+TEST_CASE("A1(1 − A1) typed as on the slides: a shape_mismatch that says juxtaposition is the matrix product") {
+    const VerifyReport r = Example("slides").judge("dZ2 = (A2 − Y) / 7\ndA1 = W2ᵀ dZ2\ndZ1 = dA1 ⊙ A1(1 − A1)\n");
+    CHECK(line(r, "dZ1").diagnosis == "shape_mismatch");
+    CHECK(line(r, "dZ1").hint == "A1(1 − A1): A1 is 64x7 but (1 − A1) is 64x7 (inner dimensions 7 and 64 differ; * and "
+                                 "juxtaposition are the matrix product, for the element-wise product write ⊙ (or .*))");
+    // Shapes that differ get no such advice: dZ2 * A1 is no element-wise product either.
+    CHECK(line(Example("slides").judge("dW2 = (A2 − Y) * A1\n"), "dW2").hint.find("element-wise") == std::string::npos);
+}
+
 TEST_CASE("unbound dimension names are drawn as distinct sizes: a transposed gradient is never a coincidence") {
     const Example tanh("tanh_mse");  // d and n from X, h from nothing
     CHECK(tanh.dims.at("h") != tanh.dims.at("d"));
