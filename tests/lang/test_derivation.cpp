@@ -31,10 +31,11 @@ constexpr const char* kSlidesDerivation =
     "dW1 = dZ1 * Xᵀ\n"
     "db1 = sum(dZ1, 1)\n";
 
-/// The example model `name` with values drawn from seed 1 (unbound dimensions drawn distinct).
+/// The example model `name` with values drawn from seed 1 (unbound dimensions drawn distinct), but
+/// for gaussian_nll's inputs I (which must be the identity) and X, read from its .npy files.
 struct Example {
-    explicit Example(const std::string& name) : Example(test::example_model(name)) {}
-    explicit Example(lang::Model m) : model(std::move(m)) {
+    explicit Example(const std::string& name) : Example(test::example_model(name), fixed_inputs(name)) {}
+    explicit Example(lang::Model m, lang::Values given = {}) : model(std::move(m)), values(std::move(given)) {
         lang::BindOptions options;
         options.seed = 1;
         options.draw_unbound_dims = true;
@@ -46,6 +47,15 @@ struct Example {
     lang::Model model;
     lang::Values values;
     std::map<std::string, std::size_t> dims;
+
+private:
+    static lang::Values fixed_inputs(const std::string& name) {
+        lang::Values inputs;
+        if (name == "gaussian_nll")
+            for (const std::string input : {"I", "X"})
+                inputs.emplace(input, io::read_npy(test::model_path(name + "/" + input + ".npy")));
+        return inputs;
+    }
 };
 
 const GradientReport& line(const VerifyReport& r, const std::string& name) {
@@ -279,16 +289,8 @@ TEST_CASE("examples/derivations: each example model's derivation is right, and t
     const std::string dir = std::string(MATGRAD_MODELS_DIR) + "/../derivations/";
     for (const std::string name : {"tanh_mse", "softmax_regression", "l2_logistic", "gaussian_nll"}) {
         INFO(name);
-        lang::Model model = test::example_model(name);
-        lang::Values values;
-        if (name == "gaussian_nll")  // I must be the identity: its inputs
-            for (const std::string input : {"I", "X"})
-                values.emplace(input, io::read_npy(test::model_path(name + "/" + input + ".npy")));
-        lang::BindOptions options;
-        options.seed = 1;
-        options.draw_unbound_dims = true;
-        model.bind(values, options);
-        const VerifyReport r = lang::Derivation::parse(test::read_text(dir + name + ".mg"), name, model).verify(values);
+        const Example e(name);
+        const VerifyReport r = lang::Derivation::parse(test::read_text(dir + name + ".mg"), name, e.model).verify(e.values);
         for (const GradientReport& g : r.gradients) {
             INFO(g.name << ": " << g.hint);
             CHECK(g.ok());
@@ -345,15 +347,9 @@ TEST_CASE("explain's backward equations, copied as printed, are a derivation tha
     // as explain writes them.
     for (const std::string name : {"slides", "tanh_mse", "softmax_regression", "l2_logistic", "gaussian_nll"}) {
         INFO(name);
-        lang::Model model = test::example_model(name);
-        lang::Values values;
-        if (name == "gaussian_nll")  // I must be the identity: its inputs
-            for (const std::string input : {"I", "X"})
-                values.emplace(input, io::read_npy(test::model_path(name + "/" + input + ".npy")));
-        lang::BindOptions options;
-        options.seed = 1;
-        options.draw_unbound_dims = true;
-        model.bind(values, options);
+        const Example e(name);
+        const lang::Model& model = e.model;
+        const lang::Values& values = e.values;
         std::vector<Matrix> params;
         for (const std::string& p : model.param_names()) params.push_back(values.at(p));
         std::string derivation;
