@@ -199,6 +199,22 @@ void print_task(const nn::TaskChoice& choice, const nn::TrainOptions& options) {
                 options.task ? "" : "; --task overrides");
 }
 
+/// Runs `train(hooks)` -- nn::train from wherever the data is -- with a progress line per epoch and
+/// Ctrl-C stopping it after the current step; errors name the label column of `csv`.
+template <class Train>
+nn::TrainResult train_with_progress(const nn::TaskChoice& choice, const nn::TrainOptions& options,
+                                    const std::vector<std::string>& header, std::size_t label_column,
+                                    const std::string& csv, Train&& train) {
+    TrainingProgress progress(options.epochs, choice.task == nn::Task::regression ? "R2" : "acc");
+    const InterruptGuard interrupt_guard;
+    const nn::FitHooks hooks{
+        [&](const nn::EpochRecord& e) { progress.epoch_done(e.epoch, e.train_loss, e.train_metric, e.test_metric); },
+        [] { return interrupt_requested != 0; }};
+    nn::TrainResult r = naming_the_file(header, label_column, csv, [&] { return train(hooks); });
+    progress.finish();
+    return r;
+}
+
 /// `train --memory` on a CSV too large for the budget: converted once to its cache, then trained
 /// from the cache memory-mapped (nn::train on an io::MappedCache).
 int run_streamed(const TrainCommand& o, const nn::TrainOptions& options, std::size_t budget, io::OutputSet& outputs) {
@@ -226,15 +242,10 @@ int run_streamed(const TrainCommand& o, const nn::TrainOptions& options, std::si
         naming_the_file(header, label_column, o.csv, [&] { return nn::choose_task(data, label_column, options.task); });
     print_task(choice, options);
 
-    TrainingProgress progress(options.epochs, choice.task == nn::Task::regression ? "R2" : "acc");
-    const InterruptGuard interrupt_guard;
-    const nn::FitHooks hooks{
-        [&](const nn::EpochRecord& e) { progress.epoch_done(e.epoch, e.train_loss, e.train_metric, e.test_metric); },
-        [] { return interrupt_requested != 0; }};
-    const nn::TrainResult r = naming_the_file(header, label_column, o.csv, [&] {
-        return nn::train(data, label_column, options, budget, hooks);
-    });
-    progress.finish();
+    const nn::TrainResult r =
+        train_with_progress(choice, options, header, label_column, o.csv, [&](const nn::FitHooks& hooks) {
+            return nn::train(data, label_column, options, budget, hooks);
+        });
     if (!quiet()) std::fprintf(stderr, "shuffled in blocks of %zu rows\n", r.block_rows);
     return report(o, options, r, outputs);
 }
@@ -304,15 +315,10 @@ int run_train(const TrainCommand& o) {
     const nn::TaskChoice choice = nn::choose_task(y, options.task);
     print_task(choice, options);
 
-    TrainingProgress progress(options.epochs, choice.task == nn::Task::regression ? "R2" : "acc");
-    const InterruptGuard interrupt_guard;
-    const nn::FitHooks hooks{
-        [&](const nn::EpochRecord& e) { progress.epoch_done(e.epoch, e.train_loss, e.train_metric, e.test_metric); },
-        [] { return interrupt_requested != 0; }};
-    const nn::TrainResult r = naming_the_file(header, label_column, o.csv, [&] {
-        return nn::train(std::move(X), y, feature_names, header[label_column], options, hooks);
-    });
-    progress.finish();
+    const nn::TrainResult r =
+        train_with_progress(choice, options, header, label_column, o.csv, [&](const nn::FitHooks& hooks) {
+            return nn::train(std::move(X), y, feature_names, header[label_column], options, hooks);
+        });
     return report(o, options, r, outputs);
 }
 
