@@ -223,11 +223,11 @@ const OpDef neg_def{"neg", "-x", 1, {}, 0, {"−{0}", "-{0}"}, "", {{{"−{g}", 
                     &unary_jvp<Neg>, &vjp_of_tangents<&unary_vjp<Neg>>};
 const OpDef sigmoid_def{
     "sigmoid", "sigmoid(x)", 1, {}, 0, {"σ({0})", "\\sigma({0})", "1 / (1 + np.exp(-{0}))"}, "",
-    {{{"{g} ⊙ {out} ⊙ (1 − {out})", "{g} \\odot {out} \\odot (1 - {out})"}, "element-wise on {shape:0}, σ'({0}) = {out}(1 − {out})", "",
+    {{{"{g} ⊙ {out} ⊙ (1 − {out})", "{g} \\odot {out} \\odot (1 - {out})"}, "element-wise on {shape:0}, σ'({0}) = {out} ⊙ (1 − {out})", "",
       "{g} .* {out} .* (1 - {out})"}},
-    activation_mistakes<Sigmoid>("σ'({0}) = {out}(1 − {out}) left out: d{0} = {g}, not {g} ⊙ {out}(1 − {out})",
+    activation_mistakes<Sigmoid>("σ'({0}) = {out} ⊙ (1 − {out}) left out: d{0} = {g}, not {g} ⊙ {out} ⊙ (1 − {out})",
                                  "σ' evaluated at the activation {out} instead of at {0}: "
-                                 "d{0} = {g} ⊙ σ({out})(1 − σ({out}))"),
+                                 "d{0} = {g} ⊙ σ({out}) ⊙ (1 − σ({out}))"),
     &unary_vjp<Sigmoid>, OpKind::elementwise, MATGRAD_UNARY_APPLY(sigmoid),
     "σ(x) = 1 / (1 + e^−x); σ' from the saved output",
     &unary_jvp<Sigmoid>, &unary_vjp_tangent<Sigmoid>};

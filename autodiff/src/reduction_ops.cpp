@@ -222,7 +222,7 @@ const OpDef softmax_def{
     {{{"{out} ⊙ ({g} − colsum({out} ⊙ {g}))", "{out} \\odot ({g} - \\mathbf{1}\\mathbf{1}^\\top({out} \\odot {g}))"},
       "per column of {shape:0}: the full Jacobian diag(s) − s sᵀ", "", "{out} .* ({g} - sum({out} .* {g}, 0))"}},
     {{"diagonal_jacobian",
-      "only the Jacobian's diagonal kept, as if softmax were element-wise: d{0} = {g} ⊙ {out}(1 − {out})", 0,
+      "only the Jacobian's diagonal kept, as if softmax were element-wise: d{0} = {g} ⊙ {out} ⊙ (1 − {out})", 0,
       &softmax_vjp<false, true>}},
     &softmax_vjp<false, false>, OpKind::other,
     [](const std::vector<Var>& a, const std::vector<double>&) { return softmax(a[0]); },

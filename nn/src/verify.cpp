@@ -77,7 +77,7 @@ std::map<std::string, std::string> mlp_formulas(std::size_t L) {
     for (std::size_t l = 1; l <= L; ++l) {
         const std::string s = std::to_string(l), A = "A" + s, next = std::to_string(l + 1);
         f["dA" + s] = l == L ? "(−Y ⊘ " + A + " + (1 − Y) ⊘ (1 − " + A + ")) / n" : "W" + next + "ᵀ dZ" + next;
-        f["dZ" + s] = l == L ? "(" + A + " − Y) / n" : "dA" + s + " ⊙ " + A + "(1 − " + A + ")";
+        f["dZ" + s] = l == L ? "(" + A + " − Y) / n" : "dA" + s + " ⊙ " + A + " ⊙ (1 − " + A + ")";
         f["dW" + s] = "dZ" + s + " " + (l == 1 ? "X" : "A" + std::to_string(l - 1)) + "ᵀ";
         f["db" + s] = "rowsum(dZ" + s + ")";
     }
@@ -119,7 +119,7 @@ GradientReport diagnose(const GradientTruth& truth, const Matrix& given, double 
                               "", ""});
     for (const Matrix& variant : truth.without_activation_derivative)
         candidates.push_back({&variant, "missing_activation_derivative", "(" + truth.formula + " without σ')",
-                              "σ'(Z) = A(1 − A) was left out of a hidden layer's dZ = dA ⊙ A(1 − A)", "", ""});
+                              "σ'(Z) = A ⊙ (1 − A) was left out of a hidden layer's dZ = dA ⊙ A ⊙ (1 − A)", "", ""});
     return to_mlp_report(diagnose_gradient(truth.param, truth.formula, given, truth.expected, candidates,
                                            {static_cast<double>(truth.mean_count)}, tol));
 }

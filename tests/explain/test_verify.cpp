@@ -234,7 +234,7 @@ TEST_CASE("verify_mlp: the slides' classic mistakes on their network") {
     const nn::GradientReport r = diagnosis_of("dW1", dW1_no_sigma);
     CHECK(r.diagnosis == Diagnosis::missing_activation_derivative);
     // sigmoid's description in the network's names (A1, Z1), not the generic A, Z.
-    CHECK(r.hint.substr(r.hint.find(" — ")) == " — σ'(Z1) = A1(1 − A1) left out: dZ1 = dA1, not dA1 ⊙ A1(1 − A1)");
+    CHECK(r.hint.substr(r.hint.find(" — ")) == " — σ'(Z1) = A1 ⊙ (1 − A1) left out: dZ1 = dA1, not dA1 ⊙ A1 ⊙ (1 − A1)");
     CHECK(diagnosis_of("db1", row_sums(dZ1_no_sigma)).diagnosis == Diagnosis::missing_activation_derivative);
     // The output layer's gradients do not involve a hidden σ': dW2 computed "without" it is just right.
     CHECK(diagnosis_of("dW2", xt::linalg::dot(dZ2, transposed(ref.A[1]))).diagnosis == Diagnosis::ok);

@@ -88,7 +88,7 @@ TEST_CASE("verify on softmax regression: every gradient-level code, and the soft
     // The mistake's description in this graph's names (S, Z, dS), not softmax's generic letters.
     CHECK(diag.hint == "dZ should be S ⊙ (dS − colsum(S ⊙ dS)) (4×9); yours equals the derivation with a mistake at "
                        "S = softmax(Z) — only the Jacobian's diagonal kept, as if softmax were element-wise: "
-                       "dZ = dS ⊙ S(1 − S)");
+                       "dZ = dS ⊙ S ⊙ (1 − S)");
     CHECK(one(m.tape, m.J, "dW", dot(m.dZ_diagonal(), T(m.X))).diagnosis == "diagonal_jacobian");
 
     const GradientReport per_sample = one(m.tape, m.J, "db", m.dZ);
@@ -338,7 +338,7 @@ TEST_CASE("verify on L2-regularized logistic regression: the penalty's path, σ'
     CHECK(at_output.node == "A");
     CHECK(at_output.op == "sigmoid");
     CHECK(at_output.hint.substr(at_output.hint.find(" — ")) ==
-          " — σ' evaluated at the activation A instead of at Z: dZ = dA ⊙ σ(A)(1 − σ(A))");
+          " — σ' evaluated at the activation A instead of at Z: dZ = dA ⊙ σ(A) ⊙ (1 − σ(A))");
     CHECK(one(m.tape, m.J, "dZ", m.dA).diagnosis == "missing_activation_derivative");
 
     // The data term's mean without its 1/n, the penalty's term right: not a multiple of the truth,
