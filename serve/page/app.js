@@ -107,10 +107,29 @@
         document.body.dataset.evaluated = String(id);
         if (answer.error) { showError(answer.error); $('status').textContent = 'error'; return; }
         $('report').innerHTML = answer.document;
+        var verdicts = $('report').querySelector('table.verdicts');
+        if (verdicts) foldHints(verdicts);
         if (reportScript) reportScript();
         $('status').textContent = endpoint === 'verify' ? 'checked' : 'explained';
       })
       .catch(function (e) { if (id === sequence) $('status').textContent = 'no answer: ' + e; });
+  }
+  // A verdict's hint is its longest text: under its gradient's row, across the table, so the table
+  // fits beside the editors without sideways scrolling.
+  function foldHints(table) {
+    var head = table.querySelector('tr');
+    var shown = Array.from(head.children).filter(function (th) { return getComputedStyle(th).display !== 'none'; });
+    head.lastElementChild.remove();
+    table.querySelectorAll('tr[data-gradient]').forEach(function (row) {
+      var hint = row.lastElementChild;
+      hint.remove();
+      if (!hint.textContent) return;
+      var under = document.createElement('tr');
+      under.className = 'hint ' + row.className;
+      hint.colSpan = shown.length - 1;
+      under.appendChild(hint);
+      row.after(under);
+    });
   }
   function later() { clearTimeout(timer); timer = setTimeout(evaluate, 300); }
 

@@ -164,6 +164,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   await check(`Array.from(document.querySelectorAll('#report table.verdicts td.yours, #report table.verdicts td.right'))
                  .every(function(td){ return td.querySelector('.katex') && !td.querySelector('.katex-error'); })`,
               'every formula (yours and the right one) typeset by KaTeX');
+  await check(`(function(){ var under = document.querySelector('#report tr[data-gradient="dA2"]').nextElementSibling;
+                 return under.classList.contains('hint') && under.textContent.startsWith('dA2 should be '); })()`,
+              "dA2's hint in the row under it");
+  await check(`(function(){ var report = document.getElementById('report');
+                 return document.querySelector('#report table.verdicts').getBoundingClientRect().right <=
+                          report.getBoundingClientRect().right + 1 && report.scrollWidth <= report.clientWidth; })()`,
+              'the verdicts table fits beside the editors, without sideways scrolling');
   await check(`document.querySelectorAll('#report .eq .katex').length >= 10`, 'the equations typeset');
   await check(`document.querySelectorAll('#report .graph svg g.node').length >= 10`, 'the graph drawn');
   // Equations and graph nodes are linked: hovering an equation highlights its node.
