@@ -24,6 +24,15 @@
     var marker = editor.querySelector('.marker');
     if (!marker.hidden) place(editor);
   }
+  // The width of a line's first characters as the textarea draws them: tabs to the next multiple of
+  // 8 (the textarea's tab-size), and a character in its font's (or a fallback font's) own width.
+  var ruler = document.createElement('canvas').getContext('2d');
+  function textWidth(area, prefix) {
+    var expanded = '';
+    Array.from(prefix).forEach(function (c) { expanded += c === '\t' ? ' '.repeat(8 - expanded.length % 8) : c; });
+    ruler.font = getComputedStyle(area).font;
+    return ruler.measureText(expanded).width;
+  }
   // The marker under LINE:COLUMN (a 1-based byte column, as matgrad reports it: counted in UTF-8).
   function place(editor) {
     var marker = editor.querySelector('.marker'), area = editor.querySelector('textarea');
@@ -35,7 +44,7 @@
       chars += code >= 0x10000 ? 2 : 1;
     }
     marker.style.top = (4 + (line - 1) * 18 - area.scrollTop) + 'px';
-    marker.style.left = 'calc(4px + ' + chars + 'ch - ' + area.scrollLeft + 'px)';
+    marker.style.left = (4 + textWidth(area, text.slice(0, chars)) - area.scrollLeft) + 'px';
   }
   function clearMarks() {
     ['model-editor', 'hand-editor'].forEach(function (id) {

@@ -147,6 +147,15 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   })()`);
   if (Math.abs(place.top - (4 + 2 * 18)) > 1) fail('marker at y ' + place.top + ', not on line 3');
   if (Math.abs(place.left - (4 + 9 * place.ch)) > 1) fail('marker at x ' + place.left + ', not at column 10');
+  // After a tab, the marker is where the textarea draws the '*': "J =" then the tab to column 8, then "sum(X".
+  before = await evaluated();
+  await type('model', 'input X : 10 x 7\nparam W1 : 64 x 10\nJ =\tsum(X*W1)\n');
+  await waitFor(`(document.body.dataset.evaluated || '') !== '${before}'`, 'the answer to the model with a tab');
+  await check(`document.getElementById('error').textContent.startsWith('model.mg:3:10: error: X*W1')`,
+              'the error after a tab names model.mg:3:10');
+  const afterTab = await evaluate(`document.querySelector('#model-editor .marker').getBoundingClientRect().left -
+                                   document.getElementById('model').getBoundingClientRect().left`);
+  if (Math.abs(afterTab - (4 + 13 * place.ch)) > 1) fail('marker after a tab at x ' + afterTab + ', not under the 14th cell');
 
   // 2. The slides' model and derivation, typed: verdicts, typeset formulas, first wrong step, graph.
   before = await evaluated();
