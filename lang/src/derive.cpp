@@ -9,7 +9,9 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <set>
+#include <string_view>
 
 namespace matgrad::lang {
 
@@ -32,15 +34,41 @@ bool parenthesized(const std::string& text) {
     return true;
 }
 
+/// The tail of the sum and mean rules in the language (InputRule::code in reduction_ops.cpp): it
+/// broadcasts the gradient back to the operand's shape. Often a later element-wise op broadcasts it
+/// anyway, and then the derivation reads better without it.
+constexpr std::string_view broadcast_back = " + 0 * {0}";
+
+/// The names a derivation's helpers must not take: the model's names and dimensions.
+std::set<std::string> model_names(const Model::Impl& m) {
+    std::set<std::string> taken(m.dims.begin(), m.dims.end());
+    for (const auto& [name, slot] : m.slots) taken.insert(name);
+    return taken;
+}
+
+/// One line of a derivation: name = formula; helpers are the g1, g2, ... of unnamed intermediates.
+struct KeyLine {
+    std::string name, formula;
+    bool helper = false;
+};
+
+std::string key_text(const std::vector<KeyLine>& lines) {
+    std::string text;
+    for (const KeyLine& l : lines) text += l.name + " = " + l.formula + "\n";
+    return text;
+}
+
 class Deriver {
 public:
-    Deriver(const Model::Impl& m, const std::vector<NodeInfo>& info, const std::vector<Var>& slots)
-        : m_(m), info_(info), slots_(slots), contributions_(slots.size()) {
-        for (const auto& [name, slot] : m.slots) taken_.insert(name);
-        taken_.insert(m.dims.begin(), m.dims.end());
-    }
+    /// `elided`: the nodes (a sum or a mean) whose gradient is written without broadcast_back.
+    Deriver(const Model::Impl& m, const std::vector<NodeInfo>& info, const std::vector<Var>& slots,
+            const std::set<std::uint32_t>& elided = {})
+        : m_(m), info_(info), slots_(slots), elided_(elided), contributions_(slots.size()), taken_(model_names(m)) {}
 
-    std::string run() {
+    /// The nodes whose rule ends in broadcast_back, in the order run() met them.
+    const std::vector<std::uint32_t>& broadcast_sites() const { return sites_; }
+
+    std::vector<KeyLine> run() {
         const std::size_t decls = m_.declarations.size();
         const std::size_t out = m_.output_slot;
         if (!slots_[out].requires_grad()) {
@@ -63,16 +91,23 @@ public:
         for (std::size_t slot = decls; slot-- > 0;)  // the params, last declared first
             if (m_.declarations[slot].kind == Declaration::Kind::param && !contributions_[slot].empty())
                 line("d" + m_.declarations[slot].name, sum(contributions_[slot]));
-        return text_;
+        return lines_;
     }
 
 private:
-    void line(const std::string& name, const std::string& formula) { text_ += name + " = " + formula + "\n"; }
+    void line(const std::string& name, const std::string& formula, bool helper = false) {
+        lines_.push_back({name, formula, helper});
+    }
 
     static std::string sum(const std::vector<std::string>& terms) {
         if (terms.size() == 1) return terms.front();
         std::string s;
-        for (const std::string& t : terms) s += (s.empty() ? "" : " + ") + (simple(t) ? t : "(" + t + ")");
+        for (const std::string& t : terms) {
+            // neg's rule gives "-g5": written as a subtraction, not "+ (-g5)".
+            const std::string negated = t.size() > 1 && t[0] == '-' ? t.substr(1) : "";
+            if (!s.empty() && (simple(negated) || parenthesized(negated))) s += " - " + negated;
+            else s += (s.empty() ? "" : " + ") + (simple(t) ? t : "(" + t + ")");
+        }
         return s;
     }
 
@@ -144,11 +179,15 @@ private:
             const Node& c = m_.nodes[child];
             if (c.kind == NodeKind::number || c.kind == NodeKind::dim || !info_[child].requires_grad) continue;
             const std::size_t input = i;  // operands as written (.^'s exponent is a number, skipped)
-            const char* code = input < def->inputs.size() ? def->inputs[input].code : "";
-            if (*code == '\0')
+            std::string_view code = input < def->inputs.size() ? def->inputs[input].code : "";
+            if (code.empty())
                 throw m_.error(n.line, n.column, "derive: the op " + std::string(def->name) +
                                                      " has no rule in the model language (InputRule::code)");
-            std::string text = substitute(code, n, k, g, root_slot, root);
+            if (code.size() > broadcast_back.size() && code.substr(code.size() - broadcast_back.size()) == broadcast_back) {
+                sites_.push_back(k);
+                if (elided_.count(k)) code.remove_suffix(broadcast_back.size());
+            }
+            std::string text = substitute(std::string(code), n, k, g, root_slot, root);
             const NodeInfo &in = info_[child], &out = info_[k];
             if (def->kind == OpKind::broadcasting && (in.rows != out.rows || in.cols != out.cols)) {
                 // As a teacher writes it: db = rowsum(dZ) for a bias broadcast over the columns.
@@ -162,7 +201,7 @@ private:
             std::string name = text;
             if (!simple(text)) {
                 name = fresh();
-                line(name, text);
+                line(name, text, true);
             }
             backward(child, name, root_slot);
         }
@@ -204,11 +243,80 @@ private:
     const Model::Impl& m_;
     const std::vector<NodeInfo>& info_;
     const std::vector<Var>& slots_;
+    const std::set<std::uint32_t>& elided_;
+    std::vector<std::uint32_t> sites_;
     std::vector<std::vector<std::string>> contributions_;  // per slot: the terms of its gradient
     std::set<std::string> taken_;
     std::size_t helpers_ = 0;
-    std::string text_;
+    std::vector<KeyLine> lines_;
 };
+
+/// A byte of a name (ASCII letters, digits, _, and any byte of a UTF-8 letter).
+bool name_byte(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || (c & 0x80) != 0; }
+
+/// Calls visit(begin, end) for each whole name (or number) in `text`.
+template <class Visit>
+void for_each_name(const std::string& text, Visit&& visit) {
+    for (std::size_t i = 0; i < text.size();) {
+        if (!name_byte(text[i])) {
+            ++i;
+            continue;
+        }
+        std::size_t end = i;
+        while (end < text.size() && name_byte(text[end])) ++end;
+        visit(i, end);
+        i = end;
+    }
+}
+
+/// `text` with every whole name that `to` maps replaced by its image, all at once.
+std::string rename(const std::string& text, const std::map<std::string, std::string>& to) {
+    std::string out;
+    std::size_t copied = 0;
+    for_each_name(text, [&](std::size_t begin, std::size_t end) {
+        const auto it = to.find(text.substr(begin, end - begin));
+        if (it == to.end()) return;
+        out += text.substr(copied, begin - copied) + it->second;
+        copied = end;
+    });
+    return out + text.substr(copied);
+}
+
+/// A helper whose formula is at most this long is written into its one use.
+constexpr std::size_t inline_length = 40;
+
+/// The lines with each short helper that one later line uses once written into that use (in
+/// parentheses), and the remaining helpers numbered g1, g2, ... again.
+std::vector<KeyLine> inline_helpers(std::vector<KeyLine> lines, const std::set<std::string>& taken) {
+    for (std::size_t h = 0; h < lines.size(); ++h) {
+        if (!lines[h].helper || lines[h].formula.size() > inline_length) continue;
+        std::size_t uses = 0, user = 0;
+        for (std::size_t k = h + 1; k < lines.size(); ++k)
+            for_each_name(lines[k].formula, [&](std::size_t begin, std::size_t end) {
+                if (lines[k].formula.compare(begin, end - begin, lines[h].name) == 0) ++uses, user = k;
+            });
+        if (uses != 1) continue;
+        const std::string& f = lines[h].formula;
+        lines[user].formula = rename(lines[user].formula, {{lines[h].name, parenthesized(f) ? f : "(" + f + ")"}});
+        lines[h].name.clear();  // written into its use
+    }
+    std::vector<KeyLine> kept;
+    std::map<std::string, std::string> renamed;
+    std::size_t number = 0;
+    for (KeyLine& l : lines) {
+        if (l.name.empty()) continue;
+        l.formula = rename(l.formula, renamed);  // a helper is defined before its uses
+        if (l.helper) {
+            std::string name;
+            do name = "g" + std::to_string(++number);
+            while (taken.count(name));
+            renamed[l.name] = name;
+            l.name = name;
+        }
+        kept.push_back(std::move(l));
+    }
+    return kept;
+}
 
 /// One program's expressions in numpy (@ for a matrix product, * for element-wise and scaling).
 class NumpyWriter {
@@ -331,8 +439,29 @@ std::string numpy_module(const Model& model, const Model::Impl& m, const std::ve
     return py + "}\n";
 }
 
-std::string derive_text(const Model::Impl& impl, const std::vector<NodeInfo>& info, const std::vector<Var>& slots) {
-    return Deriver(impl, info, slots).run();
+std::string derive_text(const Model::Impl& impl, const std::vector<NodeInfo>& info, const std::vector<Var>& slots,
+                        const std::function<bool(const std::string&)>& right) {
+    Deriver full(impl, info, slots);
+    std::vector<KeyLine> key = full.run();
+    // Every broadcast_back left out at once (usually right), else each one that can be, in turn.
+    const std::vector<std::uint32_t>& sites = full.broadcast_sites();
+    std::set<std::uint32_t> elided(sites.begin(), sites.end());
+    if (!sites.empty()) {
+        std::vector<KeyLine> brief = Deriver(impl, info, slots, elided).run();
+        if (right(key_text(brief))) {
+            key = std::move(brief);
+        } else {
+            elided.clear();
+            for (const std::uint32_t site : sites) {
+                elided.insert(site);
+                brief = Deriver(impl, info, slots, elided).run();
+                if (right(key_text(brief))) key = std::move(brief);
+                else elided.erase(site);
+            }
+        }
+    }
+    const std::string text = key_text(key), inlined = key_text(inline_helpers(key, model_names(impl)));
+    return inlined != text && right(inlined) ? inlined : text;
 }
 
 }  // namespace matgrad::lang

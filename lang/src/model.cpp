@@ -471,7 +471,18 @@ std::string Model::derive(const Values& values, DeriveFormat format) const {
     std::vector<Var> slots(r.slots_.begin(), r.slots_.begin() + static_cast<std::ptrdiff_t>(impl_->declarations.size()));
     std::vector<NodeInfo> info;
     record_info(*impl_, tape, slots, info);
-    const std::string key = derive_text(*impl_, info, slots);
+    // A briefer text is taken only if it is judged all right against autodiff on these values.
+    const auto right = [&](const std::string& text) {
+        try {
+            const VerifyReport r = Derivation::parse(text, "derive", *this).verify(values);
+            return r.ok() &&
+                   std::all_of(r.gradients.begin(), r.gradients.end(), [](const GradientReport& g) { return g.step == "ok"; }) &&
+                   std::all_of(r.helpers.begin(), r.helpers.end(), [](const HelperReport& h) { return h.error.empty(); });
+        } catch (const std::exception&) {  // the full text, which needs no such check, is kept
+            return false;
+        }
+    };
+    const std::string key = derive_text(*impl_, info, slots, right);
     return format == DeriveFormat::mg ? key : numpy_module(*this, *impl_, info, slots, tape, key);
 }
 

@@ -87,8 +87,11 @@ struct NodeInfo {
 void record_info(const Model::Impl& impl, Tape& tape, std::vector<Var>& slots, std::vector<NodeInfo>& info);
 
 /// The model's right derivation as a derivation file (matgrad derive --format mg), from one
-/// recording's shapes.
-std::string derive_text(const Model::Impl& impl, const std::vector<NodeInfo>& info, const std::vector<Var>& slots);
+/// recording's shapes, written briefly where `right` (the text judged against autodiff) still
+/// holds: a `+ 0 * x` that only broadcasts a gradient back to x's shape is left out where a later
+/// op broadcasts it anyway, and a short helper used once is written into its use.
+std::string derive_text(const Model::Impl& impl, const std::vector<NodeInfo>& info, const std::vector<Var>& slots,
+                        const std::function<bool(const std::string&)>& right);
 
 struct Derivation::Impl {
     const Model* model = nullptr;

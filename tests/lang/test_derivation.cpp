@@ -342,6 +342,34 @@ TEST_CASE("derive → verify: the derivation matgrad writes is all right, on eve
     CHECK(derived >= 8);
 }
 
+TEST_CASE("derive writes briefly where that stays right: the broadcast-back only where needed, helpers used once inlined") {
+    // The slides: the mean's `+ 0 * (...)` is left out (Y broadcasts the 1x1 gradient) and the
+    // helpers used once are written into their use -- the text a teacher would write.
+    const Example slides("slides");
+    CHECK(slides.model.derive(slides.values) ==
+          "dJ = 1\n"
+          "g1 = (-dJ) / 7\n"
+          "dA2 = ((g1 .* Y) ./ A2) - ((g1 .* (1 - Y)) ./ (1 - A2))\n"
+          "dZ2 = dA2 .* A2 .* (1 - A2)\n"
+          "dA1 = W2' * dZ2\n"
+          "dZ1 = dA1 .* A1 .* (1 - A1)\n"
+          "db2 = rowsum(dZ2)\n"
+          "dW2 = dZ2 * A1'\n"
+          "db1 = rowsum(dZ1)\n"
+          "dW1 = dZ1 * X'\n");
+    // Where nothing later broadcasts it, the gradient keeps the operand's shape: dW is 3x4, not 1x1.
+    const Example mean_of_param(lang::Model::parse("param W : 3 x 4\nJ = mean(W)\n", "m.mg"));
+    CHECK(mean_of_param.model.derive(mean_of_param.values) == "dJ = 1\ndW = dJ / 12 + 0 * W\n");
+    const Example named_sum(lang::Model::parse("param W : 3 x 4\nA = W .* 2\nJ = sum(A)\n", "m.mg"));
+    CHECK(named_sum.model.derive(named_sum.values) == "dJ = 1\ndA = dJ + 0 * A\ndW = dA .* 2\n");
+    // A helper name the model already uses is skipped when the helpers are numbered again.
+    const Example taken(lang::Model::parse("param g1 : 2 x 3\nparam b : 2 x 1\nH = tanh(g1 .* 3 + b)\nJ = sum(H .* H)\n", "m.mg"));
+    const std::string key = taken.model.derive(taken.values);
+    INFO(key);
+    CHECK(key.find("\ng1 =") == std::string::npos);
+    CHECK(taken.judge(key).ok());
+}
+
 TEST_CASE("explain's backward equations, copied as printed, are a derivation that verify finds all right") {
     // Nothing is inserted: juxtaposition is the matrix product, rowsum/colsum, ², ⁻¹, ⁻ᵀ and 𝟙 read
     // as explain writes them.
