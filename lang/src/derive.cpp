@@ -243,7 +243,7 @@ private:
     const Model::Impl& m_;
     const std::vector<NodeInfo>& info_;
     const std::vector<Var>& slots_;
-    const std::set<std::uint32_t>& elided_;
+    const std::set<std::uint32_t> elided_;
     std::vector<std::uint32_t> sites_;
     std::vector<std::vector<std::string>> contributions_;  // per slot: the terms of its gradient
     std::set<std::string> taken_;
