@@ -7,6 +7,7 @@
 
 #include <nn/csv_cache.hpp>
 #include <nn/io.hpp>
+#include <nn/train.hpp>
 
 #include <doctest/doctest.h>
 
@@ -288,12 +289,18 @@ TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_
     CHECK(std::memcmp(bytes.data() + data_offset, values.data(), rows * cols * sizeof(double)) == 0);
     CHECK(io::convert_csv_to_cache(csv) == io::CacheUse::read);
     {
-        const io::MappedCache mapped(csv);
-        CHECK(mapped.rows() == rows);
-        CHECK(mapped.header().size() == cols);
-        CHECK(mapped.column(1099)[1499] == values(1099, 1499));
-        mapped.release(0, rows);  // the pages go; read again from the file when touched
-        CHECK(mapped.column(3)[1024] == values(3, 1024));
+        const io::CacheFile file(csv);
+        CHECK(file.rows() == rows);
+        CHECK(file.header().size() == cols);
+        Matrix last({1, 1}), across({1, 2});  // the last value; two rows across the conversion's blocks
+        std::vector<io::ColumnTarget> targets(cols);
+        targets[1099] = {&last, 0};
+        file.read_rows(1499, 1500, targets);
+        CHECK(last(0, 0) == values(1099, 1499));
+        targets[1099] = {};
+        targets[3] = {&across, 0};
+        file.read_rows(1023, 1025, targets);
+        CHECK(across == Matrix{{values(3, 1023), values(3, 1024)}});
     }
     // The cache read_csv_cached writes and reads is the same file.
     Matrix m;
@@ -308,11 +315,11 @@ TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_
     CHECK(io::csv_size(csv).rows == rows);
     CHECK(io::csv_size(csv).cached);
 
-    // A changed CSV: the cache is no longer mapped, and converted again.
+    // A changed CSV: the cache is no longer opened, and converted again.
     const timespec times[2] = {{1000000000, 0}, {1000000000, 0}};
     REQUIRE(::utimensat(AT_FDCWD, csv.c_str(), times, 0) == 0);
-    CHECK_THROWS_WITH_AS(io::MappedCache{csv}, (cache + ": is not a current cache of " + csv +
-                                                " (convert_csv_to_cache makes it)").c_str(), io::InputError);
+    CHECK_THROWS_WITH_AS(io::CacheFile{csv}, (cache + ": is not a current cache of " + csv +
+                                              " (convert_csv_to_cache makes it)").c_str(), io::InputError);
     CHECK(!io::csv_size(csv).cached);
     CHECK(io::convert_csv_to_cache(csv) == io::CacheUse::written);
 
@@ -321,9 +328,10 @@ TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_
     CHECK(io::csv_size(csv).rows == 2);  // the line count, before conversion
     CHECK(io::convert_csv_to_cache(csv) == io::CacheUse::written);
     CHECK(io::csv_size(csv).rows == 3);
-    const io::MappedCache three(csv);
-    CHECK(std::vector<double>(three.column(0), three.column(0) + 3) == std::vector<double>{1, 3, 5});
-    CHECK(std::vector<double>(three.column(1), three.column(1) + 3) == std::vector<double>{2, 4, 6});
+    const io::CacheFile three(csv);
+    Matrix both({2, 3});
+    three.read_rows(0, 3, {{&both, 0}, {&both, 1}});
+    CHECK(both == Matrix{{1, 3, 5}, {2, 4, 6}});
 
     // A bad cell: read_csv's error, and no cache.
     std::filesystem::remove(cache);
@@ -344,4 +352,38 @@ TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_
     CHECK(io::csv_size(piped).rows == 0);
     CHECK(io::read_csv(piped).values == Matrix{{1.0}, {2.0}});
     ::close(fds[0]);
+}
+
+TEST_CASE("CacheFile reads chosen rows of chosen columns with pread and calls a cache truncated meanwhile an input error") {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                      ("matgrad_cache_file_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string csv = (dir / "d.csv").string(), cache = io::csv_cache_path(csv);
+    std::ofstream(csv, std::ios::binary) << "a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n";
+    REQUIRE(io::convert_csv_to_cache(csv) == io::CacheUse::written);
+    const io::CacheFile file(csv);
+    CHECK(file.header() == std::vector<std::string>{"a", "b", "y"});
+    CHECK(file.rows() == 4);
+    // Rows 1 and 2 of columns b and a into rows 0 and 1 of a matrix with room to spare; y not read.
+    Matrix into = xt::zeros<double>({2, 3});
+    file.read_rows(1, 3, {{&into, 1}, {&into, 0}, {}});
+    CHECK(into == Matrix{{4, 6, 0}, {3, 5, 0}});
+
+    // The cache shrinks after it was opened (another run remaking it, a full disk): the next read
+    // is short, which names the file instead of dying of SIGBUS as a mapping would.
+    std::filesystem::resize_file(cache, std::filesystem::file_size(cache) - 3 * sizeof(double));
+    Matrix column({1, 4});
+    file.read_rows(0, 4, {{}, {&column, 0}, {}});  // column b is still whole
+    CHECK(column == Matrix{{2, 4, 6, 8}});
+    CHECK_THROWS_WITH_AS(file.read_rows(0, 4, {{}, {}, {&column, 0}}),
+                         (cache + ": was truncated while being read; run again (the cache is then made again from the "
+                                  "CSV)").c_str(),
+                         io::InputError);
+    // As does a training from it.
+    std::filesystem::resize_file(cache, 200);
+    nn::TrainOptions options;
+    options.epochs = 1;
+    CHECK_THROWS_WITH_AS(nn::train(file, 2, options, std::size_t{1} << 30),
+                         doctest::Contains((cache + ": was truncated while being read").c_str()), io::InputError);
+    std::filesystem::remove_all(dir);
 }
