@@ -6,8 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <optional>
 #include <set>
 
@@ -78,20 +76,10 @@ std::optional<Record> current_record(const std::string& cache, const Stamp& stam
     return r;
 }
 
-/// Reads `count` doubles at byte `offset` of the open cache `fd` into `into`. A short read (the
-/// file shrank since its length was checked) is an InputError naming the cache, never a crash.
+/// Reads `count` doubles at byte `offset` of the open cache `fd` into `into`.
 void read_exactly(int fd, const std::string& cache, std::size_t offset, std::size_t count, double* into) {
-    auto* bytes = reinterpret_cast<char*>(into);
-    const std::size_t size = count * sizeof(double);
-    for (std::size_t done = 0; done < size;) {  // pread may return less than asked
-        const ssize_t n = ::pread(fd, bytes + done, size - done, static_cast<off_t>(offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw InputError(cache + ": cannot read the cache of the CSV: " + std::strerror(errno));
-        if (n == 0)
-            throw InputError(cache + ": was truncated while being read; run again (the cache is then made again "
-                                     "from the CSV)");
-        done += static_cast<std::size_t>(n);
-    }
+    detail::read_exactly_at(fd, offset, reinterpret_cast<char*>(into), count * sizeof(double), cache,
+                            "run again (the cache is then made again from the CSV)");
 }
 
 /// Reads the cache into the targets `choose` gives if it is current for `stamp`; false otherwise
