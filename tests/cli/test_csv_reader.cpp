@@ -297,7 +297,7 @@ TEST_CASE("read_csv_cached writes the .npy cache, reads it while the CSV is unch
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_csv's values make, and maps it") {
+TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_csv's values make, and CacheFile reads it") {
     const std::filesystem::path dir = std::filesystem::temp_directory_path() /
                                       ("matgrad_convert_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
