@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -28,7 +29,11 @@ std::string outcome(const std::function<matgrad::io::CsvTable()>& read, matgrad:
 /// The text as a file read a window of a few bytes at a time (records, numbers, quotes and line
 /// ends cut anywhere) must give what it gives in memory: the same table or the same message.
 void check_windowed_file(std::string_view text) {
-    static const std::string path = "/tmp/matgrad_fuzz_csv_" + std::to_string(::getpid()) + ".csv";
+    static const struct Scratch {  // one file, rewritten for every input, removed at exit
+        std::string path = "/tmp/matgrad_fuzz_csv_" + std::to_string(::getpid()) + ".csv";
+        ~Scratch() { std::remove(path.c_str()); }
+    } scratch;
+    const std::string& path = scratch.path;
     std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
     matgrad::io::CsvTable whole, windowed;
     const std::string expected = outcome([&] { return matgrad::io::parse_csv(text, path); }, whole);

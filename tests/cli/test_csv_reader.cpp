@@ -72,8 +72,12 @@ io::CsvTable read_windowed(const std::string& path, std::size_t window) {
 /// `text` from a file read in windows of a few bytes (so that records, numbers, quotes and line
 /// ends are cut at every place) gives what it gives in memory: the same message, or the same table.
 void check_windows_change_nothing(const std::string& text) {
-    static const std::string path = (std::filesystem::temp_directory_path() /
-                                      ("matgrad_window_" + std::to_string(::getpid()) + ".csv")).string();
+    static const struct Scratch {  // one file, rewritten for every text, removed at exit
+        std::string path = (std::filesystem::temp_directory_path() /
+                            ("matgrad_window_" + std::to_string(::getpid()) + ".csv")).string();
+        ~Scratch() { std::filesystem::remove(path); }
+    } scratch;
+    const std::string& path = scratch.path;
     std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
     io::CsvTable whole, windowed;
     const std::string whole_outcome = outcome([&] { return io::parse_csv(text, path); }, whole);
