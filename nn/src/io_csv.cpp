@@ -47,8 +47,10 @@ struct RecordShape {
     bool blank = false;  ///< one field of nothing but spaces
 };
 
+// Each kind of cells has restart(): forget the record so far, it is parsed again from its start
+// (Source::next_record, when the record ran into the end of the file's window).
+
 /// Cells that are only tokenized (the scan for quoting errors, blank lines).
-/// Each kind of cells has restart(): forget the record so far, it is parsed again from its start.
 struct SkipCells {
     static constexpr bool numbers = false;
     void field(std::size_t, std::string_view) {}
