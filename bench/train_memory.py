@@ -4,7 +4,7 @@
 For each size (--rows, 30 columns written by make_big_csv.py into --dir and kept there, as
 csv_read.py does) it runs, each in a process of its own under GNU time:
   1. `train --memory BUDGET` with no cache beside the CSV: converts it to FILE.npy, then trains from it
-     memory-mapped;
+     a block of rows at a time;
   2. the same again: the cache is current, so only the training;
   3. `train` without --memory: the whole table in memory (skipped with --no-in-memory).
 The three are interleaved --reps times (the cache removed before each first run); the table has the

@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace matgrad::cli {
 namespace {
@@ -37,12 +39,29 @@ std::string predictions_header(const nn::Model& model, bool probabilities) {
     return csv + "prediction\n";
 }
 
-/// Appends one line per sample to `csv`.
-void append_predictions(const nn::Prediction& p, bool probabilities, std::string& csv) {
+/// Appends to `numbers` one line's values per sample: the probability of each class (with
+/// --probabilities), then the prediction.
+void append_predictions(const nn::Prediction& p, bool probabilities, std::vector<double>& numbers) {
     for (std::size_t j = 0; j < p.values.shape(1); ++j) {
         if (probabilities)
-            for (std::size_t i = 0; i < p.probabilities.shape(0); ++i) csv += exact_text(p.probabilities(i, j)) + ",";
-        csv += exact_text(p.values(0, j)) + "\n";
+            for (std::size_t i = 0; i < p.probabilities.shape(0); ++i) numbers.push_back(p.probabilities(i, j));
+        numbers.push_back(p.values(0, j));
+    }
+}
+
+/// Calls write(text) with the CSV lines of `numbers`, `per_line` values a line, a block of lines at
+/// a time.
+template <class Write>
+void write_lines(const std::vector<double>& numbers, std::size_t per_line, Write&& write) {
+    constexpr std::size_t lines_at_a_time = 8192;
+    std::string csv;
+    for (std::size_t k = 0; k < numbers.size(); ++k) {
+        csv += exact_text(numbers[k]);
+        csv += (k + 1) % per_line == 0 ? '\n' : ',';
+        if ((k + 1) % (per_line * lines_at_a_time) == 0 || k + 1 == numbers.size()) {
+            write(csv);
+            csv.clear();
+        }
     }
 }
 
@@ -95,16 +114,21 @@ int run_predict(const PredictOptions& o) {
     std::vector<io::ColumnTarget> targets =
         feature_and_label_targets(header.size(), feature_columns, label_column, X, y);
     for (const std::size_t c : ignored_columns) targets[c].skip = true;
-    // Streamed to a temporary, published only once every row is written (outputs only checked
-    // the path: it holds no whole file in memory).
+    // To a file: streamed to a temporary, published only once every row is written (outputs only
+    // checked the path: it holds no whole file in memory). To stdout: nothing is printed before
+    // every row is read, so a row refused near the end leaves no predictions half printed; they
+    // are kept as numbers meanwhile (8 bytes a value, less than the text they come from).
     std::optional<io::AtomicFileWriter> file;
     if (!o.out.empty()) file.emplace(o.out);
+    const auto write = [&](const std::string& text) { file ? file->write(text) : (void)std::fputs(text.c_str(), stdout); };
+    const std::size_t per_line = o.probabilities ? model.target.classes.size() + 1 : 1;
+    std::vector<double> predictions;
+    if (file) write(predictions_header(model, o.probabilities));
     // The labelled rows the model never learnt from are evaluated on their own as well: on rows it
     // was fitted or validated on, the metric overstates how it does on new data.
     nn::Evaluator evaluator(model), unseen_evaluator(model);
     Matrix unseen_X({feature_columns.size(), block}), unseen_y({std::size_t{1}, block});
     std::size_t seen = 0;
-    std::string csv = predictions_header(model, o.probabilities);
     std::size_t rows = 0;
     while (const std::size_t got = reader.read(targets, 0, X.shape(1))) {
         if (got < X.shape(1)) {  // the last block
@@ -123,10 +147,16 @@ int run_predict(const PredictOptions& o) {
             seen += got - unseen;
             if (unseen > 0) unseen_evaluator.add(first_columns(unseen_X, unseen), first_columns(unseen_y, unseen));
         }
-        append_predictions(model.predict(X), o.probabilities, csv);
-        file ? file->write(csv) : (void)std::fputs(csv.c_str(), stdout);
-        csv.clear();
+        append_predictions(model.predict(X), o.probabilities, predictions);
+        if (file) {
+            write_lines(predictions, per_line, write);
+            predictions.clear();
+        }
         rows += got;
+    }
+    if (!file) {
+        write(predictions_header(model, o.probabilities));
+        write_lines(predictions, per_line, write);
     }
     const nn::Evaluation evaluation = evaluator.result();
     if (file) {

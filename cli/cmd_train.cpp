@@ -216,7 +216,7 @@ nn::TrainResult train_with_progress(const nn::TaskChoice& choice, const nn::Trai
 }
 
 /// `train --memory` on a CSV too large for the budget: converted once to its cache, then trained
-/// from the cache memory-mapped (nn::train on an io::MappedCache).
+/// from the cache a block at a time (nn::train on an io::CacheFile).
 int run_streamed(const TrainCommand& o, const nn::TrainOptions& options, std::size_t budget, io::OutputSet& outputs) {
     io::CacheUse use;
     {
@@ -224,7 +224,7 @@ int run_streamed(const TrainCommand& o, const nn::TrainOptions& options, std::si
         use = io::convert_csv_to_cache(o.csv, [&](double fraction) { converting.update(fraction); });
     }
     const std::string cache = io::csv_cache_path(o.csv);
-    const io::MappedCache data(o.csv);
+    const io::CacheFile data(o.csv);
     const std::vector<std::string>& header = data.header();
     const std::size_t label_column = o.label.empty() ? header.size() - 1 : find_column(header, o.label, o.csv);
     if (header.size() < 2)
@@ -232,7 +232,7 @@ int run_streamed(const TrainCommand& o, const nn::TrainOptions& options, std::si
                              "'; there are no features to learn from");
     if (!quiet())
         std::fprintf(stderr, "%s %s (%zu rows x %zu columns, %.0f MiB as doubles: more than half of --memory %s); "
-                     "training from it memory-mapped\n",
+                     "training from it a block at a time\n",
                      use == io::CacheUse::read ? "using the cache" : "converted the CSV to its cache", cache.c_str(),
                      data.rows(), header.size(), static_cast<double>(data.rows() * header.size() * 8) / 1048576.0,
                      o.memory.c_str());
@@ -261,7 +261,7 @@ int run_train(const TrainCommand& o) {
     if (!o.metrics.empty()) outputs.plan(o.metrics, "the --metrics file");
     if (!o.plot.empty()) outputs.plan(o.plot, "the --plot file");
     // --memory: a CSV whose values do not fit the budget (twice over, as the in-memory path may
-    // need) is trained from its cache, memory-mapped.
+    // need) is trained from its cache, a block of rows at a time.
     if (!o.memory.empty()) {
         const std::size_t budget = parse_memory(o.memory);
         const io::CsvSize size = io::csv_size(o.csv);
@@ -339,11 +339,11 @@ void add_train_command(CLI::App& app, int& status) {
         "writes the outputs for the model trained so far (exit status 130). Outputs are written\n"
         "atomically: a failed run leaves existing files and an existing model directory untouched.\n\n"
         "Large files: with --memory 512M, a CSV whose values as doubles take more than half the\n"
-        "budget is converted once to its cache FILE.npy and trained from it memory-mapped: batches\n"
-        "come a block of rows at a time (blocks sized from the budget, their order and the rows\n"
-        "within each shuffled with --seed), and the rows are evaluated in passes over the file. The\n"
-        "budget covers the labels, index lists, batch buffers and the resident blocks; the program\n"
-        "itself (about 10 MB) comes on top.\n\n"
+        "budget is converted once to its cache FILE.npy and trained from it a block of rows at a\n"
+        "time, read into one buffer: batches follow a block order (blocks sized from the budget,\n"
+        "their order and the rows within each shuffled with --seed), and the rows are evaluated in\n"
+        "passes over the file. The budget covers the labels, index lists, seen rows, batch buffers\n"
+        "and the block buffer; the program itself (about 10 MB) comes on top.\n\n"
         "Example:\n"
         "  matgrad train --csv data/wine.csv --label cultivar --save model --metrics metrics.json \\\n"
         "      --plot loss.svg\n"
@@ -383,7 +383,7 @@ void add_train_command(CLI::App& app, int& status) {
                   "while the CSV's size and modification time are unchanged");
     cmd->add_option("--memory", o->memory,
                     "Memory budget (e.g. 512M, 2G): a CSV whose values as doubles take more than half of it is "
-                    "trained from its cache FILE.npy, memory-mapped (see below)")
+                    "trained from its cache FILE.npy, a block of rows at a time (see below)")
         ->type_name("SIZE");
     cmd->add_option("--metrics", o->metrics, "Metrics JSON file to write");
     cmd->add_option("--plot", o->plot, "SVG plot of the losses per epoch to write");

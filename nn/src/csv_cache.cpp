@@ -6,7 +6,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cerrno>
 #include <optional>
 #include <set>
 
@@ -77,6 +76,12 @@ std::optional<Record> current_record(const std::string& cache, const Stamp& stam
     return r;
 }
 
+/// Reads `count` doubles at byte `offset` of the open cache `fd` into `into`.
+void read_exactly(int fd, const std::string& cache, std::size_t offset, std::size_t count, double* into) {
+    detail::read_exactly_at(fd, offset, reinterpret_cast<char*>(into), count * sizeof(double), cache,
+                            "run again (the cache is then made again from the CSV)");
+}
+
 /// Reads the cache into the targets `choose` gives if it is current for `stamp`; false otherwise
 /// (nothing is changed then but what `choose` did).
 bool read_cache(const std::string& cache, const Stamp& stamp,
@@ -95,15 +100,8 @@ bool read_cache(const std::string& cache, const Stamp& stamp,
     size_targets(targets, rows);
     for (std::size_t c = 0; c < record->header.size(); ++c) {
         if (targets[c].matrix == nullptr) continue;
-        auto* into = reinterpret_cast<char*>(targets[c].matrix->data() + targets[c].row * rows);
-        const std::size_t bytes = rows * sizeof(double);
-        for (std::size_t done = 0; done < bytes;) {  // pread may return less than asked
-            const ssize_t n = ::pread(fd, into + done, bytes - done,
-                                      static_cast<off_t>(record->data_offset + c * bytes + done));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) throw InputError(cache + ": cannot read the cache of the CSV; delete it to make it again");
-            done += static_cast<std::size_t>(n);
-        }
+        read_exactly(fd, cache, record->data_offset + c * rows * sizeof(double), rows,
+                     targets[c].matrix->data() + targets[c].row * rows);
     }
     return true;
 }
@@ -229,31 +227,37 @@ CacheUse convert_csv_to_cache(const std::string& path, const std::function<void(
     }
 }
 
-struct MappedCache::Mapping {
-    std::optional<detail::FileBytes> file;
-};
-
-MappedCache::MappedCache(const std::string& csv_path) : map_(std::make_unique<Mapping>()) {
-    const std::string cache = csv_cache_path(csv_path);
+CacheFile::CacheFile(const std::string& csv_path) : path_(csv_cache_path(csv_path)) {
     const Stamp stamp = stamp_of(csv_path);
-    const std::optional<Record> record = stamp.size >= 0 ? current_record(cache, stamp) : std::nullopt;
-    if (!record) throw InputError(cache + ": is not a current cache of " + csv_path + " (convert_csv_to_cache makes it)");
-    map_->file.emplace(cache, 0, "a CSV's cache");
-    const std::string_view bytes = map_->file->bytes();
-    if (bytes.size() != record->data_offset + record->rows * record->header.size() * sizeof(double))
-        throw InputError(cache + ": changed while it was opened; run again");
+    const std::optional<Record> record = stamp.size >= 0 ? current_record(path_, stamp) : std::nullopt;
+    if (!record) throw InputError(path_ + ": is not a current cache of " + csv_path + " (convert_csv_to_cache makes it)");
+    fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st {};
+    if (fd_ < 0 || ::fstat(fd_, &st) != 0 ||
+        static_cast<std::size_t>(st.st_size) != record->data_offset + record->rows * record->header.size() * sizeof(double)) {
+        if (fd_ >= 0) ::close(fd_);
+        throw InputError(path_ + ": changed while it was opened; run again");
+    }
     header_ = record->header;
     rows_ = record->rows;
-    data_ = reinterpret_cast<const double*>(bytes.data() + record->data_offset);  // 64-byte aligned (npy_preamble)
+    data_offset_ = record->data_offset;
 }
 
-MappedCache::~MappedCache() = default;
+CacheFile::~CacheFile() { ::close(fd_); }
 
-void MappedCache::release(std::size_t first, std::size_t end) const {
-    const auto offset = [&](std::size_t c, std::size_t row) {
-        return static_cast<std::size_t>(reinterpret_cast<const char*>(data_ + c * rows_ + row) - map_->file->bytes().data());
-    };
-    for (std::size_t c = 0; c < header_.size(); ++c) map_->file->release(offset(c, first), offset(c, end));
+void CacheFile::read_rows(std::size_t first, std::size_t end, const std::vector<ColumnTarget>& targets) const {
+    if (first > end || end > rows_ || targets.size() != header_.size())
+        throw std::logic_error("CacheFile::read_rows: rows " + std::to_string(first) + " .. " + std::to_string(end) +
+                               " of " + std::to_string(rows_) + ", " + std::to_string(targets.size()) +
+                               " targets for " + std::to_string(header_.size()) + " columns");
+    for (std::size_t c = 0; c < header_.size(); ++c) {
+        Matrix* into = targets[c].matrix;
+        if (into == nullptr) continue;
+        if (into->shape(1) < end - first || targets[c].row >= into->shape(0))
+            throw std::logic_error("CacheFile::read_rows: a target matrix too small for the rows");
+        read_exactly(fd_, path_, data_offset_ + (c * rows_ + first) * sizeof(double), end - first,
+                     into->data() + targets[c].row * into->shape(1));
+    }
 }
 
 }  // namespace matgrad::io

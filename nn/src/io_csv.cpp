@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <set>
 
@@ -45,11 +47,15 @@ struct RecordShape {
     bool blank = false;  ///< one field of nothing but spaces
 };
 
+// Each kind of cells has restart(): forget the record so far, it is parsed again from its start
+// (Source::next_record, when the record ran into the end of the file's window).
+
 /// Cells that are only tokenized (the scan for quoting errors, blank lines).
 struct SkipCells {
     static constexpr bool numbers = false;
     void field(std::size_t, std::string_view) {}
     void number(std::size_t, double) {}
+    void restart() {}
 };
 
 struct HeaderCells {
@@ -57,6 +63,7 @@ struct HeaderCells {
     std::vector<std::string> names;
     void field(std::size_t, std::string_view text) { names.emplace_back(text); }
     void number(std::size_t, double) {}
+    void restart() { names.clear(); }
 };
 
 /// A data record's cells into the target rows (`rows[c]` already at this sample; null: dropped;
@@ -83,24 +90,84 @@ struct DataCells {
         if (status == NumberStatus::ok) number(c, value);
         else if (!bad) bad = Bad{c, status, std::string(text)};
     }
+    void restart() { bad.reset(); }
 };
 
 }  // namespace
 
-/// The text and the tokenizer's place in it.
+/// The text and the tokenizer's place in it. A regular file is read a window at a time (pread),
+/// never mapped: the memory is the window (grown for a record longer than it), and a file that
+/// shrinks while it is read is an InputError, not a SIGBUS. Text in memory, or a pipe's read
+/// whole, is one window that reaches the end.
 struct CsvReader::Source {
-    std::optional<detail::FileBytes> file;
-    std::string_view text;  // after the byte-order mark
-    std::size_t offset = 0;  // of text in the file (the BOM), for FileBytes::release
+    static constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+    std::optional<detail::InputFile> file;
+    std::string window;       // a file's bytes from window_start
+    std::string_view text;    // the bytes at hand: `window`, or all of the text
+    std::uint64_t window_start = 0;
+    std::size_t window_bytes = 0;  // read at a time
+    bool whole = true;        // `text` reaches the end of the input
     std::size_t pos = 0, line = 1;
-    std::size_t released = 0;  // text before this is given back (FileBytes::release)
+    std::size_t keep = none;  // a position in `text` that reading on must keep (only_blank_records_left)
     std::size_t rows_bound = 0;  // data rows in the file: lines, so at most (but a lone '\r' after
                                  // a quoted field also ends a record; read_all grows then)
     std::string quoted;  // the current quoted field, unescaped
     const std::string* name = nullptr;
 
-    bool at_end() const { return pos >= text.size(); }
+    /// The file's window moved on: the text before `pos` (and `keep`) dropped, at least
+    /// window_bytes more read, and as much again as is left unparsed, so that a long record takes
+    /// few rounds.
+    void read_more() {
+        const std::size_t drop = std::min(pos, keep);
+        window.erase(0, drop);
+        window_start += drop;
+        pos -= drop;
+        if (keep != none) keep -= drop;
+        const std::uint64_t end = window_start + window.size();
+        const auto more = static_cast<std::size_t>(
+            std::min<std::uint64_t>(std::max(window_bytes, window.size() - pos), file->size - end));
+        const std::size_t had = window.size();
+        window.resize(had + more);
+        detail::read_exactly_at(file->fd, end, window.data() + had, more, *name,
+                                "run again once it is complete");
+        text = window;
+        whole = end + more == file->size;
+    }
 
+    /// Bytes of the input from `pos` to its end, a piece at a time, to f (the window is unchanged).
+    template <class F>
+    void each_piece_to_end(F&& f) const {
+        f(text.substr(pos));
+        if (whole) return;
+        std::string piece(std::max<std::size_t>(window_bytes, std::size_t{1} << 16), '\0');
+        for (std::uint64_t at = window_start + text.size(); at < file->size;) {
+            const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(piece.size(), file->size - at));
+            detail::read_exactly_at(file->fd, at, piece.data(), n, *name, "run again once it is complete");
+            f(std::string_view(piece.data(), n));
+            at += n;
+        }
+    }
+
+    /// True at the end of the input (reading on if the window ends first).
+    bool at_end() {
+        if (pos >= text.size() && !whole) read_more();
+        return pos >= text.size();
+    }
+
+    /// record(), reading on while a record runs into the end of the window (it may go on in the
+    /// file): it is then parsed again from its start with more text.
+    template <class Cells>
+    RecordShape next_record(Cells& cells) {
+        for (;;) {
+            const std::size_t start = pos, start_line = line;
+            const RecordShape shape = record(cells);
+            if (whole || pos < text.size()) return shape;
+            pos = start;
+            line = start_line;
+            cells.restart();
+            read_more();
+        }
+    }
     /// One record from `pos` (RFC 4180; a quote that opens inside an unquoted field, text after a
     /// closing quote, or a quote never closed throws, naming the line).
     template <class Cells>
@@ -120,6 +187,10 @@ struct CsvReader::Source {
                 quoted.clear();
                 const std::size_t opened = line;
                 for (++i;; ++i) {
+                    if (i >= size && !whole) {  // the window's end: next_record reads on
+                        pos = size;
+                        return shape;
+                    }
                     if (i >= size)
                         throw InputError(*name + ": line " + std::to_string(opened) +
                                          ": a quoted field is never closed (missing '\"')");
@@ -141,6 +212,10 @@ struct CsvReader::Source {
                 const std::size_t start = i;
                 while (i < size && s[i] != ',' && s[i] != '\n' && !(s[i] == '\r' && i + 1 < size && s[i + 1] == '\n'))
                     ++i;
+                if (i >= size && !whole) {  // the field may go on past the window (and its message with it)
+                    pos = size;
+                    return shape;
+                }
                 const std::string_view field = trim(text.substr(start, i - start));
                 if (field.find('"') != std::string_view::npos)
                     throw InputError(*name + ": line " + std::to_string(line) + ": a quote inside an unquoted field '" +
@@ -182,55 +257,59 @@ struct CsvReader::Source {
 
     /// True (and at the end) if only blank records remain; otherwise the position is unchanged.
     bool only_blank_records_left() {
-        const std::size_t saved_pos = pos, saved_line = line;
+        const std::size_t saved_line = line;
+        keep = pos;  // moved along when the window moves
         SkipCells skip;
         while (!at_end())
-            if (!record(skip).blank) {
-                pos = saved_pos;
+            if (!next_record(skip).blank) {
+                pos = keep;
+                keep = none;
                 line = saved_line;
                 return false;
             }
+        keep = none;
         return true;
     }
 
     /// Throws `message`, unless the rest of the file has a quoting error: that one is thrown.
     [[noreturn]] void fail(const std::string& message) {
         SkipCells skip;
-        while (!at_end()) record(skip);
+        while (!at_end()) next_record(skip);
         throw InputError(message);
-    }
-
-    /// Gives back the pages of text[released, end).
-    void release(std::size_t end) {
-        if (file) file->release(offset + released, offset + end);
-        released = end;
     }
 };
 
-CsvReader::CsvReader(const std::string& path) : source_(std::make_unique<Source>()), name_(path) {
-    source_->file.emplace(path, kMaxCsvFileBytes, "a CSV file");
-    start(source_->file->bytes());
+CsvReader::CsvReader(const std::string& path, std::size_t window_bytes)
+    : source_(std::make_unique<Source>()), name_(path) {
+    Source& src = *source_;
+    src.name = &name_;
+    src.file.emplace(path, kMaxCsvFileBytes, "a CSV file");
+    if (src.file->fd < 0) {
+        src.text = src.file->contents;  // a pipe, read whole
+    } else {
+        src.window_bytes = std::max<std::size_t>(window_bytes, 1);
+        src.whole = src.file->size == 0;
+    }
+    start();
 }
 
 CsvReader::CsvReader(std::string_view text, std::string name)
     : source_(std::make_unique<Source>()), name_(std::move(name)) {
-    start(text);
+    source_->name = &name_;
+    source_->text = text;
+    start();
 }
 
-void CsvReader::start(std::string_view text) {
+void CsvReader::start() {
     Source& src = *source_;
-    src.name = &name_;
     constexpr std::string_view utf8_bom = "\xEF\xBB\xBF";
-    if (text.substr(0, utf8_bom.size()) == utf8_bom) {
-        text.remove_prefix(utf8_bom.size());
-        src.offset = utf8_bom.size();
-    }
-    src.text = text;
+    while (src.text.size() < utf8_bom.size() && !src.whole) src.read_more();
+    if (src.text.substr(0, utf8_bom.size()) == utf8_bom) src.pos = utf8_bom.size();
     if (src.only_blank_records_left())
         throw InputError(name_ + ": is empty; expected a header line of column names, then rows of numbers");
 
     HeaderCells cells;
-    src.record(cells);
+    src.next_record(cells);
     header_ = std::move(cells.names);
     std::set<std::string_view> seen;
     std::size_t numeric_names = 0;
@@ -252,19 +331,22 @@ void CsvReader::start(std::string_view text) {
     if (numeric_names == header_.size())
         src.fail(name_ + ": line 1 holds numbers, not column names; the CSV needs a header line");
 
-    // The lines after the header, without the blank ones at the end.
-    std::string_view rest = text.substr(src.pos);
-    while (!rest.empty() && std::string_view(" \t\r\n").find(rest.back()) != std::string_view::npos)
-        rest.remove_suffix(1);
-    constexpr std::size_t chunk = std::size_t{8} << 20;  // counted a chunk at a time, then given back
-    for (std::size_t at = 0; at < rest.size(); at += chunk) {
-        const std::string_view part = rest.substr(at, chunk);
-        src.rows_bound += static_cast<std::size_t>(std::count(part.begin(), part.end(), '\n'));
-        src.released = src.pos + at;
-        src.release(src.pos + at + part.size());
-    }
-    src.rows_bound += !rest.empty();
-    src.released = src.pos;
+    // The lines after the header, without the blank ones at the end: the line breaks, less those
+    // after the last text, and one for the last line.
+    std::size_t breaks = 0, breaks_after_text = 0;
+    bool any_text = false;
+    src.each_piece_to_end([&](std::string_view piece) {
+        const auto count = [](std::string_view s) { return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n')); };
+        breaks += count(piece);
+        const std::size_t last = piece.find_last_not_of(" \t\r\n");
+        if (last == std::string_view::npos) {
+            breaks_after_text += count(piece);
+        } else {
+            any_text = true;
+            breaks_after_text = count(piece.substr(last + 1));
+        }
+    });
+    src.rows_bound = breaks - breaks_after_text + any_text;
 }
 
 CsvReader::~CsvReader() = default;
@@ -272,7 +354,9 @@ CsvReader::~CsvReader() = default;
 std::size_t CsvReader::rows_bound() const { return source_->rows_bound; }
 
 double CsvReader::fraction_read() const {
-    return source_->text.empty() ? 1.0 : static_cast<double>(source_->pos) / static_cast<double>(source_->text.size());
+    const Source& src = *source_;
+    const std::uint64_t size = src.file && src.file->fd >= 0 ? src.file->size : src.text.size();
+    return size == 0 ? 1.0 : static_cast<double>(src.window_start + src.pos) / static_cast<double>(size);
 }
 
 std::size_t CsvReader::read(const std::vector<ColumnTarget>& targets, std::size_t first, std::size_t count) {
@@ -297,7 +381,7 @@ std::size_t CsvReader::read(const std::vector<ColumnTarget>& targets, std::size_
     for (; k < count && !src.at_end(); ++k) {
         cells.sample = k;
         cells.bad.reset();
-        const RecordShape shape = src.record(cells);
+        const RecordShape shape = src.next_record(cells);
         const auto where = [&] { return name_ + ": line " + std::to_string(shape.line); };
         if (shape.blank) {
             if (src.only_blank_records_left()) break;  // blank lines at the end are ignored
@@ -316,9 +400,7 @@ std::size_t CsvReader::read(const std::vector<ColumnTarget>& targets, std::size_
             src.fail(where() + ", column " + std::to_string(bad->column + 1) + " (" +
                      detail::printable(header_[bad->column]) + "): " + what);
         }
-        if (src.pos - src.released > (std::size_t{4} << 20)) src.release(src.pos);
     }
-    src.release(src.pos);
     rows_ += k;
     if (rows_ == 0 && count > 0) throw InputError(name_ + ": has a header line but no data rows");
     return k;

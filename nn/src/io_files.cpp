@@ -15,7 +15,6 @@
 #include <utility>
 
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,34 +111,31 @@ std::string read_file_bytes(const std::string& path, std::size_t max_bytes, cons
     return bytes;
 }
 
-FileBytes::FileBytes(const std::string& path, std::size_t max_pipe_bytes, const char* kind) {
+InputFile::InputFile(const std::string& path, std::size_t max_pipe_bytes, const char* kind) {
     struct stat st {};
-    const int fd = open_for_reading(path, st);
-    FdGuard guard{fd};
-    if (S_ISREG(st.st_mode) && st.st_size > 0) {
-        const auto size = static_cast<std::size_t>(st.st_size);
-        void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map != MAP_FAILED) {
-            ::madvise(map, size, MADV_SEQUENTIAL);
-            map_ = map;
-            bytes_ = {static_cast<const char*>(map), size};
-            return;
-        }
+    const int fd_opened = open_for_reading(path, st);
+    if (S_ISREG(st.st_mode)) {
+        fd = fd_opened;
+        size = static_cast<std::uint64_t>(st.st_size);
+        return;
     }
-    if (S_ISREG(st.st_mode) && st.st_size == 0) return;
-    owned_ = read_file_bytes(path, max_pipe_bytes, kind);  // a pipe, or a file mmap refuses
-    bytes_ = owned_;
+    ::close(fd_opened);
+    contents = read_file_bytes(path, max_pipe_bytes, kind);  // a pipe
 }
 
-FileBytes::~FileBytes() {
-    if (map_ != nullptr) ::munmap(map_, bytes_.size());
+InputFile::~InputFile() {
+    if (fd >= 0) ::close(fd);
 }
 
-void FileBytes::release(std::size_t begin, std::size_t end) {
-    static const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-    begin = (begin + page - 1) / page * page;
-    end = std::min(end, bytes_.size()) / page * page;
-    if (map_ != nullptr && begin < end) ::madvise(static_cast<char*>(map_) + begin, end - begin, MADV_DONTNEED);
+void read_exactly_at(int fd, std::uint64_t offset, char* into, std::size_t bytes, const std::string& path,
+                     const char* advice) {
+    for (std::size_t done = 0; done < bytes;) {
+        const ssize_t n = ::pread(fd, into + done, bytes - done, static_cast<off_t>(offset + done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw InputError(path + ": cannot read: " + errno_text());
+        if (n == 0) throw InputError(path + ": was truncated while being read; " + advice);
+        done += static_cast<std::size_t>(n);
+    }
 }
 
 std::string write_temporary(const std::string& path, std::string_view bytes) {

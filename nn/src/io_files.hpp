@@ -4,6 +4,7 @@
 
 #include <autodiff/tape.hpp>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -15,25 +16,25 @@ namespace matgrad::io::detail {
 /// file").
 std::string read_file_bytes(const std::string& path, std::size_t max_bytes, const char* kind);
 
-/// The contents of `path` for one forward pass: a regular file memory-mapped read-only (so a big
-/// file costs no copy and has no cap), anything else (a pipe) read whole, up to `max_pipe_bytes`.
-/// Errors as read_file_bytes.
-class FileBytes {
-public:
-    FileBytes(const std::string& path, std::size_t max_pipe_bytes, const char* kind);
-    FileBytes(const FileBytes&) = delete;
-    FileBytes& operator=(const FileBytes&) = delete;
-    ~FileBytes();
-    std::string_view bytes() const { return bytes_; }
-    /// Gives the mapped pages wholly inside [begin, end) back to the system: a reader that has
-    /// passed them keeps only its window resident. They are read again from the file if touched.
-    void release(std::size_t begin, std::size_t end);
-
-private:
-    std::string owned_;  // a pipe's contents
-    void* map_ = nullptr;
-    std::string_view bytes_;
+/// `path` opened to be read a piece at a time: a regular file stays open (`fd`, read with
+/// read_exactly_at; `size` when opened), anything else (a pipe) is read whole into `contents`, up to
+/// `max_pipe_bytes` (`fd` is then -1). Errors as read_file_bytes.
+struct InputFile {
+    InputFile(const std::string& path, std::size_t max_pipe_bytes, const char* kind);
+    InputFile(const InputFile&) = delete;
+    InputFile& operator=(const InputFile&) = delete;
+    ~InputFile();
+    int fd = -1;
+    std::uint64_t size = 0;
+    std::string contents;
 };
+
+/// Reads `bytes` bytes at `offset` of the open file `fd` (pread, whatever it returns at a time)
+/// into `into`. The file ending sooner (it shrank since its size was taken) is an InputError
+/// "`path`: was truncated while being read; `advice`" -- never a crash, as reading through a
+/// mapping would be (SIGBUS).
+void read_exactly_at(int fd, std::uint64_t offset, char* into, std::size_t bytes, const std::string& path,
+                     const char* advice);
 
 /// Writes `bytes` to a temporary file beside `path`, fsyncs it and renames it over `path`.
 /// Throws std::runtime_error naming `path`; `path` is then untouched and no temporary remains.

@@ -87,23 +87,36 @@ Task parse_task(const std::string& name) {
 
 namespace {
 
-/// The mean and std of each row of values over the columns at(0) .. at(n - 1); row_done(f) after
-/// row f is read.
-template <class At>
-Standardization standardization_of(const std::vector<const double*>& rows, std::size_t n, At at,
-                                   const std::function<void(std::size_t)>& row_done) {
-    const std::size_t d = rows.size();
+/// The mean and std of each of `d` features over samples that `pass` gives a piece at a time:
+/// pass(add) calls add(rows, count, at) for each piece, whose i-th sample has feature f at
+/// rows[f][at(i)]. Two passes (the sums, then the squared deviations from the means), each adding
+/// a feature's values one after another in the samples' order, so the pieces do not change a bit.
+template <class Pass>
+Standardization standardization_of(std::size_t d, Pass&& pass) {
+    std::vector<double> sums(d, 0.0), squares(d, 0.0), means(d);
+    std::size_t n = 0;
+    pass([&](const std::vector<const double*>& rows, std::size_t count, const auto& at) {
+        for (std::size_t f = 0; f < d; ++f) {
+            double sum = sums[f];
+            for (std::size_t i = 0; i < count; ++i) sum += rows[f][at(i)];
+            sums[f] = sum;
+        }
+        n += count;
+    });
+    for (std::size_t f = 0; f < d; ++f) means[f] = sums[f] / static_cast<double>(n);
+    pass([&](const std::vector<const double*>& rows, std::size_t count, const auto& at) {
+        for (std::size_t f = 0; f < d; ++f) {
+            const double mu = means[f];
+            double sum = squares[f];
+            for (std::size_t i = 0; i < count; ++i) sum += (rows[f][at(i)] - mu) * (rows[f][at(i)] - mu);
+            squares[f] = sum;
+        }
+    });
     Standardization s{Matrix({d, std::size_t{1}}), Matrix({d, std::size_t{1}})};
     for (std::size_t f = 0; f < d; ++f) {
-        const double* x = rows[f];
-        double sum = 0.0, squares = 0.0;
-        for (std::size_t i = 0; i < n; ++i) sum += x[at(i)];
-        const double mu = sum / static_cast<double>(n);
-        for (std::size_t i = 0; i < n; ++i) squares += (x[at(i)] - mu) * (x[at(i)] - mu);
-        const double sigma = std::sqrt(squares / static_cast<double>(n));
+        const double mu = means[f], sigma = std::sqrt(squares[f] / static_cast<double>(n));
         s.mean(f, 0) = mu;
         s.std(f, 0) = sigma > 1e-12 * std::max(1.0, std::abs(mu)) ? sigma : 1.0;
-        if (row_done) row_done(f);
     }
     return s;
 }
@@ -117,16 +130,23 @@ std::vector<const double*> row_pointers(const Matrix& X) {
 }  // namespace
 
 Standardization Standardization::of(const Matrix& X) {
-    return standardization_of(row_pointers(X), X.shape(1), [](std::size_t i) { return i; }, {});
+    return standardization_of(X.shape(0), [&](const auto& add) {
+        add(row_pointers(X), X.shape(1), [](std::size_t i) { return i; });
+    });
 }
 
 Standardization Standardization::of(const Matrix& X, const std::vector<std::size_t>& columns) {
-    return of(row_pointers(X), columns);
+    return standardization_of(X.shape(0), [&](const auto& add) {
+        add(row_pointers(X), columns.size(), [&](std::size_t i) { return columns[i]; });
+    });
 }
 
-Standardization Standardization::of(const std::vector<const double*>& rows, const std::vector<std::size_t>& columns,
-                                    const std::function<void(std::size_t)>& row_done) {
-    return standardization_of(rows, columns.size(), [&](std::size_t i) { return columns[i]; }, row_done);
+Standardization Standardization::of(std::size_t features, const std::function<void(const Piece& add)>& pass) {
+    return standardization_of(features, [&](const auto& add) {
+        pass([&](const std::vector<const double*>& rows, const std::vector<std::size_t>& positions) {
+            add(rows, positions.size(), [&](std::size_t i) { return positions[i]; });
+        });
+    });
 }
 
 void Standardization::apply_in_place(Matrix& X) const {

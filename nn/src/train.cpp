@@ -53,33 +53,90 @@ void reshape(Matrix& m, std::size_t rows, std::size_t cols) {
     if (m.shape(0) != rows || m.shape(1) != cols) m.resize({rows, cols});
 }
 
-/// The features of all samples as rows of values, one pointer per feature (rows[f][j]: feature f
-/// of sample j): a Matrix's rows, or the columns of a memory-mapped cache, which are in the file's
-/// units (`raw`) and standardized as they are gathered.
+/// The feature columns of a CSV's cache, read a block of rows at a time into one buffer (pread).
+/// Every pass of a streamed training goes through its samples block by block -- a batch visits
+/// its blocks one after another, evaluation and statistics go in row order -- so the buffer is
+/// all it holds of the file, and each block is read once per pass.
+class CacheBlocks {
+public:
+    CacheBlocks(const io::CacheFile& file, std::size_t label_column) : file_(file) {
+        for (std::size_t c = 0, f = 0; c < file.header().size(); ++c)
+            targets_.push_back(c == label_column ? io::ColumnTarget{} : io::ColumnTarget{&buffer_, f++});
+    }
+    std::size_t features() const { return file_.header().size() - 1; }
+    std::size_t block_rows() const { return block_rows_; }
+    /// Allocates the buffer for blocks of `block_rows` rows.
+    void set_block_rows(std::size_t block_rows) {
+        block_rows_ = block_rows;
+        buffer_ = Matrix({features(), block_rows});
+        rows_.clear();
+        for (std::size_t f = 0; f < features(); ++f) rows_.push_back(buffer_.data() + f * block_rows);
+        loaded_ = none;
+    }
+    /// Reads block b into the buffer unless it is there; returns its first row.
+    std::size_t load(std::size_t b) {
+        const std::size_t first = b * block_rows_;
+        if (b != loaded_) {
+            loaded_ = none;  // a failed read leaves no block
+            file_.read_rows(first, std::min(first + block_rows_, file_.rows()), targets_);
+            loaded_ = b;
+        }
+        return first;
+    }
+    /// rows()[f][j - first]: feature f of sample j of the block in the buffer, which starts at row `first`.
+    const std::vector<const double*>& rows() const { return rows_; }
+
+private:
+    static constexpr std::size_t none = std::numeric_limits<std::size_t>::max();
+    const io::CacheFile& file_;
+    std::size_t block_rows_ = 0, loaded_ = none;
+    Matrix buffer_;  // features x block_rows
+    std::vector<io::ColumnTarget> targets_;  // the file's columns: the features into buffer_'s rows
+    std::vector<const double*> rows_;
+};
+
+/// The features of all samples: in memory as rows of values, one pointer per feature (rows[f][j]:
+/// feature f of sample j, a Matrix's rows), or in a cache file read a block at a time, in the
+/// file's units (`raw`) and standardized as they are gathered.
 struct FeatureRows {
-    std::vector<const double*> rows;
+    std::vector<const double*> rows;  ///< in memory (empty for a cache file)
     std::size_t samples = 0;
     const Matrix* whole = nullptr;         ///< the standardized Matrix the rows are, if they are one
     const Standardization* raw = nullptr;  ///< set: standardize with it when gathering
-    /// Set for a mapped file: the pages of samples [first, end) may go (they are read again if needed).
-    std::function<void(std::size_t, std::size_t)> release;
+    CacheBlocks* blocks = nullptr;         ///< set: the features are in a cache file
+
+    std::size_t features() const { return blocks != nullptr ? blocks->features() : rows.size(); }
 };
 
 FeatureRows rows_of(const Matrix& X) {
-    FeatureRows rows{{}, X.shape(1), &X, nullptr, {}};
+    FeatureRows rows{{}, X.shape(1), &X, nullptr, nullptr};
     for (std::size_t f = 0; f < X.shape(0); ++f) rows.rows.push_back(X.data() + f * X.shape(1));
     return rows;
+}
+
+/// Calls piece(rows, positions) for the samples `index` of X, which must be ascending for a cache
+/// file: rows[f][positions[i]] is feature f of sample index[i] -- in memory all at once, from a
+/// cache file a block at a time (positions counted from the block's first row).
+void for_each_block(const FeatureRows& X, const std::vector<std::size_t>& index, const Standardization::Piece& piece) {
+    if (X.blocks == nullptr) {
+        piece(X.rows, index);
+        return;
+    }
+    std::vector<std::size_t> positions;
+    for (std::size_t k = 0; k < index.size();) {
+        const std::size_t block = index[k] / X.blocks->block_rows(), first = X.blocks->load(block);
+        positions.clear();
+        for (; k < index.size() && index[k] / X.blocks->block_rows() == block; ++k) positions.push_back(index[k] - first);
+        piece(X.blocks->rows(), positions);
+    }
 }
 
 /// Samples as columns of matrices shared with other parts: the data is never copied per part.
 struct Columns {
     const FeatureRows* X = nullptr;  ///< features of all samples
     const Matrix* Y = nullptr;  ///< targets x all samples (coded, or raw for evaluate)
-    /// This part's samples (ascending whenever X->release is set); null: every sample.
+    /// This part's samples (ascending whenever X->blocks is set); null: every sample.
     const std::vector<std::size_t>* index = nullptr;
-    /// FitOptions::block: evaluation chunks end at the blocks' borders, so a pass over a mapped
-    /// file keeps at most one block of it resident.
-    std::size_t block = 0;
 
     std::size_t size() const { return X == nullptr ? 0 : index ? index->size() : X->samples; }
     std::size_t at(std::size_t k) const { return index ? (*index)[k] : k; }
@@ -98,18 +155,31 @@ void gather_columns(const Matrix& from, const Order& order, std::size_t first, s
 }
 
 /// The same for features, standardized on the way if they are raw -- with the arithmetic of
-/// Standardization::apply_in_place, so a streamed batch equals the in-memory one bit for bit.
+/// Standardization::apply_in_place, so a streamed batch equals the in-memory one bit for bit. From
+/// a cache file a run of samples of one block at a time (order must visit the blocks one after
+/// another, as BlockOrder and ascending parts do, or blocks are read again).
 template <class Order>
 void gather_features(const FeatureRows& from, const Order& order, std::size_t first, std::size_t count, Matrix& to) {
-    reshape(to, from.rows.size(), count);
-    for (std::size_t r = 0; r < from.rows.size(); ++r) {
-        const double* source = from.rows[r];
-        double* target = to.data() + r * count;
-        if (from.raw == nullptr) {
-            for (std::size_t k = 0; k < count; ++k) target[k] = source[order(first + k)];
-        } else {
-            const double mean = from.raw->mean(r, 0), std = from.raw->std(r, 0);
-            for (std::size_t k = 0; k < count; ++k) target[k] = (source[order(first + k)] - mean) / std;
+    reshape(to, from.features(), count);
+    for (std::size_t begin = 0, end = 0; begin < count; begin = end) {
+        const std::vector<const double*>* rows = &from.rows;
+        std::size_t base = 0;  // the sample at rows[f][0]
+        end = count;
+        if (from.blocks != nullptr) {
+            const std::size_t block = order(first + begin) / from.blocks->block_rows();
+            base = from.blocks->load(block);
+            rows = &from.blocks->rows();
+            for (end = begin + 1; end < count && order(first + end) / from.blocks->block_rows() == block;) ++end;
+        }
+        for (std::size_t r = 0; r < rows->size(); ++r) {
+            const double* source = (*rows)[r];
+            double* target = to.data() + r * count;
+            if (from.raw == nullptr) {
+                for (std::size_t k = begin; k < end; ++k) target[k] = source[order(first + k) - base];
+            } else {
+                const double mean = from.raw->mean(r, 0), std = from.raw->std(r, 0);
+                for (std::size_t k = begin; k < end; ++k) target[k] = (source[order(first + k) - base] - mean) / std;
+            }
         }
     }
 }
@@ -124,6 +194,7 @@ struct BatchSlot {
     Tape tape;
     Part part;
     bool holds_whole_part = false;  ///< evaluation: `part` is all of a one-chunk part, kept for the fit
+    bool shared = false;            ///< evaluation: the slot serves several parts, so it keeps none
 
     /// The samples order(first) .. order(first + count - 1) of `from` into this slot's part.
     template <class Order>
@@ -167,21 +238,13 @@ struct BatchSlot {
     };
 };
 
+/// The samples of the evaluation chunk starting at sample `first` of `part`: evaluation_chunk, or
+/// fewer at the part's end.
+std::size_t chunk_size(const Columns& part, std::size_t first) { return std::min(evaluation_chunk, part.size() - first); }
+
 /// Calls chunk(X, Y, count) for the samples of `part` a chunk at a time, gathered into `slot`
 /// (a part that is one whole matrix and a single chunk is passed as it is, without a copy). From a
-/// mapped file this is one streaming pass: the samples are ascending, each chunk's rows released
-/// after it.
-/// The samples of the evaluation chunk starting at sample `first` of `part`: evaluation_chunk, or
-/// fewer at the part's end -- or, with blocks, at the first sample of another block.
-std::size_t chunk_size(const Columns& part, std::size_t first) {
-    const std::size_t count = std::min(evaluation_chunk, part.size() - first);
-    if (part.block == 0) return count;
-    const std::size_t block = part.at(first) / part.block;
-    std::size_t same = 1;
-    while (same < count && part.at(first + same) / part.block == block) ++same;
-    return same;
-}
-
+/// cache file this is one streaming pass: the samples are ascending.
 template <class Chunk>
 void for_each_chunk(const Columns& part, BatchSlot& slot, Chunk&& chunk) {
     const std::size_t n = part.size();
@@ -193,7 +256,6 @@ void for_each_chunk(const Columns& part, BatchSlot& slot, Chunk&& chunk) {
         count = chunk_size(part, first);
         const Part& gathered = slot.gather(part, [&](std::size_t k) { return part.at(k); }, first, count);
         chunk(gathered.X, gathered.Y, count);
-        if (part.X->release) part.X->release(part.at(first), part.at(first + count - 1) + 1);
     }
 }
 
@@ -215,7 +277,6 @@ public:
         }
         starts_.push_back(train.size());
         visits_.resize(blocks_.size());
-        ends_.resize(blocks_.size());
     }
     bool active() const { return block_rows_ > 0; }
 
@@ -228,17 +289,6 @@ public:
             const std::size_t begin = at;
             for (std::size_t k = starts_[visits_[v]]; k < starts_[visits_[v] + 1]; ++k) order[at++] = k;
             nn::shuffle(order.data() + begin, at - begin, rng);
-            ends_[v] = at;
-        }
-        released_ = 0;
-    }
-
-    /// Releases (FeatureRows::release) the blocks whose samples all lie before position `done`
-    /// of this epoch's order.
-    void release_before(std::size_t done, const FeatureRows& rows) {
-        for (; released_ < visits_.size() && ends_[released_] <= done; ++released_) {
-            const std::size_t first = blocks_[visits_[released_]] * block_rows_;
-            rows.release(first, std::min(first + block_rows_, rows.samples));
         }
     }
 
@@ -247,8 +297,6 @@ private:
     std::vector<std::size_t> blocks_;  // the blocks holding training samples
     std::vector<std::size_t> starts_;  // where each one's samples start in `train` (and the end)
     std::vector<std::size_t> visits_;  // this epoch's order of the blocks
-    std::vector<std::size_t> ends_;    // the position in the order after each visited block
-    std::size_t released_ = 0;
 };
 
 /// Loss and metric of `model` on a part, a chunk at a time on `slot`; NaN for an empty part.
@@ -259,13 +307,11 @@ std::pair<double, double> loss_and_metric(MLP& model, Task task, BatchSlot& slot
     const std::size_t n = part.size();
     if (n == 0) return {not_a_number, not_a_number};
     double loss = 0, metric = 0;
-    // The chunks of for_each_chunk: a streaming pass over a mapped file, each chunk's rows released
-    // after it.
+    // The chunks of for_each_chunk: from a cache file, a streaming pass.
     for (std::size_t first = 0, count = 0; first < n; first += count) {
         count = chunk_size(part, first);
         if (!slot.holds_whole_part) slot.gather(part, [&](std::size_t k) { return part.at(k); }, first, count);
-        // Kept only in a slot of its own: with blocks, the parts share one slot.
-        slot.holds_whole_part = count == n && part.block == 0;
+        slot.holds_whole_part = count == n && !slot.shared;
         {
             const BatchSlot::Recording on_tape(slot, model);
             const double J = task_loss(task, on_tape.Z, on_tape.Y).value()(0, 0);
@@ -273,7 +319,6 @@ std::pair<double, double> loss_and_metric(MLP& model, Task task, BatchSlot& slot
             loss += J * share;
             if (task != Task::regression) metric += task_metric(task, on_tape.Z.value(), on_tape.Y.value()) * share;
         }
-        if (part.X->release) part.X->release(part.at(first), part.at(first + count - 1) + 1);
     }
     if (task == Task::regression) {  // 1 - SSE / SST; SSE = n * loss (one output)
         double mean = 0.0, total = 0.0;
@@ -417,6 +462,7 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
     BatchSlot evaluation_slots[3];
     BatchSlot* const evaluation[3] = {&evaluation_slots[0], &evaluation_slots[options.block > 0 ? 0 : 1],
                                       &evaluation_slots[options.block > 0 ? 0 : 2]};
+    evaluation_slots[0].shared = options.block > 0;
     // Full batch: the training samples in their own order, gathered once.
     if (batch == n) full_slot.gather(train, sample, 0, n);
     FitResult result;
@@ -438,7 +484,6 @@ FitResult fit_columns(MLP& model, Task task, const Columns& train, const Columns
             }
             optimizer->step(model.parameters(), model.gradients());
             ++result.steps;
-            if (train.X->release && blocks.active() && batch < n) blocks.release_before(first + count, *train.X);
             if ((result.interrupted = stop_requested())) break;
         }
         if (result.interrupted) break;
@@ -533,7 +578,7 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
     const FeatureRows train = rows_of(data.train.X), validation = rows_of(data.validation.X),
                       test = rows_of(data.test.X);
     const auto all_columns = [](const FeatureRows& X, const Part& part) {
-        return part.empty() ? Columns{} : Columns{&X, &part.Y, nullptr, 0};
+        return part.empty() ? Columns{} : Columns{&X, &part.Y, nullptr};
     };
     return fit_columns(model, task, all_columns(train, data.train), all_columns(validation, data.validation),
                        all_columns(test, data.test), options, hooks);
@@ -541,13 +586,13 @@ FitResult fit(MLP& model, Task task, const FitData& data, const FitOptions& opti
 
 Evaluation evaluate(const Model& model, const Matrix& X, const Matrix& y) {
     const FeatureRows rows = rows_of(X);
-    return evaluate_columns(model, {&rows, &y, nullptr, 0}, true);
+    return evaluate_columns(model, {&rows, &y, nullptr}, true);
 }
 
 namespace {
 
 /// train() on features stored anywhere: `standardize_in_place` set, X is a Matrix it standardizes
-/// in place; unset, X is raw (a mapped file) and standardized as batches are gathered. With
+/// in place; unset, X is raw (a cache file) and standardized as batches are gathered. With
 /// options.block == 0, `block_rows` (if set) gives the block size for the task's outputs.
 TrainResult train_on(FeatureRows& X, const Matrix& y, std::vector<std::string> feature_names, std::string label,
                      TrainOptions options, const FitHooks& hooks,
@@ -556,25 +601,26 @@ TrainResult train_on(FeatureRows& X, const Matrix& y, std::vector<std::string> f
     const TaskChoice choice = choose_task(y, options.task);
     TargetCoding coding = make_target_coding(choice.task, y);
     if (options.block == 0 && block_rows) options.block = block_rows(coding.outputs());
+    if (X.blocks != nullptr) X.blocks->set_block_rows(options.block);
     Split split = split_samples(coding, y, options.test_fraction, options.validation_fraction, options.seed);
     if (options.block > 0)  // blocks are runs of rows: each part in row order, read in streaming passes
         for (std::vector<std::size_t>* rows : {&split.train, &split.validation, &split.test})
             std::sort(rows->begin(), rows->end());
     if (coding.task == Task::regression) coding.scale = Standardization::of(y, split.train);
     // The rows the model learns from (fitted or validated on), by fingerprint before X is
-    // standardized: predict tells which of its rows they are. Not for a mapped file: 16 bytes a
-    // row would come out of the memory budget, and the pass would fault in every page again.
+    // standardized: predict tells which of its rows they are (plan_streaming counts their 8 bytes
+    // a row).
     std::vector<std::uint64_t> seen;
-    if (standardize_in_place) {
-        seen.reserve(split.train.size() + split.validation.size());
-        for (const std::vector<std::size_t>* part : {&split.train, &split.validation})
-            for (const std::size_t j : *part) seen.push_back(row_fingerprint(X.rows, j));
-        std::sort(seen.begin(), seen.end());
-        seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
-    }
-    // The training rows' statistics, a feature at a time (a mapped file's column released after it).
-    const Standardization features = Standardization::of(X.rows, split.train, [&](std::size_t) {
-        if (X.release) X.release(0, X.samples);
+    seen.reserve(split.train.size() + split.validation.size());
+    for (const std::vector<std::size_t>* part : {&split.train, &split.validation})
+        for_each_block(X, *part, [&](const std::vector<const double*>& rows, const std::vector<std::size_t>& positions) {
+            for (const std::size_t p : positions) seen.push_back(row_fingerprint(rows, p));
+        });
+    std::sort(seen.begin(), seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+    // The training rows' statistics (from a cache file: two passes over its blocks).
+    const Standardization features = Standardization::of(X.features(), [&](const Standardization::Piece& add) {
+        for_each_block(X, split.train, add);
     });
     if (standardize_in_place)
         standardize_in_place(features);  // the parts are index lists into X
@@ -582,10 +628,10 @@ TrainResult train_on(FeatureRows& X, const Matrix& y, std::vector<std::string> f
         X.raw = &features;
     const Matrix Y_coded = coding.encode(y);
     const auto part = [&](const std::vector<std::size_t>& index) {
-        return index.empty() ? Columns{} : Columns{&X, &Y_coded, &index, options.block};
+        return index.empty() ? Columns{} : Columns{&X, &Y_coded, &index};
     };
 
-    std::vector<std::size_t> sizes{X.rows.size()};
+    std::vector<std::size_t> sizes{X.features()};
     sizes.insert(sizes.end(), options.hidden.begin(), options.hidden.end());
     sizes.push_back(coding.outputs());
     MLP mlp(sizes, options.activation, coding.task == Task::binary ? Activation::sigmoid : Activation::identity);
@@ -595,8 +641,8 @@ TrainResult train_on(FeatureRows& X, const Matrix& y, std::vector<std::string> f
 
     Model model{std::move(mlp), std::move(coding), features, std::move(feature_names), std::move(label),
                 choice.reason, std::move(seen)};
-    const Evaluation train_evaluation = evaluate_columns(model, {&X, &y, &split.train, options.block}, false);
-    const Evaluation test_evaluation = evaluate_columns(model, {&X, &y, &split.test, options.block}, false);
+    const Evaluation train_evaluation = evaluate_columns(model, {&X, &y, &split.train}, false);
+    const Evaluation test_evaluation = evaluate_columns(model, {&X, &y, &split.test}, false);
     return {std::move(model), std::move(split), std::move(fitted), train_evaluation, test_evaluation, options.block};
 }
 
@@ -622,12 +668,11 @@ StreamingPlan plan_streaming(std::size_t budget, std::size_t rows, std::size_t f
     // blocks) and the final Evaluator's (its tape and predictions) are never alive together.
     const double per_sample = 8.0 * static_cast<double>(features + 4 * outputs + 3 * hidden);
     const double batch = static_cast<double>(std::min(options.batch, rows));
-    const double fixed = 8.0 * static_cast<double>(4 + outputs) * static_cast<double>(rows)  // labels, index lists
+    const double fixed = 8.0 * static_cast<double>(5 + outputs) * static_cast<double>(rows)  // labels, lists, seen rows
                          + per_sample * (4 * batch + 2 * static_cast<double>(evaluation_chunk))
-                         + 2.0 * 4096 * static_cast<double>(features)  // partly used pages at a block's ends
                          + 4.0 * 1048576;  // headroom: memory the allocator keeps after a free (measured 1-2 MiB)
-    const double block_bytes = 2.0 * 8.0 * static_cast<double>(features);  // per block row: two blocks resident
-    constexpr std::size_t min_block = 64;  // below, a block is less than a page of each column
+    const double block_bytes = 8.0 * static_cast<double>(features);  // per block row: the block buffer
+    constexpr std::size_t min_block = 64;  // below, the reads (one per feature and block) cost more than the copying
     const double needed = fixed + block_bytes * min_block;
     const auto megabytes = [](double bytes) {  // rounded up
         if (bytes < 1024) return std::to_string(static_cast<long long>(bytes)) + " bytes";
@@ -647,38 +692,35 @@ StreamingPlan plan_streaming(std::size_t budget, std::size_t rows, std::size_t f
 
 namespace {
 
-Matrix label_values(const io::MappedCache& data, std::size_t label_column) {
+Matrix label_values(const io::CacheFile& data, std::size_t label_column) {
     Matrix y({std::size_t{1}, data.rows()});
-    std::copy_n(data.column(label_column), data.rows(), y.data());
-    data.release(0, data.rows());
+    std::vector<io::ColumnTarget> targets(data.header().size());
+    targets[label_column] = {&y, 0};
+    data.read_rows(0, data.rows(), targets);
     return y;
 }
 
 }  // namespace
 
-TaskChoice choose_task(const io::MappedCache& data, std::size_t label_column, std::optional<Task> task) {
+TaskChoice choose_task(const io::CacheFile& data, std::size_t label_column, std::optional<Task> task) {
     return choose_task(label_values(data, label_column), task);
 }
 
-TrainResult train(const io::MappedCache& data, std::size_t label_column, const TrainOptions& options,
+TrainResult train(const io::CacheFile& data, std::size_t label_column, const TrainOptions& options,
                   std::size_t memory_budget, const FitHooks& hooks) {
     if (label_column >= data.header().size() || data.header().size() < 2)
         throw std::invalid_argument("train: label column " + std::to_string(label_column) + " of a cache of " +
                                     std::to_string(data.header().size()) + " columns leaves no features");
     const std::size_t n = data.rows();
     const Matrix y = label_values(data, label_column);
-    FeatureRows X;
+    CacheBlocks blocks(data, label_column);
+    FeatureRows X{{}, n, nullptr, nullptr, &blocks};
     std::vector<std::string> feature_names;
     for (std::size_t c = 0; c < data.header().size(); ++c)
-        if (c != label_column) {
-            X.rows.push_back(data.column(c));
-            feature_names.push_back(data.header()[c]);
-        }
-    X.samples = n;
-    X.release = [&data](std::size_t first, std::size_t end) { data.release(first, end); };
+        if (c != label_column) feature_names.push_back(data.header()[c]);
     return train_on(X, y, std::move(feature_names), data.header()[label_column], options, hooks, {},
                     [&](std::size_t outputs) {
-                        return plan_streaming(memory_budget, n, X.rows.size(), outputs, options).block_rows;
+                        return plan_streaming(memory_budget, n, X.features(), outputs, options).block_rows;
                     });
 }
 

@@ -7,6 +7,7 @@
 
 #include <nn/csv_cache.hpp>
 #include <nn/io.hpp>
+#include <nn/train.hpp>
 
 #include <doctest/doctest.h>
 
@@ -58,6 +59,39 @@ void check_same_as_old(const std::string& text) {
             REQUIRE(new_table.values(c, r) == old_table.values(r, c));
 }
 
+/// `text` read from a file a window of `window` bytes at a time, as read_csv reads it.
+io::CsvTable read_windowed(const std::string& path, std::size_t window) {
+    io::CsvReader reader(path, window);
+    io::CsvTable table{reader.header(), Matrix({reader.header().size(), std::size_t{0}})};
+    std::vector<io::ColumnTarget> targets;
+    for (std::size_t c = 0; c < table.header.size(); ++c) targets.push_back({&table.values, c});
+    reader.read_all(targets);
+    return table;
+}
+
+/// `text` from a file read in windows of a few bytes (so that records, numbers, quotes and line
+/// ends are cut at every place) gives what it gives in memory: the same message, or the same table.
+void check_windows_change_nothing(const std::string& text) {
+    static const struct Scratch {  // one file, rewritten for every text, removed at exit
+        std::string path = (std::filesystem::temp_directory_path() /
+                            ("matgrad_window_" + std::to_string(::getpid()) + ".csv")).string();
+        ~Scratch() { std::filesystem::remove(path); }
+    } scratch;
+    const std::string& path = scratch.path;
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << text;
+    io::CsvTable whole, windowed;
+    const std::string whole_outcome = outcome([&] { return io::parse_csv(text, path); }, whole);
+    for (const std::size_t window : {1, 2, 3, 7, 64}) {
+        const std::string windowed_outcome = outcome([&] { return read_windowed(path, window); }, windowed);
+        INFO("text: ", text, " window: ", window);
+        REQUIRE(windowed_outcome == whole_outcome);
+        if (whole_outcome != "ok") continue;
+        REQUIRE(windowed.header == whole.header);
+        REQUIRE(windowed.values == whole.values);
+        REQUIRE(io::CsvReader(path, window).rows_bound() == io::CsvReader(text, path).rows_bound());
+    }
+}
+
 std::vector<std::filesystem::path> files_in(const std::filesystem::path& dir, const std::string& extension) {
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(dir))
@@ -72,14 +106,15 @@ TEST_CASE("the one-pass reader reads every data set and seed as the old reader d
     for (const auto& dir : {std::filesystem::path(MATGRAD_DATA_DIR), std::filesystem::path(MATGRAD_FUZZ_CSV_CORPUS)})
         for (const auto& path : files_in(dir, ".csv")) {
             check_same_as_old(file_text(path));
+            check_windows_change_nothing(file_text(path));
             ++files;
         }
     CHECK(files >= 8);  // 3 data sets, 5 seeds
-    // The memory-mapped path gives what the in-memory one gives.
+    // The file path (a window at a time) gives what the in-memory one gives.
     const std::string wine = std::string(MATGRAD_DATA_DIR) + "/wine.csv";
-    const io::CsvTable mapped = io::read_csv(wine), in_memory = io::parse_csv(file_text(wine), wine);
-    CHECK(mapped.header == in_memory.header);
-    CHECK(mapped.values == in_memory.values);
+    const io::CsvTable from_file = io::read_csv(wine), in_memory = io::parse_csv(file_text(wine), wine);
+    CHECK(from_file.header == in_memory.header);
+    CHECK(from_file.values == in_memory.values);
 }
 
 TEST_CASE("the one-pass reader refuses and accepts the edge cases as the old reader did") {
@@ -93,7 +128,10 @@ TEST_CASE("the one-pass reader refuses and accepts the edge cases as the old rea
         "a,a\n1,2\n", "1,2\n3,4\n", "a,,b\n1,2,3\n", "a,b\n1,x,3\n\"\n", "a,a\n1,2\n\"", "a,b\n\n1,\"\n",
         "a,b\n1,x\n1,2,3\n", "a,b\n1,0x10\n", "a,b\n1,1e-400\n", "a,b\n1,2 3\n", "a,b\n1,\"\"\n", "a\n1\n",
         "a\n\"\"\n", "a,b\n,\n", "a,b\n1,2\n,\n", "a,b\n1,2\n\"\"\n", "a,b\n1,2\n \" \" \n", "\"\"\n1\n"};
-    for (const std::string& text : cases) check_same_as_old(text);
+    for (const std::string& text : cases) {
+        check_same_as_old(text);
+        check_windows_change_nothing(text);
+    }
 }
 
 TEST_CASE("the one-pass reader agrees with the old reader on seeded random texts") {
@@ -105,6 +143,7 @@ TEST_CASE("the one-pass reader agrees with the old reader on seeded random texts
         const std::size_t length = rng() % 24;
         for (std::size_t k = 0; k < length; ++k) text += alphabet[rng() % alphabet.size()];
         check_same_as_old(text);
+        if (i % 8 == 0) check_windows_change_nothing(text);
     }
 }
 
@@ -262,7 +301,7 @@ TEST_CASE("read_csv_cached writes the .npy cache, reads it while the CSV is unch
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_csv's values make, and maps it") {
+TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_csv's values make, and CacheFile reads it") {
     const std::filesystem::path dir = std::filesystem::temp_directory_path() /
                                       ("matgrad_convert_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
@@ -288,12 +327,18 @@ TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_
     CHECK(std::memcmp(bytes.data() + data_offset, values.data(), rows * cols * sizeof(double)) == 0);
     CHECK(io::convert_csv_to_cache(csv) == io::CacheUse::read);
     {
-        const io::MappedCache mapped(csv);
-        CHECK(mapped.rows() == rows);
-        CHECK(mapped.header().size() == cols);
-        CHECK(mapped.column(1099)[1499] == values(1099, 1499));
-        mapped.release(0, rows);  // the pages go; read again from the file when touched
-        CHECK(mapped.column(3)[1024] == values(3, 1024));
+        const io::CacheFile file(csv);
+        CHECK(file.rows() == rows);
+        CHECK(file.header().size() == cols);
+        Matrix last({1, 1}), across({1, 2});  // the last value; two rows across the conversion's blocks
+        std::vector<io::ColumnTarget> targets(cols);
+        targets[1099] = {&last, 0};
+        file.read_rows(1499, 1500, targets);
+        CHECK(last(0, 0) == values(1099, 1499));
+        targets[1099] = {};
+        targets[3] = {&across, 0};
+        file.read_rows(1023, 1025, targets);
+        CHECK(across == Matrix{{values(3, 1023), values(3, 1024)}});
     }
     // The cache read_csv_cached writes and reads is the same file.
     Matrix m;
@@ -308,11 +353,11 @@ TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_
     CHECK(io::csv_size(csv).rows == rows);
     CHECK(io::csv_size(csv).cached);
 
-    // A changed CSV: the cache is no longer mapped, and converted again.
+    // A changed CSV: the cache is no longer opened, and converted again.
     const timespec times[2] = {{1000000000, 0}, {1000000000, 0}};
     REQUIRE(::utimensat(AT_FDCWD, csv.c_str(), times, 0) == 0);
-    CHECK_THROWS_WITH_AS(io::MappedCache{csv}, (cache + ": is not a current cache of " + csv +
-                                                " (convert_csv_to_cache makes it)").c_str(), io::InputError);
+    CHECK_THROWS_WITH_AS(io::CacheFile{csv}, (cache + ": is not a current cache of " + csv +
+                                              " (convert_csv_to_cache makes it)").c_str(), io::InputError);
     CHECK(!io::csv_size(csv).cached);
     CHECK(io::convert_csv_to_cache(csv) == io::CacheUse::written);
 
@@ -321,9 +366,10 @@ TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_
     CHECK(io::csv_size(csv).rows == 2);  // the line count, before conversion
     CHECK(io::convert_csv_to_cache(csv) == io::CacheUse::written);
     CHECK(io::csv_size(csv).rows == 3);
-    const io::MappedCache three(csv);
-    CHECK(std::vector<double>(three.column(0), three.column(0) + 3) == std::vector<double>{1, 3, 5});
-    CHECK(std::vector<double>(three.column(1), three.column(1) + 3) == std::vector<double>{2, 4, 6});
+    const io::CacheFile three(csv);
+    Matrix both({2, 3});
+    three.read_rows(0, 3, {{&both, 0}, {&both, 1}});
+    CHECK(both == Matrix{{1, 3, 5}, {2, 4, 6}});
 
     // A bad cell: read_csv's error, and no cache.
     std::filesystem::remove(cache);
@@ -344,4 +390,61 @@ TEST_CASE("convert_csv_to_cache writes a block of rows at a time the cache read_
     CHECK(io::csv_size(piped).rows == 0);
     CHECK(io::read_csv(piped).values == Matrix{{1.0}, {2.0}});
     ::close(fds[0]);
+}
+
+TEST_CASE("CacheFile reads chosen rows of chosen columns with pread and calls a cache truncated meanwhile an input error") {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                      ("matgrad_cache_file_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string csv = (dir / "d.csv").string(), cache = io::csv_cache_path(csv);
+    std::ofstream(csv, std::ios::binary) << "a,b,y\n1,2,0\n3,4,1\n5,6,0\n7,8,1\n";
+    REQUIRE(io::convert_csv_to_cache(csv) == io::CacheUse::written);
+    const io::CacheFile file(csv);
+    CHECK(file.header() == std::vector<std::string>{"a", "b", "y"});
+    CHECK(file.rows() == 4);
+    // Rows 1 and 2 of columns b and a into rows 0 and 1 of a matrix with room to spare; y not read.
+    Matrix into = xt::zeros<double>({2, 3});
+    file.read_rows(1, 3, {{&into, 1}, {&into, 0}, {}});
+    CHECK(into == Matrix{{4, 6, 0}, {3, 5, 0}});
+
+    // The cache shrinks after it was opened (another run remaking it, a full disk): the next read
+    // is short, which names the file instead of dying of SIGBUS as a mapping would.
+    std::filesystem::resize_file(cache, std::filesystem::file_size(cache) - 3 * sizeof(double));
+    Matrix column({1, 4});
+    file.read_rows(0, 4, {{}, {&column, 0}, {}});  // column b is still whole
+    CHECK(column == Matrix{{2, 4, 6, 8}});
+    CHECK_THROWS_WITH_AS(file.read_rows(0, 4, {{}, {}, {&column, 0}}),
+                         (cache + ": was truncated while being read; run again (the cache is then made again from the "
+                                  "CSV)").c_str(),
+                         io::InputError);
+    // As does a training from it.
+    std::filesystem::resize_file(cache, 200);
+    nn::TrainOptions options;
+    options.epochs = 1;
+    CHECK_THROWS_WITH_AS(nn::train(file, 2, options, std::size_t{1} << 30),
+                         doctest::Contains((cache + ": was truncated while being read").c_str()), io::InputError);
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a CSV that shrinks while CsvReader reads it is an input error naming it, not a crash") {
+    const std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                                      ("matgrad_csv_truncated_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const std::string csv = (dir / "d.csv").string();
+    std::string text = "a,b\n";
+    for (int r = 0; r < 1000; ++r) text += std::to_string(r) + "," + std::to_string(2 * r) + "\n";
+    std::ofstream(csv, std::ios::binary) << text;
+    io::CsvReader reader(csv, 256);  // a window of 256 bytes: most of the file is read later
+    REQUIRE(reader.rows_bound() == 1000);
+    Matrix values({2, 1000});
+    const std::vector<io::ColumnTarget> targets{{&values, 0}, {&values, 1}};
+    REQUIRE(reader.read(targets, 0, 10) == 10);
+    CHECK(values(1, 9) == 18.0);
+    // Another program rewrites the file meanwhile: it is shorter now. Through a mapping, touching
+    // its lost pages killed the process with SIGBUS.
+    std::filesystem::resize_file(csv, text.size() / 2);
+    CHECK_THROWS_WITH_AS(reader.read(targets, 10, 990),
+                         (csv + ": was truncated while being read; run again once it is complete").c_str(),
+                         io::InputError);
+    std::filesystem::remove_all(dir);
 }

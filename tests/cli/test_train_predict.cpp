@@ -485,3 +485,29 @@ TEST_CASE("train --cache writes FILE.npy beside the CSV, then trains from it wit
     CHECK(reused.err.find("read " + dir / "d.csv" + " from its cache " + dir / "d.csv.npy") != std::string::npos);
     CHECK(read_file(dir / "a/W1.npy") == read_file(dir / "b/W1.npy"));
 }
+
+TEST_CASE("predict to stdout prints nothing when a row after the first block is refused") {
+    ScratchDir dir("predict-refused");
+    std::string train = "a,b,y\n";
+    for (int r = 0; r < 40; ++r) train += std::to_string(r) + "," + std::to_string(r % 7) + "," + std::to_string(r % 2) + "\n";
+    write_file(dir / "train.csv", train);
+    REQUIRE(run_matgrad({"train", "--csv", dir / "train.csv", "--epochs", "1", "--save", dir / "model"}, dir).status == 0);
+    // 9,000 rows: predict reads 8,192 at a time, so the bad cell is in the second block.
+    std::string rows = "a,b\n";
+    for (int r = 0; r < 9000; ++r) rows += std::to_string(r) + "," + (r == 8990 ? "x" : std::to_string(r % 7)) + "\n";
+    write_file(dir / "rows.csv", rows);
+    const RunResult r = run_matgrad({"predict", "--model", dir / "model", "--csv", dir / "rows.csv"}, dir);
+    CHECK(r.status == 2);
+    CHECK(r.err.find("rows.csv: line 8992, column 2 (b): 'x' is not a number") != std::string::npos);
+    CHECK(r.out.empty());  // not the first block's 8,192 predictions
+    // Without the bad cell every prediction is printed, after the header, as with --out.
+    rows.replace(rows.find("\n8990,x\n"), 8, "\n8990,3\n");
+    write_file(dir / "rows.csv", rows);
+    const RunResult good = run_matgrad({"predict", "--model", dir / "model", "--csv", dir / "rows.csv", "--probabilities"}, dir);
+    REQUIRE(good.status == 0);
+    REQUIRE(run_matgrad({"predict", "--model", dir / "model", "--csv", dir / "rows.csv", "--probabilities", "--out",
+                         dir / "p.csv"}, dir).status == 0);
+    CHECK(good.out == read_file(dir / "p.csv"));
+    CHECK(good.out.rfind("probability_0,probability_1,prediction\n", 0) == 0);
+    CHECK(std::count(good.out.begin(), good.out.end(), '\n') == 9001);
+}

@@ -12,7 +12,6 @@
 #include <nn/io.hpp>
 
 #include <functional>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -60,32 +59,33 @@ CsvSize csv_size(const std::string& path);
 /// the CSV's InputError, or an InputError naming the cache if it cannot be written.
 CacheUse convert_csv_to_cache(const std::string& path, const std::function<void(double)>& progress = {});
 
-/// The current cache of a CSV, memory-mapped read-only: column c of the CSV is the `rows()`
-/// doubles at column(c). Pages are read from the file as they are touched and stay in the page
-/// cache; release() drops rows the caller is done with from this process's memory (RSS), so a
-/// reader that releases as it goes keeps only its window resident.
-class MappedCache {
+/// The current cache of a CSV, open for reading rows a block at a time: read_rows() copies rows
+/// of chosen columns into the caller's buffers with pread, so a reader holds only its buffers --
+/// no pages of a mapping count against its memory -- and a file that shrinks meanwhile is an
+/// InputError, not a crash.
+class CacheFile {
 public:
-    /// Maps the cache of the CSV at `csv_path`; InputError unless it is current.
-    explicit MappedCache(const std::string& csv_path);
-    MappedCache(const MappedCache&) = delete;
-    MappedCache& operator=(const MappedCache&) = delete;
-    ~MappedCache();
+    /// Opens the cache of the CSV at `csv_path`; InputError unless it is current.
+    explicit CacheFile(const std::string& csv_path);
+    CacheFile(const CacheFile&) = delete;
+    CacheFile& operator=(const CacheFile&) = delete;
+    ~CacheFile();
     /// The CSV's column names.
     const std::vector<std::string>& header() const { return header_; }
     /// Data rows.
     std::size_t rows() const { return rows_; }
-    /// The rows() values of column c.
-    const double* column(std::size_t c) const { return data_ + c * rows_; }
-    /// Gives the whole pages holding only rows first .. end - 1 (of every column) back.
-    void release(std::size_t first, std::size_t end) const;
+    /// Rows first .. end - 1 of every column c with a target (targets[c].matrix set; one target
+    /// per column, as read_csv_cached's `choose` gives): row targets[c].row of that matrix gets
+    /// them at its columns 0 .. end - first - 1 (it must have that many). Throws InputError naming
+    /// the cache if it was truncated while being read or cannot be read.
+    void read_rows(std::size_t first, std::size_t end, const std::vector<ColumnTarget>& targets) const;
 
 private:
-    struct Mapping;
-    std::unique_ptr<Mapping> map_;
+    std::string path_;
+    int fd_ = -1;
     std::vector<std::string> header_;
     std::size_t rows_ = 0;
-    const double* data_ = nullptr;
+    std::size_t data_offset_ = 0;  // where column 0 starts in the file
 };
 
 }  // namespace matgrad::io

@@ -83,8 +83,10 @@ private:
 void check_output_path(const std::string& path);
 /// The most bytes read_text_file reads (a model file, model.json): 16 MiB.
 inline constexpr std::size_t kMaxTextFileBytes = std::size_t{16} << 20;
-/// The most bytes read_csv reads from a pipe (a regular file is memory-mapped, any size): 1 GiB.
+/// The most bytes read_csv reads from a pipe (a regular file is read a window at a time, any size): 1 GiB.
 inline constexpr std::size_t kMaxCsvFileBytes = std::size_t{1} << 30;
+/// The bytes CsvReader reads from a regular file at a time: 1 MiB.
+inline constexpr std::size_t kCsvWindowBytes = std::size_t{1} << 20;
 /// The whole file (or pipe) as a string; InputError naming the file if it is missing,
 /// unreadable, a directory, a device, or larger than kMaxTextFileBytes (reading stops there).
 std::string read_text_file(const std::string& path);
@@ -104,7 +106,8 @@ struct CsvTable {
 /// index column (empty first name or "Unnamed: 0": the message says to pass index=False) throw
 /// InputError naming the line and column. A quoting error anywhere in the file is reported before
 /// any other problem; otherwise the first problem in the file is. A device is refused, and so is a
-/// pipe of more than kMaxCsvFileBytes (a regular file is memory-mapped, whatever its size).
+/// pipe of more than kMaxCsvFileBytes (a regular file is read a window at a time, whatever its
+/// size); a file that shrinks while it is read is an InputError ("was truncated while being read").
 CsvTable read_csv(const std::string& path);
 /// The same parser on text in memory; `name` stands for the file in error messages.
 CsvTable parse_csv(std::string_view text, const std::string& name);
@@ -119,13 +122,16 @@ struct ColumnTarget {
 };
 
 /// The CSV reader behind read_csv, for callers that want the columns in matrices of their own or
-/// the rows a block at a time: one pass over the file (memory-mapped, the pages already parsed
-/// given back to the system), numbers converted with std::from_chars straight into the matrices.
+/// the rows a block at a time: one pass over the file (read a window of kCsvWindowBytes at a time
+/// into one buffer; a record longer than that grows it), numbers converted with std::from_chars
+/// straight into the matrices.
 /// The constructor reads the header and checks it; every error is the InputError read_csv throws.
 class CsvReader {
 public:
-    /// Reads `path` (a regular file is memory-mapped; a pipe is read whole).
-    explicit CsvReader(const std::string& path);
+    /// Reads `path`: a regular file `window_bytes` at a time (pread: a file truncated meanwhile is
+    /// an InputError naming it), a pipe whole. The window changes nothing but the memory and the
+    /// number of reads (counting the rows reads the file once more).
+    explicit CsvReader(const std::string& path, std::size_t window_bytes = kCsvWindowBytes);
     /// Reads `text`, which must outlive the reader; `name` stands for the file in messages.
     CsvReader(std::string_view text, std::string name);
     CsvReader(const CsvReader&) = delete;
@@ -155,7 +161,7 @@ public:
                   const std::function<void(double)>& progress = {});
 
 private:
-    void start(std::string_view text);  // the header, and the bound on the rows
+    void start();  // the header, and the bound on the rows
     struct Source;
     std::unique_ptr<Source> source_;
     std::string name_;

@@ -51,10 +51,13 @@ struct Standardization {
     static Standardization of(const Matrix& X);
     /// The same over the given columns of X only (the training samples), without copying them.
     static Standardization of(const Matrix& X, const std::vector<std::size_t>& columns);
-    /// The same over rows stored anywhere (rows[f][j]: feature f of sample j, e.g. a memory-mapped
-    /// file's columns), one row at a time: row_done(f) is called once row f is read.
-    static Standardization of(const std::vector<const double*>& rows, const std::vector<std::size_t>& columns,
-                              const std::function<void(std::size_t)>& row_done = {});
+    /// A piece of the samples: rows[f][positions[i]] is feature f of the piece's i-th sample.
+    using Piece = std::function<void(const std::vector<const double*>& rows, const std::vector<std::size_t>& positions)>;
+    /// The same over `features` features of samples that arrive a piece at a time (a file's rows a
+    /// block at a time): pass(add) goes over the samples in order, calling add for each piece. It
+    /// is called twice (the means, then the deviations from them); the numbers are those of the
+    /// other overloads for the same samples in the same order, bit for bit.
+    static Standardization of(std::size_t features, const std::function<void(const Piece& add)>& pass);
     Matrix apply(const Matrix& X) const;  ///< (X - mean) / std
     /// X = (X - mean) / std without a second copy of X; the same numbers as apply().
     void apply_in_place(Matrix& X) const;

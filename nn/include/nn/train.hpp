@@ -19,7 +19,7 @@
 #include <vector>
 
 namespace matgrad::io {
-class MappedCache;
+class CacheFile;
 }
 
 namespace matgrad::nn {
@@ -101,7 +101,7 @@ struct FitOptions {
     /// The shuffle: 0 shuffles all training samples every epoch. k > 0 cuts the samples (by their
     /// row in the data) into blocks of k consecutive rows; each epoch visits the blocks in a
     /// shuffled order and the training samples of each block in a shuffled order, so that training
-    /// from a memory-mapped file reads one block at a time. The order depends only on the training
+    /// from a CSV's cache reads each block once an epoch. The order depends only on the training
     /// rows, k and the seed: train() in memory with block k trains the same weights, bit for bit,
     /// as train() streamed from the CSV's cache with block k.
     std::size_t block = 0;
@@ -235,30 +235,35 @@ struct StreamingPlan {
     std::size_t block_rows = 0;
     /// What does not depend on the block: labels and coded targets (8 bytes per row per output and
     /// for the label), the split's index lists and the epoch's order (8 + 8 bytes per row, and 8
-    /// more while splitting), the batch and evaluation buffers, and 4 MiB of headroom for memory
-    /// the allocator keeps after a free.
+    /// more while splitting), the fingerprints of the rows fitted or validated on (Model::seen_rows,
+    /// 8 bytes per row; saving the model copies them once the order and labels are freed), the
+    /// batch and evaluation buffers, and 4 MiB of headroom for memory the allocator keeps after a
+    /// free.
     std::size_t fixed_bytes = 0;
 };
 
 /// The block size that keeps a streamed train() on `rows` samples of `features` features and
 /// `outputs` network outputs within `budget` bytes: what remains of the budget after the fixed
-/// part, divided by two blocks of the mapped file (a batch may straddle two) at 8 bytes per feature
-/// per row. Throws std::invalid_argument naming the least budget if not even blocks of 64 rows fit.
+/// part, divided by the block buffer's 8 bytes per feature per row (one block of the file is in
+/// memory at a time). Throws std::invalid_argument naming the least budget if not even blocks of
+/// 64 rows fit.
 StreamingPlan plan_streaming(std::size_t budget, std::size_t rows, std::size_t features, std::size_t outputs,
                              const TrainOptions& options);
 
-/// choose_task on column `label_column` of a mapped cache (copied for the choice, then released).
-TaskChoice choose_task(const io::MappedCache& data, std::size_t label_column, std::optional<Task> task);
+/// choose_task on column `label_column` of a CSV's cache (read for the choice).
+TaskChoice choose_task(const io::CacheFile& data, std::size_t label_column, std::optional<Task> task);
 
-/// train() from a CSV's cache memory-mapped (io::convert_csv_to_cache makes it; the label is
-/// column `label_column`, every other column a feature), holding in memory only the labels, index
-/// lists, batch buffers and one or two blocks of the file: standardization statistics come from a
-/// pass over the training rows a feature at a time, batches follow the block order of
-/// FitOptions::block (options.block, or from plan_streaming with `memory_budget` if 0), and every
-/// evaluation is a streaming pass over the part's rows in order. Each part's index list is
-/// ascending. Pages read are released (madvise) as the passes leave them, so the process's RSS,
-/// file pages included, stays near the budget; the file's pages stay in the page cache.
-TrainResult train(const io::MappedCache& data, std::size_t label_column, const TrainOptions& options,
+/// train() from a CSV's cache (io::convert_csv_to_cache makes it; the label is column
+/// `label_column`, every other column a feature), holding in memory only the labels, index lists,
+/// the seen rows' fingerprints, batch buffers and one block of the file, read into a buffer with
+/// pread (io::CacheFile::read_rows) -- no mapping, so the file's pages stay in the page cache and
+/// out of the process's RSS. Batches follow the block order of FitOptions::block (options.block,
+/// or from plan_streaming with `memory_budget` if 0), reading each block once per epoch;
+/// standardization statistics (two passes), the fingerprints and every evaluation are passes over
+/// the part's rows in order (each part's index list is ascending). The result equals train() on
+/// the same values in memory with options.block set to the same size, bit for bit. Throws the
+/// cache's InputError if the file is truncated while being read.
+TrainResult train(const io::CacheFile& data, std::size_t label_column, const TrainOptions& options,
                   std::size_t memory_budget, const FitHooks& hooks = {});
 
 /// Evaluates `model` on raw features X (features x n) against raw targets y (1 x n), a chunk of
