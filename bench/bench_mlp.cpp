@@ -8,7 +8,7 @@
 //   libtorch -- the same graph with torch autograd (when CMake found libtorch)
 // All implementations must agree on the gradients (1e-10) before anything is timed.
 // Usage: matgrad_bench [--cases S,M,L] [--threads 1,2] [--quick] [--rss-steps N] [--json FILE]
-//        matgrad_bench --profile matgrad|hand --cases S --steps N   (only that step, for perf/callgrind)
+//        matgrad_bench --profile matgrad|hand|floor --cases S --steps N   (only that step, for perf/callgrind)
 #include "stepper.hpp"
 
 #include <autodiff/autodiff.hpp>
@@ -185,6 +185,20 @@ public:
         backward_gemms_layer2();
         backward_gemm_layer1();
     }
+};
+
+/// The floor as a Stepper, for --profile floor (it computes no loss and no gradients of its own).
+class FloorStepper final : public Stepper {
+public:
+    explicit FloorStepper(const Problem& p) : floor_(p) {}
+    double step() override {
+        floor_.step();
+        return NAN;
+    }
+    void gradients(double*, double*, double*, double*) const override {}
+
+private:
+    GemmFloor floor_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -517,6 +531,7 @@ int run_profile(const Case& c, const std::string& which, long steps) {
     const Problem p = owned.view(c.d, c.h, c.n);
     std::unique_ptr<Stepper> s;
     if (which == "matgrad") s = std::make_unique<MatgradStepper>(p);
+    else if (which == "floor") s = std::make_unique<FloorStepper>(p);
     else s = std::make_unique<HandStepper>(p);
     double loss = 0.0;
     const double start = now_seconds();
@@ -536,7 +551,7 @@ std::vector<std::string> split(const std::string& list) {
 int usage(const char* why) {
     std::fprintf(stderr, "matgrad_bench: %s\nusage: matgrad_bench [--cases S,M,L] [--threads 1,2] "
                          "[--quick] [--rss-steps N] [--json FILE]\n"
-                         "       matgrad_bench --profile matgrad|hand --cases S --steps N\n", why);
+                         "       matgrad_bench --profile matgrad|hand|floor --cases S --steps N\n", why);
     return 2;
 }
 
@@ -570,7 +585,8 @@ int run(int argc, char** argv) {
     for (int t : thread_counts)
         if (t < 1) return usage("--threads takes positive thread counts");
     if (!profile.empty()) {
-        if (profile != "matgrad" && profile != "hand") return usage("--profile takes matgrad or hand");
+        if (profile != "matgrad" && profile != "hand" && profile != "floor")
+            return usage("--profile takes matgrad, hand or floor");
         if (wanted.size() != 1) return usage("--profile takes exactly one case");
         return run_profile(*std::find_if(cases.begin(), cases.end(), [&](const Case& c) { return wanted[0] == c.name; }),
                            profile, profile_steps);

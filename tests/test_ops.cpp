@@ -2,6 +2,8 @@
 // every broadcast pattern of every binary op.
 #include "test_util.hpp"
 
+#include <autodiff/blas.hpp>
+
 #include <doctest/doctest.h>
 
 #include <functional>
@@ -65,6 +67,50 @@ TEST_CASE("affine(W, A, b) matches finite differences and equals matmul(W, A) + 
     CHECK_THROWS_AS(affine(fused.variable(random_matrix(3, 4, 1)), fused.variable(random_matrix(4, 5, 2)),
                            fused.variable(random_matrix(1, 5, 3))),
                     ShapeError);
+}
+
+TEST_CASE("gemm with an inner dimension of 1 (an outer product, written without dgemm) is alpha a bᵀ + beta c") {
+    // Every transpose flag: the operands are a column and a row whichever way they are stored.
+    const Matrix column = random_matrix(5, 1, 40), row = random_matrix(1, 7, 41), start = random_matrix(5, 7, 42);
+    const Matrix column_t = xt::transpose(column), row_t = xt::transpose(row);
+    for (const Trans ta : {Trans::no, Trans::yes})
+        for (const Trans tb : {Trans::no, Trans::yes})
+            for (const double beta : {0.0, 1.0, 0.5}) {
+                Matrix c = start;
+                if (beta == 0.0) c.fill(std::nan(""));  // beta = 0 never reads c, as BLAS
+                gemm(ta, tb, -2.0, ta == Trans::no ? column : column_t, tb == Trans::no ? row : row_t, beta, c);
+                double worst = 0.0;
+                for (std::size_t i = 0; i < 5; ++i)
+                    for (std::size_t j = 0; j < 7; ++j) {
+                        const double expected = -2.0 * column(i, 0) * row(0, j) + (beta == 0.0 ? 0.0 : beta * start(i, j));
+                        worst = std::max(worst, std::abs(c(i, j) - expected));
+                    }
+                INFO("transposes " << (ta == Trans::yes) << (tb == Trans::yes) << ", beta " << beta);
+                CHECK(worst <= 1e-12);
+            }
+    // The products that take this path in a training step: a one-unit layer's W2ᵀ dZ2, and a 3x1 times 1x4.
+    check([](Tape&, const std::vector<Var>& v) { return weighted_sum(matmul(v[0], v[1])); },
+          {random_matrix(3, 1, 43), random_matrix(1, 4, 44)});
+    check([](Tape&, const std::vector<Var>& v) { return weighted_sum(affine(v[0], v[1], v[2])); },
+          {random_matrix(1, 6, 45), random_matrix(6, 9, 46), random_matrix(1, 1, 47)});
+}
+
+TEST_CASE("affine's bias gradient is the row sums of dZ for every row length (four partial sums and a tail)") {
+    for (const std::size_t cols : {1, 3, 4, 5, 8, 11}) {
+        Tape t;
+        const Var W = t.variable(random_matrix(3, 2, 50)), b = t.variable(random_matrix(3, 1, 51));
+        const Var Z = affine(W, t.constant(random_matrix(2, cols, 52)), b);
+        const Matrix weights = random_matrix(3, cols, 53);
+        t.backward(sum(Z * t.constant(weights)));  // dZ = weights
+        double worst = 0.0;
+        for (std::size_t i = 0; i < 3; ++i) {
+            double expected = 0.0;
+            for (std::size_t j = 0; j < cols; ++j) expected += weights(i, j);
+            worst = std::max(worst, std::abs(b.grad()(i, 0) - expected));
+        }
+        INFO("cols " << cols);
+        CHECK(worst <= 1e-12);
+    }
 }
 
 TEST_CASE("unary element-wise ops match finite differences") {
