@@ -2,8 +2,9 @@
 // Every problem is an InputError naming the file, the line (1 = the header) and the column
 // (1-based, with its name).
 //
-// One pass: each record is tokenized and its numbers converted with std::from_chars straight into
-// the caller's matrices; a plain number cell takes a fast path that reads it once. Quoting errors
+// One pass: each record is tokenized and its numbers converted straight into the caller's
+// matrices; a plain number cell takes a fast path that reads it once (a plain decimal by Clinger's
+// exact fast path, anything else by std::from_chars). Quoting errors
 // are reported before any other problem (a misplaced quote can make every later complaint wrong),
 // so another problem is thrown only after the rest of the file is scanned for them.
 #include "io_files.hpp"
@@ -30,7 +31,41 @@ std::string_view trim(std::string_view s) {
 
 enum class NumberStatus { ok, not_a_number, out_of_range, not_finite };
 
+/// Clinger's fast path for the common number, a plain decimal such as -1.23456: reads the longest
+/// "[-]digits[.digits]" at p and returns where it ends. When its digits, as an integer m, are at
+/// most 2^53 and at most 22 follow the point, m and 10^k are exact doubles and one division rounds
+/// correctly -- the value from_chars gives for that text, bit for bit, at a fraction of its cost.
+/// Null (value untouched) when there is no such number there or it is not that simple (more
+/// digits, a larger m): from_chars reads it then.
+const char* plain_decimal(const char* p, const char* const end, double& value) {
+    static constexpr double powers_of_10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                              1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                              1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    const bool negative = p != end && *p == '-';
+    p += negative;
+    std::uint64_t digits_value = 0;
+    int digits = 0, after_point = -1;  // -1: no point yet
+    for (; p != end; ++p) {
+        const unsigned digit = static_cast<unsigned char>(*p) - unsigned{'0'};
+        if (digit < 10) {
+            if (++digits > 19) return nullptr;  // 19 digits cannot overflow 64 bits
+            digits_value = digits_value * 10 + digit;
+            after_point += after_point >= 0;
+        } else if (*p == '.' && after_point < 0) {
+            after_point = 0;
+        } else {
+            break;
+        }
+    }
+    if (digits == 0 || digits_value > (std::uint64_t{1} << 53) || after_point > 22) return nullptr;
+    const double magnitude = static_cast<double>(digits_value) / powers_of_10[after_point < 0 ? 0 : after_point];
+    value = negative ? -magnitude : magnitude;
+    return p;
+}
+
 NumberStatus parse_number(std::string_view cell, double& value) {
+    const char* const cell_end = cell.data() + cell.size();
+    if (plain_decimal(cell.data(), cell_end, value) == cell_end) return NumberStatus::ok;  // finite, in range
     if (!cell.empty() && cell.front() == '+') cell.remove_prefix(1);  // from_chars refuses '+'
     const char* end = cell.data() + cell.size();
     const auto [ptr, ec] = std::from_chars(cell.data(), end, value);
@@ -245,9 +280,15 @@ struct CsvReader::Source {
         const char* const end = text.data() + text.size();
         if (p < end && *p == '+') ++p;
         double value = 0;
-        const auto [ptr, ec] = std::from_chars(p, end, value);
-        if (ec != std::errc() || !std::isfinite(value)) return false;
-        const char* q = ptr;
+        const auto ends_field = [end](const char* at) {
+            return at == end || *at == ',' || *at == '\n' || *at == '\r' || *at == ' ' || *at == '\t';
+        };
+        const char* q = plain_decimal(p, end, value);
+        if (q == nullptr || !ends_field(q)) {  // an exponent, many digits, ...: from_chars reads it
+            const auto [ptr, ec] = std::from_chars(p, end, value);
+            if (ec != std::errc() || !std::isfinite(value)) return false;
+            q = ptr;
+        }
         while (q < end && (*q == ' ' || *q == '\t')) ++q;
         if (q < end && *q != ',' && *q != '\n' && !(*q == '\r' && q + 1 < end && q[1] == '\n')) return false;
         cells.number(column, value);

@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -145,6 +146,39 @@ TEST_CASE("the one-pass reader agrees with the old reader on seeded random texts
         check_same_as_old(text);
         if (i % 8 == 0) check_windows_change_nothing(text);
     }
+}
+
+TEST_CASE("plain decimals (the reader's fast path) are read as strtod reads them, bit for bit") {
+    // Random "[-]digits[.digits]" of 0..21 digits before and 0..25 after the point -- on both sides
+    // of the fast path's limits (19 digits, 2^53, 22 after the point) -- and the limits themselves.
+    std::vector<std::string> cells = {"9007199254740992", "9007199254740993", "-9007199254740992.5",
+                                      "0.1",  "-0",  ".5",  "5.",  "-.5",  "0.0000000000000000000001",
+                                      "0.00000000000000000000001", "1234567890123456789", "12345678901234567890",
+                                      "1.7976931348623157", "00000000000000000001.5"};
+    std::mt19937_64 rng(7);
+    auto digits = [&](std::size_t count) {
+        std::string d;
+        for (std::size_t k = 0; k < count; ++k) d += static_cast<char>('0' + rng() % 10);
+        return d;
+    };
+    while (cells.size() < 100000) {
+        std::string cell = rng() % 2 ? "-" : "";
+        cell += digits(rng() % 22);
+        if (rng() % 4) cell += "." + digits(rng() % 26);
+        if (cell.find_first_of("0123456789") == std::string::npos) cell += "7";
+        cells.push_back(cell);
+    }
+    std::string text = "x\n";
+    for (const std::string& cell : cells) text += cell + "\n";
+    const io::CsvTable table = io::parse_csv(text, "d.csv");
+    REQUIRE(table.values.shape(1) == cells.size());
+    std::size_t differing = 0;
+    for (std::size_t k = 0; k < cells.size(); ++k) {
+        const double expected = std::strtod(cells[k].c_str(), nullptr);
+        if (std::memcmp(&expected, &table.values(0, k), sizeof expected) != 0 && ++differing <= 5)
+            FAIL_CHECK(cells[k] << ": read as " << table.values(0, k) << ", strtod gives " << expected);
+    }
+    CHECK(differing == 0);
 }
 
 TEST_CASE("CsvReader reads blocks of rows into the matrices and rows it is given") {
