@@ -1,7 +1,8 @@
 // libFuzzer target: io::parse_csv (the one-pass CsvReader) on arbitrary bytes must return a valid
 // table or throw io::InputError -- never crash, leak, read out of bounds or throw anything else --
-// reading the rows in blocks must give the same table as reading them at once, and reading the
-// bytes from a file a window of a few bytes at a time the same table or message as in memory.
+// reading the rows in blocks must give the same table as reading them at once, and one input in
+// four (by a hash of its bytes), read from a file a window of a few bytes at a time, the same table
+// or message as in memory.
 #include <nn/io.hpp>
 
 #include <cmath>
@@ -53,7 +54,9 @@ void check_windowed_file(std::string_view text) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
-    check_windowed_file(text);
+    // Writing the file costs 10x the rest of a run: one input in four (by its bytes, so a run is
+    // reproducible) is also read from a file in windows.
+    if (std::hash<std::string_view>{}(text) % 4 == 0) check_windowed_file(text);
     try {
         const matgrad::io::CsvTable t = matgrad::io::parse_csv(text, "fuzz.csv");
         // What the reader promises for an accepted table: one row per column, one column per row.
