@@ -1,6 +1,6 @@
 // A hand derivation of softmax regression checked by matgrad::verify: the graph is recorded as
 // usual, the student's gradients are given by name, and each line gets a diagnosis -- here the
-// classic slip of treating softmax as element-wise (dZ = dS ⊙ S(1 − S)) in the middle of the chain.
+// classic slip of treating softmax as element-wise (dZ = dS ⊙ S ⊙ (1 − S)) in the middle of the chain.
 #include <autodiff/autodiff.hpp>
 #include <autodiff/verify.hpp>
 
