@@ -46,6 +46,14 @@ std::set<std::string> model_names(const Model::Impl& m) {
     return taken;
 }
 
+/// The first helper name g<N> after g<number> that the model does not use; `number` moves to N.
+std::string next_helper_name(std::size_t& number, const std::set<std::string>& taken) {
+    std::string name;
+    do name = "g" + std::to_string(++number);
+    while (taken.count(name));
+    return name;
+}
+
 /// One line of a derivation: name = formula; helpers are the g1, g2, ... of unnamed intermediates.
 struct KeyLine {
     std::string name, formula;
@@ -120,13 +128,7 @@ private:
         return !text.empty();
     }
 
-    std::string fresh() {
-        std::string name;
-        do name = "g" + std::to_string(++helpers_);
-        while (taken_.count(name));
-        taken_.insert(name);
-        return name;
-    }
+    std::string fresh() { return next_helper_name(helpers_, taken_); }
 
     /// The text of node k as an operand: the assignment's name for a root, else as written.
     std::string operand(std::uint32_t k, std::size_t root_slot, std::uint32_t root) const {
@@ -307,9 +309,7 @@ std::vector<KeyLine> inline_helpers(std::vector<KeyLine> lines, const std::set<s
         if (l.name.empty()) continue;
         l.formula = rename(l.formula, renamed);  // a helper is defined before its uses
         if (l.helper) {
-            std::string name;
-            do name = "g" + std::to_string(++number);
-            while (taken.count(name));
+            const std::string name = next_helper_name(number, taken);
             renamed[l.name] = name;
             l.name = name;
         }
