@@ -279,18 +279,19 @@ struct CsvReader::Source {
         const char* p = text.data() + i;
         const char* const end = text.data() + text.size();
         if (p < end && *p == '+') ++p;
-        double value = 0;
-        const auto ends_field = [end](const char* at) {
-            return at == end || *at == ',' || *at == '\n' || *at == '\r' || *at == ' ' || *at == '\t';
+        // Where the field ends after a number that ends at q (spaces may follow it); null if it
+        // goes on.
+        const auto field_end = [end](const char* q) -> const char* {
+            while (q < end && (*q == ' ' || *q == '\t')) ++q;
+            return q == end || *q == ',' || *q == '\n' || (*q == '\r' && q + 1 < end && q[1] == '\n') ? q : nullptr;
         };
-        const char* q = plain_decimal(p, end, value);
-        if (q == nullptr || !ends_field(q)) {  // an exponent, many digits, ...: from_chars reads it
+        double value = 0;
+        const char* number_end = plain_decimal(p, end, value);
+        const char* q = number_end != nullptr ? field_end(number_end) : nullptr;
+        if (q == nullptr) {  // an exponent, many digits, ...: from_chars reads it
             const auto [ptr, ec] = std::from_chars(p, end, value);
-            if (ec != std::errc() || !std::isfinite(value)) return false;
-            q = ptr;
+            if (ec != std::errc() || !std::isfinite(value) || (q = field_end(ptr)) == nullptr) return false;
         }
-        while (q < end && (*q == ' ' || *q == '\t')) ++q;
-        if (q < end && *q != ',' && *q != '\n' && !(*q == '\r' && q + 1 < end && q[1] == '\n')) return false;
         cells.number(column, value);
         i = static_cast<std::size_t>(q - text.data());
         return true;
